@@ -1,0 +1,46 @@
+"""The `k8sclaw` command: a thin root that dispatches to one module per command group.
+
+With no arguments it opens the terminal UI. Command modules are imported lazily.
+"""
+
+from __future__ import annotations
+
+import click
+
+from k8sclaw import __version__
+from k8sclaw.cli._lazy import LazyGroup
+from k8sclaw.cli._version import version_command
+
+# name -> ("module:attribute", short help). Commands land here as their issues do.
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {}
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy_commands=LAZY_COMMANDS,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.version_option(__version__, "--version", prog_name="k8sclaw")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """K8sClaw: run AI agents on Kubernetes.
+
+    Run without a command to open the terminal UI.
+    """
+    if ctx.invoked_subcommand is None:
+        from k8sclaw.tui import run_tui
+
+        ctx.exit(run_tui())
+
+
+cli.add_command(version_command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point; returns the process exit code."""
+    try:
+        cli.main(args=argv, prog_name="k8sclaw", standalone_mode=True)
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    return 0

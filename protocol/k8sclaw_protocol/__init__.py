@@ -1,0 +1,93 @@
+"""K8sClaw's shared protocol: names, labels and the custom resource model.
+
+This is the one definition imported by the CLI, TUI, controllers, webhook and sidecar.
+It depends only on pydantic and PyYAML so the slim in-cluster images can install it.
+"""
+
+from k8sclaw_protocol import _names as names
+from k8sclaw_protocol._agentrun import (
+    PROVIDERS,
+    TERMINAL_PHASES,
+    AgentRun,
+    AgentRunSpec,
+    AgentRunStatus,
+    ModelSpec,
+    ParentRef,
+    RunSandboxSpec,
+    TokenUsage,
+    ToolPolicy,
+)
+from k8sclaw_protocol._base import Condition, KindInfo, ObjectMeta, OwnerReference, Resource
+from k8sclaw_protocol._common import ResourceRequirements, SandboxSpec, SecretKeyRef, SkillRef
+from k8sclaw_protocol._instance import (
+    CHANNEL_TYPES,
+    AgentDefaults,
+    ChannelSpec,
+    ChannelStatus,
+    ClawInstance,
+    ClawInstanceSpec,
+    ClawInstanceStatus,
+    instance_provider,
+)
+from k8sclaw_protocol._kinds import KINDS, kind_for
+from k8sclaw_protocol._names import VERSION
+from k8sclaw_protocol._policy import (
+    FEATURE_GATES,
+    ClawPolicy,
+    ClawPolicySpec,
+    ClawPolicyStatus,
+    ToolGating,
+    ToolRule,
+)
+from k8sclaw_protocol._schedule import ClawSchedule, ClawScheduleSpec, ClawScheduleStatus
+from k8sclaw_protocol._skillpack import Skill, SkillPack, SkillPackSpec, SkillPackStatus
+
+__version__ = VERSION
+
+__all__ = [
+    "AgentDefaults",
+    "AgentRun",
+    "AgentRunSpec",
+    "AgentRunStatus",
+    "CHANNEL_TYPES",
+    "ChannelSpec",
+    "ChannelStatus",
+    "ClawInstance",
+    "ClawInstanceSpec",
+    "ClawInstanceStatus",
+    "ClawPolicy",
+    "ClawPolicySpec",
+    "ClawPolicyStatus",
+    "ClawSchedule",
+    "ClawScheduleSpec",
+    "ClawScheduleStatus",
+    "Condition",
+    "FEATURE_GATES",
+    "KINDS",
+    "KindInfo",
+    "ModelSpec",
+    "ObjectMeta",
+    "OwnerReference",
+    "PROVIDERS",
+    "ParentRef",
+    "Resource",
+    "ResourceRequirements",
+    "RunSandboxSpec",
+    "SandboxSpec",
+    "SecretKeyRef",
+    "Skill",
+    "SkillPack",
+    "SkillPackSpec",
+    "SkillPackStatus",
+    "SkillRef",
+    "TERMINAL_PHASES",
+    "TokenUsage",
+    "ToolGating",
+    "ToolPolicy",
+    "ToolRule",
+    "VERSION",
+    "__version__",
+    "instance_provider",
+    "kind_for",
+    "names",
+]

@@ -1,0 +1,210 @@
+"""AgentRun: one agent invocation, executed as one ephemeral Job of the same name."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from k8sclaw_protocol._base import (
+    AGE_COLUMN,
+    Conditions,
+    CRModel,
+    Duration,
+    KindInfo,
+    ObjectName,
+    PrinterColumn,
+    Resource,
+)
+from k8sclaw_protocol._common import ResourceRequirements, SkillRef
+
+RunPhase = Literal["Pending", "Running", "Succeeded", "Failed"]
+TERMINAL_PHASES: frozenset[str] = frozenset({"Succeeded", "Failed"})
+Cleanup = Literal["delete", "keep"]
+Provider = Literal["openai", "anthropic", "azure-openai", "ollama", "openai-compatible"]
+PROVIDERS: tuple[Provider, ...] = (
+    "openai",
+    "anthropic",
+    "azure-openai",
+    "ollama",
+    "openai-compatible",
+)
+
+
+class ParentRef(CRModel):
+    """Lineage of a sub-agent run."""
+
+    run_name: ObjectName
+    """AgentRun that spawned this one."""
+    session_key: str
+    """Session of the parent run."""
+    spawn_depth: int = Field(ge=1, le=10)
+    """1 for a direct child, 2 for a grandchild, ..."""
+
+
+class ModelSpec(CRModel):
+    """Which model answers, where, and with which credentials."""
+
+    provider: str = Field(default="openai", min_length=1, max_length=63)
+    """openai, anthropic, azure-openai, ollama, or any OpenAI-compatible provider name."""
+    model: str = Field(min_length=1)
+    """Model id, e.g. gpt-4o."""
+    base_url: str | None = Field(default=None, alias="baseURL")
+    """Endpoint override."""
+    thinking: str | None = None
+    """Reasoning effort passed to models that support it."""
+    auth_secret_ref: str | None = None
+    """Secret whose keys (e.g. OPENAI_API_KEY) are injected into the agent container."""
+
+
+class SeccompProfile(CRModel):
+    """Seccomp profile of the sandbox."""
+
+    type: Literal["RuntimeDefault", "Localhost"] = "RuntimeDefault"
+    """RuntimeDefault or Localhost (Unconfined is never allowed)."""
+
+
+class Capabilities(CRModel):
+    """Linux capabilities dropped from the sandbox."""
+
+    drop: list[str] = Field(default_factory=lambda: ["ALL"])
+    """Capabilities to drop; ALL by default."""
+
+
+class SandboxSecurityContext(CRModel):
+    """Hardening of the sandbox container (always at least 'restricted')."""
+
+    read_only_root_filesystem: bool = True
+    """Mount the root filesystem read-only."""
+    run_as_non_root: bool = True
+    """Refuse to run as UID 0."""
+    capabilities: Capabilities | None = None
+    """Capabilities to drop."""
+    seccomp_profile: SeccompProfile | None = None
+    """Seccomp profile."""
+
+
+class RunSandboxSpec(CRModel):
+    """Sandbox container of this run."""
+
+    enabled: bool = False
+    """Add the sandbox container."""
+    image: str | None = None
+    """Sandbox image (the policy default when empty)."""
+    security_context: SandboxSecurityContext | None = None
+    """Sandbox hardening."""
+    resources: ResourceRequirements | None = None
+    """Sandbox resources."""
+
+
+class ToolPolicy(CRModel):
+    """Tools this run may use; deny wins over allow."""
+
+    allow: list[str] | None = None
+    """Tools offered to the model; all tools the policy allows when unset."""
+    deny: list[str] | None = None
+    """Tools never offered or executed."""
+
+
+class AgentRunSpec(CRModel):
+    """Desired state of an AgentRun."""
+
+    instance_ref: ObjectName
+    """ClawInstance (same namespace) this run belongs to."""
+    agent_id: str = Field(default="primary", min_length=1, max_length=253)
+    """Agent configuration id."""
+    session_key: str = Field(min_length=1, max_length=253)
+    """Conversation this run belongs to; transcripts are kept per session."""
+    parent: ParentRef | None = None
+    """Set on sub-agent runs."""
+    task: str = Field(min_length=1)
+    """What the agent is asked to do."""
+    system_prompt: str | None = None
+    """System prompt; a generic assistant prompt when empty."""
+    model: ModelSpec
+    """Model, endpoint and credentials."""
+    sandbox: RunSandboxSpec | None = None
+    """Sandbox container for command execution."""
+    skills: list[SkillRef] = Field(default_factory=list)
+    """Skills mounted into /skills."""
+    tool_policy: ToolPolicy | None = None
+    """Tool allow/deny lists (filled from the policy by the webhook)."""
+    timeout: Duration = "10m"
+    """Run deadline, e.g. 90s, 10m, 1h."""
+    cleanup: Cleanup = "delete"
+    """delete: the Job goes once the run ends; keep: the Job and pod stay for debugging."""
+
+
+class TokenUsage(CRModel):
+    """Token and tool usage of one run (validated and clamped: agent output is untrusted)."""
+
+    input_tokens: int = Field(default=0, ge=0)
+    """Prompt tokens."""
+    output_tokens: int = Field(default=0, ge=0)
+    """Completion tokens."""
+    total_tokens: int = Field(default=0, ge=0)
+    """Prompt plus completion tokens."""
+    tool_calls: int = Field(default=0, ge=0)
+    """Tool calls made."""
+    duration_ms: int = Field(default=0, ge=0)
+    """Wall time of the agent in milliseconds."""
+
+
+class AgentRunStatus(CRModel):
+    """Observed state of an AgentRun; Succeeded and Failed are final."""
+
+    phase: RunPhase | None = None
+    """Pending, Running, Succeeded or Failed."""
+    observed_generation: int | None = None
+    """Generation last reconciled."""
+    pod_name: str | None = None
+    """Pod running the agent."""
+    job_name: str | None = None
+    """Job of this run (same name as the run)."""
+    started_at: datetime | None = None
+    """When the run became Running."""
+    completed_at: datetime | None = None
+    """When the run became Succeeded or Failed."""
+    result: str | None = None
+    """The agent's final answer."""
+    error: str | None = None
+    """Why the run failed."""
+    exit_code: int | None = None
+    """Exit code of the agent container."""
+    token_usage: TokenUsage | None = None
+    """Tokens and tool calls used."""
+    conditions: Conditions = Field(default_factory=list)
+    """Ready, Progressing and Failed conditions."""
+
+
+class AgentRun(Resource):
+    """One agent invocation, run as an ephemeral Kubernetes Job."""
+
+    info = KindInfo(
+        kind="AgentRun",
+        plural="agentruns",
+        singular="agentrun",
+        short_names=("ar",),
+        columns=(
+            PrinterColumn("Instance", "string", ".spec.instanceRef"),
+            PrinterColumn("Phase", "string", ".status.phase"),
+            PrinterColumn("Model", "string", ".spec.model.model", priority=1),
+            PrinterColumn("Pod", "string", ".status.podName", priority=1),
+            PrinterColumn("Tokens", "integer", ".status.tokenUsage.totalTokens"),
+            AGE_COLUMN,
+        ),
+    )
+
+    spec: AgentRunSpec
+    status: AgentRunStatus | None = None
+
+    @property
+    def phase(self) -> str:
+        """Current phase; an unset phase reads as Pending."""
+        return (self.status.phase if self.status else None) or "Pending"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Succeeded or Failed: never changes again."""
+        return self.phase in TERMINAL_PHASES

@@ -1,0 +1,88 @@
+"""Every name K8sClaw shares across components: API group, labels, finalizers, images.
+
+Controllers, webhook, CLI, TUI and sidecar import these constants instead of spelling
+the strings again, so a renamed label can never select nothing (an upstream bug).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+VERSION: Final = "0.1.0"
+
+GROUP: Final = "k8sclaw.io"
+API_VERSION: Final = "v1alpha1"
+GROUP_VERSION: Final = f"{GROUP}/{API_VERSION}"
+CATEGORY: Final = "k8sclaw"
+
+SYSTEM_NAMESPACE: Final = "k8sclaw-system"
+AGENT_SERVICE_ACCOUNT: Final = "k8sclaw-agent"
+NATS_SERVICE: Final = "nats"
+NATS_PORT: Final = 4222
+EVENT_BUS_URL: Final = f"nats://{NATS_SERVICE}.{SYSTEM_NAMESPACE}.svc:{NATS_PORT}"
+
+# Labels set on every object K8sClaw creates (reference §2, SPEC §3).
+LABEL_INSTANCE: Final = f"{GROUP}/instance"
+LABEL_AGENT_RUN: Final = f"{GROUP}/agent-run"
+LABEL_COMPONENT: Final = f"{GROUP}/component"
+LABEL_ROLE: Final = f"{GROUP}/role"
+LABEL_SANDBOX: Final = f"{GROUP}/sandbox"
+LABEL_SCHEDULE: Final = f"{GROUP}/schedule"
+LABEL_SCHEDULE_TYPE: Final = f"{GROUP}/type"
+LABEL_CHANNEL: Final = f"{GROUP}/channel"
+LABEL_SKILLPACK: Final = f"{GROUP}/skillpack"
+LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
+LABEL_PART_OF: Final = "app.kubernetes.io/part-of"
+LABEL_NAME: Final = "app.kubernetes.io/name"
+MANAGED_BY: Final = "k8sclaw"
+ROLE_AGENT: Final = "agent"
+
+FINALIZER_AGENT_RUN: Final = f"{GROUP}/agentrun-finalizer"
+FINALIZER_INSTANCE: Final = f"{GROUP}/instance-finalizer"
+FINALIZER_SCHEDULE: Final = f"{GROUP}/schedule-finalizer"
+
+# Container names and image repositories of the agent pod and the control plane.
+CONTAINER_AGENT: Final = "agent"
+CONTAINER_IPC_BRIDGE: Final = "ipc-bridge"
+CONTAINER_SANDBOX: Final = "sandbox"
+IMAGE_REGISTRY: Final = "ghcr.io/k8sclaw"
+IMAGE_CONTROLLER: Final = f"{IMAGE_REGISTRY}/controller"
+IMAGE_APISERVER: Final = f"{IMAGE_REGISTRY}/apiserver"
+IMAGE_WEBHOOK: Final = f"{IMAGE_REGISTRY}/webhook"
+IMAGE_IPC_BRIDGE: Final = f"{IMAGE_REGISTRY}/ipc-bridge"
+IMAGE_AGENT_RUNNER: Final = f"{IMAGE_REGISTRY}/agent-runner"
+IMAGE_SANDBOX: Final = f"{IMAGE_REGISTRY}/sandbox"
+IMAGE_CHANNEL: Final = f"{IMAGE_REGISTRY}/channel"
+
+DEFAULT_RUN_TIMEOUT: Final = "10m"
+DEFAULT_RUN_HISTORY_LIMIT: Final = 50
+
+
+def image(repository: str, tag: str = VERSION) -> str:
+    """Pin an image to a release tag; never `latest` (reference §15, tag drift)."""
+    return f"{repository}:{tag}"
+
+
+def job_name(run_name: str) -> str:
+    """The Job of an AgentRun has the run's name, so a restart can never duplicate it."""
+    return run_name
+
+
+def channel_deployment_name(instance: str, channel_type: str) -> str:
+    """Deterministic name of the Deployment serving one channel of an instance."""
+    return f"{instance}-channel-{channel_type}"
+
+
+def memory_configmap_name(instance: str) -> str:
+    """ConfigMap holding an instance's persistent memory."""
+    return f"{instance}-memory"
+
+
+def provider_secret_name(instance: str, provider: str) -> str:
+    """Secret the onboarding wizard writes the provider API key to."""
+    return f"{instance}-{provider}-key"
+
+
+def channel_secret_name(instance: str, channel_type: str) -> str:
+    """Secret the onboarding wizard writes a channel token to."""
+    return f"{instance}-{channel_type}-secret"

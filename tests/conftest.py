@@ -1,0 +1,21 @@
+"""Suite-wide hygiene: no test reads the developer's kubeconfig or K8SCLAW_* settings."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+_KEEP = {"K8SCLAW_TEST_KUBECONFIG"}
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    for name in list(os.environ):
+        if (name.startswith("K8SCLAW_") and name not in _KEEP) or name == "KUBECONFIG":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path_factory.mktemp("kube") / "no-config"))
+    yield

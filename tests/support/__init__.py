@@ -1,0 +1,1 @@
+"""Test support shared by every test suite: schema validation, harness fixtures."""
