@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+# Every tests/harness/*_fixtures.py is a fixture plugin (kube, kubelet, nats, postgres, llm).
+pytest_plugins = sorted(
+    f"tests.harness.{p.stem}" for p in (Path(__file__).parent / "harness").glob("*_fixtures.py")
+)
 
 _KEEP = {"K8SCLAW_TEST_KUBECONFIG"}
 

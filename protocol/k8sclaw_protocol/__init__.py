@@ -39,6 +39,7 @@ from k8sclaw_protocol._policy import (
     ToolGating,
     ToolRule,
 )
+from k8sclaw_protocol._runbuilder import RunSource, build_run
 from k8sclaw_protocol._schedule import ClawSchedule, ClawScheduleSpec, ClawScheduleStatus
 from k8sclaw_protocol._skillpack import Skill, SkillPack, SkillPackSpec, SkillPackStatus
 
@@ -72,6 +73,7 @@ __all__ = [
     "ParentRef",
     "Resource",
     "ResourceRequirements",
+    "RunSource",
     "RunSandboxSpec",
     "SandboxSpec",
     "SecretKeyRef",
@@ -87,6 +89,7 @@ __all__ = [
     "ToolRule",
     "VERSION",
     "__version__",
+    "build_run",
     "instance_provider",
     "kind_for",
     "names",
