@@ -86,3 +86,14 @@ def provider_secret_name(instance: str, provider: str) -> str:
 def channel_secret_name(instance: str, channel_type: str) -> str:
     """Secret the onboarding wizard writes a channel token to."""
     return f"{instance}-{channel_type}-secret"
+
+
+# The agent prints `__K8SCLAW_RESULT__<json>__K8SCLAW_END__` on stdout as the fallback
+# result channel; the controller parses the last such block from the pod log.
+RESULT_MARKER_START: Final = "__K8SCLAW_RESULT__"
+RESULT_MARKER_END: Final = "__K8SCLAW_END__"
+COMPONENT_AGENT_RUN: Final = "agent-run"
+COMPONENT_CHANNEL: Final = "channel"
+COMPONENT_SKILLPACK: Final = "skillpack"
+COMPONENT_MEMORY: Final = "memory"
+MEMORY_KEY: Final = "MEMORY.md"
