@@ -1,0 +1,287 @@
+"""The pure AgentRun -> Job builder (SPEC §4): one function, no I/O, heavily unit-tested.
+
+The reconciler calls `build_job` with the run and its effective tool policy; the result is
+a plain Kubernetes Job body whose pod passes the "restricted" Pod Security Standard.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from k8sclaw_controllers.manager import _settings
+from k8sclaw_protocol import AgentRun, ResourceRequirements, names
+
+Body = dict[str, Any]
+
+RUN_AS_ID = 65532  # the distroless "nonroot" user
+IPC_DIR, WORKSPACE_DIR, SKILLS_DIR, MEMORY_DIR, TMP_DIR = (
+    "/ipc",
+    "/workspace",
+    "/skills",
+    "/memory",
+    "/tmp",
+)
+DEADLINE_SLACK_SECONDS = 60
+
+AGENT_RESOURCES = {
+    "requests": {"cpu": "250m", "memory": "512Mi"},
+    "limits": {"cpu": "1", "memory": "1Gi"},
+}
+BRIDGE_RESOURCES = {
+    "requests": {"cpu": "50m", "memory": "64Mi"},
+    "limits": {"cpu": "100m", "memory": "128Mi"},
+}
+SANDBOX_RESOURCES = {
+    "requests": {"cpu": "100m", "memory": "256Mi"},
+    "limits": {"cpu": "500m", "memory": "512Mi"},
+}
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """What the builder needs from the manager's settings."""
+
+    images: _settings.Images
+    event_bus_url: str
+    ttl_seconds: int = 300
+    default_timeout_seconds: float = 600.0
+
+
+@dataclass(frozen=True)
+class Tools:
+    """The effective tool policy handed to the agent (deny wins over allow)."""
+
+    allow: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+
+
+def run_timeout_seconds(run: AgentRun, default_seconds: float) -> float:
+    """The run's timeout; the manager's default when the spec leaves it unset."""
+    if "timeout" in run.spec.model_fields_set:
+        return _settings.parse_duration(run.spec.timeout)
+    return default_seconds
+
+
+def pod_labels(run: AgentRun) -> dict[str, str]:
+    """Labels of the agent pod: the shipped NetworkPolicies select on role and sandbox."""
+    labels = {
+        names.LABEL_ROLE: names.ROLE_AGENT,
+        names.LABEL_AGENT_RUN: run.name,
+        names.LABEL_INSTANCE: run.spec.instance_ref,
+        names.LABEL_COMPONENT: names.COMPONENT_AGENT_RUN,
+        names.LABEL_MANAGED_BY: names.MANAGED_BY,
+    }
+    if has_sandbox(run):
+        labels[names.LABEL_SANDBOX] = "true"
+    return labels
+
+
+def has_sandbox(run: AgentRun) -> bool:
+    """True when the run asks for the sandbox container."""
+    return bool(run.spec.sandbox and run.spec.sandbox.enabled)
+
+
+def build_job(run: AgentRun, options: JobOptions, tools: Tools | None = None) -> Body:
+    """The Job of `run`: same name and namespace, owned by the run, restricted pod."""
+    if not run.metadata.uid:
+        raise ValueError(f"run {run.name!r} has no uid; build Jobs only from stored runs")
+    timeout = run_timeout_seconds(run, options.default_timeout_seconds)
+    labels = pod_labels(run)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": names.job_name(run.name),
+            "namespace": run.namespace,
+            "labels": dict(labels),
+            "ownerReferences": [
+                {
+                    "apiVersion": names.GROUP_VERSION,
+                    "kind": "AgentRun",
+                    "name": run.name,
+                    "uid": run.metadata.uid,
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "spec": {
+            "backoffLimit": 0,
+            "ttlSecondsAfterFinished": options.ttl_seconds,
+            "activeDeadlineSeconds": math.ceil(timeout) + DEADLINE_SLACK_SECONDS,
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": _pod_spec(run, options, tools or tools_from_spec(run)),
+            },
+        },
+    }
+
+
+def tools_from_spec(run: AgentRun) -> Tools:
+    """The run's own toolPolicy (the webhook has already merged the ClawPolicy into it)."""
+    policy = run.spec.tool_policy
+    if policy is None:
+        return Tools()
+    return Tools(tuple(policy.allow or ()), tuple(policy.deny or ()))
+
+
+def _pod_spec(run: AgentRun, options: JobOptions, tools: Tools) -> Body:
+    containers = [_agent(run, options, tools), _bridge(run, options)]
+    if has_sandbox(run):
+        containers.append(_sandbox(run, options))
+    return {
+        "restartPolicy": "Never",
+        "serviceAccountName": names.AGENT_SERVICE_ACCOUNT,
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS_ID,
+            "runAsGroup": RUN_AS_ID,
+            "fsGroup": RUN_AS_ID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": containers,
+        "volumes": _volumes(run),
+    }
+
+
+def _container_security() -> Body:
+    return {
+        "readOnlyRootFilesystem": True,
+        "allowPrivilegeEscalation": False,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _env(pairs: dict[str, str]) -> list[Body]:
+    return [{"name": k, "value": v} for k, v in pairs.items()]
+
+
+def _agent(run: AgentRun, options: JobOptions, tools: Tools) -> Body:
+    spec = run.spec
+    env = {
+        "AGENT_RUN_ID": run.name,
+        "AGENT_ID": spec.agent_id,
+        "SESSION_KEY": spec.session_key,
+        "INSTANCE_NAME": spec.instance_ref,
+        "TASK": spec.task,
+        "SYSTEM_PROMPT": spec.system_prompt or "",
+        "MODEL_PROVIDER": spec.model.provider,
+        "MODEL_NAME": spec.model.model,
+        "MODEL_BASE_URL": spec.model.base_url or "",
+        "THINKING_MODE": spec.model.thinking or "",
+        "TOOLS_ALLOW": ",".join(tools.allow),
+        "TOOLS_DENY": ",".join(tools.deny),
+        "SPAWN_DEPTH": str(spec.parent.spawn_depth if spec.parent else 0),
+        "EVENT_BUS_URL": options.event_bus_url,
+        **_dirs(ipc=True, workspace=True, skills=True, memory=True, tmp=True),
+    }
+    container: Body = {
+        "name": names.CONTAINER_AGENT,
+        "image": options.images.agent,
+        "imagePullPolicy": "IfNotPresent",
+        "env": _env(env),
+        "resources": AGENT_RESOURCES,
+        "securityContext": _container_security(),
+        "volumeMounts": [
+            {"name": "workspace", "mountPath": WORKSPACE_DIR},
+            {"name": "ipc", "mountPath": IPC_DIR},
+            {"name": "tmp", "mountPath": TMP_DIR},
+            {"name": "skills", "mountPath": SKILLS_DIR, "readOnly": True},
+            {"name": "memory", "mountPath": MEMORY_DIR, "readOnly": True},
+        ],
+    }
+    if spec.model.auth_secret_ref:
+        container["envFrom"] = [{"secretRef": {"name": spec.model.auth_secret_ref}}]
+    return container
+
+
+def _dirs(**wanted: bool) -> dict[str, str]:
+    paths = {
+        "ipc": IPC_DIR,
+        "workspace": WORKSPACE_DIR,
+        "skills": SKILLS_DIR,
+        "memory": MEMORY_DIR,
+        "tmp": TMP_DIR,
+    }
+    return {f"K8SCLAW_{k.upper()}_DIR": paths[k] for k, on in wanted.items() if on}
+
+
+def _bridge(run: AgentRun, options: JobOptions) -> Body:
+    env = {
+        "AGENT_RUN_ID": run.name,
+        "INSTANCE_NAME": run.spec.instance_ref,
+        "EVENT_BUS_URL": options.event_bus_url,
+        **_dirs(ipc=True),
+    }
+    return {
+        "name": names.CONTAINER_IPC_BRIDGE,
+        "image": options.images.ipc_bridge,
+        "imagePullPolicy": "IfNotPresent",
+        "env": _env(env),
+        "resources": BRIDGE_RESOURCES,
+        "securityContext": _container_security(),
+        "volumeMounts": [{"name": "ipc", "mountPath": IPC_DIR}],
+    }
+
+
+def _sandbox(run: AgentRun, options: JobOptions) -> Body:
+    sandbox = run.spec.sandbox
+    assert sandbox is not None
+    return {
+        "name": names.CONTAINER_SANDBOX,
+        "image": sandbox.image or options.images.sandbox,
+        "imagePullPolicy": "IfNotPresent",
+        "env": _env(_dirs(ipc=True, workspace=True, tmp=True)),
+        "resources": _resources(sandbox.resources) or SANDBOX_RESOURCES,
+        # Always restricted, whatever the spec asks for: the pod must pass PSS "restricted".
+        "securityContext": _container_security(),
+        "volumeMounts": [
+            {"name": "workspace", "mountPath": WORKSPACE_DIR},
+            {"name": "ipc", "mountPath": IPC_DIR},
+            {"name": "tmp", "mountPath": TMP_DIR},
+        ],
+    }
+
+
+def _resources(resources: ResourceRequirements | None) -> Body | None:
+    if resources is None or not (resources.requests or resources.limits):
+        return None
+    return resources.to_wire()
+
+
+def skill_configmaps(run: AgentRun) -> list[str]:
+    """ConfigMaps projected into /skills, in spec order, without duplicates."""
+    seen: dict[str, None] = {}
+    for ref in run.spec.skills:
+        for name in (ref.skill_pack_ref, ref.config_map_ref):
+            if name:
+                seen[name] = None
+    return list(seen)
+
+
+def _volumes(run: AgentRun) -> list[Body]:
+    skills = skill_configmaps(run)
+    skills_volume: Body = (
+        {"projected": {"sources": [{"configMap": {"name": cm, "optional": True}} for cm in skills]}}
+        if skills
+        else {"emptyDir": {"sizeLimit": "1Mi"}}
+    )
+    return [
+        {"name": "workspace", "emptyDir": {"sizeLimit": "1Gi"}},
+        {"name": "ipc", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+        {"name": "skills", **skills_volume},
+        {
+            "name": "memory",
+            "configMap": {
+                "name": names.memory_configmap_name(run.spec.instance_ref),
+                "optional": True,
+            },
+        },
+    ]

@@ -1,0 +1,267 @@
+"""The pure AgentRun -> Job builder: names, owner, deadlines, security, labels, env, volumes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from k8sclaw_controllers.manager import Images, JobOptions, Tools, build_job
+from k8sclaw_protocol import AgentRun, names
+from tests.controllers.manager import _restricted
+
+OPTIONS = JobOptions(images=Images(), event_bus_url="nats://bus:4222", ttl_seconds=120)
+
+
+def make_run(**spec: Any) -> AgentRun:
+    body = {
+        "metadata": {"name": "run-1", "namespace": "team", "uid": "uid-1"},
+        "spec": {
+            "instanceRef": "alice",
+            "sessionKey": "s-1",
+            "task": "say hi",
+            "model": {"provider": "openai", "model": "gpt-4o"},
+            **spec,
+        },
+    }
+    return AgentRun.from_wire(body)
+
+
+def containers(job: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in job["spec"]["template"]["spec"]["containers"]}
+
+
+def env(container: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container["env"]}
+
+
+def test_job_has_the_run_name_namespace_and_controller_owner() -> None:
+    job = build_job(make_run(), OPTIONS)
+    meta = job["metadata"]
+    assert (meta["name"], meta["namespace"]) == ("run-1", "team")
+    assert meta["ownerReferences"] == [
+        {
+            "apiVersion": "k8sclaw.io/v1alpha1",
+            "kind": "AgentRun",
+            "name": "run-1",
+            "uid": "uid-1",
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("timeout", "deadline"),
+    [("90s", 150), ("10m", 660), ("1h30m", 5460), ("1.5s", 62)],
+    ids=["90s", "10m", "1h30m", "frac"],
+)
+def test_deadline_is_timeout_plus_a_minute(timeout: str, deadline: int) -> None:
+    spec = build_job(make_run(timeout=timeout), OPTIONS)["spec"]
+    assert spec["activeDeadlineSeconds"] == deadline
+    assert spec["backoffLimit"] == 0
+    assert spec["ttlSecondsAfterFinished"] == 120
+
+
+def test_unset_timeout_uses_the_manager_default() -> None:
+    options = JobOptions(images=Images(), event_bus_url="x", default_timeout_seconds=30)
+    assert build_job(make_run(), options)["spec"]["activeDeadlineSeconds"] == 90
+
+
+@pytest.mark.parametrize("sandbox", [None, {"enabled": True}], ids=["plain", "sandbox"])
+def test_pod_passes_the_restricted_pod_security_standard(sandbox: dict[str, Any] | None) -> None:
+    run = make_run(sandbox=sandbox) if sandbox else make_run()
+    pod = build_job(run, OPTIONS)["spec"]["template"]["spec"]
+    assert _restricted.violations(pod) == []
+    assert pod["restartPolicy"] == "Never"
+    assert pod["serviceAccountName"] == "k8sclaw-agent"
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 65532,
+        "runAsGroup": 65532,
+        "fsGroup": 65532,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    for container in pod["containers"]:
+        sc = container["securityContext"]
+        assert sc["readOnlyRootFilesystem"] is True
+        assert sc["allowPrivilegeEscalation"] is False
+        assert sc["capabilities"] == {"drop": ["ALL"]}
+        assert container["resources"]["limits"]
+
+
+def test_sandbox_cannot_weaken_its_security_context() -> None:
+    run = make_run(
+        sandbox={
+            "enabled": True,
+            "securityContext": {"readOnlyRootFilesystem": False, "runAsNonRoot": False},
+        }
+    )
+    sandbox = containers(build_job(run, OPTIONS))["sandbox"]
+    assert sandbox["securityContext"]["readOnlyRootFilesystem"] is True
+    assert sandbox["securityContext"]["runAsNonRoot"] is True
+
+
+def test_restricted_checker_catches_a_weak_pod() -> None:
+    pod = build_job(make_run(), OPTIONS)["spec"]["template"]["spec"]
+    pod["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = True
+    pod["volumes"].append({"name": "host", "hostPath": {"path": "/"}})
+    assert len(_restricted.violations(pod)) == 2
+
+
+def test_labels_on_job_and_pod_template() -> None:
+    job = build_job(make_run(), OPTIONS)
+    expected = {
+        "k8sclaw.io/role": "agent",
+        "k8sclaw.io/agent-run": "run-1",
+        "k8sclaw.io/instance": "alice",
+        "k8sclaw.io/component": "agent-run",
+        "app.kubernetes.io/managed-by": "k8sclaw",
+    }
+    assert job["spec"]["template"]["metadata"]["labels"] == expected
+    assert job["metadata"]["labels"] == expected
+
+
+def test_sandbox_adds_a_container_and_the_sandbox_label() -> None:
+    job = build_job(make_run(sandbox={"enabled": True, "image": "my/sandbox:1"}), OPTIONS)
+    assert job["spec"]["template"]["metadata"]["labels"]["k8sclaw.io/sandbox"] == "true"
+    sandbox = containers(job)["sandbox"]
+    assert sandbox["image"] == "my/sandbox:1"
+    assert env(sandbox) == {
+        "K8SCLAW_IPC_DIR": "/ipc",
+        "K8SCLAW_WORKSPACE_DIR": "/workspace",
+        "K8SCLAW_TMP_DIR": "/tmp",
+    }
+
+
+def test_disabled_sandbox_adds_nothing() -> None:
+    job = build_job(make_run(sandbox={"enabled": False}), OPTIONS)
+    assert list(containers(job)) == ["agent", "ipc-bridge"]
+    assert "k8sclaw.io/sandbox" not in job["spec"]["template"]["metadata"]["labels"]
+
+
+def test_sandbox_resources_come_from_the_spec() -> None:
+    resources = {"limits": {"cpu": "2", "memory": "2Gi"}}
+    job = build_job(make_run(sandbox={"enabled": True, "resources": resources}), OPTIONS)
+    assert containers(job)["sandbox"]["resources"] == resources
+
+
+def test_images_are_pinned_to_the_release() -> None:
+    by_name = containers(build_job(make_run(sandbox={"enabled": True}), OPTIONS))
+    assert by_name["agent"]["image"] == f"ghcr.io/k8sclaw/agent-runner:{names.VERSION}"
+    assert by_name["ipc-bridge"]["image"] == f"ghcr.io/k8sclaw/ipc-bridge:{names.VERSION}"
+    assert by_name["sandbox"]["image"] == f"ghcr.io/k8sclaw/sandbox:{names.VERSION}"
+    custom = JobOptions(images=Images(agent="reg/agent:9"), event_bus_url="x")
+    assert containers(build_job(make_run(), custom))["agent"]["image"] == "reg/agent:9"
+
+
+def test_agent_env_is_exactly_what_the_runner_reads() -> None:
+    run = make_run(
+        agentId="helper",
+        systemPrompt="be brief",
+        toolPolicy={"allow": ["read_file", "fetch_url"], "deny": ["execute_command"]},
+        model={
+            "provider": "anthropic",
+            "model": "claude",
+            "baseURL": "http://llm",
+            "thinking": "low",
+            "authSecretRef": "alice-anthropic-key",
+        },
+    )
+    agent = containers(build_job(run, OPTIONS))["agent"]
+    assert env(agent) == {
+        "AGENT_RUN_ID": "run-1",
+        "AGENT_ID": "helper",
+        "SESSION_KEY": "s-1",
+        "INSTANCE_NAME": "alice",
+        "TASK": "say hi",
+        "SYSTEM_PROMPT": "be brief",
+        "MODEL_PROVIDER": "anthropic",
+        "MODEL_NAME": "claude",
+        "MODEL_BASE_URL": "http://llm",
+        "THINKING_MODE": "low",
+        "TOOLS_ALLOW": "read_file,fetch_url",
+        "TOOLS_DENY": "execute_command",
+        "SPAWN_DEPTH": "0",
+        "EVENT_BUS_URL": "nats://bus:4222",
+        "K8SCLAW_IPC_DIR": "/ipc",
+        "K8SCLAW_WORKSPACE_DIR": "/workspace",
+        "K8SCLAW_SKILLS_DIR": "/skills",
+        "K8SCLAW_MEMORY_DIR": "/memory",
+        "K8SCLAW_TMP_DIR": "/tmp",
+    }
+    assert agent["envFrom"] == [{"secretRef": {"name": "alice-anthropic-key"}}]
+
+
+def test_empty_optional_env_is_still_set_and_no_envfrom_without_secret() -> None:
+    agent = containers(build_job(make_run(), OPTIONS))["agent"]
+    values = env(agent)
+    assert values["SYSTEM_PROMPT"] == values["MODEL_BASE_URL"] == values["TOOLS_ALLOW"] == ""
+    assert "envFrom" not in agent
+
+
+def test_explicit_tools_override_the_spec() -> None:
+    agent = containers(build_job(make_run(), OPTIONS, Tools(("a",), ("b", "c"))))["agent"]
+    assert (env(agent)["TOOLS_ALLOW"], env(agent)["TOOLS_DENY"]) == ("a", "b,c")
+
+
+def test_subagent_depth_is_passed_on() -> None:
+    run = make_run(parent={"runName": "p", "sessionKey": "s", "spawnDepth": 2})
+    assert env(containers(build_job(run, OPTIONS))["agent"])["SPAWN_DEPTH"] == "2"
+
+
+def test_bridge_env_and_mounts() -> None:
+    bridge = containers(build_job(make_run(), OPTIONS))["ipc-bridge"]
+    assert env(bridge) == {
+        "AGENT_RUN_ID": "run-1",
+        "INSTANCE_NAME": "alice",
+        "EVENT_BUS_URL": "nats://bus:4222",
+        "K8SCLAW_IPC_DIR": "/ipc",
+    }
+    assert bridge["volumeMounts"] == [{"name": "ipc", "mountPath": "/ipc"}]
+
+
+def test_volumes_and_agent_mounts() -> None:
+    job = build_job(
+        make_run(
+            skills=[
+                {"skillPackRef": "k8s-ops"},
+                {"configMapRef": "extra"},
+                {"skillPackRef": "k8s-ops"},
+            ]
+        ),
+        OPTIONS,
+    )
+    volumes = {v["name"]: v for v in job["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["workspace"] == {"name": "workspace", "emptyDir": {"sizeLimit": "1Gi"}}
+    assert volumes["ipc"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "64Mi"}
+    assert "emptyDir" in volumes["tmp"]
+    assert volumes["skills"]["projected"]["sources"] == [
+        {"configMap": {"name": "k8s-ops", "optional": True}},
+        {"configMap": {"name": "extra", "optional": True}},
+    ]
+    assert volumes["memory"]["configMap"] == {"name": "alice-memory", "optional": True}
+    mounts = {m["name"]: m for m in containers(job)["agent"]["volumeMounts"]}
+    assert mounts["skills"] == {"name": "skills", "mountPath": "/skills", "readOnly": True}
+    assert {m["mountPath"] for m in mounts.values()} == {
+        "/workspace",
+        "/ipc",
+        "/tmp",
+        "/skills",
+        "/memory",
+    }
+
+
+def test_no_skills_mounts_an_empty_dir() -> None:
+    volumes = {
+        v["name"]: v for v in build_job(make_run(), OPTIONS)["spec"]["template"]["spec"]["volumes"]
+    }
+    assert "emptyDir" in volumes["skills"]
+
+
+def test_a_run_without_uid_is_refused() -> None:
+    run = make_run()
+    run.metadata.uid = None
+    with pytest.raises(ValueError, match="no uid"):
+        build_job(run, OPTIONS)
