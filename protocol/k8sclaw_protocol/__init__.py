@@ -1,9 +1,12 @@
 """K8sClaw's shared protocol: names, labels and the custom resource model.
 
 This is the one definition imported by the CLI, TUI, controllers, webhook and sidecar.
-It depends only on pydantic and PyYAML so the slim in-cluster images can install it.
+It depends only on pydantic, PyYAML and nats-py so the slim in-cluster images can install it;
+`events`, `ipc` and `EventBus` are the wire protocols of the bus and the agent pod.
 """
 
+from k8sclaw_protocol import _events as events
+from k8sclaw_protocol import _ipc as ipc
 from k8sclaw_protocol import _names as names
 from k8sclaw_protocol._agentrun import (
     PROVIDERS,
@@ -18,7 +21,9 @@ from k8sclaw_protocol._agentrun import (
     ToolPolicy,
 )
 from k8sclaw_protocol._base import Condition, KindInfo, ObjectMeta, OwnerReference, Resource
+from k8sclaw_protocol._bus import Backoff, BusError, EventBus, Subscription
 from k8sclaw_protocol._common import ResourceRequirements, SandboxSpec, SecretKeyRef, SkillRef
+from k8sclaw_protocol._events import Event
 from k8sclaw_protocol._instance import (
     CHANNEL_TYPES,
     AgentDefaults,
@@ -28,6 +33,19 @@ from k8sclaw_protocol._instance import (
     ClawInstanceSpec,
     ClawInstanceStatus,
     instance_provider,
+)
+from k8sclaw_protocol._ipc import (
+    AgentResult,
+    ExecRequest,
+    ExecResult,
+    IpcLayout,
+    OutboundMessage,
+    QuarantinedError,
+    ResultMetrics,
+    SpawnRequest,
+    StatusUpdate,
+    StreamChunk,
+    TaskInput,
 )
 from k8sclaw_protocol._kinds import KINDS, kind_for
 from k8sclaw_protocol._names import VERSION
@@ -47,9 +65,12 @@ __version__ = VERSION
 
 __all__ = [
     "AgentDefaults",
+    "AgentResult",
     "AgentRun",
     "AgentRunSpec",
     "AgentRunStatus",
+    "Backoff",
+    "BusError",
     "CHANNEL_TYPES",
     "ChannelSpec",
     "ChannelStatus",
@@ -63,18 +84,26 @@ __all__ = [
     "ClawScheduleSpec",
     "ClawScheduleStatus",
     "Condition",
+    "Event",
+    "EventBus",
+    "ExecRequest",
+    "ExecResult",
     "FEATURE_GATES",
+    "IpcLayout",
     "KINDS",
     "KindInfo",
     "ModelSpec",
     "ObjectMeta",
+    "OutboundMessage",
     "OwnerReference",
     "PROVIDERS",
     "ParentRef",
+    "QuarantinedError",
     "Resource",
     "ResourceRequirements",
-    "RunSource",
+    "ResultMetrics",
     "RunSandboxSpec",
+    "RunSource",
     "SandboxSpec",
     "SecretKeyRef",
     "Skill",
@@ -82,7 +111,12 @@ __all__ = [
     "SkillPackSpec",
     "SkillPackStatus",
     "SkillRef",
+    "SpawnRequest",
+    "StatusUpdate",
+    "StreamChunk",
+    "Subscription",
     "TERMINAL_PHASES",
+    "TaskInput",
     "TokenUsage",
     "ToolGating",
     "ToolPolicy",
@@ -90,7 +124,9 @@ __all__ = [
     "VERSION",
     "__version__",
     "build_run",
+    "events",
     "instance_provider",
+    "ipc",
     "kind_for",
     "names",
 ]

@@ -9,7 +9,7 @@ import pytest
 
 FORBIDDEN = {
     "k8sclaw_sidecar": {"textual", "rich", "click", "questionary", "kubernetes", "k8sclaw"},
-    "k8sclaw_protocol": {"textual", "rich", "click", "questionary", "kubernetes", "nats"},
+    "k8sclaw_protocol": {"textual", "rich", "click", "questionary", "kubernetes"},
     "k8sclaw_controllers": {"textual", "questionary", "k8sclaw"},
 }
 

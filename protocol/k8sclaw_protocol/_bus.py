@@ -1,0 +1,280 @@
+"""The one NATS JetStream client every component uses (never re-implemented elsewhere).
+
+`EventBus.connect` reconnects forever with back-off, creates or updates the `k8sclaw`
+stream idempotently, publishes with a server acknowledgement (optionally retrying
+until acknowledged, deduplicated by message id) and hands out durable or ephemeral
+pull subscriptions that re-create their consumer after a server restart (the
+upstream controller lost its subscriptions forever after one; reference §15).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext, api
+from nats.js.errors import BadRequestError, NotFoundError
+from pydantic import ValidationError
+
+from k8sclaw_protocol import _events
+
+log = logging.getLogger("k8sclaw.bus")
+
+Deliver = Literal["new", "all"]
+_RETRYABLE = (nats.errors.Error, TimeoutError, OSError)
+
+
+class BusError(Exception):
+    """The event bus could not do what was asked (message names the cause)."""
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential back-off between retries: initial, doubled each time, capped."""
+
+    initial: float = 0.05
+    maximum: float = 2.0
+
+    def delays(self) -> AsyncIterator[float]:
+        return _delays(self.initial, self.maximum)
+
+
+async def _delays(initial: float, maximum: float) -> AsyncIterator[float]:
+    delay = initial
+    while True:
+        yield delay
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, maximum)
+
+
+class EventBus:
+    """A connected bus: publish events and subscribe to topics."""
+
+    def __init__(self, nc: Client, backoff: Backoff) -> None:
+        self._nc = nc
+        self._js: JetStreamContext = nc.jetstream()
+        self._backoff = backoff
+        self.reconnects = 0
+
+    @classmethod
+    async def connect(
+        cls, url: str, *, name: str = "k8sclaw", backoff: Backoff | None = None
+    ) -> EventBus:
+        """Connect (retrying forever until the server answers) and ensure the stream."""
+        backoff = backoff or Backoff()
+        holder: list[EventBus] = []
+
+        async def reconnected() -> None:
+            if holder:
+                holder[0].reconnects += 1
+            log.info("reconnected to %s", url)
+
+        async def disconnected() -> None:
+            log.warning("disconnected from %s; reconnecting", url)
+
+        async def error(exc: Exception) -> None:
+            log.debug("nats error: %s", exc)
+
+        async for _ in backoff.delays():
+            try:
+                nc = await nats.connect(
+                    url,
+                    name=name,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=backoff.maximum,
+                    connect_timeout=2,
+                    reconnected_cb=reconnected,
+                    disconnected_cb=disconnected,
+                    error_cb=error,
+                )
+                break
+            except _RETRYABLE as exc:
+                log.warning("cannot reach the event bus at %s (%s); retrying", url, exc)
+        bus = cls(nc, backoff)
+        holder.append(bus)
+        await bus.ensure_stream()
+        return bus
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._nc.is_connected)
+
+    async def close(self) -> None:
+        """Flush pending messages and close the connection."""
+        with contextlib.suppress(*_RETRYABLE):
+            await self._nc.drain()
+        if not self._nc.is_closed:
+            await self._nc.close()
+
+    async def ensure_stream(self) -> None:
+        """Create or update the `k8sclaw` stream; retries forever (JetStream may be starting)."""
+        config = api.StreamConfig(
+            name=_events.STREAM_NAME,
+            subjects=list(_events.STREAM_SUBJECTS),
+            retention=api.RetentionPolicy.LIMITS,
+            storage=api.StorageType.FILE,
+            max_age=_events.STREAM_MAX_AGE_SECONDS,
+            num_replicas=1,
+        )
+        async for _ in self._backoff.delays():
+            try:
+                try:
+                    await self._js.stream_info(_events.STREAM_NAME)
+                    await self._js.update_stream(config)
+                except NotFoundError:
+                    await self._js.add_stream(config)
+                return
+            except BadRequestError as exc:
+                raise BusError(f"the server rejected stream {_events.STREAM_NAME}: {exc}") from exc
+            except _RETRYABLE as exc:
+                log.warning("cannot set up stream %s (%s); retrying", _events.STREAM_NAME, exc)
+
+    async def publish(
+        self, event: _events.Event, *, msg_id: str | None = None, retry: bool = False
+    ) -> int:
+        """Publish with a JetStream ack; returns the stream sequence.
+
+        With `retry`, keeps trying with back-off until the server acknowledges (used
+        for results that must never be lost); `msg_id` lets the server drop the
+        duplicate when an ack was lost but the message stored.
+        """
+        headers = {"Nats-Msg-Id": msg_id} if msg_id else None
+        payload = event.to_bytes()
+        subject = _events.subject(event.topic)
+        async for _ in self._backoff.delays():
+            try:
+                ack = await self._js.publish(subject, payload, timeout=2, headers=headers)
+                return int(ack.seq)
+            except _RETRYABLE as exc:
+                if not retry:
+                    raise BusError(f"publish to {subject} failed: {exc}") from exc
+                log.warning("publish to %s not acknowledged (%s); retrying", subject, exc)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def subscribe(
+        self, topic: str, *, durable: str | None = None, deliver: Deliver = "new"
+    ) -> Subscription:
+        """A pull subscription on one topic (wildcards allowed); durable when named."""
+        return Subscription(self, topic, durable, deliver)
+
+    async def _consumer(
+        self, topic: str, durable: str | None, deliver: Deliver, start_seq: int | None
+    ) -> JetStreamContext.PullSubscription:
+        if start_seq is not None:
+            policy, opt = api.DeliverPolicy.BY_START_SEQUENCE, start_seq
+        else:
+            policy = api.DeliverPolicy.NEW if deliver == "new" else api.DeliverPolicy.ALL
+            opt = None
+        config = api.ConsumerConfig(
+            deliver_policy=policy, opt_start_seq=opt, ack_policy=api.AckPolicy.EXPLICIT
+        )
+        return await self._js.pull_subscribe(
+            _events.subject(topic), durable=durable, stream=_events.STREAM_NAME, config=config
+        )
+
+
+class Subscription:
+    """Iterate events of one topic; the consumer is re-created after a server restart.
+
+    Messages are acknowledged when handed to the iterator; malformed envelopes are
+    acknowledged and dropped with a log line (they would otherwise be redelivered
+    forever). An ephemeral consumer resumes after the last delivered sequence.
+    """
+
+    def __init__(self, bus: EventBus, topic: str, durable: str | None, deliver: Deliver) -> None:
+        self._bus, self._topic, self._durable, self._deliver = bus, topic, durable, deliver
+        self._queue: asyncio.Queue[_events.Event] = asyncio.Queue(maxsize=256)
+        self._last_seq: int | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    async def start(self) -> Subscription:
+        """Create the consumer and start pulling; returns once the consumer exists."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._pump(), name=f"bus-sub-{self._topic}")
+        waiter = asyncio.create_task(self._ready.wait())
+        done, _ = await asyncio.wait({waiter, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        if waiter not in done:
+            waiter.cancel()
+            await self._task  # re-raises the pump's failure
+        return self
+
+    async def __aenter__(self) -> Subscription:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> _events.Event:
+        return await self._queue.get()
+
+    async def next(self, wait: float | None = None) -> _events.Event:
+        """The next event, or TimeoutError after `wait` seconds."""
+        return await asyncio.wait_for(self._queue.get(), wait)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _subscribe(self) -> tuple[JetStreamContext.PullSubscription, int]:
+        start = None if self._last_seq is None or self._durable else self._last_seq + 1
+        async for _ in self._bus._backoff.delays():
+            try:
+                await self._bus.ensure_stream()
+                psub = await self._bus._consumer(self._topic, self._durable, self._deliver, start)
+                return psub, self._bus.reconnects
+            except _RETRYABLE as exc:
+                log.warning("cannot subscribe to %s (%s); retrying", self._topic, exc)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _pump(self) -> None:
+        psub, seen_reconnects = await self._subscribe()
+        self._ready.set()
+        while True:
+            try:
+                msgs = await psub.fetch(16, timeout=0.5)
+            except TimeoutError:
+                if self._bus.reconnects == seen_reconnects or not self._bus.connected:
+                    continue
+                # The server restarted: its ephemeral consumer may be gone.
+                psub, seen_reconnects = await self._resubscribe(psub)
+                continue
+            except _RETRYABLE as exc:
+                log.warning("fetch on %s failed (%s); re-subscribing", self._topic, exc)
+                psub, seen_reconnects = await self._resubscribe(psub)
+                continue
+            for msg in msgs:
+                await self._deliver_one(msg)
+
+    async def _resubscribe(
+        self, old: JetStreamContext.PullSubscription
+    ) -> tuple[JetStreamContext.PullSubscription, int]:
+        with contextlib.suppress(*_RETRYABLE):
+            await old.unsubscribe()
+        return await self._subscribe()
+
+    async def _deliver_one(self, msg: Any) -> None:
+        seq = int(msg.metadata.sequence.stream)
+        try:
+            event = _events.Event.from_bytes(msg.data)
+        except ValidationError as exc:
+            log.warning("dropping malformed event on %s: %s", msg.subject, exc.errors()[:1])
+        else:
+            # A sequence already handed out is a redelivery after a re-subscribe.
+            if self._last_seq is None or seq > self._last_seq:
+                self._last_seq = seq
+                await self._queue.put(event)
+        with contextlib.suppress(*_RETRYABLE):
+            await msg.ack()

@@ -1,0 +1,124 @@
+"""EventBus against a real nats-server: stream, acked publish, subscriptions, restarts."""
+
+from __future__ import annotations
+
+import asyncio
+
+import nats as nats_client
+
+from k8sclaw_protocol import Backoff, Event, EventBus, events
+from tests.harness.nats_fixtures import NatsServer, free_port
+
+FAST = Backoff(initial=0.02, maximum=0.2)
+
+
+async def test_stream_is_created_idempotently(nats: NatsServer) -> None:
+    first = await EventBus.connect(nats.url, backoff=FAST)
+    second = await EventBus.connect(nats.url, backoff=FAST)  # update path
+    try:
+        nc = await nats_client.connect(nats.url)
+        info = await nc.jetstream().stream_info(events.STREAM_NAME)
+        assert info.config.subjects == ["k8sclaw.>"]
+        await nc.close()
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_publish_is_acked_and_delivered_to_ephemeral_subscriber(nats: NatsServer) -> None:
+    bus = await EventBus.connect(nats.url, backoff=FAST)
+    try:
+        async with bus.subscribe("agent.>") as sub:
+            seq = await bus.publish(Event.new(events.AGENT_STREAM_CHUNK, {"i": 1}, {"k": "v"}))
+            assert seq >= 1
+            got = await sub.next(5)
+            assert (got.topic, got.data, got.metadata) == (
+                "agent.stream.chunk",
+                {"i": 1},
+                {"k": "v"},
+            )
+    finally:
+        await bus.close()
+
+
+async def test_deliver_all_replays_earlier_events(nats: NatsServer) -> None:
+    bus = await EventBus.connect(nats.url, backoff=FAST)
+    try:
+        await bus.publish(Event.new(events.followup_topic("r1"), {"text": "early"}))
+        async with bus.subscribe(events.followup_topic("r1"), deliver="all") as sub:
+            assert (await sub.next(5)).data == {"text": "early"}
+    finally:
+        await bus.close()
+
+
+async def test_msg_id_deduplicates_retried_publish(nats: NatsServer) -> None:
+    bus = await EventBus.connect(nats.url, backoff=FAST)
+    try:
+        ev = Event.new(events.AGENT_RUN_COMPLETED, {"status": "success"})
+        first = await bus.publish(ev, msg_id="run-a:result")
+        second = await bus.publish(ev, msg_id="run-a:result")
+        assert first == second
+    finally:
+        await bus.close()
+
+
+async def test_malformed_message_is_skipped(nats: NatsServer) -> None:
+    bus = await EventBus.connect(nats.url, backoff=FAST)
+    nc = await nats_client.connect(nats.url)
+    try:
+        async with bus.subscribe("channel.>") as sub:
+            await nc.jetstream().publish("k8sclaw.channel.message.send", b"not an envelope")
+            await bus.publish(Event.new(events.CHANNEL_MESSAGE_SEND, "ok"))
+            assert (await sub.next(5)).data == "ok"
+    finally:
+        await nc.close()
+        await bus.close()
+
+
+async def test_connect_waits_for_a_server_that_starts_later(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    server = NatsServer(tmp_path / "store", port=free_port())
+    connecting = asyncio.create_task(EventBus.connect(server.url, backoff=FAST))
+    await asyncio.sleep(0.3)  # let a few connection attempts fail first
+    assert not connecting.done()
+    await asyncio.to_thread(server.start)
+    try:
+        bus = await asyncio.wait_for(connecting, 20)
+        assert await bus.publish(Event.new(events.AGENT_RUN_STARTED)) >= 1
+        await bus.close()
+    finally:
+        server.stop()
+
+
+async def test_durable_and_ephemeral_subscriptions_survive_restart(nats: NatsServer) -> None:
+    bus = await EventBus.connect(nats.url, backoff=FAST)
+    try:
+        async with (
+            bus.subscribe("agent.run.>", durable="ctl") as durable,
+            bus.subscribe("agent.run.>") as ephemeral,
+        ):
+            await bus.publish(Event.new(events.AGENT_RUN_STARTED, 1))
+            assert (await durable.next(5)).data == 1
+            assert (await ephemeral.next(5)).data == 1
+            await asyncio.to_thread(nats.restart)
+            await bus.publish(Event.new(events.AGENT_RUN_COMPLETED, 2), retry=True)
+            assert (await durable.next(20)).data == 2
+            assert (await ephemeral.next(20)).data == 2
+    finally:
+        await bus.close()
+
+
+async def test_retrying_publish_waits_out_an_outage(nats: NatsServer) -> None:
+    bus = await EventBus.connect(nats.url, backoff=FAST)
+    try:
+        await asyncio.to_thread(nats.stop)
+        publishing = asyncio.create_task(
+            bus.publish(Event.new(events.AGENT_RUN_COMPLETED, "kept"), msg_id="m1", retry=True)
+        )
+        await asyncio.sleep(0.3)
+        assert not publishing.done()
+        await asyncio.to_thread(nats.start)
+        assert await asyncio.wait_for(publishing, 30) >= 1
+        async with bus.subscribe(events.AGENT_RUN_COMPLETED, deliver="all") as sub:
+            assert (await sub.next(5)).data == "kept"
+    finally:
+        await bus.close()
