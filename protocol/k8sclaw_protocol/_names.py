@@ -97,3 +97,41 @@ COMPONENT_CHANNEL: Final = "channel"
 COMPONENT_SKILLPACK: Final = "skillpack"
 COMPONENT_MEMORY: Final = "memory"
 MEMORY_KEY: Final = "MEMORY.md"
+
+# Admission webhook (issue #8): service, TLS Secret, configurations and paths. The
+# installer ships configurations with exactly these names and paths.
+WEBHOOK_SERVICE: Final = "k8sclaw-webhook"
+WEBHOOK_PORT: Final = 8443
+WEBHOOK_TLS_SECRET: Final = "k8sclaw-webhook-tls"
+WEBHOOK_CONFIGURATION: Final = "k8sclaw-webhook"
+WEBHOOK_PATH_VALIDATE_AGENTRUN: Final = "/validate-agentrun"
+WEBHOOK_PATH_MUTATE_AGENTRUN: Final = "/mutate-agentrun"
+WEBHOOK_PATH_VALIDATE_POLICY: Final = "/validate-clawpolicy"
+WEBHOOK_PATH_VALIDATE_SKILLPACK: Final = "/validate-skillpack"
+
+# Tool names shared by the agent runner (which offers them) and the policy engine
+# (which gates them); feature gates switch groups of these off.
+TOOL_EXECUTE_COMMAND: Final = "execute_command"
+TOOL_READ_FILE: Final = "read_file"
+TOOL_WRITE_FILE: Final = "write_file"
+TOOL_LIST_DIRECTORY: Final = "list_directory"
+TOOL_FETCH_URL: Final = "fetch_url"
+TOOL_SEND_CHANNEL_MESSAGE: Final = "send_channel_message"
+TOOL_SPAWN_SUBAGENT: Final = "spawn_subagent"
+# Browser tools (none ship yet) are named browser_<action>; `browser-automation` gates them.
+TOOL_BROWSER_PREFIX: Final = "browser_"
+TOOLS: Final = (
+    TOOL_EXECUTE_COMMAND,
+    TOOL_READ_FILE,
+    TOOL_WRITE_FILE,
+    TOOL_LIST_DIRECTORY,
+    TOOL_FETCH_URL,
+    TOOL_SEND_CHANNEL_MESSAGE,
+    TOOL_SPAWN_SUBAGENT,
+)
+
+# NetworkPolicies generated per run namespace select agent pods by these labels; NATS
+# pods in the system namespace must carry LABEL_NAME=NATS_APP_NAME to be reachable.
+NATS_APP_NAME: Final = "nats"
+SANDBOX_LABEL_VALUE: Final = "true"
+LABEL_NAMESPACE_NAME: Final = "kubernetes.io/metadata.name"
