@@ -7,6 +7,9 @@ modules behind them, which keeps startup well under 0.3 s.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
+from typing import Any
 
 import click
 
@@ -23,6 +26,39 @@ class LazyGroup(click.Group):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         # name -> (import path "pkg.module:attr", one-line help shown by --help)
         self.lazy_commands = lazy_commands or {}
+
+    def main(  # type: ignore[override]
+        self, args: Any = None, prog_name: str | None = None, **extra: Any
+    ) -> Any:
+        """Run the CLI; errors become one line plus a hint on stderr (never a traceback)."""
+        from k8sclaw.cli._errors import CliError, usage_line
+
+        if extra.get("standalone_mode", True) is False:
+            return super().main(args, prog_name, **extra)
+        extra["standalone_mode"] = False
+        try:
+            code = super().main(args, prog_name, **extra)
+        except click.UsageError as exc:
+            usage_line(exc).show()
+            sys.exit(2)
+        except CliError as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(1)
+        except Exception as exc:
+            if os.environ.get("K8SCLAW_DEBUG"):
+                raise
+            CliError(
+                f"unexpected {type(exc).__name__}: {exc}",
+                hint="re-run with K8SCLAW_DEBUG=1 for a traceback and report it",
+            ).show()
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Eager and lazy commands, sorted."""

@@ -1,0 +1,112 @@
+"""Options every cluster command shares (kubectl conventions) and the objects behind them.
+
+`cluster_options` adds --kubeconfig/--context/-n/-A; `output_option` adds -o. Commands
+receive a `Target` and call `target.kube()` only when they need the cluster.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from k8sclaw.kube import Kube
+
+F = TypeVar("F", bound=Callable[..., Any])
+OUTPUTS = ("table", "wide", "json", "yaml", "name")
+
+
+@dataclass
+class Target:
+    """Where a command acts: kubeconfig, context and namespace (None = the context's)."""
+
+    kubeconfig: str | None
+    context: str | None
+    namespace: str | None
+    all_namespaces: bool = False
+    _kube: Kube | None = None
+
+    def kube(self) -> Kube:
+        """Connect once per command (raises NoKubeconfigError with the fix)."""
+        if self._kube is None:
+            from k8sclaw.kube import ClusterTarget, Kube
+
+            self._kube = Kube.connect(ClusterTarget(self.kubeconfig, self.context))
+        return self._kube
+
+    def ns(self) -> str:
+        """The namespace to act in: -n, else the kubeconfig context's, else default."""
+        return self.namespace or self.kube().namespace
+
+    def list_ns(self) -> str | None:
+        """Namespace for list calls: None with -A (all namespaces)."""
+        return None if self.all_namespaces else self.ns()
+
+
+def cluster_options(*, all_namespaces: bool = False) -> Callable[[F], F]:
+    """Add --kubeconfig, --context, -n (and -A) and pass them on as `target`."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(
+            kubeconfig: str | None,
+            context: str | None,
+            namespace: str | None,
+            *args: Any,
+            **kwargs: Any,
+        ) -> Any:
+            every = bool(kwargs.pop("all_namespaces", False))
+            target = Target(kubeconfig, context, namespace, every)
+            return func(*args, target=target, **kwargs)
+
+        opts = [
+            click.option(
+                "--kubeconfig",
+                metavar="PATH",
+                help="Kubeconfig file (default: $KUBECONFIG, ~/.kube/config).",
+            ),
+            click.option("--context", metavar="NAME", help="Kubeconfig context to use."),
+            click.option(
+                "-n", "--namespace", metavar="NS", help="Namespace (default: the context's)."
+            ),
+        ]
+        if all_namespaces:
+            opts.append(
+                click.option(
+                    "-A", "--all-namespaces", is_flag=True, help="List across all namespaces."
+                )
+            )
+        for opt in reversed(opts):
+            wrapper = opt(wrapper)
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def output_option(default: str) -> Callable[[F], F]:
+    """-o table|wide|json|yaml|name."""
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Choice(OUTPUTS),
+        default=default,
+        show_default=True,
+        help="Output format.",
+    )
+
+
+def translating(func: F) -> F:
+    """Run the command with API/validation errors turned into one-line CLI errors."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from k8sclaw.cli._errors import translated
+
+        with translated():
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

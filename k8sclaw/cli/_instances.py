@@ -1,0 +1,8 @@
+"""`k8sclaw instances list|get|delete`: ClawInstances, one tenant's gateway each."""
+
+from __future__ import annotations
+
+from k8sclaw.cli import _resources
+from k8sclaw_protocol import ClawInstance
+
+instances = _resources.group("instances", ClawInstance, verbs=("list", "get", "delete"))

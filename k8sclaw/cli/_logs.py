@@ -1,0 +1,56 @@
+"""Run logs from the agent container of the run's pod (the bus/transcript path comes later).
+
+The pod is `status.podName`, else found through the Job's `job-name` label (the Job has
+the run's name). With `--follow` we wait on watch events for the pod to appear.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from k8sclaw.cli._errors import CliError
+from k8sclaw_protocol import TERMINAL_PHASES, AgentRun, names
+
+if TYPE_CHECKING:
+    from k8sclaw.kube import Kube
+
+
+def find_pod(kube: Kube, run: AgentRun) -> str | None:
+    """Name of the run's pod, if one exists yet."""
+    if run.status and run.status.pod_name:
+        return run.status.pod_name
+    job = (run.status.job_name if run.status else None) or names.job_name(run.name)
+    pods: list[dict[str, Any]] = kube.list_raw("v1", "Pod", run.namespace, f"job-name={job}")
+    pods.sort(key=lambda p: p["metadata"].get("creationTimestamp", ""), reverse=True)
+    return str(pods[0]["metadata"]["name"]) if pods else None
+
+
+def _await_pod(kube: Kube, run: AgentRun) -> str | None:
+    """Watch the run until it has a pod or ends."""
+    current = run
+    while True:
+        pod = find_pod(kube, current)
+        phase = current.status.phase if current.status else None
+        if pod or phase in TERMINAL_PHASES:
+            return pod
+        rv = current.metadata.resource_version or ""
+        for _, obj in kube.watch(AgentRun, run.namespace, resource_version=rv):
+            if obj.name == run.name:
+                current = obj
+                break
+
+
+def stream(kube: Kube, run: AgentRun, *, follow: bool) -> None:
+    """Print the agent log of `run` (following it with `follow`)."""
+    pod = _await_pod(kube, run) if follow else find_pod(kube, run)
+    if pod is None:
+        phase = (run.status.phase if run.status else None) or "Pending"
+        raise CliError(
+            f"agentrun {run.name} has no pod yet (phase: {phase})",
+            hint=f"follow it with `k8sclaw runs logs {run.name} -f`",
+            exit_code=7,
+        )
+    for line in kube.pod_logs(pod, run.namespace, container=names.CONTAINER_AGENT, follow=follow):
+        click.echo(line)

@@ -1,0 +1,98 @@
+"""Printing objects the kubectl way: rich tables for table/wide, JSON, YAML, kind/name.
+
+Data goes to stdout; the renderers of `k8sclaw.render` decide the cells.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from k8sclaw_protocol import Resource
+
+
+def print_list(
+    kind: type[Resource], objs: Sequence[Resource], output: str, *, namespaced_col: bool
+) -> None:
+    """Print a list of objects in the chosen format."""
+    if output in ("table", "wide"):
+        _print_table(kind, objs, wide=output == "wide", namespaced_col=namespaced_col)
+    elif output == "name":
+        for obj in objs:
+            click.echo(f"{kind.info.singular}/{obj.name}")
+    elif output == "json":
+        body = {"apiVersion": "v1", "kind": "List", "items": [o.to_wire() for o in objs]}
+        click.echo(json.dumps(body, indent=2))
+    else:
+        import yaml
+
+        body = {"apiVersion": "v1", "kind": "List", "items": [o.to_wire() for o in objs]}
+        click.echo(yaml.safe_dump(body, sort_keys=False), nl=False)
+
+
+def print_one(obj: Resource, output: str) -> None:
+    """Print one object in the chosen format."""
+    if output in ("table", "wide"):
+        print_list(type(obj), [obj], output, namespaced_col=False)
+    elif output == "name":
+        click.echo(f"{obj.info.singular}/{obj.name}")
+    elif output == "json":
+        click.echo(json.dumps(obj.to_wire(), indent=2))
+    else:
+        click.echo(dump_yaml(obj.to_wire()), nl=False)
+
+
+def dump_yaml(body: Any) -> str:
+    """Block-style YAML keeping field order."""
+    import yaml
+
+    return str(yaml.safe_dump(body, sort_keys=False))
+
+
+def _print_table(
+    kind: type[Resource], objs: Sequence[Resource], *, wide: bool, namespaced_col: bool
+) -> None:
+    from k8sclaw.render import renderer_for
+
+    if not objs:
+        click.echo(f"No {kind.info.plural} found.", err=True)
+        return
+    renderer = renderer_for(kind)
+    headers = renderer.headers(wide=wide)
+    rows = [renderer.row(obj, wide=wide) for obj in objs]
+    if namespaced_col:
+        headers = ["NAMESPACE", *headers]
+        rows = [(obj.namespace, *row) for obj, row in zip(objs, rows, strict=True)]
+    if sys.stdout.isatty():
+        _rich_table(headers, rows)
+    else:
+        click.echo(plain_table(headers, rows), nl=False)
+
+
+def plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """kubectl-style aligned columns (three spaces apart) for pipes and files."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    lines = [
+        "   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in (headers, *rows)
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _rich_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    for name in headers:
+        table.add_column(name, no_wrap=True, overflow="ellipsis")
+    for row in rows:
+        table.add_row(*row)
+    Console(soft_wrap=False).print(table)

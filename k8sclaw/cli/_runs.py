@@ -1,0 +1,145 @@
+"""`k8sclaw runs list|get|logs|create|delete` and `k8sclaw run "<task>"`.
+
+Runs are created only through `k8sclaw_protocol.build_run` (source "cli"), so a CLI run
+carries the instance's provider, secret, model, skills and labels like every other run.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from k8sclaw.cli import _common, _output, _resources
+from k8sclaw.cli._errors import CliError
+from k8sclaw_protocol import TERMINAL_PHASES, AgentRun, ClawInstance, build_run
+
+if TYPE_CHECKING:
+    from k8sclaw.kube import Kube
+
+runs = _resources.group("runs", AgentRun, verbs=("list", "get", "delete"))
+
+
+def _pick_instance(kube: Kube, namespace: str, wanted: str | None) -> ClawInstance:
+    """The named instance, or the only one in the namespace."""
+    from k8sclaw.kube import NotFoundError
+
+    if wanted:
+        try:
+            return kube.get(ClawInstance, wanted, namespace)
+        except NotFoundError as exc:
+            raise CliError(
+                f'instance "{wanted}" not found in namespace {namespace}',
+                hint="see `k8sclaw instances list`, or create one with `k8sclaw onboard`",
+                exit_code=exc.exit_code,
+            ) from exc
+    found = kube.list(ClawInstance, namespace)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise CliError(
+            f"no ClawInstance in namespace {namespace}",
+            hint="create one with `k8sclaw onboard`, or pick a namespace with -n",
+            exit_code=7,
+        )
+    known = ", ".join(sorted(i.name for i in found))
+    raise CliError(
+        f"{len(found)} instances in {namespace} ({known})", hint="pick one with --instance"
+    )
+
+
+def _create(
+    target: _common.Target, task: str, instance: str | None, timeout: str | None
+) -> AgentRun:
+    kube = target.kube()
+    inst = _pick_instance(kube, target.ns(), instance)
+    run = build_run(inst, task, source="cli", timeout=timeout)
+    created = kube.create(run)
+    click.echo(f"agentrun/{created.name} created", err=True)
+    return created
+
+
+def _wait(kube: Kube, run: AgentRun) -> AgentRun:
+    """Block until the run reaches a terminal phase (watch, no polling)."""
+    current = run
+    while (current.status.phase if current.status else None) not in TERMINAL_PHASES:
+        rv = current.metadata.resource_version or ""
+        for _, obj in kube.watch(AgentRun, run.namespace, resource_version=rv):
+            if obj.name == run.name:
+                current = obj
+                if current.status and current.status.phase in TERMINAL_PHASES:
+                    break
+        else:
+            current = kube.get(AgentRun, run.name, run.namespace)
+    return current
+
+
+def _finish(run: AgentRun) -> None:
+    status = run.status
+    if status and status.phase == "Succeeded":
+        click.echo(status.result or "")
+        return
+    raise CliError(
+        f"agentrun/{run.name} failed: {(status.error if status else None) or 'no error recorded'}",
+        hint=f"see `k8sclaw runs get {run.name}` and `k8sclaw runs logs {run.name}`",
+    )
+
+
+@runs.command("create")
+@click.argument("task")
+@click.option(
+    "--instance", "instance", metavar="NAME", help="ClawInstance (default: the only one)."
+)
+@click.option("--timeout", metavar="DURATION", help="Run timeout, e.g. 90s, 10m (default 10m).")
+@_common.cluster_options()
+@_common.output_option("name")
+@_common.translating
+def create(
+    task: str, instance: str | None, timeout: str | None, target: _common.Target, output: str
+) -> None:
+    """Create an AgentRun for TASK from an instance's defaults."""
+    _output.print_one(_create(target, task, instance, timeout), output)
+
+
+@click.command("run")
+@click.argument("task")
+@click.option(
+    "--instance", "instance", metavar="NAME", help="ClawInstance (default: the only one)."
+)
+@click.option("--timeout", metavar="DURATION", help="Run timeout, e.g. 90s, 10m (default 10m).")
+@click.option("--wait", is_flag=True, help="Wait for the result and print it.")
+@click.option("-f", "--follow", is_flag=True, help="Stream the agent's log, then print the result.")
+@_common.cluster_options()
+@_common.translating
+def run(
+    task: str,
+    *,
+    instance: str | None,
+    timeout: str | None,
+    wait: bool,
+    follow: bool,
+    target: _common.Target,
+) -> None:
+    """Start an agent run for TASK (e.g. k8sclaw run "summarise the open issues")."""
+    created = _create(target, task, instance, timeout)
+    if follow:
+        from k8sclaw.cli import _logs
+
+        _logs.stream(target.kube(), created, follow=True)
+    if wait or follow:
+        _finish(_wait(target.kube(), created))
+    else:
+        click.echo(f"agentrun/{created.name}")
+
+
+@runs.command("logs")
+@click.argument("name")
+@click.option("-f", "--follow", is_flag=True, help="Follow the log until the run ends.")
+@_common.cluster_options()
+@_common.translating
+def logs(name: str, follow: bool, target: _common.Target) -> None:
+    """Print the agent container's log of run NAME."""
+    from k8sclaw.cli import _logs
+
+    kube = target.kube()
+    _logs.stream(kube, kube.get(AgentRun, name, target.ns()), follow=follow)

@@ -1,0 +1,47 @@
+"""AgentRun rows: NAME INSTANCE PHASE POD TOKENS DURATION AGE (+ MODEL SOURCE TASK wide)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from k8sclaw.render import _base
+from k8sclaw.render._base import Column
+from k8sclaw_protocol import AgentRun, names
+
+TASK_WIDTH = 48
+COLUMNS = (
+    Column("NAME"),
+    Column("INSTANCE"),
+    Column("PHASE"),
+    Column("POD"),
+    Column("TOKENS", numeric=True),
+    Column("DURATION"),
+    Column("MODEL", wide=True),
+    Column("SOURCE", wide=True),
+    Column("TASK", wide=True),
+    Column("AGE"),
+)
+
+
+def render(obj: AgentRun, now: datetime) -> _base.Row:
+    """Cells of one run; an unset phase shows as Pending (the run was just created)."""
+    status = obj.status
+    usage = status.token_usage if status else None
+    task = _base.text(obj.spec.task)
+    if len(task) > TASK_WIDTH:
+        task = task[: TASK_WIDTH - 1] + "…"
+    return (
+        obj.name,
+        obj.spec.instance_ref,
+        (status.phase if status else None) or "Pending",
+        _base.text(status.pod_name if status else None),
+        str(usage.total_tokens) if usage else _base.NONE,
+        _base.duration_ms(usage.duration_ms if usage else None),
+        f"{obj.spec.model.provider}/{obj.spec.model.model}",
+        _base.text(obj.metadata.labels.get(names.LABEL_COMPONENT)),
+        task,
+        _base.age(obj.metadata.creation_timestamp, now),
+    )
+
+
+RENDERER = _base.KindRenderer(AgentRun, COLUMNS, render)

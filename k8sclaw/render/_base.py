@@ -1,0 +1,83 @@
+"""What every renderer shares: the column type, the row type, ages, masking.
+
+Renderers are pure: `render(obj, now)` turns one model into strings, so the CLI's
+`-o table|wide` and the TUI's tables show the same cells and are tested without a cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Generic, TypeVar
+
+from k8sclaw_protocol import Resource
+
+R = TypeVar("R", bound=Resource)
+Row = tuple[str, ...]
+NONE = "-"
+MASK = "********"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One table column; `wide` columns show only with `-o wide`."""
+
+    name: str
+    wide: bool = False
+    numeric: bool = False
+
+
+@dataclass(frozen=True)
+class KindRenderer(Generic[R]):
+    """The columns of one kind and the pure function that fills them."""
+
+    kind: type[R]
+    columns: tuple[Column, ...]
+    render: Callable[[R, datetime], Row]
+
+    def headers(self, *, wide: bool) -> list[str]:
+        """Column names for table (or wide) output."""
+        return [c.name for c in self.columns if wide or not c.wide]
+
+    def row(self, obj: R, *, wide: bool, now: datetime | None = None) -> Row:
+        """One object's cells for table (or wide) output."""
+        cells = self.render(obj, now or datetime.now(UTC))
+        return tuple(
+            cell for col, cell in zip(self.columns, cells, strict=True) if wide or not col.wide
+        )
+
+
+def age(then: datetime | None, now: datetime) -> str:
+    """kubectl-style compact age: 42s, 5m, 3h, 2d (`-` when unknown)."""
+    if then is None:
+        return NONE
+    seconds = max(0, int((now - then).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def duration_ms(ms: int | None) -> str:
+    """A run's duration from milliseconds: 850ms, 12.3s, 4m5s."""
+    if not ms:
+        return NONE
+    if ms < 1000:
+        return f"{ms}ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f}s"
+    minutes, seconds = divmod(ms // 1000, 60)
+    return f"{minutes}m{seconds}s"
+
+
+def text(value: object) -> str:
+    """A cell: `-` for empty values, one line for everything else."""
+    if value is None or value == "":
+        return NONE
+    return " ".join(str(value).split())
+
+
+def mask(value: str | None) -> str:
+    """Secret values are never shown: a fixed-width mask that does not leak the length."""
+    return MASK if value else NONE

@@ -1,0 +1,41 @@
+"""ClawInstance rows: NAME PHASE CHANNELS PODS RUNS AGE (+ MODEL PROVIDER POLICY wide)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from k8sclaw.render import _base
+from k8sclaw.render._base import Column
+from k8sclaw_protocol import ClawInstance, instance_provider
+
+COLUMNS = (
+    Column("NAME"),
+    Column("PHASE"),
+    Column("CHANNELS"),
+    Column("PODS", numeric=True),
+    Column("RUNS", numeric=True),
+    Column("MODEL", wide=True),
+    Column("PROVIDER", wide=True),
+    Column("POLICY", wide=True),
+    Column("AGE"),
+)
+
+
+def render(obj: ClawInstance, now: datetime) -> _base.Row:
+    """Cells of one instance; CHANNELS lists the configured channel types."""
+    status = obj.status
+    channels = ",".join(ch.type for ch in obj.spec.channels)
+    return (
+        obj.name,
+        _base.text(status.phase if status else "Pending"),
+        _base.text(channels),
+        str(status.active_agent_pods if status else 0),
+        str(status.total_agent_runs if status else 0),
+        _base.text(obj.spec.agents.default.model),
+        instance_provider(obj),
+        _base.text(obj.spec.policy_ref),
+        _base.age(obj.metadata.creation_timestamp, now),
+    )
+
+
+RENDERER = _base.KindRenderer(ClawInstance, COLUMNS, render)

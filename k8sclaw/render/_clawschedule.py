@@ -1,0 +1,38 @@
+"""ClawSchedule rows: NAME INSTANCE SCHEDULE SUSPEND LAST-RUN RUNS AGE (+ TASK wide)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from k8sclaw.render import _base
+from k8sclaw.render._base import Column
+from k8sclaw_protocol import ClawSchedule
+
+COLUMNS = (
+    Column("NAME"),
+    Column("INSTANCE"),
+    Column("SCHEDULE"),
+    Column("SUSPEND"),
+    Column("LAST-RUN"),
+    Column("RUNS", numeric=True),
+    Column("TASK", wide=True),
+    Column("AGE"),
+)
+
+
+def render(obj: ClawSchedule, now: datetime) -> _base.Row:
+    """Cells of one schedule; LAST-RUN is the age of the last run it started."""
+    status = obj.status
+    return (
+        obj.name,
+        obj.spec.instance_ref,
+        obj.spec.schedule,
+        str(obj.spec.suspend).lower(),
+        _base.age(status.last_run_time if status else None, now),
+        str(status.total_runs if status else 0),
+        _base.text(obj.spec.task),
+        _base.age(obj.metadata.creation_timestamp, now),
+    )
+
+
+RENDERER = _base.KindRenderer(ClawSchedule, COLUMNS, render)
