@@ -1,0 +1,145 @@
+"""The agent run: task → tool loop → stream/status files → result.json, marker, /ipc/done.
+
+The loop continues while the model asks for tools (presence of tool calls decides,
+never the finish reason), up to the iteration cap and the overall deadline; tokens
+are summed across turns; protocol markers are stripped from the model's text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import time
+
+from k8sclaw_protocol import (
+    AgentResult,
+    IpcLayout,
+    ResultMetrics,
+    StatusUpdate,
+    StreamChunk,
+    TaskInput,
+    ipc,
+)
+from k8sclaw_sidecar.agent import _prompt, _providers, _tools
+from k8sclaw_sidecar.agent._settings import AgentSettings
+
+log = logging.getLogger("k8sclaw.agent")
+
+
+class RunError(Exception):
+    """The run cannot produce an answer; the message becomes the result's error."""
+
+
+class AgentRunner:
+    """One run; `run()` writes every output and returns the result."""
+
+    def __init__(self, settings: AgentSettings) -> None:
+        self.settings = settings
+        self.layout = IpcLayout(settings.paths.ipc)
+        self.toolbox = _tools.Toolbox(settings)
+        self.metrics = ResultMetrics()
+        self._chunk = 0
+
+    def _read_task(self) -> str:
+        if self.settings.task:
+            return self.settings.task
+        if self.layout.task.is_file():
+            try:
+                return TaskInput.model_validate_json(self.layout.task.read_bytes()).task
+            except ValueError as exc:
+                raise RunError(f"input/task.json is invalid: {exc}") from exc
+        raise RunError("no task: set TASK or write /ipc/input/task.json")
+
+    def stream(self, kind: str, content: str, tool_id: str | None = None) -> None:
+        chunk = StreamChunk.model_validate(
+            {
+                "type": kind,
+                "content": ipc.strip_markers(content),
+                "toolId": tool_id,
+                "index": self._chunk,
+            }
+        )
+        ipc.write_atomic(self.layout.stream_chunk(self._chunk), chunk)
+        self._chunk += 1
+
+    def status(self, phase: str, message: str | None = None, tool_id: str | None = None) -> None:
+        update = StatusUpdate.model_validate(
+            {"phase": phase, "message": message, "toolId": tool_id}
+        )
+        ipc.write_atomic(self.layout.status, update)
+
+    async def run(self) -> AgentResult:
+        started = time.monotonic()
+        try:
+            response = await self._run_bounded()
+            result = AgentResult(status="success", response=response)
+        except (RunError, _providers.ProviderError) as exc:
+            log.error("%s", exc)
+            result = AgentResult(status="error", error=ipc.strip_markers(str(exc)))
+        self.metrics.duration_ms = int((time.monotonic() - started) * 1000)
+        self.metrics.subagent_spawns = self.toolbox.spawns
+        result.metrics = self.metrics
+        return result
+
+    async def _run_bounded(self) -> str:
+        try:
+            async with asyncio.timeout(self.settings.deadline_seconds):
+                return await self._loop()
+        except TimeoutError as exc:
+            raise RunError(
+                f"run deadline of {self.settings.deadline_seconds:.0f}s exceeded"
+            ) from exc
+
+    async def _loop(self) -> str:
+        self.layout.ensure()
+        task = self._read_task()
+        system = _prompt.build_system_prompt(
+            self.settings.system_prompt, self.settings.paths, self.toolbox.offered
+        )
+        provider = _providers.make_provider(self.settings, system, task)
+        try:
+            return await self._turns(provider)
+        finally:
+            await provider.close()
+
+    async def _turns(self, provider: _providers.OpenAIChat | _providers.AnthropicChat) -> str:
+        said: list[str] = []
+        for _ in range(self.settings.max_iterations):
+            self.status("thinking")
+            turn = await provider.complete(self.toolbox.schemas())
+            self.metrics.input_tokens += max(0, turn.input_tokens)
+            self.metrics.output_tokens += max(0, turn.output_tokens)
+            if turn.text:
+                said.append(turn.text)
+                self.stream("text", turn.text)
+            if not turn.tool_calls:
+                self.status("responding")
+                # Reasoning models may end with empty text: fall back to what was said.
+                return ipc.strip_markers(turn.text or "\n\n".join(said))
+            results = []
+            for call in turn.tool_calls:
+                results.append((call, *await self._call_tool(call)))
+            provider.add_tool_results(turn, results)
+        raise RunError(f"the model still wanted tools after {self.settings.max_iterations} turns")
+
+    async def _call_tool(self, call: _providers.ToolCall) -> tuple[str, bool]:
+        self.status("tool_use", call.name, call.id)
+        self.stream("tool_use", _tools.describe_call(call.name, call.arguments), call.id)
+        self.metrics.tool_calls += 1
+        output, is_error = await self.toolbox.call(call.name, call.arguments)
+        if is_error:
+            log.warning("tool %s refused or failed: %s", call.name, output)
+        self.stream("tool_result", output, call.id)
+        return output, is_error
+
+
+def finish(layout: IpcLayout, result: AgentResult) -> int:
+    """Write result.json, print the marker line, then /ipc/done; returns the exit code."""
+    layout.ensure()
+    ipc.write_atomic(layout.result, result)
+    sys.stdout.write("\n" + ipc.result_line(result) + "\n")
+    sys.stdout.flush()
+    ipc.write_atomic(layout.done, json.dumps({"status": result.status}).encode())
+    return 0 if result.status == "success" else 1

@@ -1,0 +1,94 @@
+"""Settings of `k8sclaw-agent`, resolved from the seed's environment variables in one place.
+
+The controller sets these on the `agent` container (reference §3.1); `TOOLS_ALLOW` /
+`TOOLS_DENY` carry the run's effective tool policy as comma lists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from k8sclaw_sidecar import _settings
+
+API_KEY_VARS = ("API_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AZURE_OPENAI_API_KEY")
+DEFAULT_MODEL = "gpt-4o-mini"
+DEFAULT_OLLAMA_URL = "http://ollama.default.svc:11434/v1"
+DEFAULT_AZURE_API_VERSION = "2024-06-01"
+
+
+def _csv(value: str) -> frozenset[str]:
+    return frozenset(x.strip() for x in value.split(",") if x.strip())
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    try:
+        return int(raw) if raw else default
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    """Everything one agent run needs to know."""
+
+    paths: _settings.PodPaths
+    run_id: str
+    agent_id: str
+    session_key: str
+    instance: str
+    task: str
+    system_prompt: str
+    provider: str
+    model: str
+    base_url: str
+    thinking: str
+    api_key: str
+    azure_api_version: str
+    tools_allow: frozenset[str]
+    """Tools the run may use; empty means every built-in tool."""
+    tools_deny: frozenset[str]
+    """Tools never offered or executed (wins over allow)."""
+    max_iterations: int = 25
+    deadline_seconds: float = 600.0
+    max_retries: int = 5
+    exec_timeout: int = 30
+    fetch_allow_private: bool = False
+    """Let fetch_url reach loopback/private addresses; for tests only (SSRF guard off)."""
+
+    @classmethod
+    def from_env(cls, argv: Sequence[str] | None = None) -> AgentSettings:
+        parser = argparse.ArgumentParser(
+            prog="k8sclaw-agent",
+            description="Run one agent task: call the model in a tool loop, write "
+            "/ipc/output/result.json and print the result marker. Configured by the "
+            "environment (TASK, MODEL_PROVIDER, MODEL_NAME, MODEL_BASE_URL, ...).",
+        )
+        parser.add_argument("--task")
+        args = parser.parse_args(argv)
+        env = os.environ.get
+        return cls(
+            paths=_settings.PodPaths.from_env(),
+            run_id=env("AGENT_RUN_ID", ""),
+            agent_id=env("AGENT_ID", ""),
+            session_key=env("SESSION_KEY", ""),
+            instance=env("INSTANCE_NAME", ""),
+            task=_settings.resolve(args.task, "TASK"),
+            system_prompt=env("SYSTEM_PROMPT", ""),
+            provider=(env("MODEL_PROVIDER") or "openai").strip().lower(),
+            model=env("MODEL_NAME") or DEFAULT_MODEL,
+            base_url=(env("MODEL_BASE_URL") or "").rstrip("/"),
+            thinking=env("THINKING_MODE", ""),
+            api_key=next((env(v, "") for v in API_KEY_VARS if env(v)), ""),
+            azure_api_version=env("AZURE_OPENAI_API_VERSION") or DEFAULT_AZURE_API_VERSION,
+            tools_allow=_csv(env("TOOLS_ALLOW", "")),
+            tools_deny=_csv(env("TOOLS_DENY", "")),
+            max_iterations=_int("K8SCLAW_MAX_ITERATIONS", 25),
+            deadline_seconds=float(_int("K8SCLAW_RUN_DEADLINE_SECONDS", 600)),
+            max_retries=_int("K8SCLAW_MODEL_MAX_RETRIES", 5),
+            exec_timeout=_int("K8SCLAW_EXEC_TIMEOUT_SECONDS", 30),
+            fetch_allow_private=env("K8SCLAW_FETCH_ALLOW_PRIVATE", "") == "true",
+        )

@@ -1,0 +1,184 @@
+"""The built-in tools: JSON schemas offered to the model, the policy filter, dispatch.
+
+Only tools the run's policy allows are offered; a call to any other tool (a model
+forging a name it was never given) is refused and reported back as an error result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from typing import Any
+
+from k8sclaw_protocol import ExecRequest, ExecResult, IpcLayout, OutboundMessage, SpawnRequest, ipc
+from k8sclaw_sidecar import _watch
+from k8sclaw_sidecar.agent import _fetch, _files
+from k8sclaw_sidecar.agent._files import ToolError
+from k8sclaw_sidecar.agent._settings import AgentSettings
+
+MAX_EXEC_TIMEOUT = 120
+EXEC_OUTPUT_CAP = 50_000
+
+
+def _spec(
+    name: str, description: str, props: dict[str, Any], required: list[str]
+) -> dict[str, Any]:
+    params = {"type": "object", "properties": props, "required": required}
+    return {"name": name, "description": description, "parameters": params}
+
+
+_S = {"type": "string"}
+TOOLS: dict[str, dict[str, Any]] = {
+    t["name"]: t
+    for t in (
+        _spec(
+            "execute_command",
+            "Run a shell command in the sandbox, in /workspace unless workdir is given.",
+            {"command": _S, "workdir": _S, "timeout": {"type": "integer", "maximum": 120}},
+            ["command"],
+        ),
+        _spec(
+            "read_file", "Read a file under /workspace, /tmp or /skills.", {"path": _S}, ["path"]
+        ),
+        _spec(
+            "write_file",
+            "Write a file under /workspace or /tmp (parents created).",
+            {"path": _S, "content": _S},
+            ["path", "content"],
+        ),
+        _spec("list_directory", "List a directory: kind, size, name.", {"path": _S}, ["path"]),
+        _spec(
+            "fetch_url",
+            "HTTP(S) GET a public URL and return its text.",
+            {"url": _S, "maxChars": {"type": "integer", "maximum": 100000}},
+            ["url"],
+        ),
+        _spec(
+            "send_channel_message",
+            "Send a message on a chat channel (empty chatId: the owner's chat).",
+            {
+                "channel": {"enum": ["telegram", "slack", "discord", "whatsapp"]},
+                "text": _S,
+                "chatId": _S,
+            },
+            ["channel", "text"],
+        ),
+        _spec(
+            "spawn_subagent",
+            "Ask for a sub-agent run with its own task; its result arrives later.",
+            {"task": _S, "systemPrompt": _S, "skills": {"type": "array", "items": _S}},
+            ["task"],
+        ),
+    )
+}
+
+
+def allowed_tools(allow: frozenset[str], deny: frozenset[str]) -> list[str]:
+    """Tool names offered to the model: allow-list (all when empty) minus deny-list."""
+    return [n for n in TOOLS if (not allow or n in allow) and n not in deny]
+
+
+class Toolbox:
+    """Runs tool calls for one agent run; counts what the metrics report."""
+
+    def __init__(self, settings: AgentSettings) -> None:
+        self.settings = settings
+        self.layout = IpcLayout(settings.paths.ipc)
+        self.offered = allowed_tools(settings.tools_allow, settings.tools_deny)
+        self.spawns = 0
+
+    def schemas(self) -> list[dict[str, Any]]:
+        return [TOOLS[n] for n in self.offered]
+
+    async def call(self, name: str, args: dict[str, Any]) -> tuple[str, bool]:
+        """Run one call; returns (output, is_error). Never raises for the model's mistakes."""
+        if name not in self.offered:
+            return f"Error: tool {name!r} is not allowed for this run (tool policy)", True
+        if "__invalid__" in args:
+            return "Error: the tool arguments were not a JSON object", True
+        try:
+            return await self._dispatch(name, args), False
+        except ToolError as exc:
+            return f"Error: {exc}", True
+        except (TypeError, KeyError, ValueError) as exc:
+            return f"Error: bad arguments for {name}: {exc}", True
+
+    async def _dispatch(self, name: str, a: dict[str, Any]) -> str:
+        handler = getattr(self, f"_tool_{name}")
+        result: str = await handler(a)
+        return result
+
+    async def _tool_read_file(self, a: dict[str, Any]) -> str:
+        return _files.read_file(self.settings.paths, str(a["path"]))
+
+    async def _tool_write_file(self, a: dict[str, Any]) -> str:
+        return _files.write_file(self.settings.paths, str(a["path"]), str(a["content"]))
+
+    async def _tool_list_directory(self, a: dict[str, Any]) -> str:
+        return _files.list_directory(self.settings.paths, str(a.get("path") or "/workspace"))
+
+    async def _tool_fetch_url(self, a: dict[str, Any]) -> str:
+        allow = self.settings.fetch_allow_private
+        limit = int(a.get("maxChars") or 0)
+        return await _fetch.fetch_url(str(a["url"]), limit, allow_private=allow)
+
+    async def _tool_send_channel_message(self, a: dict[str, Any]) -> str:
+        msg = OutboundMessage(channel=a["channel"], chat_id=a.get("chatId") or None, text=a["text"])
+        ipc.write_atomic(self.layout.messages / ipc.unique_name("send"), msg)
+        return f"message queued for {msg.channel}"
+
+    async def _tool_spawn_subagent(self, a: dict[str, Any]) -> str:
+        req = SpawnRequest(
+            task=a["task"],
+            system_prompt=a.get("systemPrompt"),
+            agent_id=self.settings.agent_id,
+            skills=a.get("skills"),
+        )
+        ipc.write_atomic(self.layout.spawn / ipc.unique_name("request"), req)
+        self.spawns += 1
+        return "sub-agent requested; its result will arrive as a follow-up"
+
+    async def _tool_execute_command(self, a: dict[str, Any]) -> str:
+        return await self._execute(a)
+
+    async def _execute(self, a: dict[str, Any]) -> str:
+        timeout = max(1, min(int(a.get("timeout") or self.settings.exec_timeout), MAX_EXEC_TIMEOUT))
+        req = ExecRequest(
+            id=uuid.uuid4().hex[:12],
+            command=str(a["command"]),
+            work_dir=a.get("workdir") or None,
+            timeout=timeout,
+        )
+        result_path = self.layout.exec_result(req.id)
+        stop = asyncio.Event()
+        deadline = time.monotonic() + timeout + 10
+        ipc.write_atomic(self.layout.exec_request(req.id), req)
+        async for batch in _watch.watch_files(self.layout.tools, stop, lambda p: p == result_path):
+            if batch or time.monotonic() > deadline:
+                stop.set()
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            return format_exec(ExecResult.model_validate_json(result_path.read_bytes()))
+        raise ToolError(
+            f"no result from the sandbox within {timeout + 10}s; "
+            "is the sandbox enabled for this run?"
+        )
+
+
+def format_exec(result: ExecResult) -> str:
+    """Render an exec result for the model, capped."""
+    parts = [result.stdout] if result.stdout else []
+    if result.stderr:
+        parts.append(f"STDERR: {result.stderr}")
+    if result.timed_out:
+        parts.append("(command timed out)")
+    if result.exit_code:
+        parts.append(f"(exit code: {result.exit_code})")
+    text = "\n".join(parts) or "(no output)"
+    return text[:EXEC_OUTPUT_CAP]
+
+
+def describe_call(name: str, args: dict[str, Any]) -> str:
+    return f"{name}({json.dumps(args, ensure_ascii=False)[:500]})"

@@ -1,0 +1,167 @@
+"""The IPC bridge: `/ipc` files → bus events, and per-run bus topics → `/ipc` files.
+
+Each file version is published exactly once (deduplicated by path and content, so
+inotify's create+write pairs never double a reply); malformed files are quarantined;
+the result is published with retries until JetStream acknowledges it, then the bridge
+exits 0 so the Job can complete (reference §15: the bridge that never exited).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from k8sclaw_protocol import (
+    AgentResult,
+    Event,
+    EventBus,
+    ExecResult,
+    IpcLayout,
+    QuarantinedError,
+    Subscription,
+    events,
+    ipc,
+)
+from k8sclaw_sidecar import _watch
+from k8sclaw_sidecar.bridge._settings import BridgeSettings
+
+log = logging.getLogger("k8sclaw.bridge")
+
+
+class Bridge:
+    """One run's bridge; `run()` returns the process exit code."""
+
+    def __init__(self, settings: BridgeSettings, bus: EventBus) -> None:
+        self.settings = settings
+        self.layout = IpcLayout(settings.ipc_dir)
+        self.bus = bus
+        self.stop = asyncio.Event()
+        self._published: set[tuple[Path, str]] = set()
+        self._result_published = False
+        self.metadata = {
+            events.META_AGENT_RUN_ID: settings.run_id,
+            events.META_INSTANCE_NAME: settings.instance,
+        }
+
+    async def run(self) -> int:
+        self.layout.ensure()
+        run_id = self.settings.run_id
+        inbound = [
+            self.bus.subscribe(events.followup_topic(run_id), deliver="all"),
+            self.bus.subscribe(events.exec_result_topic(run_id), deliver="all"),
+        ]
+        for sub in inbound:
+            await sub.start()
+        writers = [
+            asyncio.create_task(self._write_followups(inbound[0])),
+            asyncio.create_task(self._write_exec_results(inbound[1])),
+        ]
+        try:
+            async for batch in _watch.watch_files(self.layout.root, self.stop):
+                await self._handle_batch(batch)
+        finally:
+            for task in writers:
+                task.cancel()
+            for sub in inbound:
+                await sub.close()
+        return 0
+
+    async def _handle_batch(self, batch: list[Path]) -> None:
+        # The result goes last: everything the agent wrote before it is published first.
+        ordered = sorted(batch, key=lambda p: p == self.layout.result)
+        for path in ordered:
+            if path == self.layout.done:
+                await self._on_done()
+            else:
+                await self._publish_file(path)
+            if self.stop.is_set():
+                return
+
+    async def _publish_file(self, path: Path) -> None:
+        route = ipc.route_for(self.layout, path)
+        if route is None:
+            return
+        try:
+            model, raw = ipc.read_validated(self.layout, path, route.model)
+        except FileNotFoundError:
+            return
+        except QuarantinedError as exc:
+            log.warning("quarantined %s: %s", path.name, exc.reason)
+            return
+        digest = hashlib.sha256(raw).hexdigest()[:32]
+        if (path, digest) in self._published:
+            return
+        self._published.add((path, digest))
+        relative = path.relative_to(self.layout.root)
+        msg_id = f"{self.settings.run_id}:{relative}:{digest}"
+        event = Event.new(route.topic, json.loads(raw), self.metadata)
+        await self.bus.publish(event, msg_id=msg_id, retry=True)
+        if isinstance(model, AgentResult):
+            await self._on_result(model, msg_id)
+
+    async def _on_result(self, result: AgentResult, msg_id: str) -> None:
+        if result.status == "error":
+            failed = Event.new(
+                events.AGENT_RUN_FAILED, {"error": result.error or "agent failed"}, self.metadata
+            )
+            await self.bus.publish(failed, msg_id=msg_id + ":failed", retry=True)
+        self._result_published = True
+        log.info("result published (%s); exiting", result.status)
+        self.stop.set()
+
+    async def _on_done(self) -> None:
+        """`/ipc/done` without a valid result: the agent broke the protocol; say so."""
+        if self._result_published or self.layout.result.exists():
+            return
+        failed = Event.new(
+            events.AGENT_RUN_FAILED,
+            {"error": "the agent finished without writing a valid result.json"},
+            self.metadata,
+        )
+        await self.bus.publish(failed, msg_id=f"{self.settings.run_id}:done:failed", retry=True)
+        log.warning("agent finished without a valid result; published agent.run.failed")
+        self.stop.set()
+
+    async def _write_followups(self, sub: Subscription) -> None:
+        async for event in sub:
+            target = self.layout.input / ipc.unique_name("followup")
+            ipc.write_atomic(target, json.dumps(event.data).encode())
+
+    async def _write_exec_results(self, sub: Subscription) -> None:
+        async for event in sub:
+            try:
+                result = ExecResult.model_validate(event.data)
+            except ValidationError as exc:
+                log.warning("dropping malformed exec result: %s", exc.errors()[:1])
+                continue
+            target = self.layout.exec_result(result.id)
+            if not target.exists():
+                ipc.write_atomic(target, result)
+
+
+async def run_bridge(settings: BridgeSettings, stop: asyncio.Event | None = None) -> int:
+    """Connect, bridge until the result is out (or `stop` is set), flush and close."""
+    bus = await EventBus.connect(settings.bus_url, name=f"ipc-bridge-{settings.run_id}")
+    bridge = Bridge(settings, bus)
+    watcher = None
+    if stop is not None:
+        watcher = asyncio.create_task(_relay(stop, bridge.stop))
+    try:
+        return await bridge.run()
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        await bus.close()
+
+
+async def _relay(source: asyncio.Event, target: asyncio.Event) -> None:
+    await source.wait()
+    target.set()
