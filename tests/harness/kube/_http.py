@@ -1,0 +1,256 @@
+"""HTTP routing: turns Kubernetes REST paths and query parameters into `Cluster` calls.
+
+Paths: `/api/v1/...` (core) and `/apis/<group>/<version>/...`, optionally under
+`namespaces/<ns>/`, then `<plural>[/<name>[/<subresource>]]`. Errors leave as `Status`
+objects; list responses carry the store's resourceVersion so list-then-watch works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from tests.harness.kube import _discovery, _errors, _selectors, _watch
+from tests.harness.kube._cluster import Cluster
+from tests.harness.kube._store import Obj
+from tests.harness.kube._types import ResourceType
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class Target:
+    """What a resource path names."""
+
+    rtype: ResourceType
+    namespace: str | None
+    name: str | None
+    subresource: str | None
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, text=json.dumps(body), content_type="application/json")
+
+
+def error_response(exc: _errors.ApiError) -> web.Response:
+    return _json(exc.status(), exc.code)
+
+
+def _not_found_path() -> _errors.ApiError:
+    return _errors.ApiError(404, "NotFound", "the server could not find the requested resource", {})
+
+
+class Router:
+    """The aiohttp handler for every path the emulator serves."""
+
+    def __init__(
+        self, cluster: Cluster, stopping: asyncio.Event, extra: dict[str, Handler]
+    ) -> None:
+        self.cluster = cluster
+        self.stopping = stopping
+        self.extra = extra  # subresources served elsewhere (pods/log)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._dispatch(request)
+        except _errors.ApiError as exc:
+            return error_response(exc)
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        discovery = self._discovery_doc(request)
+        if discovery is not None:
+            return discovery
+        target = self._target([p for p in request.path.split("/") if p])
+        if target is None:
+            raise _not_found_path()
+        return await self._resource(request, target)
+
+    def _discovery_doc(self, request: web.Request) -> web.Response | None:  # noqa: PLR0911
+        parts = [p for p in request.path.split("/") if p]
+        registry = self.cluster.registry
+        if parts == ["version"]:
+            return _json(_discovery.VERSION_INFO)
+        if parts == ["api"]:
+            return _json(_discovery.core_versions(request.host))
+        if parts == ["apis"]:
+            return _json(_discovery.api_groups(registry))
+        if parts[:1] == ["api"] and len(parts) == 2:
+            return _found(_discovery.resource_list(registry, "", parts[1]))
+        if parts[:1] == ["apis"] and len(parts) == 2:
+            return _found(_discovery.api_group(registry, parts[1]))
+        if parts[:1] == ["apis"] and len(parts) == 3:
+            return _found(_discovery.resource_list(registry, parts[1], parts[2]))
+        if parts in (["healthz"], ["readyz"], ["livez"]):
+            return web.Response(text="ok")
+        return None
+
+    def _target(self, parts: list[str]) -> Target | None:
+        if parts[:2] == ["api", "v1"]:
+            group, version, rest = "", "v1", parts[2:]
+        elif parts[:1] == ["apis"] and len(parts) >= 4:
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            return None
+        find = self.cluster.registry.find
+        namespace = None
+        if len(rest) >= 3 and rest[0] == "namespaces":
+            inner = find(group, version, rest[2])
+            if inner is not None and inner.namespaced:
+                namespace, rest = rest[1], rest[2:]
+        if not rest or len(rest) > 3:
+            return None
+        rtype = find(group, version, rest[0])
+        if rtype is None or (rtype.namespaced and namespace is None and len(rest) > 1):
+            return None
+        sub = rest[2] if len(rest) == 3 else None
+        known = (*rtype.extra_subresources, *(("status",) if rtype.status else ()))
+        if sub is not None and sub not in known:
+            return None
+        return Target(rtype, namespace, rest[1] if len(rest) > 1 else None, sub)
+
+    async def _resource(self, request: web.Request, target: Target) -> web.StreamResponse:
+        if target.subresource in self.extra:
+            return await self.extra[target.subresource](request)
+        if target.name is None:
+            return await self._collection(request, target)
+        return await self._item(request, target)
+
+    async def _collection(self, request: web.Request, target: Target) -> web.StreamResponse:
+        rtype, query = target.rtype, request.query
+        matches = self._matcher(rtype, query)
+        if request.method == "GET" and query.get("watch") in ("true", "1"):
+            scope = _watch.Scope(self.cluster, rtype, target.namespace, matches)
+            return await _watch.serve(request, scope, self.stopping)
+        if request.method == "GET":
+            return _json(self._list(rtype, target.namespace, matches, query))
+        if request.method == "POST":
+            if rtype.namespaced and target.namespace is None:
+                raise _errors.method_not_allowed()
+            body = await _body(request)
+            obj = await self.cluster.create(
+                rtype, target.namespace or "", body, **_write_opts(query)
+            )
+            return _json(obj, 201)
+        if request.method == "DELETE":
+            for obj in self.cluster.list(rtype, target.namespace):
+                if matches(obj):
+                    await self.cluster.delete(
+                        rtype, obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
+                    )
+            return _json(
+                {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
+            )
+        raise _errors.method_not_allowed()
+
+    def _matcher(self, rtype: ResourceType, query: Any) -> Callable[[Obj], bool]:
+        labels = _selectors.label_selector(query.get("labelSelector"))
+        fields = _selectors.field_selector(query.get("fieldSelector"), rtype.field_selectors)
+        return lambda obj: labels(obj) and fields(obj)
+
+    def _list(
+        self, rtype: ResourceType, namespace: str | None, matches: Callable[[Obj], bool], query: Any
+    ) -> Obj:
+        items = [o for o in self.cluster.list(rtype, namespace) if matches(o)]
+        start = int(query.get("continue") or 0)
+        limit = int(query.get("limit") or 0)
+        page = items[start : start + limit] if limit else items[start:]
+        meta: dict[str, Any] = {"resourceVersion": self.cluster.store.resource_version}
+        if limit and start + limit < len(items):
+            meta["continue"] = str(start + limit)
+            meta["remainingItemCount"] = len(items) - start - limit
+        for item in page:
+            item.pop("apiVersion", None)
+            item.pop("kind", None)
+        return {
+            "kind": f"{rtype.kind}List",
+            "apiVersion": rtype.api_version,
+            "metadata": meta,
+            "items": page,
+        }
+
+    async def _item(self, request: web.Request, target: Target) -> web.StreamResponse:
+        rtype, ns, name, query = (
+            target.rtype,
+            target.namespace or "",
+            target.name or "",
+            request.query,
+        )
+        cluster, sub = self.cluster, target.subresource
+        if request.method == "GET":
+            return _json(cluster.read(rtype, ns, name))
+        if request.method == "PUT":
+            body = await _body(request)
+            return _json(
+                await cluster.update(
+                    rtype, ns, name, body, subresource=_sub(sub), **_write_opts(query)
+                )
+            )
+        if request.method == "PATCH":
+            body = await _body(request)
+            obj = await cluster.patch(
+                rtype,
+                ns,
+                name,
+                request.content_type,
+                body,
+                subresource=_sub(sub),
+                field_manager=query.get("fieldManager"),
+                **_write_opts(query),
+            )
+            return _json(obj)
+        if request.method == "DELETE" and sub is None:
+            options = await _body(request, optional=True)
+            propagation = query.get("propagationPolicy") or options.get("propagationPolicy")
+            grace = query.get("gracePeriodSeconds") or options.get("gracePeriodSeconds")
+            if options.get("orphanDependents") is True:
+                propagation = propagation or "Orphan"
+            obj = await cluster.delete(
+                rtype,
+                ns,
+                name,
+                propagation=propagation,
+                preconditions=options.get("preconditions"),
+                dry_run=query.get("dryRun") == "All",
+                grace=None if grace is None else int(grace),
+            )
+            return _json(obj)
+        raise _errors.method_not_allowed()
+
+
+def _sub(sub: str | None) -> str | None:
+    if sub == "finalize":
+        return None
+    return sub
+
+
+def _found(body: dict[str, Any] | None) -> web.Response:
+    if body is None:
+        raise _not_found_path()
+    return _json(body)
+
+
+def _write_opts(query: Any) -> dict[str, bool]:
+    return {
+        "dry_run": query.get("dryRun") == "All",
+        "strict": query.get("fieldValidation") == "Strict",
+    }
+
+
+async def _body(request: web.Request, optional: bool = False) -> Any:
+    raw = await request.read()
+    if not raw.strip():
+        if optional:
+            return {}
+        raise _errors.bad_request("the request body is empty")
+    try:
+        if request.content_type == "application/apply-patch+yaml":
+            return yaml.safe_load(raw)
+        return json.loads(raw)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise _errors.bad_request(f"the body of the request could not be decoded: {exc}") from exc

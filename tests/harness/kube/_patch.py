@@ -1,0 +1,189 @@
+"""Patch formats: JSON patch (RFC 6902), JSON merge patch (RFC 7386), strategic merge.
+
+Strategic merge is the Kubernetes flavour for built-in kinds: lists of objects merge by
+a key (containers by `name`, volumeMounts by `mountPath`, ...), `$patch: delete` and
+`$patch: replace` directives are honoured, and other lists are replaced. The merge keys
+come from the Kubernetes API types for the fields K8sClaw's objects use; unlisted lists
+fall back to replacement, which is also what kube-apiserver does for atomic lists.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from tests.harness.kube import _errors
+
+# list field name → merge key, for built-in kinds (patchMergeKey in the Go API types).
+_MERGE_KEYS: dict[str, str] = {
+    "containers": "name",
+    "initContainers": "name",
+    "ephemeralContainers": "name",
+    "env": "name",
+    "volumes": "name",
+    "volumeMounts": "mountPath",
+    "volumeDevices": "devicePath",
+    "imagePullSecrets": "name",
+    "ownerReferences": "uid",
+    "conditions": "type",
+    "hostAliases": "ip",
+    "topologySpreadConstraints": "topologyKey",
+    "containerStatuses": "name",
+    "initContainerStatuses": "name",
+}
+_PRIMITIVE_MERGE = {"finalizers"}
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386: objects merge recursively, `null` deletes, everything else replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def _pointer(path: str) -> list[str]:
+    if path == "":
+        return []
+    if not path.startswith("/"):
+        raise _errors.bad_request(f"json patch path {path!r} must start with '/'")
+    return [p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/")]
+
+
+def _parent(doc: Any, parts: list[str]) -> Any:
+    node = doc
+    for part in parts[:-1]:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node
+
+
+def _json_op(doc: Any, op: dict[str, Any]) -> Any:
+    kind, parts = op.get("op"), _pointer(str(op.get("path", "")))
+    if kind in ("copy", "move"):
+        src = _pointer(str(op["from"]))
+        value = copy.deepcopy(_get(doc, src))
+        if kind == "move":
+            doc = _json_op(doc, {"op": "remove", "path": op["from"]})
+        return _json_op(doc, {"op": "add", "path": op["path"], "value": value})
+    if kind == "test":
+        if _get(doc, parts) != op.get("value"):
+            raise _errors.ApiError(
+                422,
+                "Invalid",
+                "the server rejected our request due to an error in our request: "
+                f"test failed at {op['path']}",
+            )
+        return doc
+    if not parts:
+        return copy.deepcopy(op.get("value")) if kind in ("add", "replace") else None
+    parent, last = _parent(doc, parts), parts[-1]
+    if kind == "add":
+        if isinstance(parent, list):
+            parent.insert(len(parent) if last == "-" else int(last), copy.deepcopy(op["value"]))
+        else:
+            parent[last] = copy.deepcopy(op["value"])
+    elif kind == "replace":
+        _get(doc, parts)
+        parent[int(last) if isinstance(parent, list) else last] = copy.deepcopy(op["value"])
+    elif kind == "remove":
+        _get(doc, parts)
+        del parent[int(last) if isinstance(parent, list) else last]
+    else:
+        raise _errors.bad_request(f"unknown json patch operation {kind!r}")
+    return doc
+
+
+def _get(doc: Any, parts: list[str]) -> Any:
+    node = doc
+    for part in parts:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node
+
+
+def json_patch(target: Any, ops: Any) -> Any:
+    """RFC 6902; a path that does not exist is a 422 like kube-apiserver's."""
+    if not isinstance(ops, list):
+        raise _errors.bad_request("json patch must be a list of operations")
+    doc = copy.deepcopy(target)
+    for op in ops:
+        try:
+            doc = _json_op(doc, op)
+        except (KeyError, IndexError, ValueError, TypeError) as exc:
+            raise _errors.ApiError(
+                422,
+                "Invalid",
+                f"the server rejected our request due to an error in our request: "
+                f"jsonpatch {op.get('op')} operation does not apply: doc is missing path: "
+                f'"{op.get("path")}": {exc!r}',
+            ) from exc
+    return doc
+
+
+def _merge_list(field: str, target: list[Any], patch: list[Any]) -> list[Any]:
+    if field in _PRIMITIVE_MERGE:
+        return list(target) + [v for v in patch if v not in target]
+    key = _MERGE_KEYS.get(field)
+    if field == "ports":
+        key = (
+            "containerPort"
+            if any("containerPort" in p for p in patch if isinstance(p, dict))
+            else "port"
+        )
+    if key is None or not all(isinstance(p, dict) for p in patch):
+        return [p for p in copy.deepcopy(patch) if not (isinstance(p, dict) and "$patch" in p)]
+    if any(p.get("$patch") == "replace" for p in patch):
+        return [p for p in copy.deepcopy(patch) if "$patch" not in p]
+    result = copy.deepcopy(target)
+    for item in patch:
+        index = next(
+            (
+                i
+                for i, t in enumerate(result)
+                if isinstance(t, dict) and t.get(key) == item.get(key)
+            ),
+            None,
+        )
+        if item.get("$patch") == "delete":
+            if index is not None:
+                result.pop(index)
+        elif index is None:
+            result.append(strategic_merge(None, item))
+        else:
+            result[index] = strategic_merge(result[index], item)
+    return result
+
+
+def strategic_merge(target: Any, patch: Any) -> Any:
+    """Kubernetes strategic merge patch for built-in kinds (see the module docstring)."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    if patch.get("$patch") == "replace":
+        return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
+    if patch.get("$patch") == "delete":
+        return None
+    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if key.startswith(("$setElementOrder/", "$retainKeys")) or key == "$patch":
+            continue
+        if key.startswith("$deleteFromPrimitiveList/"):
+            field = key.split("/", 1)[1]
+            result[field] = [v for v in result.get(field, []) if v not in value]
+            continue
+        if value is None:
+            result.pop(key, None)
+        elif isinstance(value, list) and isinstance(result.get(key), list):
+            result[key] = _merge_list(key, result[key], value)
+        elif isinstance(value, list):
+            result[key] = _merge_list(key, [], value)
+        else:
+            merged = strategic_merge(result.get(key), value)
+            if merged is None:
+                result.pop(key, None)
+            else:
+                result[key] = merged
+    return result

@@ -1,0 +1,113 @@
+"""In-memory object storage with one global resourceVersion and an event history.
+
+Every write bumps the counter, stamps `metadata.resourceVersion` and appends an event;
+watches replay the history from a resourceVersion and then follow live events, and a
+version older than the retained history is `410 Gone`, as with etcd compaction.
+All calls happen on the emulator's event-loop thread, so no locking is needed.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tests.harness.kube import _errors
+
+Key = tuple[str, str]
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change: ADDED, MODIFIED or DELETED, with the object as it was written."""
+
+    rv: int
+    type: str
+    key: Key
+    obj: Obj
+
+    @property
+    def namespace(self) -> str:
+        return str(self.obj["metadata"].get("namespace", ""))
+
+
+Listener = Callable[[Event], None]
+
+
+class Store:
+    """Objects by storage key, namespace and name."""
+
+    def __init__(self, history: int = 200_000) -> None:
+        self._rv = 1000
+        self._objects: dict[Key, dict[tuple[str, str], Obj]] = {}
+        self._history: deque[Event] = deque(maxlen=history)
+        self._compacted = self._rv
+        self._listeners: list[Listener] = []
+
+    @property
+    def resource_version(self) -> str:
+        return str(self._rv)
+
+    def get(self, key: Key, namespace: str, name: str) -> Obj | None:
+        obj = self._objects.get(key, {}).get((namespace, name))
+        return copy.deepcopy(obj) if obj is not None else None
+
+    def list(self, key: Key, namespace: str | None = None) -> list[Obj]:
+        """Objects of one type, optionally in one namespace, sorted by namespace/name."""
+        bucket = self._objects.get(key, {})
+        found = [o for (ns, _), o in sorted(bucket.items()) if namespace in (None, ns)]
+        return copy.deepcopy(found)
+
+    def keys(self) -> list[Key]:
+        return list(self._objects)
+
+    def scan(self) -> list[tuple[Key, Obj]]:
+        """Every stored object, uncopied: read-only use by the in-process controllers."""
+        return [(key, o) for key, bucket in self._objects.items() for o in bucket.values()]
+
+    def write(self, key: Key, obj: Obj) -> Obj:
+        """Create or replace an object; returns the stored copy with its new resourceVersion."""
+        meta = obj["metadata"]
+        ident = (meta.get("namespace", ""), meta["name"])
+        bucket = self._objects.setdefault(key, {})
+        kind = "MODIFIED" if ident in bucket else "ADDED"
+        self._rv += 1
+        meta["resourceVersion"] = str(self._rv)
+        bucket[ident] = copy.deepcopy(obj)
+        self._record(Event(self._rv, kind, key, copy.deepcopy(obj)))
+        return copy.deepcopy(obj)
+
+    def remove(self, key: Key, obj: Obj) -> Obj:
+        """Remove an object for good; the DELETED event carries a fresh resourceVersion."""
+        meta = obj["metadata"]
+        self._objects.get(key, {}).pop((meta.get("namespace", ""), meta["name"]), None)
+        self._rv += 1
+        gone = copy.deepcopy(obj)
+        gone["metadata"]["resourceVersion"] = str(self._rv)
+        self._record(Event(self._rv, "DELETED", key, gone))
+        return copy.deepcopy(gone)
+
+    def _record(self, event: Event) -> None:
+        if len(self._history) == self._history.maxlen:
+            self._compacted = self._history[0].rv
+        self._history.append(event)
+        for listener in list(self._listeners):
+            listener(event)
+
+    def events_since(self, rv: int) -> list[Event]:
+        """Events after `rv`; 410 Gone when `rv` predates the retained history."""
+        if rv < self._compacted:
+            raise _errors.gone(f"too old resource version: {rv} ({self._compacted})")
+        return [e for e in self._history if e.rv > rv]
+
+    def compact(self) -> None:
+        """Forget the history, like etcd compaction: older versions become 410 Gone."""
+        self._history.clear()
+        self._compacted = self._rv
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)

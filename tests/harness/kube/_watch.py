@@ -1,0 +1,123 @@
+"""Watch streams: replay from a resourceVersion, then follow live events.
+
+A watch without a resourceVersion (or with "0") starts with synthetic ADDED events for
+the current state; one with a version replays the retained history after it (410 Gone,
+sent as an ERROR event, when it was compacted). `timeoutSeconds` ends the stream and
+`allowWatchBookmarks` adds periodic BOOKMARK events, as kube-apiserver does.
+Simplification: an object that stops matching a selector is not sent as DELETED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from tests.harness.kube import _errors
+from tests.harness.kube._cluster import Cluster
+from tests.harness.kube._store import Event, Obj
+from tests.harness.kube._types import ResourceType
+
+BOOKMARK_INTERVAL = 1.0
+
+
+@dataclass
+class Scope:
+    """What one watch looks at: a type, maybe a namespace, and a selector predicate."""
+
+    cluster: Cluster
+    rtype: ResourceType
+    namespace: str | None
+    matches: Callable[[Obj], bool]
+
+    def wanted(self, event: Event) -> bool:
+        return (
+            event.key == self.rtype.key
+            and self.namespace in (None, event.namespace)
+            and self.matches(event.obj)
+        )
+
+    def line(self, kind: str, obj: Obj) -> bytes:
+        if kind != "ERROR":
+            obj = self.cluster.render(self.rtype, dict(obj))
+        return (json.dumps({"type": kind, "object": obj}, separators=(",", ":")) + "\n").encode()
+
+
+async def serve(request: web.Request, scope: Scope, stopping: asyncio.Event) -> web.StreamResponse:
+    """Stream watch events until `timeoutSeconds`, client disconnect or server shutdown."""
+    query = request.query
+    limit = float(query["timeoutSeconds"]) if query.get("timeoutSeconds") else None
+    bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
+    queue: asyncio.Queue[Event] = asyncio.Queue()
+    unsubscribe = scope.cluster.store.subscribe(queue.put_nowait)
+    try:
+        lines = _backlog(scope, query.get("resourceVersion", ""))
+    except _errors.ApiError as exc:
+        lines, limit = [scope.line("ERROR", exc.status())], 0
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    try:
+        for line in lines:
+            await response.write(line)
+        await _follow(response, scope, queue, (limit, bookmarks), stopping)
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        unsubscribe()
+    with contextlib.suppress(ConnectionResetError):
+        await response.write_eof()
+    return response
+
+
+def _backlog(scope: Scope, rv: str) -> list[bytes]:
+    if rv in ("", "0"):
+        current = scope.cluster.list(scope.rtype, scope.namespace)
+        return [scope.line("ADDED", o) for o in current if scope.matches(o)]
+    try:
+        since = int(rv)
+    except ValueError as exc:
+        raise _errors.bad_request(f"invalid resource version: {rv}") from exc
+    events = scope.cluster.store.events_since(since)
+    return [scope.line(e.type, e.obj) for e in events if scope.wanted(e)]
+
+
+async def _follow(
+    response: web.StreamResponse,
+    scope: Scope,
+    queue: asyncio.Queue[Event],
+    options: tuple[float | None, bool],
+    stopping: asyncio.Event,
+) -> None:
+    limit, bookmarks = options
+    loop = asyncio.get_running_loop()
+    deadline = None if limit is None else loop.time() + limit
+    last_rv = scope.cluster.store.resource_version
+    while not stopping.is_set():
+        wait = BOOKMARK_INTERVAL if bookmarks else 0.5
+        if deadline is not None:
+            wait = min(wait, deadline - loop.time())
+            if wait <= 0:
+                return
+        try:
+            event = await asyncio.wait_for(queue.get(), wait)
+        except TimeoutError:
+            if bookmarks:
+                await response.write(scope.line("BOOKMARK", _bookmark(scope.rtype, last_rv)))
+            continue
+        last_rv = str(event.rv)
+        if scope.wanted(event):
+            await response.write(scope.line(event.type, event.obj))
+
+
+def _bookmark(rtype: ResourceType, rv: str) -> dict[str, Any]:
+    return {
+        "kind": rtype.kind,
+        "apiVersion": rtype.api_version,
+        "metadata": {"resourceVersion": rv},
+    }
