@@ -1,0 +1,45 @@
+"""Shared helpers for the sidecar tests: pod paths on a temp dir, agent settings."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from k8sclaw_sidecar._settings import PodPaths
+from k8sclaw_sidecar.agent import AgentSettings
+
+
+@pytest.fixture
+def pod(tmp_path: Path) -> PodPaths:
+    paths = PodPaths(*(tmp_path / n for n in ("ipc", "workspace", "skills", "memory", "tmp")))
+    for p in (paths.ipc, paths.workspace, paths.skills, paths.memory, paths.tmp):
+        p.mkdir()
+    return paths
+
+
+def agent_settings(pod: PodPaths, provider: str, base_url: str, **kw: object) -> AgentSettings:
+    base = AgentSettings(
+        paths=pod,
+        run_id="run-1",
+        agent_id="default",
+        session_key="s",
+        instance="alice",
+        task="do it",
+        system_prompt="",
+        provider=provider,
+        model="m-1",
+        base_url=base_url,
+        thinking="",
+        api_key="sk-test",
+        azure_api_version="2024-06-01",
+        tools_allow=frozenset(),
+        tools_deny=frozenset(),
+        max_iterations=5,
+        deadline_seconds=60,
+        max_retries=2,
+        exec_timeout=5,
+        fetch_allow_private=True,
+    )
+    return replace(base, **kw)  # type: ignore[arg-type]
