@@ -15,11 +15,13 @@ from k8sclaw.cli._version import version_command
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "completion": ("k8sclaw.cli._completion:completion", "Print a shell completion script."),
     "features": ("k8sclaw.cli._features:features", "Enable, disable or list feature gates."),
+    "install": ("k8sclaw.cli._install:install", "Install the control plane into the cluster."),
     "instances": ("k8sclaw.cli._instances:instances", "List, show or delete ClawInstances."),
     "policies": ("k8sclaw.cli._policies:policies", "List or show ClawPolicies."),
     "run": ("k8sclaw.cli._runs:run", 'Start an agent run: k8sclaw run "<task>".'),
     "runs": ("k8sclaw.cli._runs:runs", "List, show, follow, create or delete AgentRuns."),
     "skills": ("k8sclaw.cli._skills:skills", "List or show SkillPacks."),
+    "uninstall": ("k8sclaw.cli._install:uninstall", "Remove K8sClaw from the cluster."),
 }
 
 

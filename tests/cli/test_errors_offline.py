@@ -51,6 +51,8 @@ def _kubeconfig(tmp_path: Path, server: str, namespace: str = "team-a") -> Path:
         ["instances", "get", "x"],
         ["run", "hello"],
         ["features", "list", "--policy", "p"],
+        ["install"],
+        ["uninstall", "--yes"],
     ],
     ids=lambda a: "-".join(a[:2]),
 )

@@ -1,0 +1,82 @@
+"""Waiting on the API server by watching, never by sleeping: CRDs Established,
+Deployments Available, objects gone. Each wait ends at a deadline with a clear error.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from k8sclaw.kube import Kube, KubeError, iter_lines, resource_type
+
+
+class WaitTimeoutError(KubeError):
+    """A wait ran past its deadline."""
+
+    exit_code = 10
+
+
+def _condition(obj: dict[str, Any], kind: str) -> bool:
+    for cond in obj.get("status", {}).get("conditions") or []:
+        if cond.get("type") == kind:
+            return bool(cond.get("status") == "True")
+    return False
+
+
+def established(obj: dict[str, Any] | None) -> bool:
+    """A CRD the API server serves."""
+    return obj is not None and _condition(obj, "Established")
+
+
+def available(obj: dict[str, Any] | None) -> bool:
+    """A Deployment with its replicas available."""
+    return obj is not None and _condition(obj, "Available")
+
+
+def gone(obj: dict[str, Any] | None) -> bool:
+    """An object that no longer exists."""
+    return obj is None
+
+
+def wait_for(
+    kube: Kube,
+    obj: dict[str, Any],
+    done: Callable[[dict[str, Any] | None], bool],
+    *,
+    timeout: float,
+    what: str,
+) -> None:
+    """Watch one object until `done(obj)` (obj None = deleted) or the deadline passes."""
+    api_version, kind, meta = obj["apiVersion"], obj["kind"], obj["metadata"]
+    name, namespace = meta["name"], meta.get("namespace")
+    rtype = resource_type(api_version, kind)
+    deadline = time.monotonic() + timeout
+    while True:
+        items = kube.list_raw(api_version, kind, namespace, "")
+        current = next((i for i in items if i["metadata"]["name"] == name), None)
+        if done(current):
+            return
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise WaitTimeoutError(
+                f"timed out after {timeout:.0f}s waiting for {kind.lower()}/{name} to be {what}",
+                hint="check it with kubectl describe, or re-run with a larger --timeout",
+            )
+        query = [
+            ("watch", "true"),
+            ("fieldSelector", f"metadata.name={name}"),
+            ("timeoutSeconds", str(max(1, int(remaining)))),
+        ]
+        resp = kube.request(
+            "GET", rtype.collection(namespace), what=rtype.plural, query=query, stream=True
+        )
+        try:
+            for line in iter_lines(resp):
+                event = json.loads(line)
+                gone_now = event.get("type") == "DELETED"
+                if done(None if gone_now else event.get("object")):
+                    return
+        finally:
+            resp.release_conn()
