@@ -1,10 +1,41 @@
-"""Console entry point of `k8sclaw-controller` (wired to the operator in a later step)."""
+"""Console entry point of `k8sclaw-controller`: parse settings, run the operator."""
 
 from __future__ import annotations
 
-from k8sclaw_protocol._placeholder import placeholder_main
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+import kubernetes
+
+from k8sclaw_controllers.manager import _operator, _settings
 
 
-def main() -> int:
-    """Console entry point."""
-    return placeholder_main("k8sclaw-controller", "Controller manager.", 4)
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the controller manager until interrupted; 2 on bad settings or no cluster access."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = _settings.resolve(argv)
+        _kube_check(settings)
+    except ValueError as exc:
+        print(f"k8sclaw-controller: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(_operator.run(settings))
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+def _kube_check(settings: _settings.Settings) -> None:
+    """Fail fast with a hint when no cluster configuration can be loaded."""
+    from k8sclaw_controllers.manager import _kube
+
+    try:
+        _kube.load_configuration(settings.kubeconfig)
+    except (kubernetes.config.ConfigException, OSError) as exc:
+        raise ValueError(
+            f"no cluster access ({exc}); pass --kubeconfig or set KUBECONFIG, "
+            "or run in a pod with a service account"
+        ) from exc

@@ -1,0 +1,57 @@
+"""The one object every handler receives: API client, settings, state, helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from k8sclaw_controllers.manager import _events, _jobbuilder, _kube, _settings, _state
+from k8sclaw_protocol import Condition
+
+
+@dataclass
+class Context:
+    """Shared by the reconcilers of one manager process."""
+
+    kube: _kube.Kube
+    settings: _settings.Settings
+    state: _state.State
+
+    @property
+    def job_options(self) -> _jobbuilder.JobOptions:
+        """Builder options derived from the settings."""
+        return _jobbuilder.JobOptions(
+            images=self.settings.images,
+            event_bus_url=self.settings.event_bus_url,
+            ttl_seconds=self.settings.job_ttl_seconds,
+            default_timeout_seconds=self.settings.default_timeout_seconds,
+        )
+
+    def event(self, obj: dict[str, Any], reason: str, message: str, warning: bool = False) -> None:
+        """Post a Kubernetes Event in the background."""
+        self.state.spawn(_events.post(self.kube, obj, reason, message, warning))
+
+
+def now() -> datetime:
+    """The current time, timezone-aware, second precision (as Kubernetes stores it)."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def timestamp(value: datetime | None = None) -> str:
+    """RFC 3339 form used in status fields."""
+    return (value or now()).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def condition(
+    kind: str, status: bool, reason: str, message: str = "", generation: int | None = None
+) -> dict[str, Any]:
+    """A status condition in wire form."""
+    return Condition(
+        type=kind,
+        status="True" if status else "False",
+        reason=reason,
+        message=message,
+        observed_generation=generation,
+        last_transition_time=now(),
+    ).to_wire()

@@ -1,0 +1,67 @@
+"""Prometheus metrics plus /healthz and /readyz on one small aiohttp server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import prometheus_client
+from aiohttp import web
+
+REGISTRY = prometheus_client.CollectorRegistry()
+RECONCILES = prometheus_client.Counter(
+    "k8sclaw_controller_reconciles_total",
+    "Watch events handled, by kind.",
+    ["kind"],
+    registry=REGISTRY,
+)
+ERRORS = prometheus_client.Counter(
+    "k8sclaw_controller_reconcile_errors_total",
+    "Handler failures, by kind.",
+    ["kind"],
+    registry=REGISTRY,
+)
+RUNS_STARTED = prometheus_client.Counter(
+    "k8sclaw_agentruns_started_total", "AgentRuns whose Job was created.", registry=REGISTRY
+)
+RUNS_FINISHED = prometheus_client.Counter(
+    "k8sclaw_agentruns_finished_total",
+    "AgentRuns that became terminal, by phase and reason.",
+    ["phase", "reason"],
+    registry=REGISTRY,
+)
+
+
+async def serve(host: str, port: int, ready: asyncio.Event) -> web.AppRunner:
+    """Start the endpoint; /readyz answers 200 once `ready` is set (watches established)."""
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def readyz(_: web.Request) -> web.Response:
+        if ready.is_set():
+            return web.Response(text="ok")
+        return web.Response(status=503, text="watches not established yet")
+
+    async def metrics(_: web.Request) -> web.Response:
+        body = prometheus_client.generate_latest(REGISTRY)
+        return web.Response(
+            body=body, headers={"Content-Type": prometheus_client.CONTENT_TYPE_LATEST}
+        )
+
+    app = web.Application()
+    app.add_routes(
+        [web.get("/healthz", healthz), web.get("/readyz", readyz), web.get("/metrics", metrics)]
+    )
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
+def bound_port(runner: web.AppRunner) -> int:
+    """The port actually bound (for port 0)."""
+    for site in runner.sites:
+        server = site._server
+        if server is not None and server.sockets:  # type: ignore[attr-defined]
+            return int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
+    return 0

@@ -1,0 +1,161 @@
+"""Wiring: kopf watches -> our reconcilers, login from our kubeconfig, the health endpoint.
+
+Single replica by design (Deployment strategy Recreate): every decision is idempotent and
+keyed by deterministic names, so a restart or a brief overlap cannot duplicate a Job.
+kopf's own peering is off (`standalone`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import kopf
+
+from k8sclaw_controllers.manager import (
+    _agentrun,
+    _clawpolicy,
+    _health,
+    _instance,
+    _kube,
+    _pods,
+    _settings,
+    _skills,
+)
+from k8sclaw_controllers.manager._context import Context
+from k8sclaw_controllers.manager._state import State
+from k8sclaw_protocol import names
+
+log = logging.getLogger("k8sclaw.controller")
+Handler = Callable[[Context, dict[str, Any], str | None], Awaitable[None]]
+RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+def connection_info(config: Any) -> kopf.ConnectionInfo:
+    """kopf credentials from the same client configuration our REST client uses."""
+    header = _kube.auth_header(config) or ""
+    scheme, _, token = header.partition(" ")
+    return kopf.ConnectionInfo(
+        server=config.host,
+        ca_path=config.ssl_ca_cert or None,
+        insecure=not config.verify_ssl,
+        scheme=scheme or None,
+        token=token or None,
+        certificate_path=config.cert_file or None,
+        private_key_path=config.key_file or None,
+    )
+
+
+async def _guarded(
+    ctx: Context, kind: str, handler: Handler, body: dict[str, Any], event_type: str | None
+) -> None:
+    """Run a handler, retrying transient API failures (kopf does not retry event handlers)."""
+    _health.RECONCILES.labels(kind).inc()
+    for delay in (*RETRY_DELAYS, None):
+        try:
+            await handler(ctx, body, event_type)
+            return
+        except (_kube.KubeError, OSError, TimeoutError) as exc:
+            if isinstance(exc, _kube.KubeError) and exc.status in (400, 403, 422):
+                log.error("%s %s: %s (not retried)", kind, _ident(body), exc)
+                _health.ERRORS.labels(kind).inc()
+                return
+            if delay is None:
+                log.error("%s %s: %s (gave up; the next event retries)", kind, _ident(body), exc)
+                _health.ERRORS.labels(kind).inc()
+                return
+            log.info("%s %s: %s; retrying in %ss", kind, _ident(body), exc, delay)
+            await asyncio.sleep(delay)
+            body = await _refetch(ctx, body) or body
+
+
+async def _refetch(ctx: Context, body: dict[str, Any]) -> dict[str, Any] | None:
+    meta = body.get("metadata") or {}
+    api, kind = body.get("apiVersion", ""), body.get("kind", "")
+    plural = {
+        "AgentRun": "agentruns",
+        "ClawInstance": "clawinstances",
+        "ClawPolicy": "clawpolicies",
+        "SkillPack": "skillpacks",
+    }.get(kind)
+    if plural is None or not api.startswith(names.GROUP):
+        return None
+    try:
+        return await ctx.kube.get(_kube.claw(meta["namespace"], plural, meta["name"]))
+    except _kube.KubeError:
+        return None
+
+
+def _ident(body: dict[str, Any]) -> str:
+    meta = body.get("metadata") or {}
+    return f"{meta.get('namespace')}/{meta.get('name')}"
+
+
+def build_registry(ctx: Context, login: kopf.ConnectionInfo) -> kopf.OperatorRegistry:
+    """A kopf registry with one event handler per watched kind."""
+    registry = kopf.OperatorRegistry()
+
+    def watch(
+        kind: str, group: str, version: str, plural: str, handler: Handler, **filters: Any
+    ) -> None:
+        async def on_event(event: dict[str, Any], **_: Any) -> None:
+            body = event.get("object") or {}
+            await _guarded(ctx, kind, handler, body, event.get("type"))
+
+        kopf.on.event(group, version, plural, registry=registry, **filters)(on_event)  # type: ignore[arg-type]
+
+    watch("AgentRun", names.GROUP, names.API_VERSION, "agentruns", _agentrun.reconcile)
+    watch("ClawInstance", names.GROUP, names.API_VERSION, "clawinstances", _instance.reconcile)
+    watch("ClawPolicy", names.GROUP, names.API_VERSION, "clawpolicies", _clawpolicy.reconcile)
+    watch("SkillPack", names.GROUP, names.API_VERSION, "skillpacks", _skills.reconcile)
+    agent = {names.LABEL_ROLE: names.ROLE_AGENT}
+    watch("Pod", "", "v1", "pods", lambda c, b, _t: _pods.on_pod(c, b), labels=agent)
+    watch("Job", "batch", "v1", "jobs", lambda c, b, _t: _pods.on_job(c, b), labels=agent)
+
+    @kopf.on.login(registry=registry)
+    def _login(**_: Any) -> kopf.ConnectionInfo:
+        return login
+
+    @kopf.on.startup(registry=registry)
+    def _configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+        settings.posting.enabled = False  # we post our own Events, with our reasons
+        settings.peering.standalone = True
+        settings.scanning.disabled = True
+        settings.watching.server_timeout = 300
+        settings.networking.request_timeout = 60
+
+    return registry
+
+
+async def run(
+    settings: _settings.Settings,
+    stop: asyncio.Event | None = None,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Run the manager until `stop` is set (or forever)."""
+    config = _kube.load_configuration(settings.kubeconfig)
+    kube = _kube.Kube.connect(config)
+    ctx = Context(kube=kube, settings=settings, state=State())
+    ready = ready or asyncio.Event()
+    runner = None
+    if settings.metrics_port:
+        runner = await _health.serve(settings.metrics_host, settings.metrics_port, ready)
+    try:
+        await kopf.operator(
+            registry=build_registry(ctx, connection_info(config)),
+            clusterwide=settings.all_namespaces,
+            namespaces=list(settings.namespaces),
+            standalone=True,
+            stop_flag=stop,
+            ready_flag=ready,
+        )
+    finally:
+        for task in list(ctx.state.tasks):
+            task.cancel()
+        for handle in ctx.state.deadlines.values():
+            handle.cancel()
+        await kube.close()
+        if runner is not None:
+            await runner.cleanup()

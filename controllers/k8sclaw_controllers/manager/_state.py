@@ -1,0 +1,128 @@
+"""What the manager remembers between watch events: caches fed by watches, never trusted alone.
+
+Caches make the hot path cheap (no GET of the instance per run); anything that decides a
+terminal transition re-reads the object live first (reference §15: stale cached reads
+flipped Succeeded runs to Failed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from k8sclaw_protocol import TERMINAL_PHASES, AgentRun
+
+Key = tuple[str, str]  # (namespace, name)
+_RANK = {"Pending": 0, "Running": 1, "Succeeded": 2, "Failed": 2}
+
+
+def rank(phase: str) -> int:
+    """Order of phases: Pending < Running < terminal; a lower rank is a stale event."""
+    return _RANK.get(phase, 0)
+
+
+@dataclass
+class RunRecord:
+    """The manager's view of one run."""
+
+    instance: str
+    phase: str
+    uid: str
+    completed_at: datetime | None = None
+    created_at: datetime | None = None
+    pod_name: str | None = None
+    cleanup: str = "delete"
+    job_deleted: bool = False
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+@dataclass
+class State:
+    """In-memory indexes shared by all handlers of one manager process."""
+
+    runs: dict[Key, RunRecord] = field(default_factory=dict)
+    instances: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    policies: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    skillpacks: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    service_accounts: set[str] = field(default_factory=set)
+    deadlines: dict[Key, asyncio.TimerHandle] = field(default_factory=dict)
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def observe(self, run: AgentRun) -> RunRecord:
+        """Record a run from a watch event, never moving its phase backwards."""
+        key = (run.namespace, run.name)
+        record = self.runs.get(key)
+        if record is None or record.uid != run.metadata.uid:
+            record = RunRecord(run.spec.instance_ref, run.phase, run.metadata.uid or "")
+            self.runs[key] = record
+        if rank(run.phase) >= rank(record.phase):
+            record.phase = run.phase
+        status = run.status
+        record.completed_at = (status.completed_at if status else None) or record.completed_at
+        record.pod_name = (status.pod_name if status else None) or record.pod_name
+        record.created_at = run.metadata.creation_timestamp
+        record.cleanup = run.spec.cleanup
+        if status and status.token_usage:
+            record.input_tokens = status.token_usage.input_tokens
+            record.output_tokens = status.token_usage.output_tokens
+        return record
+
+    def forget(self, key: Key) -> None:
+        """Drop a deleted run and its deadline."""
+        self.runs.pop(key, None)
+        self.cancel_deadline(key)
+
+    def is_terminal(self, key: Key) -> bool:
+        """True when this process already knows the run is final."""
+        record = self.runs.get(key)
+        return record is not None and record.phase in TERMINAL_PHASES
+
+    def running(self, namespace: str, instance: str, exclude: str = "") -> int:
+        """Runs of an instance that are Running now (for the concurrency pre-check)."""
+        return sum(
+            1
+            for (ns, name), r in self.runs.items()
+            if ns == namespace
+            and r.instance == instance
+            and r.phase == "Running"
+            and name != exclude
+        )
+
+    def finished(self, namespace: str, instance: str) -> list[tuple[str, RunRecord]]:
+        """Terminal runs of an instance, oldest first (history pruning order)."""
+        done = [
+            (name, r)
+            for (ns, name), r in self.runs.items()
+            if ns == namespace and r.instance == instance and r.phase in TERMINAL_PHASES
+        ]
+        return sorted(
+            done, key=lambda item: (_ts(item[1].completed_at or item[1].created_at), item[0])
+        )
+
+    def set_deadline(
+        self, key: Key, delay: float, action: Callable[[], Coroutine[Any, Any, None]]
+    ) -> None:
+        """Run `action` once after `delay` seconds (replacing any earlier deadline)."""
+        self.cancel_deadline(key)
+        loop = asyncio.get_running_loop()
+        self.deadlines[key] = loop.call_later(max(delay, 0.0), lambda: self.spawn(action()))
+
+    def cancel_deadline(self, key: Key) -> None:
+        """Forget the deadline of a run that ended or went away."""
+        handle = self.deadlines.pop(key, None)
+        if handle is not None:
+            handle.cancel()
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a background coroutine, keeping a reference so it is not collected."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+
+def _ts(value: datetime | None) -> float:
+    return value.timestamp() if value else 0.0
