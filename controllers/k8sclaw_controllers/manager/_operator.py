@@ -16,6 +16,7 @@ import kopf
 
 from k8sclaw_controllers.manager import (
     _agentrun,
+    _buswatch,
     _clawpolicy,
     _health,
     _instance,
@@ -140,6 +141,8 @@ async def run(
     ctx = Context(kube=kube, settings=settings, state=State())
     ready = ready or asyncio.Event()
     runner = None
+    if settings.event_bus_url:
+        ctx.state.spawn(_buswatch.consume(ctx, settings.event_bus_url))
     if settings.metrics_port:
         runner = await _health.serve(settings.metrics_host, settings.metrics_port, ready)
     try:

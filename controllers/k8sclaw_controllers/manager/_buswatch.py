@@ -1,0 +1,78 @@
+"""Completion from the event bus: `agent.run.completed` / `agent.run.failed` from the bridge.
+
+Runs beside the watches and never blocks them: while NATS is unreachable the Pod/Job path
+keeps finishing runs, and the durable consumers catch up on what was published meanwhile
+(a run already terminal is simply skipped).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from k8sclaw_controllers.manager import _completion, _outcome
+from k8sclaw_controllers.manager._context import Context
+from k8sclaw_protocol import _events
+from k8sclaw_protocol._bus import EventBus
+
+log = logging.getLogger("k8sclaw.controller.bus")
+DURABLE_PREFIX = "k8sclaw-controller"
+META_NAMESPACE = "namespace"
+
+
+def find_run(ctx: Context, event: _events.Event) -> tuple[str, str] | None:
+    """(namespace, name) of the run an event is about, when it is unambiguous."""
+    name = event.metadata.get(_events.META_AGENT_RUN_ID)
+    if not name:
+        return None
+    namespace = event.metadata.get(META_NAMESPACE)
+    if namespace:
+        return namespace, name
+    instance = event.metadata.get(_events.META_INSTANCE_NAME)
+    matches = [
+        key
+        for key, record in ctx.state.runs.items()
+        if key[1] == name and (not instance or record.instance == instance)
+    ]
+    return matches[0] if len(matches) == 1 else None
+
+
+def outcome_of(event: _events.Event) -> _outcome.Outcome:
+    """Outcome from an event's data (the agent's result object; untrusted)."""
+    data: Any = event.data if isinstance(event.data, dict) else {}
+    if event.topic == _events.AGENT_RUN_FAILED and data.get("status") != "error":
+        data = {**data, "status": "error"}
+    return _outcome.from_payload(data)
+
+
+async def handle(ctx: Context, event: _events.Event) -> None:
+    """Finish the run an event reports on (no-op when it is already terminal)."""
+    key = find_run(ctx, event)
+    if key is None or ctx.state.is_terminal(key):
+        return
+    await _completion.finish(ctx, key[0], key[1], outcome_of(event))
+
+
+async def consume(ctx: Context, url: str) -> None:
+    """Connect (forever, with back-off) and handle completion events until cancelled."""
+    bus = await EventBus.connect(url, name=DURABLE_PREFIX)
+    try:
+        await asyncio.gather(
+            *(
+                _consume_topic(ctx, bus, topic)
+                for topic in (_events.AGENT_RUN_COMPLETED, _events.AGENT_RUN_FAILED)
+            )
+        )
+    finally:
+        await bus.close()
+
+
+async def _consume_topic(ctx: Context, bus: EventBus, topic: str) -> None:
+    durable = f"{DURABLE_PREFIX}-{topic.replace('.', '-')}"
+    async with bus.subscribe(topic, durable=durable, deliver="all") as subscription:
+        async for event in subscription:
+            try:
+                await handle(ctx, event)
+            except Exception:  # one bad event must not stop completions
+                log.exception("could not apply %s for %s", topic, event.metadata)

@@ -1,0 +1,189 @@
+"""Pure builders and decisions of the reconcilers: channels, skills, tools, state, bus events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from k8sclaw_controllers.manager import Images, Settings, Tools, _buswatch, _channels, _skills
+from k8sclaw_controllers.manager._agentrun import effective_tools
+from k8sclaw_controllers.manager._context import Context
+from k8sclaw_controllers.manager._instance import keep_transition_times
+from k8sclaw_controllers.manager._state import State
+from k8sclaw_protocol import AgentRun, ClawInstance, ClawPolicy, SkillPack, _events
+from tests.controllers.manager import _restricted
+
+
+def instance(**spec: Any) -> ClawInstance:
+    return ClawInstance.from_wire(
+        {
+            "metadata": {"name": "alice", "namespace": "team", "uid": "i-1"},
+            "spec": {"agents": {"default": {"model": "gpt-4o"}}, **spec},
+        }
+    )
+
+
+def run(name: str, phase: str | None = None, instance_ref: str = "alice") -> AgentRun:
+    body: dict[str, Any] = {
+        "metadata": {"name": name, "namespace": "team", "uid": f"u-{name}"},
+        "spec": {
+            "instanceRef": instance_ref,
+            "sessionKey": "s",
+            "task": "t",
+            "model": {"model": "m"},
+        },
+    }
+    if phase:
+        body["status"] = {"phase": phase}
+    return AgentRun.from_wire(body)
+
+
+def test_channel_deployment_is_named_owned_restricted_and_uses_the_secret() -> None:
+    inst = instance(channels=[{"type": "telegram", "configRef": {"secret": "tg"}}])
+    body = _channels.channel_deployment(inst, inst.spec.channels[0], "img:1", "nats://b", "7")
+    assert body["metadata"]["name"] == "alice-channel-telegram"
+    assert body["metadata"]["ownerReferences"][0]["uid"] == "i-1"
+    pod = body["spec"]["template"]["spec"]
+    assert _restricted.violations(pod) == []
+    container = pod["containers"][0]
+    assert container["envFrom"] == [{"secretRef": {"name": "tg"}}]
+    assert {"name": "CHANNEL_TYPE", "value": "telegram"} in container["env"]
+    assert body["spec"]["selector"]["matchLabels"].items() <= (
+        body["spec"]["template"]["metadata"]["labels"].items()
+    )
+
+
+def test_config_hash_changes_with_secret_name_and_version() -> None:
+    inst = instance(channels=[{"type": "slack", "configRef": {"secret": "a"}}])
+    other = instance(channels=[{"type": "slack", "configRef": {"secret": "b"}}])
+
+    def digest(i: ClawInstance, version: str) -> str:
+        body = _channels.channel_deployment(i, i.spec.channels[0], "img", "u", version)
+        return str(body["metadata"]["annotations"][_channels.ANNOTATION_CONFIG_HASH])
+
+    assert digest(inst, "1") == digest(inst, "1")
+    assert len({digest(inst, "1"), digest(inst, "2"), digest(other, "1")}) == 3
+
+
+def test_skill_configmap_has_one_markdown_key_per_skill() -> None:
+    pack = SkillPack.from_wire(
+        {
+            "metadata": {"name": "ops", "namespace": "k8sclaw-system", "uid": "p"},
+            "spec": {
+                "skills": [
+                    {"name": "kubectl", "description": "Use kubectl", "content": "Run it."},
+                    {"name": "plain", "content": "Just text."},
+                ]
+            },
+        }
+    )
+    mirrored = _skills.configmap(pack, "team", owned=False)
+    assert mirrored["data"] == {
+        "kubectl.md": "# kubectl\n\n> Use kubectl\n\nRun it.",
+        "plain.md": "Just text.",
+    }
+    assert mirrored["metadata"]["namespace"] == "team"
+    assert "ownerReferences" not in mirrored["metadata"]
+    assert _skills.configmap(pack, "k8sclaw-system", owned=True)["metadata"]["ownerReferences"]
+
+
+def policy(gating: dict[str, Any]) -> ClawPolicy:
+    return ClawPolicy.from_wire({"metadata": {"name": "p"}, "spec": {"toolGating": gating}})
+
+
+def test_policy_denies_add_to_the_run_deny_list() -> None:
+    tools = effective_tools(
+        Tools(("read_file",), ("fetch_url",)),
+        policy(
+            {"defaultAction": "allow", "rules": [{"tool": "execute_command", "action": "deny"}]}
+        ),
+    )
+    assert tools == Tools(("read_file",), ("fetch_url", "execute_command"))
+
+
+def test_default_deny_turns_the_rules_into_an_allow_list() -> None:
+    gating = {
+        "defaultAction": "deny",
+        "rules": [{"tool": "read_file", "action": "allow"}, {"tool": "fetch_url", "action": "ask"}],
+    }
+    assert effective_tools(Tools(), policy(gating)).allow == ("read_file", "fetch_url")
+    narrowed = effective_tools(Tools(("fetch_url", "execute_command")), policy(gating))
+    assert narrowed.allow == ("fetch_url",)
+    assert effective_tools(Tools(("execute_command",)), policy(gating)).allow == ("none",)
+
+
+def test_state_never_moves_a_phase_backwards() -> None:
+    state = State()
+    state.observe(run("r1", "Running"))
+    state.observe(run("r1", "Succeeded"))
+    record = state.observe(run("r1", "Running"))
+    assert record.phase == "Succeeded"
+    assert state.is_terminal(("team", "r1"))
+
+
+def test_state_counts_running_and_orders_finished() -> None:
+    state = State()
+    for name, phase in [("a", "Running"), ("b", "Running"), ("c", "Failed"), ("d", "Succeeded")]:
+        state.observe(run(name, phase))
+    state.observe(run("x", "Running", instance_ref="bob"))
+    assert state.running("team", "alice") == 2
+    assert state.running("team", "alice", exclude="a") == 1
+    assert [name for name, _ in state.finished("team", "alice")] == ["c", "d"]
+
+
+def test_unchanged_conditions_keep_their_transition_time() -> None:
+    old = [
+        {
+            "type": "Ready",
+            "status": "True",
+            "reason": "R",
+            "message": "",
+            "lastTransitionTime": "2020-01-01T00:00:00Z",
+        }
+    ]
+    same = [{**old[0], "lastTransitionTime": "2030-01-01T00:00:00Z"}]
+    changed = [{**same[0], "status": "False"}]
+    assert keep_transition_times(old, same)[0]["lastTransitionTime"] == "2020-01-01T00:00:00Z"
+    assert keep_transition_times(old, changed)[0]["lastTransitionTime"] == "2030-01-01T00:00:00Z"
+
+
+@pytest.fixture
+def ctx() -> Context:
+    state = State()
+    state.observe(run("r1", "Running"))
+    state.observe(run("r2", "Running", instance_ref="bob"))
+    return Context(kube=None, settings=Settings(images=Images()), state=state)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("metadata", "expected"),
+    [
+        ({"agentRunID": "r1"}, ("team", "r1")),
+        ({"agentRunID": "r1", "instanceName": "alice"}, ("team", "r1")),
+        ({"agentRunID": "r1", "instanceName": "bob"}, None),
+        ({"agentRunID": "r1", "namespace": "other"}, ("other", "r1")),
+        ({"agentRunID": "nope"}, None),
+        ({}, None),
+    ],
+    ids=["name", "name+instance", "wrong-instance", "namespace", "unknown", "empty"],
+)
+def test_bus_events_find_their_run(
+    ctx: Context, metadata: dict[str, str], expected: tuple[str, str] | None
+) -> None:
+    event = _events.Event.new(_events.AGENT_RUN_COMPLETED, {}, metadata)
+    assert _buswatch.find_run(ctx, event) == expected
+
+
+def test_bus_outcomes_are_validated() -> None:
+    ok = _events.Event.new(
+        _events.AGENT_RUN_COMPLETED,
+        {"status": "success", "response": "hi __K8SCLAW_END__", "metrics": {"inputTokens": -3}},
+    )
+    outcome = _buswatch.outcome_of(ok)
+    assert (outcome.succeeded, outcome.result) == (True, "hi ")
+    assert outcome.token_usage is not None
+    assert outcome.token_usage.input_tokens == 0
+    failed = _buswatch.outcome_of(_events.Event.new(_events.AGENT_RUN_FAILED, "junk"))
+    assert not failed.succeeded
+    assert failed.error
