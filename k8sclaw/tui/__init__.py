@@ -1,20 +1,39 @@
-"""The k9s-style terminal UI (textual). Placeholder until issue #7 lands."""
+"""The k9s-style terminal UI (textual): live views of instances, runs, channels, policies,
+skills and agent pods, driven by watch streams into an in-memory store.
+
+`run_tui()` is what `k8sclaw` without arguments opens.
+"""
 
 from __future__ import annotations
 
 import sys
 
-EXIT_NOT_IMPLEMENTED = 3
+from k8sclaw.tui._keys import K8sClawApp
+from k8sclaw.tui._messages import ClusterReachable, ClusterUnreachable, RowsChanged
+from k8sclaw.tui._store import Pod, Store
+
+EXIT_NO_CLUSTER = 3
 
 
 def run_tui() -> int:
-    """Open the terminal UI; until issue #7 lands, explain and exit non-zero."""
-    print(
-        "k8sclaw: the terminal UI is not implemented yet (issue #7); "
-        "run 'k8sclaw --help' for the commands that are.",
-        file=sys.stderr,
-    )
-    return EXIT_NOT_IMPLEMENTED
+    """Connect as kubectl would and open the UI; exit 3 with the fix when no kubeconfig."""
+    from k8sclaw.kube import Kube, KubeError
+
+    try:
+        kube = Kube.connect()
+    except KubeError as exc:
+        print(f"k8sclaw: {exc}", file=sys.stderr)
+        return EXIT_NO_CLUSTER
+    result = K8sClawApp(kube, namespace=kube.namespace).run()
+    return result or 0
 
 
-__all__ = ["run_tui"]
+__all__ = [
+    "ClusterReachable",
+    "ClusterUnreachable",
+    "K8sClawApp",
+    "Pod",
+    "RowsChanged",
+    "Store",
+    "run_tui",
+]

@@ -1,0 +1,240 @@
+"""The TUI core: header, view tabs, the generic resource table, feed, command line.
+
+Screens own state: the store is mutated only here, from `RowsChanged` messages that the
+watch workers post; keys and slash commands read the store and call `_ops` in workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Input, Static
+
+from k8sclaw.kube import Kube
+from k8sclaw.tui import _actions, _ops
+from k8sclaw.tui._commands import CommandSuggester
+from k8sclaw.tui._feed import Feed
+from k8sclaw.tui._messages import ClusterReachable, ClusterUnreachable, RowsChanged
+from k8sclaw.tui._store import INSTANCES, KINDS, RUNS, Store
+from k8sclaw.tui._table import ResourceTable
+from k8sclaw.tui._views import VIEWS, ViewSpec, object_for
+from k8sclaw.tui._watch import Backoff, Watcher
+
+Clock = Callable[[], datetime]
+
+
+class OpFinished(Message):
+    """A cluster operation run in a worker finished; `text` says how."""
+
+    def __init__(self, text: str, *, error: bool = False) -> None:
+        super().__init__()
+        self.text = text
+        self.error = error
+
+
+class AppCore(App[int]):
+    """State and rendering of the UI; keys and commands are added by `K8sClawApp`."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "K8sClaw"
+    BINDINGS = _actions.bindings()  # type: ignore[assignment]
+
+    def __init__(
+        self,
+        kube: Kube | None = None,
+        *,
+        namespace: str = "default",
+        context: str = "",
+        clock: Clock | None = None,
+        backoff: Callable[[], Backoff] = Backoff,
+    ) -> None:
+        super().__init__()
+        self.kube = kube
+        self.namespace = namespace
+        self.context = context or (kube.connection.context if kube else "offline")
+        self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        self.make_backoff = backoff
+        self.store = Store()
+        self.view_index = 0
+        self.watchers: list[Watcher] = []
+        self.down: dict[str, str] = {}
+        self.namespace_names: list[str] = []
+        self.input_mode = ""
+
+    @property
+    def view(self) -> ViewSpec:
+        """The view on screen."""
+        return VIEWS[self.view_index]
+
+    @property
+    def table(self) -> ResourceTable:
+        """The resource table."""
+        return self.query_one(ResourceTable)
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="header")
+        yield Static(id="banner")
+        yield Static(id="tabs")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield ResourceTable(id="table")
+                yield Static(id="empty")
+            yield Feed(id="feed")
+        yield Static(id="message")
+        yield Input(
+            id="command",
+            suggester=CommandSuggester(self.store, lambda: self.namespace_names),
+            select_on_focus=False,
+        )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#banner").display = False
+        self.query_one("#command").display = False
+        self.show_view(0)
+        self.start_watches()
+
+    def on_unmount(self) -> None:
+        self.stop_watches()
+
+    # -- watches ----------------------------------------------------------------------
+
+    def start_watches(self) -> None:
+        """One list+watch worker per kind for the current namespace."""
+        if self.kube is None:
+            return
+        for kind in KINDS:
+            watcher = Watcher(
+                self.kube, kind, self.namespace, self.post_message, self.make_backoff()
+            )
+            self.watchers.append(watcher)
+            self.run_worker(watcher.run, thread=True, group="watch", exit_on_error=False)
+        self._load_namespaces()
+
+    def stop_watches(self) -> None:
+        """Stop every watch worker (namespace switch, exit)."""
+        for watcher in self.watchers:
+            watcher.stop()
+        self.watchers = []
+
+    @work(thread=True, group="lookup", exit_on_error=False)
+    def _load_namespaces(self) -> None:
+        if self.kube is not None:
+            self.namespace_names = _ops.namespaces(self.kube)
+
+    def on_rows_changed(self, msg: RowsChanged) -> None:
+        changed, removed = self.store.apply(msg.kind, msg.upserted, msg.deleted, reset=msg.reset)
+        if msg.kind == self.view.kind:
+            self.refresh_rows(changed, removed, full=msg.reset)
+        if msg.kind in (INSTANCES, RUNS):
+            self.refresh_feed()
+        self.refresh_header()
+
+    def on_cluster_unreachable(self, msg: ClusterUnreachable) -> None:
+        self.down[msg.kind] = msg.reason
+        banner = self.query_one("#banner", Static)
+        banner.update(
+            f"⚠ cluster unreachable: {msg.reason} — retrying in {msg.retry_in:g}s "
+            "(showing the last known state)"
+        )
+        banner.display = True
+        self.refresh_header()
+
+    def on_cluster_reachable(self, msg: ClusterReachable) -> None:
+        self.down.pop(msg.kind, None)
+        if not self.down:
+            self.query_one("#banner").display = False
+        self.refresh_header()
+
+    # -- rendering --------------------------------------------------------------------
+
+    def show_view(self, index: int) -> None:
+        """Switch the table to view `index` (keeps the filter text)."""
+        self.view_index = index % len(VIEWS)
+        table = self.table
+        table.sort_column = None
+        table.set_columns(self.view.headers)
+        self.refresh_rows(None, set(), full=True)
+        self.query_one("#tabs", Static).update(self._tabs())
+        self.query_one("#feed").display = self.view.kind in (INSTANCES, RUNS)
+        self.refresh_feed()
+        self.refresh_header()
+        table.focus()
+
+    def refresh_rows(self, changed: set[str] | None, removed: set[str], *, full: bool) -> None:
+        """Bring the table up to date with the store (only `changed` unless `full`)."""
+        view, now = self.view, self.clock()
+        if full or view.derived or changed is None:
+            self.table.sync(view.rows(self.store, None, now), full=True)
+        else:
+            self.table.sync(view.rows(self.store, changed, now), removed)
+        empty = self.query_one("#empty", Static)
+        empty.update(view.empty if not self.table.rows_all else "")
+        empty.display = not self.table.rows_all
+
+    def refresh_header(self) -> None:
+        """Context, namespace, connection state and counts."""
+        counts = self.store.counts()
+        state = "[red]● unreachable[/]" if self.down else "[green]● connected[/]"
+        if self.kube is None:
+            state = "[dim]● offline[/]"
+        channels = sum(len(i.spec.channels) for i in self.store.all(INSTANCES))
+        self.query_one("#header", Static).update(
+            f"[b #E94560] K8sClaw [/] {state}  ctx:[b]{self.context}[/]  "
+            f"ns:[b]{self.namespace}[/]  "
+            f"{counts['instances']} inst {counts['runs']} runs {counts['policies']} pol "
+            f"{channels} ch {counts['skills']} sp {counts['pods']} pods"
+        )
+
+    def _tabs(self) -> str:
+        parts = []
+        for i, view in enumerate(VIEWS):
+            label = f" {i + 1}:{view.title} "
+            parts.append(f"[reverse b]{label}[/]" if i == self.view_index else label)
+        filt = f"  filter:[b]{self.table.filter_text}[/]" if self.table.filter_text else ""
+        return "".join(parts) + filt
+
+    def refresh_feed(self) -> None:
+        """Re-render the feed for the instance of the selected row."""
+        if self.view.kind in (INSTANCES, RUNS):
+            self.query_one(Feed).show(self.store, self.selected_instance())
+
+    def selected(self) -> Any | None:
+        """The store object behind the highlighted row."""
+        key = self.table.current_key()
+        return None if key is None else object_for(self.store, self.view, key)
+
+    def selected_instance(self) -> str | None:
+        """The instance the selection belongs to (else the first instance)."""
+        obj = self.selected()
+        if obj is not None and self.view.kind == INSTANCES:
+            return str(obj.name)
+        if obj is not None and self.view.kind == RUNS:
+            return str(obj.spec.instance_ref)
+        names = self.store.names(INSTANCES)
+        return names[0] if names else None
+
+    def say(self, text: str, *, error: bool = False) -> None:
+        """One line of feedback under the table."""
+        self.query_one("#message", Static).update(f"[red]✗ {text}[/]" if error else text)
+
+    def on_op_finished(self, msg: OpFinished) -> None:
+        self.say(msg.text, error=msg.error)
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self) -> None:
+        self.refresh_feed()
+
+    @work(thread=True, group="ops", exit_on_error=False)
+    def run_op(self, fn: Callable[[], str]) -> None:
+        """Run a cluster call in a worker; its result line (or error) comes back as a message."""
+        try:
+            self.post_message(OpFinished(fn()))
+        except Exception as exc:
+            self.post_message(OpFinished(" ".join(str(exc).split()), error=True))

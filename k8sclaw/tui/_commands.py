@@ -1,0 +1,128 @@
+"""Slash commands: the table of commands, argument completion and parsing.
+
+Dispatch lives in the app (it owns the state); this module is pure so it is tested alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from textual.suggester import Suggester
+
+from k8sclaw.tui._store import INSTANCES, POLICIES, RUNS, Store
+from k8sclaw_protocol import TERMINAL_PHASES, AgentRun
+
+
+@dataclass(frozen=True)
+class Command:
+    """One slash command: name, aliases, usage, help and what its first argument names."""
+
+    name: str
+    usage: str
+    help: str
+    aliases: tuple[str, ...] = ()
+    arg: str = ""  # instances | runs | active-runs | policies | namespaces | types
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "run", "run [instance] <task>", "start a run (selected/first instance)", (), "instances"
+    ),
+    Command("instances", "instances", "Instances view", ("inst",)),
+    Command("runs", "runs", "Runs view"),
+    Command("channels", "channels", "Channels view", ("ch",)),
+    Command("policies", "policies", "Policies view", ("pol",)),
+    Command("skills", "skills", "Skills view"),
+    Command("pods", "pods", "Pods view"),
+    Command("abort", "abort <run>", "stop a run that has not finished", (), "active-runs"),
+    Command("result", "result <run>", "show a run's result or error", (), "runs"),
+    Command("status", "status [run]", "cluster summary, or one run's status", (), "runs"),
+    Command("features", "features <policy>", "feature gates of a policy", (), "policies"),
+    Command("delete", "delete <type> <name>", "delete (asks first)", (), "types"),
+    Command("ns", "ns [name]", "show or switch namespace", ("namespace",), "namespaces"),
+    Command("onboard", "onboard", "the onboard wizard"),
+    Command("help", "help", "keys and commands", ("h", "?")),
+    Command("quit", "quit", "leave", ("q", "exit")),
+)
+DELETE_TYPES = {
+    "instance": INSTANCES,
+    "inst": INSTANCES,
+    "run": RUNS,
+    "policy": POLICIES,
+    "pol": POLICIES,
+}
+
+
+def find(word: str) -> Command | None:
+    """The command called `word` (name or alias)."""
+    return next((c for c in COMMANDS if word in (c.name, *c.aliases)), None)
+
+
+def parse(line: str) -> tuple[Command | None, list[str], str]:
+    """Split `/cmd args...` into the command, its words, and the raw rest of the line."""
+    body = line.strip().removeprefix("/")
+    word, _, rest = body.partition(" ")
+    return find(word.lower()), rest.split(), rest.strip()
+
+
+def _run_names(store: Store, *, active: bool) -> list[str]:
+    runs: list[AgentRun] = store.all(RUNS)
+    return sorted(
+        r.name for r in runs if not active or not r.status or r.status.phase not in TERMINAL_PHASES
+    )
+
+
+def candidates(line: str, store: Store, namespaces: Callable[[], list[str]]) -> list[str]:
+    """Completions of the last word of `line` (full replacement lines, sorted)."""
+    body = line.removeprefix("/")
+    words = body.split(" ")
+    if len(words) == 1:
+        return [f"/{c.name}" for c in COMMANDS if c.name.startswith(words[0].lower())]
+    command = find(words[0].lower())
+    if command is None or not command.arg:
+        return []
+    head, last = " ".join(words[:-1]), words[-1]
+    if command.name == "delete":
+        options = _delete_options(words, store)
+    elif len(words) == 2:
+        options = _arg_options(command.arg, store, namespaces)
+    else:
+        options = []
+    return [f"/{head} {o}" for o in options if o.startswith(last) and o != last]
+
+
+def _arg_options(arg: str, store: Store, namespaces: Callable[[], list[str]]) -> list[str]:
+    if arg == "instances":
+        return store.names(INSTANCES)
+    if arg in ("runs", "active-runs"):
+        return _run_names(store, active=arg == "active-runs")
+    if arg == "policies":
+        return store.names(POLICIES)
+    if arg == "namespaces":
+        return namespaces()
+    return []
+
+
+def _delete_options(words: list[str], store: Store) -> list[str]:
+    if len(words) == 2:
+        return ["instance", "policy", "run"]
+    if len(words) == 3 and words[1] in DELETE_TYPES:
+        return store.names(DELETE_TYPES[words[1]])
+    return []
+
+
+class CommandSuggester(Suggester):
+    """Inline (ghost text) completion for the command line; Tab or → accepts it."""
+
+    def __init__(self, store: Store, namespaces: Callable[[], list[str]]) -> None:
+        super().__init__(use_cache=False, case_sensitive=True)
+        self.store = store
+        self.namespaces = namespaces
+
+    async def get_suggestion(self, value: str) -> str | None:
+        """The first completion of `value`, if any."""
+        if not value.startswith("/"):
+            return None
+        found = candidates(value, self.store, self.namespaces)
+        return found[0] if found else None

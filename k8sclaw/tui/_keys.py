@@ -1,0 +1,341 @@
+"""The TUI application: key actions and slash commands on top of `AppCore`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on
+from textual.widgets import DataTable, Input
+
+from k8sclaw.tui import _commands, _describe, _ops
+from k8sclaw.tui._actions import help_text
+from k8sclaw.tui._app import AppCore
+from k8sclaw.tui._screens import ConfirmScreen, OnboardScreen, TextScreen
+from k8sclaw.tui._store import INSTANCES, PODS, POLICIES, RUNS, name_of
+from k8sclaw.tui._views import VIEWS, view_named
+from k8sclaw_protocol import TERMINAL_PHASES, ClawInstance
+
+_EVENT_KINDS = {INSTANCES: "ClawInstance", POLICIES: "ClawPolicy", "skills": "SkillPack"}
+
+
+class K8sClawApp(AppCore):
+    """k9s-style UI over the K8sClaw kinds; `kube=None` runs on a store fed by the caller."""
+
+    # -- views and navigation ---------------------------------------------------------
+
+    def action_view(self, index: int) -> None:
+        """Show view `index` (keys 1-6)."""
+        self.show_view(index)
+
+    def action_next_view(self) -> None:
+        """Tab: next view, or accept the completion while typing a command."""
+        command = self.query_one("#command", Input)
+        if command.has_focus:
+            command.action_cursor_right()
+            return
+        self.show_view(self.view_index + 1)
+
+    def action_previous_view(self) -> None:
+        """Shift+Tab: previous view."""
+        self.show_view(self.view_index - 1)
+
+    def action_cursor_down(self) -> None:
+        """j: next row."""
+        self.table.action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        """k: previous row."""
+        self.table.action_cursor_up()
+
+    def action_sort(self) -> None:
+        """s: sort by the next column (again on the last column: back to the first)."""
+        table = self.table
+        column = 0 if table.sort_column is None else (table.sort_column + 1) % len(table.headers)
+        table.sort_by(column)
+        self.say(f"sorted by {table.headers[column]}")
+
+    def action_go_back(self) -> None:
+        """Esc: close the command line, else clear the filter, else go to Instances."""
+        command = self.query_one("#command", Input)
+        if command.display:
+            command.display = False
+            self.table.focus()
+        elif self.table.filter_text:
+            self.table.refilter("")
+            self.show_view(self.view_index)
+        else:
+            self.show_view(0)
+
+    @on(DataTable.RowSelected)
+    def _selected(self) -> None:
+        self.action_detail()
+
+    # -- the command line ---------------------------------------------------------------
+
+    def open_input(self, mode: str, value: str) -> None:
+        """Show the command line in `mode` (/ command, : jump, filter) pre-filled."""
+        self.input_mode = mode
+        command = self.query_one("#command", Input)
+        command.display = True
+        command.value = value
+        command.cursor_position = len(value)
+        command.focus()
+
+    def action_command(self) -> None:
+        """/: slash command line."""
+        self.open_input("/", "/")
+
+    def action_jump(self) -> None:
+        """: jump to a view by name or short name."""
+        self.open_input(":", "")
+
+    def action_filter(self) -> None:
+        """f: filter rows as you type."""
+        self.open_input("filter", self.table.filter_text)
+
+    def action_run_prompt(self) -> None:
+        """R: Runs view, command line pre-filled `/run <instance> `."""
+        self.show_view(1)
+        instance = self.selected_instance() or ""
+        self.open_input("/", f"/run {instance} " if instance else "/run ")
+
+    @on(Input.Changed, "#command")
+    def _typed(self, event: Input.Changed) -> None:
+        if self.input_mode == "filter":
+            self.table.refilter(event.value)
+            self.refresh_rows(set(), set(), full=False)
+        elif self.input_mode == "/":
+            found = _commands.candidates(event.value, self.store, lambda: self.namespace_names)
+            more = f"  +{len(found) - 6} more" if len(found) > 6 else ""
+            self.say("  ".join(found[:6]) + more)
+
+    @on(Input.Submitted, "#command")
+    def _submitted(self, event: Input.Submitted) -> None:
+        command = self.query_one("#command", Input)
+        command.display = False
+        self.table.focus()
+        if self.input_mode == ":":
+            view = view_named(event.value)
+            if view is None:
+                self.say(f"no view {event.value!r}: try ci, ar, ch, cp, sp, pods", error=True)
+            else:
+                self.show_view(VIEWS.index(view))
+        elif self.input_mode == "/":
+            self.execute(event.value)
+        else:
+            self.show_view(self.view_index)
+
+    # -- object actions -----------------------------------------------------------------
+
+    def _need_selection(self) -> Any | None:
+        obj = self.selected()
+        if obj is None:
+            self.say(f"nothing selected: {self.view.empty}", error=True)
+        return obj
+
+    def action_detail(self) -> None:
+        """Enter: a run's result; otherwise the describe text."""
+        obj = self._need_selection()
+        if obj is None:
+            return
+        if self.view.kind == RUNS:
+            self.push_screen(TextScreen(f"Run {obj.name}", _describe.result_text(obj)))
+        else:
+            self.action_describe()
+
+    def action_describe(self) -> None:
+        """d: kubectl-describe-like text, secrets masked."""
+        obj = self._need_selection()
+        if obj is not None:
+            self.push_screen(TextScreen(f"Describe {name_of(obj)}", _describe.describe(obj)))
+
+    def action_yaml(self) -> None:
+        """y: the object as YAML."""
+        obj = self._need_selection()
+        if obj is not None:
+            self.push_screen(TextScreen(f"YAML {name_of(obj)}", _describe.to_yaml(obj)))
+
+    def action_logs(self) -> None:
+        """l: live pod logs for runs/pods; Kubernetes Events for the other kinds."""
+        obj = self._need_selection()
+        if obj is None or self.kube is None:
+            return
+        kube, ns = self.kube, self.namespace
+        if self.view.kind in (RUNS, PODS):
+            pod = obj.name if self.view.kind == PODS else (obj.status and obj.status.pod_name)
+            if not pod:
+                self.say(f"run {obj.name} has no pod yet; try again when it is Running")
+                return
+            title = f"Logs {pod} (following, Esc back)"
+            self.push_screen(TextScreen(title, stream=lambda: _ops.pod_log(kube, pod, ns)))
+            return
+        kind = _EVENT_KINDS.get(self.view.kind, "ClawInstance")
+        name = name_of(obj)
+        self.push_screen(
+            TextScreen(
+                f"Events {kind} {name}", stream=lambda: iter(_ops.events(kube, kind, name, ns))
+            )
+        )
+
+    def action_delete(self) -> None:
+        """x: delete the selected object after confirmation (Esc cancels)."""
+        obj = self._need_selection()
+        if obj is not None:
+            self.confirm_delete(self.view.kind, obj)
+
+    def confirm_delete(self, kind: str, obj: Any) -> None:
+        """Ask, then delete in a worker; the watch removes the row."""
+        if not self.view.deletable and kind == self.view.kind and self.view.derived:
+            self.say("channels are removed by editing their instance", error=True)
+            return
+        name = name_of(obj)
+
+        def answered(yes: bool | None) -> None:
+            if not yes or self.kube is None:
+                self.say("delete cancelled")
+                return
+            kube = self.kube
+            self.run_op(lambda: _ops.delete(kube, kind, obj) or f"deleted {kind[:-1]} {name}")
+
+        self.push_screen(ConfirmScreen(f"Delete {kind[:-1]} {name}?"), answered)
+
+    def action_onboard(self) -> None:
+        """O: the onboard wizard; applies in a worker when submitted."""
+        if self.kube is None:
+            self.say("onboarding needs a cluster connection", error=True)
+            return
+        kube, ns = self.kube, self.namespace
+
+        def submitted(answers: _ops.Onboarding | None) -> None:
+            if answers is None:
+                self.say("onboarding cancelled")
+                return
+            self.run_op(lambda: " ".join(_ops.apply_onboarding(kube, ns, answers)))
+
+        self.push_screen(OnboardScreen(), submitted)
+
+    def action_help(self) -> None:
+        """?: every key and command."""
+        self.push_screen(TextScreen("Help", help_text()))
+
+    # -- slash commands -----------------------------------------------------------------
+
+    def execute(self, line: str) -> None:
+        """Run one slash command line."""
+        command, args, rest = _commands.parse(line)
+        if command is None:
+            self.say(
+                f"unknown command {line.strip()!r}: /help lists them",
+                error=True,
+            )
+            return
+        view = view_named(command.name)
+        if view is not None and command.name != "run":
+            self.show_view(VIEWS.index(view))
+            return
+        handler = getattr(self, f"cmd_{command.name}")
+        handler(args, rest)
+
+    def cmd_quit(self, args: list[str], rest: str) -> None:
+        """/quit."""
+        self.exit(0)
+
+    def cmd_help(self, args: list[str], rest: str) -> None:
+        """/help."""
+        self.action_help()
+
+    def cmd_onboard(self, args: list[str], rest: str) -> None:
+        """/onboard."""
+        self.action_onboard()
+
+    def cmd_run(self, args: list[str], rest: str) -> None:
+        """/run [instance] <task>."""
+        instance: ClawInstance | None = None
+        if len(args) > 1 and self.store.by_name(INSTANCES, args[0]) is not None:
+            instance, task = self.store.by_name(INSTANCES, args[0]), rest.split(None, 1)[1]
+        else:
+            name, task = self.selected_instance(), rest
+            instance = self.store.by_name(INSTANCES, name) if name else None
+        if instance is None or self.kube is None or not task.strip():
+            self.say(
+                "usage: /run [instance] <task> (needs an instance: press O to create one)",
+                error=True,
+            )
+            return
+        kube, chosen = self.kube, instance
+        self.run_op(
+            lambda: f"created run {_ops.create_run(kube, chosen, task).name} of {chosen.name}"
+        )
+
+    def _run_named(self, args: list[str]) -> Any | None:
+        run = self.store.by_name(RUNS, args[0]) if args else None
+        if run is None:
+            self.say(
+                f"no run {args[0] if args else ''!r} in namespace {self.namespace}", error=True
+            )
+        return run
+
+    def cmd_abort(self, args: list[str], rest: str) -> None:
+        """/abort <run>: delete a run that has not finished."""
+        run = self._run_named(args)
+        if run is None or self.kube is None:
+            return
+        if run.status and run.status.phase in TERMINAL_PHASES:
+            self.say(f"run {run.name} already finished ({run.status.phase})", error=True)
+            return
+        kube = self.kube
+        self.run_op(lambda: _ops.delete(kube, RUNS, run) or f"aborted run {run.name}")
+
+    def cmd_result(self, args: list[str], rest: str) -> None:
+        """/result <run>."""
+        run = self._run_named(args)
+        if run is not None:
+            self.push_screen(TextScreen(f"Run {run.name}", _describe.result_text(run)))
+
+    def cmd_status(self, args: list[str], rest: str) -> None:
+        """/status [run]: cluster summary or one run's status line."""
+        if args:
+            self.cmd_result(args, rest)
+            return
+        phases: dict[str, int] = {}
+        for run in self.store.all(RUNS):
+            phase = (run.status.phase if run.status else None) or "Pending"
+            phases[phase] = phases.get(phase, 0) + 1
+        counts = self.store.counts()
+        summary = " ".join(f"{n} {p.lower()}" for p, n in sorted(phases.items())) or "none"
+        self.say(
+            f"ns:{self.namespace} │ {counts[INSTANCES]} inst │ {counts[POLICIES]} pol"
+            f" │ runs: {summary}"
+        )
+
+    def cmd_features(self, args: list[str], rest: str) -> None:
+        """/features <policy>."""
+        policy = self.store.by_name(POLICIES, args[0]) if args else None
+        if policy is None:
+            self.say(f"no policy {args[0] if args else ''!r}: /features <policy>", error=True)
+            return
+        gates = ", ".join(
+            f"{k}={'on' if v else 'off'}" for k, v in sorted(policy.spec.feature_gates.items())
+        )
+        self.say(f"{policy.name} features: {gates or 'none set'}")
+
+    def cmd_delete(self, args: list[str], rest: str) -> None:
+        """/delete <type> <name> (asks first)."""
+        kind = _commands.DELETE_TYPES.get(args[0]) if args else None
+        obj = self.store.by_name(kind, args[1]) if kind and len(args) > 1 else None
+        if kind is None or obj is None:
+            self.say("usage: /delete instance|run|policy <name> (an existing one)", error=True)
+            return
+        self.confirm_delete(kind, obj)
+
+    def cmd_ns(self, args: list[str], rest: str) -> None:
+        """/ns [name]: show or switch the namespace (restarts the watches)."""
+        if not args:
+            self.say(f"namespace: {self.namespace}")
+            return
+        self.stop_watches()
+        self.namespace = args[0]
+        self.store.clear()
+        self.show_view(self.view_index)
+        self.start_watches()
+        self.say(f"switched to namespace {self.namespace}")

@@ -1,0 +1,138 @@
+"""Overlay screens: delete confirmation, text (describe/YAML/help/events/logs), onboarding."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Input, Label, RichLog, Select, Static
+
+from k8sclaw.tui._ops import DEFAULT_MODELS, Onboarding
+from k8sclaw_protocol import CHANNEL_TYPES, PROVIDERS
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """`x`: "Delete <kind> <name>?" — `y` deletes, Esc (or `n`) cancels."""
+
+    BINDINGS = [  # noqa: RUF012 - textual's declared class attribute
+        Binding("y", "answer(True)", "Delete"),
+        Binding("n,escape", "answer(False)", "Cancel"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm"):
+            yield Label(self.question, id="question")
+            yield Label("[b]y[/b] delete   [b]Esc[/b] cancel", id="confirm-keys")
+
+    def action_answer(self, yes: bool) -> None:
+        """Close, telling the caller whether to go ahead."""
+        self.dismiss(yes)
+
+
+class LogLine(Message):
+    """A streamed log line arrived (posted by the log worker)."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__()
+        self.line = line
+
+
+class TextScreen(Screen[None]):
+    """Full-screen text: describe, YAML, help, events; with `stream`, live-follows logs."""
+
+    BINDINGS = [Binding("escape,q", "close", "Back")]  # noqa: RUF012
+
+    def __init__(
+        self, title: str, text: str = "", stream: Callable[[], Iterator[str]] | None = None
+    ) -> None:
+        super().__init__()
+        self.title_text = title
+        self.text = text
+        self.stream = stream
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.title_text, id="text-title")
+        yield RichLog(id="text-body", wrap=False, highlight=False, markup=False)
+        yield Static("Esc back", id="text-keys")
+
+    def on_mount(self) -> None:
+        log = self.query_one(RichLog)
+        for line in self.text.splitlines():
+            log.write(line)
+        if self.stream is not None:
+            self._follow()
+
+    @work(thread=True, exclusive=True, group="logs")
+    def _follow(self) -> None:
+        assert self.stream is not None
+        try:
+            for line in self.stream():
+                self.post_message(LogLine(line))
+        except Exception as exc:
+            self.post_message(LogLine(f"✗ log stream ended: {' '.join(str(exc).split())}"))
+
+    def on_log_line(self, message: LogLine) -> None:
+        self.query_one(RichLog).write(message.line)
+
+    def action_close(self) -> None:
+        """Back to the table."""
+        self.dismiss(None)
+
+
+class OnboardScreen(Screen[Onboarding | None]):
+    """`O`: the onboard wizard — instance, provider, model, key, channel; Enter applies."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]  # noqa: RUF012
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="wizard"):
+            yield Static(
+                "Onboard: create an instance (Enter applies, Esc cancels)", id="wizard-title"
+            )
+            yield Input(placeholder="instance name (my-agent)", id="w-instance")
+            yield Select(
+                [(p, p) for p in PROVIDERS], value="openai", id="w-provider", allow_blank=False
+            )
+            yield Input(placeholder="model (gpt-4o)", id="w-model")
+            yield Input(placeholder="API key (optional)", password=True, id="w-key")
+            yield Select(
+                [(c, c) for c in CHANNEL_TYPES], prompt="channel (optional)", id="w-channel"
+            )
+            yield Input(placeholder="channel token", password=True, id="w-token")
+            yield Select(
+                [("create default-policy", True), ("no policy", False)],
+                value=True,
+                id="w-policy",
+                allow_blank=False,
+            )
+
+    def on_input_submitted(self) -> None:
+        self.dismiss(self.answers())
+
+    def answers(self) -> Onboarding:
+        """What the form says, with the wizard's defaults filled in."""
+        provider = str(self.query_one("#w-provider", Select).value)
+        channel = self.query_one("#w-channel", Select).value
+        return Onboarding(
+            instance=self.query_one("#w-instance", Input).value.strip() or "my-agent",
+            provider=provider,
+            model=self.query_one("#w-model", Input).value.strip()
+            or DEFAULT_MODELS.get(provider, "gpt-4o"),
+            api_key=self.query_one("#w-key", Input).value,
+            channel="" if channel is Select.BLANK else str(channel),
+            channel_token=self.query_one("#w-token", Input).value,
+            policy=bool(self.query_one("#w-policy", Select).value),
+        )
+
+    def action_cancel(self) -> None:
+        """Leave without creating anything."""
+        self.dismiss(None)

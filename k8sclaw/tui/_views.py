@@ -1,0 +1,164 @@
+"""The view registry: one entry per view, all shown by the one generic resource screen.
+
+K8sClaw kinds take their columns and cells from `k8sclaw.render` (so `-o table` and the
+TUI agree); only Channels (derived from instances) and Pods (a built-in kind) have their
+own small renderers here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from k8sclaw.render import NONE, age, renderer_for
+from k8sclaw.tui._store import INSTANCES, MODELS, PODS, POLICIES, RUNS, SKILLS, Pod, Store, uid_of
+from k8sclaw_protocol import ClawInstance
+
+Row = tuple[str, ...]
+RowsFn = Callable[[Store, Iterable[str] | None, datetime], dict[str, Row]]
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """One view: its names, the store kind it shows, its columns and its empty-state hint."""
+
+    name: str
+    title: str
+    short: tuple[str, ...]
+    kind: str
+    headers: tuple[str, ...]
+    rows: RowsFn
+    empty: str
+    derived: bool = False  # rows are not 1:1 with store objects (recompute all on change)
+    deletable: bool = True
+
+    def matches(self, word: str) -> bool:
+        """Does `word` name this view (name, title or short name; case-insensitive)?"""
+        word = word.lower().strip()
+        return word in (self.name, self.title.lower(), *self.short)
+
+
+def _model_rows(kind: str) -> RowsFn:
+    renderer = renderer_for(MODELS[kind])
+
+    def rows(store: Store, uids: Iterable[str] | None, now: datetime) -> dict[str, Row]:
+        bucket = store.objects[kind]
+        keys = bucket.keys() if uids is None else [u for u in uids if u in bucket]
+        return {uid: renderer.row(bucket[uid], wide=False, now=now) for uid in keys}
+
+    return rows
+
+
+def _model_headers(kind: str) -> tuple[str, ...]:
+    return tuple(renderer_for(MODELS[kind]).headers(wide=False))
+
+
+def channel_rows(store: Store, uids: Iterable[str] | None, now: datetime) -> dict[str, Row]:
+    """Channels: each instance's spec channels joined with its status by type."""
+    rows: dict[str, Row] = {}
+    inst: ClawInstance
+    for inst in store.objects[INSTANCES].values():
+        status = {c.type: c for c in (inst.status.channels if inst.status else [])}
+        for channel in inst.spec.channels:
+            seen = status.get(channel.type)
+            rows[f"{uid_of(inst)}/{channel.type}"] = (
+                inst.name,
+                channel.type,
+                channel.config_ref.secret,
+                seen.status if seen else "Unknown",
+                age(seen.last_health_check if seen else None, now),
+                (seen.message if seen else None) or NONE,
+            )
+    return rows
+
+
+def pod_rows(store: Store, uids: Iterable[str] | None, now: datetime) -> dict[str, Row]:
+    """Agent pods: NAME INSTANCE PHASE NODE IP RESTARTS AGE."""
+    bucket = store.objects[PODS]
+    keys = bucket.keys() if uids is None else [u for u in uids if u in bucket]
+    out: dict[str, Row] = {}
+    for uid in keys:
+        pod: Pod = bucket[uid]
+        out[uid] = (
+            pod.name,
+            pod.instance or NONE,
+            pod.phase,
+            pod.node or NONE,
+            pod.ip or NONE,
+            str(pod.restarts),
+            age(pod.created, now),
+        )
+    return out
+
+
+VIEWS: tuple[ViewSpec, ...] = (
+    ViewSpec(
+        "instances",
+        "Instances",
+        ("ci", "inst", "instance", "clawinstances"),
+        INSTANCES,
+        _model_headers(INSTANCES),
+        _model_rows(INSTANCES),
+        "No instances yet. Press O (or /onboard) to create one.",
+    ),
+    ViewSpec(
+        "runs",
+        "Runs",
+        ("ar", "run", "agentruns"),
+        RUNS,
+        _model_headers(RUNS),
+        _model_rows(RUNS),
+        "No runs yet. Type /run <instance> <task> (or press R) to start one.",
+    ),
+    ViewSpec(
+        "channels",
+        "Channels",
+        ("ch", "channel"),
+        INSTANCES,
+        ("INSTANCE", "TYPE", "SECRET", "STATUS", "CHECKED", "MESSAGE"),
+        channel_rows,
+        "No channels. Add one with `k8sclaw instances edit` or the onboard wizard (O).",
+        derived=True,
+        deletable=False,
+    ),
+    ViewSpec(
+        "policies",
+        "Policies",
+        ("cp", "pol", "policy", "clawpolicies"),
+        POLICIES,
+        _model_headers(POLICIES),
+        _model_rows(POLICIES),
+        "No policies. The onboard wizard (O) creates default-policy.",
+    ),
+    ViewSpec(
+        "skills",
+        "Skills",
+        ("sp", "skill", "skillpacks"),
+        SKILLS,
+        _model_headers(SKILLS),
+        _model_rows(SKILLS),
+        "No skill packs. Create one with `kubectl apply -f` a SkillPack manifest.",
+    ),
+    ViewSpec(
+        "pods",
+        "Pods",
+        ("po", "pod"),
+        PODS,
+        ("NAME", "INSTANCE", "PHASE", "NODE", "IP", "RESTARTS", "AGE"),
+        pod_rows,
+        "No agent pods running. Start a run with /run <task>.",
+    ),
+)
+
+
+def view_named(word: str) -> ViewSpec | None:
+    """The view `word` names, if any (`:ci`, `:runs`, `:Pods`...)."""
+    return next((v for v in VIEWS if v.matches(word)), None)
+
+
+def object_for(store: Store, view: ViewSpec, key: str) -> Any | None:
+    """The store object behind a row key (a channel row resolves to its instance)."""
+    uid = key.split("/", 1)[0] if view.derived else key
+    return store.objects[view.kind].get(uid)

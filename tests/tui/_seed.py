@@ -1,0 +1,110 @@
+"""Seeded objects for TUI tests and the bench: instances, runs, policies, skill packs, pods."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from k8sclaw.tui import Pod
+from k8sclaw_protocol import (
+    AgentRun,
+    ClawInstance,
+    ClawPolicy,
+    SkillPack,
+    build_run,
+)
+
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def instance(
+    name: str, namespace: str = "default", *, uid: str = "", channel: bool = True
+) -> ClawInstance:
+    """A ClawInstance with an OpenAI default agent, a policy and (optionally) a telegram channel."""
+    spec: dict[str, Any] = {
+        "agents": {"default": {"model": "gpt-4o", "provider": "openai"}},
+        "authRefs": [{"provider": "openai", "secret": f"{name}-openai-key"}],
+        "policyRef": "default-policy",
+        "channels": [{"type": "telegram", "configRef": {"secret": f"{name}-telegram"}}]
+        if channel
+        else [],
+    }
+    meta: dict[str, Any] = {"name": name, "namespace": namespace}
+    if uid:
+        meta |= {"uid": uid, "creationTimestamp": (NOW - timedelta(days=2)).isoformat()}
+    return ClawInstance.from_wire(
+        {
+            "apiVersion": "k8sclaw.io/v1alpha1",
+            "kind": "ClawInstance",
+            "metadata": meta,
+            "spec": spec,
+        }
+    )
+
+
+def run(
+    inst: ClawInstance, name: str, task: str, *, phase: str = "", result: str = "", age_s: int = 300
+) -> AgentRun:
+    """A run of `inst` built by the shared builder, with a uid, age and optional status."""
+    built = build_run(inst, task, source="tui", name=name)
+    wire = built.to_wire()
+    wire["metadata"] |= {
+        "uid": f"uid-{name}",
+        "creationTimestamp": (NOW - timedelta(seconds=age_s)).isoformat(),
+    }
+    if phase:
+        wire["status"] = {"phase": phase, "result": result or None, "podName": f"{name}-pod"}
+    return AgentRun.from_wire(wire)
+
+
+def policy(name: str, namespace: str = "default") -> ClawPolicy:
+    """A policy with two feature gates."""
+    return ClawPolicy.from_wire(
+        {
+            "apiVersion": "k8sclaw.io/v1alpha1",
+            "kind": "ClawPolicy",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "uid": f"uid-{name}",
+                "creationTimestamp": (NOW - timedelta(hours=3)).isoformat(),
+            },
+            "spec": {"featureGates": {"code-execution": True, "browser-automation": False}},
+        }
+    )
+
+
+def skillpack(name: str, namespace: str = "default") -> SkillPack:
+    """A skill pack with one skill."""
+    return SkillPack.from_wire(
+        {
+            "apiVersion": "k8sclaw.io/v1alpha1",
+            "kind": "SkillPack",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "uid": f"uid-{name}",
+                "creationTimestamp": (NOW - timedelta(minutes=5)).isoformat(),
+            },
+            "spec": {"skills": [{"name": "k8s-ops", "content": "# ops"}]},
+        }
+    )
+
+
+def pod(name: str, instance_name: str) -> Pod:
+    """An agent pod record."""
+    return Pod.from_wire(
+        {
+            "metadata": {
+                "name": name,
+                "namespace": "default",
+                "uid": f"uid-{name}",
+                "labels": {"k8sclaw.io/instance": instance_name, "k8sclaw.io/role": "agent"},
+                "creationTimestamp": (NOW - timedelta(seconds=42))
+                .isoformat()
+                .replace("+00:00", "Z"),
+            },
+            "spec": {"nodeName": "node-1"},
+            "status": {"phase": "Running", "podIP": "10.0.0.7"},
+        }
+    )

@@ -1,0 +1,179 @@
+"""Pilot tests of the UI on a store fed directly (no API): views, keys, filter, sort, feed."""
+
+from __future__ import annotations
+
+from k8sclaw.tui import K8sClawApp, RowsChanged
+from k8sclaw.tui._screens import TextScreen
+from k8sclaw.tui._table import ResourceTable
+from tests.tui import _seed
+
+
+def seeded_app() -> K8sClawApp:
+    return K8sClawApp(namespace="default", context="test", clock=lambda: _seed.NOW)
+
+
+async def seed(app: K8sClawApp) -> None:
+    alpha = _seed.instance("alpha", uid="uid-alpha")
+    beta = _seed.instance("beta", uid="uid-beta", channel=False)
+    app.post_message(RowsChanged("instances", [alpha, beta], [], reset=True))
+    app.post_message(
+        RowsChanged(
+            "runs",
+            [
+                _seed.run(alpha, "alpha-run-1", "say hi", phase="Succeeded", result="hello there"),
+                _seed.run(alpha, "alpha-run-2", "count to three", phase="Running", age_s=7200),
+                _seed.run(beta, "beta-run-1", "fail please", phase="Failed", age_s=200_000),
+            ],
+            [],
+            reset=True,
+        )
+    )
+    app.post_message(RowsChanged("policies", [_seed.policy("default-policy")], [], reset=True))
+    app.post_message(RowsChanged("skills", [_seed.skillpack("ops")], [], reset=True))
+    app.post_message(RowsChanged("pods", [_seed.pod("alpha-run-2-abcde", "alpha")], [], reset=True))
+
+
+def cells(app: K8sClawApp) -> list[list[str]]:
+    table = app.query_one(ResourceTable)
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def test_empty_views_say_what_to_do_next() -> None:
+    app = seeded_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        empty = str(app.query_one("#empty").render())
+        assert "Press O" in empty
+        await pilot.press("2")
+        assert "/run <instance> <task>" in str(app.query_one("#empty").render())
+        assert "0 runs" in str(app.query_one("#header").render())
+
+
+async def test_views_show_seeded_rows_with_ages_and_tab_cycles() -> None:
+    app = seeded_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await seed(app)
+        await pilot.pause()
+        assert [r[0] for r in cells(app)] == ["alpha", "beta"]
+        await pilot.press("tab")
+        assert app.view.name == "runs"
+        ages = {r[0]: r[-1] for r in cells(app)}
+        assert ages == {"alpha-run-1": "5m", "alpha-run-2": "2h", "beta-run-1": "2d"}
+        await pilot.press("tab")
+        assert cells(app) == [["alpha", "telegram", "alpha-telegram", "Unknown", "-", "-"]]
+        for name in ("policies", "skills", "pods"):
+            await pilot.press("tab")
+            assert app.view.name == name and app.query_one(ResourceTable).row_count == 1
+        await pilot.press("shift+tab")
+        assert app.view.name == "skills"
+        header = str(app.query_one("#header").render())
+        assert "2 inst 3 runs 1 pol 1 ch 1 sp 1 pods" in header
+
+
+async def test_incremental_update_keeps_selection_and_deletes_rows() -> None:
+    app = seeded_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await seed(app)
+        await pilot.press("2", "j", "j")
+        table = app.query_one(ResourceTable)
+        assert table.current_key() == "uid-beta-run-1"
+        alpha = _seed.instance("alpha", uid="uid-alpha")
+        done = _seed.run(alpha, "alpha-run-2", "count to three", phase="Succeeded", result="1 2 3")
+        app.post_message(RowsChanged("runs", [done], []))
+        await pilot.pause()
+        assert table.current_key() == "uid-beta-run-1"
+        assert cells(app)[1][2] == "Succeeded"
+        app.post_message(RowsChanged("runs", [], ["uid-alpha-run-1"]))
+        await pilot.pause()
+        assert [r[0] for r in cells(app)] == ["alpha-run-2", "beta-run-1"]
+
+
+async def test_jump_filter_sort_and_escape() -> None:
+    app = seeded_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await seed(app)
+        await pilot.press("colon", *"ar", "enter")
+        assert app.view.name == "runs"
+        await pilot.press("f", *"alpha")
+        assert [r[0] for r in cells(app)] == ["alpha-run-1", "alpha-run-2"]
+        await pilot.press("enter", "escape")
+        assert app.query_one(ResourceTable).row_count == 3
+        await pilot.press("s", "s", "s")  # NAME, INSTANCE, PHASE
+        assert [r[2] for r in cells(app)] == ["Failed", "Running", "Succeeded"]
+        await pilot.press("s")  # POD is another column
+        await pilot.press("colon", *"nope", "enter")
+        assert "no view 'nope'" in str(app.query_one("#message").render())
+        await pilot.press("escape")
+        assert app.view.name == "instances"
+
+
+async def test_describe_yaml_help_and_detail_screens() -> None:
+    app = seeded_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await seed(app)
+        await pilot.press("d")
+        assert isinstance(app.screen, TextScreen) and "Name:         alpha" in app.screen.text
+        await pilot.press("escape", "y")
+        assert isinstance(app.screen, TextScreen) and "kind: ClawInstance" in app.screen.text
+        await pilot.press("escape", "question_mark")
+        assert isinstance(app.screen, TextScreen)
+        assert "asks first" in app.screen.text and "/run" in app.screen.text
+        await pilot.press("escape", "2", "enter")
+        assert isinstance(app.screen, TextScreen) and "hello there" in app.screen.text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, TextScreen)
+
+
+async def test_feed_follows_selected_instance_and_updates_live() -> None:
+    app = seeded_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await seed(app)
+        await pilot.pause()
+        feed = str(app.query_one("#feed").render())
+        assert "say hi" in feed and "hello there" in feed and "fail please" not in feed
+        await pilot.press("j")
+        assert "fail please" in str(app.query_one("#feed").render())
+        beta = _seed.instance("beta", uid="uid-beta", channel=False)
+        app.post_message(
+            RowsChanged(
+                "runs",
+                [_seed.run(beta, "beta-run-2", "again", phase="Succeeded", result="fine now")],
+                [],
+            )
+        )
+        await pilot.pause()
+        assert "fine now" in str(app.query_one("#feed").render())
+
+
+async def test_slash_commands_offline() -> None:
+    app = seeded_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await seed(app)
+        message = app.query_one("#message")
+        await pilot.press("slash", *"sta")
+        assert "/status" in str(message.render())
+        await pilot.press("tab")
+        assert app.query_one("#command").value == "/status"  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        assert "runs: 1 failed 1 running 1 succeeded" in str(message.render())
+        await pilot.press("slash", *"features default-policy", "enter")
+        assert "code-execution=on" in str(message.render())
+        for command, view in (
+            ("runs", "runs"),
+            ("channels", "channels"),
+            ("policies", "policies"),
+            ("skills", "skills"),
+            ("pods", "pods"),
+            ("instances", "instances"),
+        ):
+            await pilot.press("slash", *command, "enter")
+            assert app.view.name == view
+        await pilot.press("slash", *"result alpha-run-1", "enter")
+        assert isinstance(app.screen, TextScreen) and "hello there" in app.screen.text
+        await pilot.press("escape", "slash", *"ns", "enter")
+        assert "namespace: default" in str(message.render())
+        await pilot.press("slash", *"help", "enter")
+        assert isinstance(app.screen, TextScreen)
+        await pilot.press("escape", "slash", *"bogus", "enter")
+        assert "unknown command" in str(message.render())
+        await pilot.press("slash", *"quit", "enter")
+    assert app.return_code == 0
