@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tests.harness.kube import _defaults
+from tests.harness.kube import _defaults, _schema
 
 if TYPE_CHECKING:
     from tests.harness.kube._cluster import Cluster
@@ -35,6 +35,8 @@ class Admission:
         subresource: str | None = None,
     ) -> Obj:
         """Return the admitted (possibly mutated) object or raise the rejection."""
+        if rtype.custom:
+            obj = _schema.admit(rtype, obj, strict=strict)
         _defaults.validate(rtype, obj)
         return obj
 

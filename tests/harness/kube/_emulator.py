@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from tests.harness.kube import _http, _kubeconfig
+from tests.harness.kube import _http, _kubeconfig, _pods
 from tests.harness.kube._cluster import Cluster
 from tests.harness.kube._controller import Controller
 from tests.harness.kube._crds import CrdController
@@ -87,7 +87,8 @@ class KubeEmulator:
         ]
         controllers.extend(factory(self.cluster) for factory in self.controller_factories())
         self._tasks = [asyncio.create_task(c.run()) for c in controllers]
-        router = _http.Router(self.cluster, self._stopping, self.extra_handlers)
+        handlers = {**_pods.PodSubresources(self.cluster).handlers(), **self.extra_handlers}
+        router = _http.Router(self.cluster, self._stopping, handlers)
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", router.handle)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1)

@@ -21,8 +21,6 @@ from tests.harness.kube._cluster import Cluster
 from tests.harness.kube._store import Obj
 from tests.harness.kube._types import ResourceType
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
 
 @dataclass
 class Target:
@@ -32,6 +30,9 @@ class Target:
     namespace: str | None
     name: str | None
     subresource: str | None
+
+
+Handler = Callable[[web.Request, Target], Awaitable[web.StreamResponse]]
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
@@ -116,7 +117,7 @@ class Router:
 
     async def _resource(self, request: web.Request, target: Target) -> web.StreamResponse:
         if target.subresource in self.extra:
-            return await self.extra[target.subresource](request)
+            return await self.extra[target.subresource](request, target)
         if target.name is None:
             return await self._collection(request, target)
         return await self._item(request, target)
