@@ -1,0 +1,138 @@
+"""The four admission handlers: AgentRun validate/mutate, ClawPolicy and SkillPack validate.
+
+Each turns an `AdmissionRequest` into a `Decision` by reading what it needs from a
+`Source` and calling the pure policy engine. Rules that always hold:
+- objects being deleted (DELETE, or UPDATE with a deletionTimestamp, e.g. finalizer
+  removal) are admitted untouched, even when their instance or policy is gone;
+- an UPDATE that leaves `spec` unchanged (finalizers, labels, annotations) is admitted;
+- concurrency is counted on CREATE only (an existing run is already counted);
+- a run whose instance has no policyRef passes the rule checks; mutation still labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pydantic
+
+from k8sclaw_controllers.policy import (
+    Decision,
+    Violation,
+    evaluate_run,
+    mutation_patches,
+    policy_warnings,
+    validate_policy,
+    validate_skillpack,
+)
+from k8sclaw_controllers.webhook._review import AdmissionRequest
+from k8sclaw_controllers.webhook._source import Source
+from k8sclaw_protocol import AgentRun, ClawPolicy, SkillPack
+
+ALLOW = Decision()
+
+
+@dataclass(frozen=True)
+class _Context:
+    """The run's policy (or the violation explaining why none could be found)."""
+
+    policy: ClawPolicy | None
+    problem: Violation | None = None
+
+
+def _invalid(kind: str, error: pydantic.ValidationError) -> Decision:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    text = f"{kind} is malformed at {where}: {first['msg']}"
+    return Decision(violations=(Violation("schema", text),))
+
+
+def _spec_unchanged(request: AdmissionRequest) -> bool:
+    return request.operation == "UPDATE" and (request.old_object or {}).get(
+        "spec"
+    ) == request.object.get("spec")
+
+
+class Admission:
+    """Judges admission requests with live reads from `source`."""
+
+    def __init__(self, source: Source) -> None:
+        self._source = source
+
+    async def _context(self, run: AgentRun, namespace: str) -> _Context:
+        instance = await self._source.instance(namespace, run.spec.instance_ref)
+        if instance is None:
+            name = run.spec.instance_ref
+            text = f'ClawInstance "{name}" not found in namespace "{namespace}"; create it first'
+            return _Context(None, Violation("spec.instanceRef", text))
+        ref = instance.spec.policy_ref
+        if ref is None:
+            return _Context(None)
+        policy = await self._source.policy(namespace, ref)
+        if policy is None:
+            text = f'ClawInstance "{instance.name}" references missing ClawPolicy "{ref}"'
+            return _Context(None, Violation("spec.policyRef", text))
+        return _Context(policy)
+
+    async def validate_run(self, request: AdmissionRequest) -> Decision:
+        """Validating webhook for AgentRuns."""
+        if request.being_deleted or _spec_unchanged(request):
+            return ALLOW
+        try:
+            run = AgentRun.from_wire(request.object)
+        except pydantic.ValidationError as error:
+            return _invalid("AgentRun", error)
+        context = await self._context(run, request.namespace)
+        if context.problem is not None:
+            return Decision(violations=(context.problem,))
+        running = None
+        if request.operation == "CREATE" and context.policy is not None:
+            running = await self._source.active_runs(
+                request.namespace, run.spec.instance_ref, run.name
+            )
+        parent_depth = None
+        if run.spec.parent is not None:
+            parent_depth = await self._source.run_depth(request.namespace, run.spec.parent.run_name)
+        return evaluate_run(
+            run, context.policy, running_in_instance=running, parent_depth=parent_depth
+        )
+
+    async def mutate_run(self, request: AdmissionRequest) -> Decision:
+        """Mutating webhook for AgentRuns: label always, policy defaults on CREATE.
+
+        Never denies: a run it cannot parse or place is left for the schema and the
+        validating webhook to refuse with a precise message.
+        """
+        if request.being_deleted:
+            return ALLOW
+        try:
+            run = AgentRun.from_wire(request.object)
+        except pydantic.ValidationError:
+            return ALLOW
+        policy = None
+        if request.operation == "CREATE":
+            policy = (await self._context(run, request.namespace)).policy
+        return Decision(
+            policy=policy.name if policy else None, patches=tuple(mutation_patches(run, policy))
+        )
+
+    async def validate_policy(self, request: AdmissionRequest) -> Decision:
+        """Validating webhook for ClawPolicies: unknown gates, bad quantities, bad egress."""
+        if request.being_deleted:
+            return ALLOW
+        try:
+            policy = ClawPolicy.from_wire(request.object)
+        except pydantic.ValidationError as error:
+            return _invalid("ClawPolicy", error)
+        return Decision(
+            violations=tuple(validate_policy(policy)), warnings=tuple(policy_warnings(policy))
+        )
+
+    async def validate_skillpack(self, request: AdmissionRequest) -> Decision:
+        """Validating webhook for SkillPacks: size, names, requirements."""
+        if request.being_deleted:
+            return ALLOW
+        try:
+            pack = SkillPack.from_wire(request.object)
+        except pydantic.ValidationError as error:
+            return _invalid("SkillPack", error)
+        return Decision(violations=tuple(validate_skillpack(pack)))

@@ -1,0 +1,93 @@
+"""What the webhook reads from the cluster, behind one small interface.
+
+`ClusterSource` reads live through the API server on every review (no cache), so a
+policy change applies to the next run without a restart. Reads go through the
+controller manager's async REST client, the project's one translation of Kubernetes
+errors. Tests of the HTTP layer may supply any other `Source`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from k8sclaw_controllers.manager import _kube
+from k8sclaw_protocol import TERMINAL_PHASES, AgentRun, ClawInstance, ClawPolicy, names
+
+
+class SourceError(Exception):
+    """The cluster could not be read; the review fails closed with this message."""
+
+
+class Source(Protocol):
+    """Cluster reads needed to judge an AgentRun."""
+
+    async def instance(self, namespace: str, name: str) -> ClawInstance | None:
+        """The ClawInstance, or None when it does not exist."""
+
+    async def policy(self, namespace: str, name: str) -> ClawPolicy | None:
+        """The ClawPolicy, or None when it does not exist."""
+
+    async def active_runs(self, namespace: str, instance: str, exclude: str) -> int:
+        """Pending or Running runs labelled with `instance`, other than `exclude`."""
+
+    async def run_depth(self, namespace: str, name: str) -> int | None:
+        """Spawn depth of run `name` (0 for a top-level run), None if it is gone."""
+
+
+class ClusterSource:
+    """`Source` reading live from the API server."""
+
+    def __init__(self, kube: _kube.Kube) -> None:
+        self._kube = kube
+
+    async def _get(self, path: str, what: str) -> dict[str, Any] | None:
+        try:
+            return await self._kube.get(path)
+        except _kube.NotFoundError:
+            return None
+        except (_kube.KubeError, OSError) as error:
+            raise SourceError(f"could not read {what}: {error}") from error
+
+    async def instance(self, namespace: str, name: str) -> ClawInstance | None:
+        """The ClawInstance, or None."""
+        body = await self._get(
+            _kube.claw(namespace, ClawInstance.info.plural, name), f'ClawInstance "{name}"'
+        )
+        return ClawInstance.from_wire(body) if body else None
+
+    async def policy(self, namespace: str, name: str) -> ClawPolicy | None:
+        """The ClawPolicy, or None."""
+        body = await self._get(
+            _kube.claw(namespace, ClawPolicy.info.plural, name), f'ClawPolicy "{name}"'
+        )
+        return ClawPolicy.from_wire(body) if body else None
+
+    async def active_runs(self, namespace: str, instance: str, exclude: str) -> int:
+        """Count of non-terminal runs of the instance (label selector, live list)."""
+        path = _kube.claw(namespace, AgentRun.info.plural)
+        try:
+            items = await self._kube.items(
+                path, label_selector=f"{names.LABEL_INSTANCE}={instance}"
+            )
+        except (_kube.KubeError, OSError) as error:
+            raise SourceError(
+                f'could not list AgentRuns of instance "{instance}": {error}'
+            ) from error
+        return sum(
+            1
+            for item in items
+            if (item.get("metadata") or {}).get("name") != exclude
+            and not (item.get("metadata") or {}).get("deletionTimestamp")
+            and (item.get("status") or {}).get("phase") not in TERMINAL_PHASES
+        )
+
+    async def run_depth(self, namespace: str, name: str) -> int | None:
+        """Depth of an existing run from its spec.parent.spawnDepth."""
+        body = await self._get(
+            _kube.claw(namespace, AgentRun.info.plural, name), f'AgentRun "{name}"'
+        )
+        if body is None:
+            return None
+        parent = (body.get("spec") or {}).get("parent")
+        depth = parent.get("spawnDepth") if isinstance(parent, dict) else 0
+        return depth if isinstance(depth, int) else None
