@@ -75,8 +75,17 @@ def apply_object(kube: Kube, obj: dict[str, Any]) -> Action:
     after = kube.apply(obj)
     if before is None:
         return "created"
-    same = before["metadata"].get("resourceVersion") == after["metadata"].get("resourceVersion")
-    return "unchanged" if same else "configured"
+    return "unchanged" if _content(before) == _content(after) else "configured"
+
+
+_VOLATILE_META = frozenset({"resourceVersion", "generation", "managedFields"})
+
+
+def _content(obj: dict[str, Any]) -> dict[str, Any]:
+    """What a user would call the object: everything but status and bookkeeping
+    (a controller updating status between our calls is not a change we made)."""
+    meta = {k: v for k, v in obj["metadata"].items() if k not in _VOLATILE_META}
+    return {**{k: v for k, v in obj.items() if k != "status"}, "metadata": meta}
 
 
 def install(

@@ -56,7 +56,7 @@ class Kube:
         from urllib3.exceptions import HTTPError
 
         headers = {"Accept": "application/json", "Content-Type": content_type}
-        payload = json.dumps(body) if body is not None and not isinstance(body, str) else body
+        payload = body  # dict/list: the client serialises JSON (and JSON is valid YAML)
         client = self.api_client
         try:
             method, url, headers, payload, _ = client.param_serialize(

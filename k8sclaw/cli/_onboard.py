@@ -1,0 +1,118 @@
+"""`k8sclaw onboard`: the wizard, or `--non-interactive` with a flag for every answer.
+
+Keys are never flags (shell history, ps): `--api-key-env VAR` names the environment
+variable holding the key, `--channel-token-env VAR` the channel token.
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from k8sclaw.cli import _common
+from k8sclaw.cli._errors import CliError
+
+_PROVIDERS = ("openai", "anthropic", "azure-openai", "ollama", "openai-compatible")
+_CHANNELS = ("telegram", "slack", "discord", "whatsapp")
+
+
+def _from_env(var: str | None, what: str) -> str | None:
+    if not var:
+        return None
+    value = os.environ.get(var)
+    if not value:
+        raise CliError(
+            f"environment variable {var} (the {what}) is empty or unset",
+            hint=f"export {var}=... and re-run",
+        )
+    return value
+
+
+@click.command("onboard")
+@click.option("--non-interactive", is_flag=True, help="Take every answer from flags (CI, scripts).")
+@click.option("--instance", default="my-agent", show_default=True, help="ClawInstance name.")
+@click.option("--provider", type=click.Choice(_PROVIDERS), default="openai", show_default=True)
+@click.option("--model", help="Model name (default: the provider's).")
+@click.option("--base-url", help="Endpoint for azure-openai, ollama, openai-compatible.")
+@click.option("--api-key-env", metavar="VAR", help="Environment variable holding the API key.")
+@click.option("--channel", type=click.Choice(_CHANNELS), help="Chat channel to connect.")
+@click.option("--channel-token-env", metavar="VAR", help="Environment variable holding its token.")
+@click.option(
+    "--policy/--no-policy",
+    default=True,
+    show_default=True,
+    help="Create default-policy and reference it.",
+)
+@click.option("--yes", "-y", is_flag=True, help="Skip the confirmation.")
+@_common.cluster_options()
+@_common.translating
+def onboard(
+    *,
+    non_interactive: bool,
+    instance: str,
+    provider: str,
+    model: str | None,
+    base_url: str | None,
+    api_key_env: str | None,
+    channel: str | None,
+    channel_token_env: str | None,
+    policy: bool,
+    yes: bool,
+    target: _common.Target,
+) -> None:
+    """Create an instance, its provider key, an optional channel and the default policy.
+    Re-running updates the same objects in place."""
+    from k8sclaw import onboard as ob
+
+    say = _say
+    say("K8sClaw · Onboarding")
+    say("Step 1/5 — Checking cluster")
+    kube, namespace = target.kube(), target.ns()
+    existing = ob.check_cluster(kube, namespace)
+    say(
+        f"  connected to {kube.connection.context}, namespace {namespace} "
+        f"({existing} instance(s) there)"
+    )
+    if non_interactive:
+        spec = ob.PROVIDERS[provider]
+        answers = ob.Answers(
+            namespace=namespace,
+            instance=instance,
+            provider=provider,
+            model=model or spec.default_model,
+            base_url=base_url or spec.default_base_url,
+            api_key=_from_env(api_key_env, "API key"),
+            channel=channel,
+            channel_token=_from_env(channel_token_env, "channel token"),
+            policy=policy,
+        )
+        if spec.needs_base_url and not answers.base_url:
+            raise CliError(f"provider {provider} needs an endpoint", hint="pass --base-url URL")
+    else:
+        from k8sclaw.onboard._wizard import confirm
+
+        answers = ob.ask(namespace, say, default_instance=instance)
+        if not yes and not confirm(answers, say):
+            raise CliError("aborted; nothing was changed", hint="run `k8sclaw onboard` again")
+    ob.apply(kube, ob.plan(answers), say)
+    _next_steps(answers)
+
+
+def _next_steps(answers: object) -> None:
+    from k8sclaw.onboard import Answers
+
+    assert isinstance(answers, Answers)
+    say = _say
+    say("Onboarding complete. Next:")
+    say(f"  k8sclaw instances get {answers.instance}")
+    say(f'  k8sclaw run --instance {answers.instance} "say hello"')
+    if answers.api_key is None and answers.provider != "ollama":
+        say(
+            "  no API key stored; add it with: kubectl create secret generic "
+            f"{answers.instance}-{answers.provider}-key --from-literal=<KEY_ENV>=..."
+        )
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)

@@ -1,0 +1,153 @@
+"""`k8sclaw install` / `uninstall` against the Kubernetes API of the harness.
+
+Both change cluster-wide state (CRDs, the k8sclaw-system namespace), so each test
+restores the session's CRDs afterwards for the tests that follow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import kubernetes
+import pytest
+from click.testing import CliRunner, Result
+
+from k8sclaw.cli import cli
+from k8sclaw.kube import ClusterTarget, Kube
+from k8sclaw_protocol import names
+from tests.harness.kube import KubeEnv
+from tests.harness.kube_fixtures import install_crds
+
+
+def k8sclaw(kube: KubeEnv, *args: str) -> Result:
+    return CliRunner().invoke(cli, [*args, "--kubeconfig", str(kube.kubeconfig)])
+
+
+@pytest.fixture
+def cluster(kube: KubeEnv) -> Iterator[KubeEnv]:
+    """The test's cluster; K8sClaw removed and the session's CRDs restored afterwards."""
+    try:
+        yield kube
+    finally:
+        CliRunner().invoke(cli, ["uninstall", "--yes", "--kubeconfig", str(kube.kubeconfig)])
+        install_crds(kube.api_client)
+
+
+def _custom(kube: KubeEnv) -> kubernetes.client.CustomObjectsApi:
+    return kubernetes.client.CustomObjectsApi(kube.api_client)
+
+
+def _installed(kube: KubeEnv) -> dict[str, Any]:
+    apps = kubernetes.client.AppsV1Api(kube.api_client)
+    deployments = apps.list_namespaced_deployment(names.SYSTEM_NAMESPACE).items
+    return {
+        "deployments": sorted(d.metadata.name for d in deployments),
+        "statefulsets": [
+            s.metadata.name for s in apps.list_namespaced_stateful_set(names.SYSTEM_NAMESPACE).items
+        ],
+        "images": sorted(c.image for d in deployments for c in d.spec.template.spec.containers),
+        "policies": sorted(
+            p["metadata"]["name"]
+            for p in _custom(kube).list_namespaced_custom_object(
+                names.GROUP, names.API_VERSION, kube.namespace, "clawpolicies"
+            )["items"]
+        ),
+    }
+
+
+def test_install_twice_second_changes_nothing(cluster: KubeEnv) -> None:
+    first = k8sclaw(cluster, "install", "--no-wait", "--timeout", "30")
+    assert first.exit_code == 0, first.stderr
+    assert " created" in first.stderr
+    state = _installed(cluster)
+    assert state["deployments"] == ["k8sclaw-apiserver", "k8sclaw-controller", "k8sclaw-webhook"]
+    assert state["statefulsets"] == ["nats"]
+    assert all(i.endswith(":" + names.VERSION) for i in state["images"])
+    assert state["policies"] == ["network-isolated", "permissive", "restrictive"]
+
+    second = k8sclaw(cluster, "install", "--no-wait", "--timeout", "30")
+    assert second.exit_code == 0, second.stderr
+    assert "created" not in second.stderr.replace("creates your first", "")
+    assert "configured" not in second.stderr
+    assert ", 0 changed," in second.stderr
+    assert _installed(cluster) == state
+
+
+def test_reinstall_keeps_the_ca_bundle_the_webhook_wrote(cluster: KubeEnv) -> None:
+    if cluster.emulator is not None:
+        pytest.skip("emulator SSA replaces the webhooks list instead of merging by name")
+    assert k8sclaw(cluster, "install", "--no-wait").exit_code == 0
+    admission = kubernetes.client.AdmissionregistrationV1Api(cluster.api_client)
+    # The webhook fills caBundle at start-up, as its own field manager.
+    ca = "Y2EtYnVuZGxl"
+    kube = Kube.connect(ClusterTarget(str(cluster.kubeconfig)))
+    kube.request(
+        "PATCH",
+        "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/k8sclaw-webhook",
+        what="webhook configuration",
+        body=[{"op": "add", "path": "/webhooks/0/clientConfig/caBundle", "value": ca}],
+        query=[("fieldManager", "k8sclaw-webhook")],
+        content_type="application/json-patch+json",
+    )
+    hook = admission.read_mutating_webhook_configuration("k8sclaw-webhook").webhooks[0]
+    assert hook.client_config.ca_bundle == ca
+    result = k8sclaw(cluster, "install", "--no-wait")
+    assert result.exit_code == 0, result.stderr
+    hook = admission.read_mutating_webhook_configuration("k8sclaw-webhook").webhooks[0]
+    assert hook.client_config.ca_bundle == ca
+
+
+def test_newer_installation_is_not_downgraded(cluster: KubeEnv) -> None:
+    assert k8sclaw(cluster, "install", "--no-wait").exit_code == 0
+    core = kubernetes.client.CoreV1Api(cluster.api_client)
+    core.patch_namespace(
+        names.SYSTEM_NAMESPACE, {"metadata": {"labels": {"app.kubernetes.io/version": "99.0.0"}}}
+    )
+    result = k8sclaw(cluster, "install", "--no-wait")
+    assert result.exit_code == 11
+    assert (
+        result.stderr.startswith("error: K8sClaw 99.0.0 is installed")
+        and "--allow-downgrade" in result.stderr
+    )
+
+
+def test_uninstall_leaves_nothing_even_with_finalizers(cluster: KubeEnv) -> None:
+    assert k8sclaw(cluster, "install", "--no-wait").exit_code == 0
+    custom = _custom(cluster)
+    run = {
+        "apiVersion": names.GROUP_VERSION,
+        "kind": "AgentRun",
+        "metadata": {"name": "stuck", "finalizers": [names.FINALIZER_AGENT_RUN]},
+        "spec": {"instanceRef": "a", "sessionKey": "s", "task": "t", "model": {"model": "m"}},
+    }
+    custom.create_namespaced_custom_object(
+        names.GROUP, names.API_VERSION, cluster.namespace, "agentruns", run
+    )
+
+    result = k8sclaw(cluster, "uninstall", "--yes", "--timeout", "30")
+    assert result.exit_code == 0, result.stderr
+    assert "deleted agentrun/stuck" in result.stderr
+
+    core = kubernetes.client.CoreV1Api(cluster.api_client)
+    assert names.SYSTEM_NAMESPACE not in {n.metadata.name for n in core.list_namespace().items}
+    ext = kubernetes.client.ApiextensionsV1Api(cluster.api_client)
+    assert not [
+        c for c in ext.list_custom_resource_definition().items if c.spec.group == names.GROUP
+    ]
+    rbac = kubernetes.client.RbacAuthorizationV1Api(cluster.api_client)
+    assert not [r for r in rbac.list_cluster_role().items if r.metadata.name.startswith("k8sclaw-")]
+    admission = kubernetes.client.AdmissionregistrationV1Api(cluster.api_client)
+    assert not admission.list_validating_webhook_configuration(
+        field_selector="metadata.name=k8sclaw-webhook"
+    ).items
+
+    # A new user's next command now says what is missing and how to fix it.
+    missing = k8sclaw(cluster, "runs", "list")
+    assert missing.exit_code == 5
+    assert missing.stderr.splitlines() == [
+        "error: the cluster does not know agentruns (K8sClaw CRDs missing)",
+        "hint: run `k8sclaw install` to install the K8sClaw CRDs and control plane",
+    ]
+    again = k8sclaw(cluster, "uninstall", "--yes")
+    assert again.exit_code == 0, again.stderr
