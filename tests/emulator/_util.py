@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -85,3 +86,26 @@ def wait_gone(list_fn: Callable[..., Any], name: str, timeout: int = 30, **kwarg
             watch.stop()
             return
     raise AssertionError(f"{name} still exists after {timeout}s")
+
+
+def raw(
+    kube: KubeEnv,
+    method: str,
+    path: str,
+    body: Any = None,
+    content_type: str = "application/json",
+    **query: str,
+) -> tuple[int, dict[str, Any]]:
+    """One HTTP call through the configured client (auth included): (status code, JSON body)."""
+    client = kube.api_client
+    request = client.param_serialize(
+        method,
+        path,
+        query_params=list(query.items()),
+        body=body,
+        auth_settings=["BearerToken"],
+        header_params={"Content-Type": content_type, "Accept": "application/json"},
+    )
+    response = client.call_api(*request)
+    data = response.read()
+    return response.status, json.loads(data) if data else {}

@@ -1,0 +1,95 @@
+"""Patch formats: merge, JSON, strategic merge (built-ins only) and server-side apply."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.emulator._util import GROUP, PLURAL, VERSION, agent_run, core, custom, raw, unique
+from tests.harness.kube import KubeEnv
+
+
+def _patch(
+    kube: KubeEnv, path: str, body: object, content_type: str, **query: str
+) -> dict[str, Any]:
+    status, result = raw(kube, "PATCH", path, body, content_type, **query)
+    assert status == 200, result
+    return result
+
+
+def _pod(name: str) -> dict[str, object]:
+    return {
+        "metadata": {"name": name},
+        "spec": {
+            "containers": [
+                {"name": "a", "image": "busybox", "env": [{"name": "X", "value": "1"}]},
+                {"name": "b", "image": "busybox"},
+            ]
+        },
+    }
+
+
+def test_merge_patch_removes_with_null(kube: KubeEnv) -> None:
+    name = unique("cm")
+    core(kube).create_namespaced_config_map(
+        kube.namespace, {"metadata": {"name": name}, "data": {"a": "1", "b": "2"}}
+    )
+    path = f"/api/v1/namespaces/{kube.namespace}/configmaps/{name}"
+    out = _patch(kube, path, {"data": {"a": None, "c": "3"}}, "application/merge-patch+json")
+    assert out["data"] == {"b": "2", "c": "3"}
+
+
+def test_json_patch(kube: KubeEnv) -> None:
+    name = unique("cm")
+    core(kube).create_namespaced_config_map(
+        kube.namespace, {"metadata": {"name": name}, "data": {"a": "1"}}
+    )
+    path = f"/api/v1/namespaces/{kube.namespace}/configmaps/{name}"
+    ops = [{"op": "add", "path": "/data/b", "value": "2"}, {"op": "remove", "path": "/data/a"}]
+    assert _patch(kube, path, ops, "application/json-patch+json")["data"] == {"b": "2"}
+
+
+def test_strategic_merge_merges_containers_by_name(kube: KubeEnv) -> None:
+    name = unique("pod")
+    core(kube).create_namespaced_pod(kube.namespace, _pod(name))
+    path = f"/api/v1/namespaces/{kube.namespace}/pods/{name}"
+    patch = {"spec": {"containers": [{"name": "a", "image": "busybox:1.36"}]}}
+    out = _patch(kube, path, patch, "application/strategic-merge-patch+json")
+    containers = {c["name"]: c for c in out["spec"]["containers"]}  # type: ignore[index]
+    assert set(containers) == {"a", "b"}
+    assert containers["a"]["image"] == "busybox:1.36"
+    assert containers["a"]["env"] == [{"name": "X", "value": "1"}]
+
+
+def test_strategic_merge_is_unsupported_for_custom_resources(kube: KubeEnv) -> None:
+    name = unique("run")
+    custom(kube).create_namespaced_custom_object(
+        GROUP, VERSION, kube.namespace, PLURAL, agent_run(name)
+    )
+    path = f"/apis/{GROUP}/{VERSION}/namespaces/{kube.namespace}/{PLURAL}/{name}"
+    status, _ = raw(
+        kube, "PATCH", path, {"spec": {"task": "x"}}, "application/strategic-merge-patch+json"
+    )
+    assert status == 415
+
+
+def test_server_side_apply_creates_then_merges(kube: KubeEnv) -> None:
+    name = unique("cm")
+    path = f"/api/v1/namespaces/{kube.namespace}/configmaps/{name}"
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"a": "1"}}
+    created = _patch(
+        kube, path, body, "application/apply-patch+yaml", fieldManager="test", force="true"
+    )
+    assert created["data"] == {"a": "1"}
+    body["data"] = {"a": "2"}
+    updated = _patch(
+        kube, path, body, "application/apply-patch+yaml", fieldManager="test", force="true"
+    )
+    assert updated["data"] == {"a": "2"}
+    assert updated["metadata"]["uid"] == created["metadata"]["uid"]  # type: ignore[index]
+
+
+def test_apply_requires_field_manager(kube: KubeEnv) -> None:
+    path = f"/api/v1/namespaces/{kube.namespace}/configmaps/{unique('cm')}"
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}
+    status, result = raw(kube, "PATCH", path, body, "application/apply-patch+yaml")
+    assert (status, result["reason"]) == (400, "BadRequest")
