@@ -1,0 +1,271 @@
+"""End to end: the real `k8sclaw-webhook --dev-url` process behind the Kubernetes API.
+
+The webhook runs as a subprocess (dev mode registers its configurations in the test
+cluster and removes them on exit); objects are created through the official client, so
+the API server (kube emulator or real) calls the webhook over HTTPS with the caBundle.
+On a real cluster the API server cannot reach 127.0.0.1 of this machine, so the tests
+that need the webhook called skip there; so do they while the emulator cannot call
+admission webhooks (probed once, with a run that must be refused).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import kubernetes
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from k8sclaw_controllers.webhook import _certs, _configs
+from k8sclaw_protocol import names
+from tests.harness.kube import KubeEnv
+from tests.policy._builders import policy_body, run_body, sandbox
+
+ADMISSION = "/apis/admissionregistration.k8s.io/v1"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Cluster:
+    kube: KubeEnv
+    api: kubernetes.client.CustomObjectsApi
+
+    def create(self, plural: str, body: dict[str, Any]) -> dict[str, Any]:
+        body["metadata"]["namespace"] = self.kube.namespace
+        result: dict[str, Any] = self.api.create_namespaced_custom_object(
+            names.GROUP, names.API_VERSION, self.kube.namespace, plural, body
+        )
+        return result
+
+    def replace_policy(self, **spec: Any) -> None:
+        self.api.patch_namespaced_custom_object(
+            names.GROUP,
+            names.API_VERSION,
+            self.kube.namespace,
+            "clawpolicies",
+            "default-policy",
+            {"spec": spec},
+        )
+
+    def refused(self, body: dict[str, Any]) -> str:
+        with pytest.raises(ApiException) as caught:
+            self.create("agentruns", body)
+        return str(caught.value.body)
+
+
+@dataclass
+class DevWebhook:
+    process: subprocess.Popen[str]
+    name: str
+
+
+def _start(kube: KubeEnv) -> DevWebhook:
+    name = f"k8sclaw-webhook-e2e-{secrets.token_hex(3)}"
+    url = f"https://127.0.0.1:{_free_port()}"
+    script = shutil.which("k8sclaw-webhook")
+    assert script, "k8sclaw-webhook is not installed; run `uv sync --all-packages`"
+    command = [script, "--dev-url", url, "--kubeconfig", str(kube.kubeconfig), "--name", name]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env={**os.environ})
+    assert process.stderr is not None
+    for line in process.stderr:  # the log line is the readiness event: served and registered
+        if "registered webhook configurations" in line:
+            return DevWebhook(process, name)
+    process.wait(timeout=30)
+    raise AssertionError(f"k8sclaw-webhook exited {process.returncode} before registering")
+
+
+def _stop(hook: DevWebhook) -> int:
+    hook.process.send_signal(signal.SIGTERM)
+    code = hook.process.wait(timeout=30)
+    assert hook.process.stderr is not None
+    hook.process.stderr.close()
+    return code
+
+
+@pytest.fixture
+def cluster(kube: KubeEnv) -> Cluster:
+    return Cluster(kube, kubernetes.client.CustomObjectsApi(kube.api_client))
+
+
+@pytest.fixture
+def webhook(kube: KubeEnv, cluster: Cluster) -> Iterator[DevWebhook]:
+    if kube.is_real:
+        pytest.skip("a real API server cannot reach a webhook on this machine's 127.0.0.1")
+    hook = _start(kube)
+    try:
+        yield hook
+    finally:
+        if hook.process.poll() is None:
+            _stop(hook)
+
+
+@pytest.fixture
+def enforcing(webhook: DevWebhook, cluster: Cluster) -> Cluster:
+    """The cluster with the webhook registered and demonstrably called."""
+    probe = run_body(name=f"probe-{secrets.token_hex(3)}", instanceRef="no-such-instance")
+    try:
+        cluster.create("agentruns", probe)
+    except ApiException as error:
+        assert "spec.instanceRef" in str(error.body)
+        return cluster
+    pytest.skip("the kube emulator does not call admission webhooks yet")
+
+
+def test_dev_mode_registers_and_removes_its_configurations(
+    webhook: DevWebhook, kube: KubeEnv
+) -> None:
+    api = kubernetes.client.AdmissionregistrationV1Api(kube.api_client)
+    validating = api.read_validating_webhook_configuration(webhook.name)
+    mutating = api.read_mutating_webhook_configuration(webhook.name)
+    urls = sorted(hook.client_config.url for hook in [*validating.webhooks, *mutating.webhooks])
+    assert [url.rsplit("/", 1)[1] for url in urls] == [
+        "mutate-agentrun",
+        "validate-agentrun",
+        "validate-clawpolicy",
+        "validate-skillpack",
+    ]
+    assert {hook.failure_policy for hook in validating.webhooks} == {"Fail"}
+    ca = base64.b64decode(validating.webhooks[0].client_config.ca_bundle)
+    assert b"BEGIN CERTIFICATE" in ca
+    assert _stop(webhook) == 0
+    with pytest.raises(ApiException) as gone:
+        api.read_validating_webhook_configuration(webhook.name)
+    assert gone.value.status == 404
+    with pytest.raises(ApiException):
+        api.read_mutating_webhook_configuration(webhook.name)
+
+
+def _setup(cluster: Cluster, **policy: Any) -> None:
+    cluster.create("clawpolicies", policy_body(**policy))
+    instance = {
+        "apiVersion": names.GROUP_VERSION,
+        "kind": "ClawInstance",
+        "metadata": {"name": "alpha"},
+        "spec": {"agents": {"default": {"model": "gpt-4o"}}, "policyRef": "default-policy"},
+    }
+    cluster.create("clawinstances", instance)
+
+
+@pytest.mark.parametrize(
+    ("policy", "spec", "rule"),
+    [
+        ({"sandboxPolicy": {"required": True}}, {}, "sandboxPolicy.required"),
+        (
+            {"subagentPolicy": {"maxDepth": 1}},
+            {"parent": {"runName": "p", "sessionKey": "s", "spawnDepth": 2}},
+            "subagentPolicy.maxDepth",
+        ),
+        (
+            {"toolGating": {"rules": [{"tool": "execute_command", "action": "deny"}]}},
+            {"toolPolicy": {"allow": ["execute_command"]}},
+            "toolGating.rules[execute_command]",
+        ),
+        (
+            {"featureGates": {"code-execution": False}},
+            {"sandbox": sandbox()},
+            "featureGates.code-execution",
+        ),
+        (
+            {"sandboxPolicy": {"maxCPU": "1"}},
+            {"sandbox": sandbox(limits={"cpu": "2"})},
+            "sandboxPolicy.maxCPU",
+        ),
+    ],
+    ids=["sandbox", "depth", "tool", "gate", "cap"],
+)
+def test_violating_runs_are_rejected_naming_the_rule(
+    enforcing: Cluster, policy: dict[str, Any], spec: dict[str, Any], rule: str
+) -> None:
+    _setup(enforcing, **policy)
+    message = enforcing.refused(run_body(name="bad", **spec))
+    assert f"rule {rule}: " in message and "default-policy" in message
+
+
+def test_concurrency_limit_counts_live_runs(enforcing: Cluster) -> None:
+    _setup(enforcing, subagentPolicy={"maxConcurrent": 1})
+    enforcing.create("agentruns", run_body(name="first"))
+    assert "subagentPolicy.maxConcurrent" in enforcing.refused(run_body(name="second"))
+
+
+def test_compliant_run_is_admitted_and_mutated(enforcing: Cluster) -> None:
+    _setup(
+        enforcing,
+        sandboxPolicy={"defaultImage": "corp/sandbox:2"},
+        toolGating={"defaultAction": "deny", "rules": [{"tool": "read_file", "action": "allow"}]},
+    )
+    created = enforcing.create("agentruns", run_body(name="good", sandbox={"enabled": True}))
+    assert created["metadata"]["labels"][names.LABEL_INSTANCE] == "alpha"
+    assert created["spec"]["sandbox"]["image"] == "corp/sandbox:2"
+    assert created["spec"]["toolPolicy"]["allow"] == ["read_file"]
+    assert "execute_command" in created["spec"]["toolPolicy"]["deny"]
+
+
+def test_policy_change_applies_to_the_next_run_without_restart(enforcing: Cluster) -> None:
+    _setup(enforcing)
+    enforcing.create("agentruns", run_body(name="before", toolPolicy={"allow": ["fetch_url"]}))
+    enforcing.replace_policy(featureGates={"network-access": False})
+    assert "featureGates.network-access" in enforcing.refused(
+        run_body(name="after", toolPolicy={"allow": ["fetch_url"]})
+    )
+
+
+def test_unknown_gate_in_a_policy_is_refused(enforcing: Cluster) -> None:
+    with pytest.raises(ApiException) as caught:
+        enforcing.create("clawpolicies", policy_body(name="odd", featureGates={"teleport": True}))
+    assert "featureGates.teleport" in str(caught.value.body)
+
+
+def test_deleting_a_run_whose_instance_and_policy_are_gone_works(enforcing: Cluster) -> None:
+    _setup(enforcing)
+    body = run_body(name="orphan")
+    body["metadata"]["finalizers"] = [names.FINALIZER_AGENT_RUN]
+    enforcing.create("agentruns", body)
+    ns, api = enforcing.kube.namespace, enforcing.api
+    api.delete_namespaced_custom_object(
+        names.GROUP, names.API_VERSION, ns, "clawinstances", "alpha"
+    )
+    api.delete_namespaced_custom_object(
+        names.GROUP, names.API_VERSION, ns, "clawpolicies", "default-policy"
+    )
+    api.delete_namespaced_custom_object(names.GROUP, names.API_VERSION, ns, "agentruns", "orphan")
+    api.patch_namespaced_custom_object(
+        names.GROUP,
+        names.API_VERSION,
+        ns,
+        "agentruns",
+        "orphan",
+        {"metadata": {"finalizers": None}},
+    )
+    with pytest.raises(ApiException) as gone:
+        api.get_namespaced_custom_object(names.GROUP, names.API_VERSION, ns, "agentruns", "orphan")
+    assert gone.value.status == 404
+
+
+def test_webhook_down_fails_closed(enforcing: Cluster) -> None:
+    """A configuration pointing at a port nobody listens on: creation fails, never passes."""
+    name = f"k8sclaw-webhook-down-{secrets.token_hex(3)}"
+    bundle = _certs.generate(["127.0.0.1"])
+    client = _configs.url_client(f"https://127.0.0.1:{_free_port()}")
+    validating, _ = _configs.configurations(client, bundle.ca_cert, name)
+    api = kubernetes.client.AdmissionregistrationV1Api(enforcing.kube.api_client)
+    api.create_validating_webhook_configuration(validating)
+    try:
+        _setup(enforcing)
+        message = enforcing.refused(run_body(name="unguarded"))
+        assert name in message or "webhook" in message.lower()
+    finally:
+        api.delete_validating_webhook_configuration(name)
