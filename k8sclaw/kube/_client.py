@@ -170,7 +170,7 @@ class Kube:
         except _errors.NotFoundError as exc:
             raise _errors.NotFoundError(
                 f'{kind.info.singular} "{name}" not found in namespace {namespace}',
-                hint=f"list them with `k8sclaw {kind.info.plural} list -n {namespace}`",
+                hint=f"list them with `{_list_command(kind)} -n {namespace}`",
             ) from exc
         return kind.from_wire(body)
 
@@ -232,6 +232,20 @@ class Kube:
             yield from iter_lines(resp)
         finally:
             resp.release_conn()
+
+
+_CLI_GROUPS = {
+    "ClawInstance": "instances",
+    "AgentRun": "runs",
+    "ClawPolicy": "policies",
+    "SkillPack": "skills",
+}
+
+
+def _list_command(kind: type[Resource]) -> str:
+    """The command that lists a kind (kubectl for kinds the CLI has no group for)."""
+    group = _CLI_GROUPS.get(kind.info.kind)
+    return f"k8sclaw {group} list" if group else f"kubectl get {kind.info.plural}"
 
 
 def iter_lines(resp: Any) -> Iterator[str]:
