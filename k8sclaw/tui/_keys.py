@@ -29,6 +29,9 @@ class K8sClawApp(AppCore):
 
     def action_next_view(self) -> None:
         """Tab: next view, or accept the completion while typing a command."""
+        if self.screen is not self.screen_stack[0]:
+            self.screen.focus_next()
+            return
         command = self.query_one("#command", Input)
         if command.has_focus:
             command.action_cursor_right()
@@ -36,7 +39,10 @@ class K8sClawApp(AppCore):
         self.show_view(self.view_index + 1)
 
     def action_previous_view(self) -> None:
-        """Shift+Tab: previous view."""
+        """Shift+Tab: previous view (previous field on overlay screens)."""
+        if self.screen is not self.screen_stack[0]:
+            self.screen.focus_previous()
+            return
         self.show_view(self.view_index - 1)
 
     def action_cursor_down(self) -> None:

@@ -115,20 +115,23 @@ class OnboardScreen(Screen[Onboarding | None]):
                 allow_blank=False,
             )
 
+    def on_mount(self) -> None:
+        self.query_one("#w-instance", Input).focus()
+
     def on_input_submitted(self) -> None:
         self.dismiss(self.answers())
 
     def answers(self) -> Onboarding:
         """What the form says, with the wizard's defaults filled in."""
         provider = str(self.query_one("#w-provider", Select).value)
-        channel = self.query_one("#w-channel", Select).value
+        channel_select = self.query_one("#w-channel", Select)
         return Onboarding(
             instance=self.query_one("#w-instance", Input).value.strip() or "my-agent",
             provider=provider,
             model=self.query_one("#w-model", Input).value.strip()
             or DEFAULT_MODELS.get(provider, "gpt-4o"),
             api_key=self.query_one("#w-key", Input).value,
-            channel="" if channel is Select.BLANK else str(channel),
+            channel="" if channel_select.is_blank() else str(channel_select.value),
             channel_token=self.query_one("#w-token", Input).value,
             policy=bool(self.query_one("#w-policy", Select).value),
         )

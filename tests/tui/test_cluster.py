@@ -1,0 +1,190 @@
+"""Pilot tests against the kube API (emulator or real cluster) with seeded objects."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+from textual.pilot import Pilot
+
+from k8sclaw.kube import ClusterTarget, Kube, NotFoundError
+from k8sclaw.tui import K8sClawApp
+from k8sclaw.tui._screens import ConfirmScreen, OnboardScreen, TextScreen
+from k8sclaw.tui._table import ResourceTable
+from k8sclaw.tui._watch import Backoff
+from k8sclaw_protocol import AgentRun, ClawInstance, ClawPolicy, names
+from tests.harness.kube import KubeEnv
+from tests.tui import _seed
+from tests.tui._proxy import Proxy
+
+
+def connect(kubeconfig: Path) -> Kube:
+    return Kube.connect(ClusterTarget(kubeconfig=str(kubeconfig)))
+
+
+async def until(pilot: Pilot[int], cond: Callable[[], bool], what: str) -> None:
+    """Let the app process worker messages until `cond` holds (bounded)."""
+    for _ in range(500):
+        if cond():
+            return
+        await pilot.pause(0.02)
+    message = pilot.app.query_one("#message").render() if pilot.app.screen_stack else ""
+    raise AssertionError(f"timed out waiting for {what}; last message: {message}")
+
+
+def names_shown(app: K8sClawApp) -> list[str]:
+    table = app.query_one(ResourceTable)
+    return [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+
+
+def seed_cluster(kube: Kube, ns: str) -> ClawInstance:
+    inst = kube.create(_seed.instance("alpha", ns))
+    kube.create(
+        ClawPolicy.from_wire(
+            {
+                **_seed.policy("default-policy", ns).to_wire(),
+                "metadata": {"name": "default-policy", "namespace": ns},
+            }
+        )
+    )
+    return inst
+
+
+async def test_watch_shows_objects_and_slash_run_creates_labelled_run(kube: KubeEnv) -> None:
+    api = connect(kube.kubeconfig)
+    seed_cluster(api, kube.namespace)
+    app = K8sClawApp(api, namespace=kube.namespace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: names_shown(app) == ["alpha"], "seeded instance")
+        await pilot.press("slash", *"run say hello", "enter")
+        await until(pilot, lambda: bool(app.store.all("runs")), "the new run in the store")
+        runs = await asyncio.to_thread(api.list, AgentRun, kube.namespace)
+        assert len(runs) == 1 and runs[0].spec.task == "say hello"
+        labels = runs[0].metadata.labels
+        assert labels[names.LABEL_INSTANCE] == "alpha" and labels[names.LABEL_COMPONENT] == "tui"
+        await pilot.press("slash", *"run alpha second task", "enter")
+        await until(pilot, lambda: len(app.store.all("runs")) == 2, "second run")
+        assert {r.spec.task for r in app.store.all("runs")} == {"say hello", "second task"}
+        await pilot.press("R")
+        assert app.view.name == "runs"
+        assert app.query_one("#command").value == "/run alpha "  # type: ignore[attr-defined]
+        await pilot.press("escape")
+        # the instance created a policy binding: /features on a live policy
+        await pilot.press("slash", *"features default-policy", "enter")
+        assert "code-execution=on" in str(app.query_one("#message").render())
+
+
+async def test_delete_asks_first_escape_cancels_y_deletes(kube: KubeEnv) -> None:
+    api = connect(kube.kubeconfig)
+    inst = seed_cluster(api, kube.namespace)
+    api.create(_seed.run(inst, "alpha-run-x", "t").model_copy(update={"status": None}))
+    app = K8sClawApp(api, namespace=kube.namespace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2")
+        await until(pilot, lambda: names_shown(app) == ["alpha-run-x"], "seeded run")
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")
+        assert "delete cancelled" in str(app.query_one("#message").render())
+        assert await asyncio.to_thread(api.get, AgentRun, "alpha-run-x", kube.namespace)
+        await pilot.press("x", "y")
+        await until(pilot, lambda: names_shown(app) == [], "row removed by the watch")
+        try:
+            await asyncio.to_thread(api.get, AgentRun, "alpha-run-x", kube.namespace)
+        except NotFoundError:
+            pass
+        else:
+            raise AssertionError("run still exists after delete")
+        await pilot.press("slash", *"delete policy default-policy", "enter", "y")
+        await until(pilot, lambda: not app.store.all("policies"), "policy deleted")
+
+
+async def test_abort_result_describe_and_events(kube: KubeEnv) -> None:
+    api = connect(kube.kubeconfig)
+    inst = seed_cluster(api, kube.namespace)
+    api.create(_seed.run(inst, "alpha-run-y", "long task").model_copy(update={"status": None}))
+    app = K8sClawApp(api, namespace=kube.namespace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: len(app.store.all("runs")) == 1, "seeded run")
+        await pilot.press("d")
+        assert isinstance(app.screen, TextScreen) and "alpha-openai-key" in app.screen.text
+        await pilot.press("escape", "l")
+        assert isinstance(app.screen, TextScreen) and app.screen.title_text.startswith("Events")
+        await pilot.press("escape", "slash", *"result alpha-run-y", "enter")
+        assert isinstance(app.screen, TextScreen) and "no result yet" in app.screen.text
+        await pilot.press("escape", "2", "l")
+        assert "has no pod yet" in str(app.query_one("#message").render())
+        await pilot.press("slash", *"abort alpha-run-y", "enter")
+        await until(pilot, lambda: not app.store.all("runs"), "aborted run gone")
+
+
+async def test_onboard_wizard_creates_secret_policy_and_instance(kube: KubeEnv) -> None:
+    api = connect(kube.kubeconfig)
+    app = K8sClawApp(api, namespace=kube.namespace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("O")
+        assert isinstance(app.screen, OnboardScreen)
+        await pilot.press("escape")
+        assert "onboarding cancelled" in str(app.query_one("#message").render())
+        await pilot.press("O", *"wiz")
+        await pilot.press("tab", "tab", *"gpt-4o-mini", "tab", *"sk-secret", "enter")
+        await until(pilot, lambda: names_shown(app) == ["wiz"], "onboarded instance")
+        inst = await asyncio.to_thread(api.get, ClawInstance, "wiz", kube.namespace)
+        assert inst.spec.agents.default.model == "gpt-4o-mini"
+        assert inst.spec.policy_ref == "default-policy"
+        assert [r.secret for r in inst.spec.auth_refs] == ["wiz-openai-key"]
+        secret = await asyncio.to_thread(
+            api.get_raw, "v1", "Secret", "wiz-openai-key", kube.namespace
+        )
+        assert secret["metadata"]["name"] == "wiz-openai-key"
+        await until(pilot, lambda: bool(app.store.all("policies")), "default policy")
+
+
+async def test_namespace_switch(kube: KubeEnv) -> None:
+    api = connect(kube.kubeconfig)
+    seed_cluster(api, kube.namespace)
+    app = K8sClawApp(api, namespace="default")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: bool(app.namespace_names), "namespace list")
+        await pilot.press("slash", *f"ns {kube.namespace[:3]}")
+        assert kube.namespace in str(app.query_one("#message").render())
+        await pilot.press("escape", "slash", *f"ns {kube.namespace}", "enter")
+        await until(pilot, lambda: names_shown(app) == ["alpha"], "instance after /ns")
+        assert f"ns:{kube.namespace}" in str(app.query_one("#header").render())
+
+
+async def test_cluster_disappears_banner_then_recovery_without_duplicates(
+    kube: KubeEnv, tmp_path: Path
+) -> None:
+    if kube.is_real:
+        import pytest
+
+        pytest.skip("cuts the connection through a local proxy in front of the emulator")
+    api = connect(kube.kubeconfig)
+    seed_cluster(api, kube.namespace)
+    url = urlsplit(kube.server_url)
+    proxy = Proxy(url.hostname or "127.0.0.1", url.port or 80)
+    config = yaml.safe_load(kube.kubeconfig.read_text())
+    config["clusters"][0]["cluster"]["server"] = f"{url.scheme}://127.0.0.1:{proxy.port}"
+    proxied = tmp_path / "proxied-kubeconfig"
+    proxied.write_text(yaml.safe_dump(config))
+    proxy.restore()
+    app = K8sClawApp(connect(proxied), namespace=kube.namespace, backoff=lambda: Backoff(0.05, 0.2))
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: names_shown(app) == ["alpha"], "instance via proxy")
+            proxy.cut()
+            await until(pilot, lambda: bool(app.query_one("#banner").display), "banner")
+            assert "unreachable" in str(app.query_one("#header").render())
+            assert names_shown(app) == ["alpha"]  # last known state stays
+            await asyncio.to_thread(api.create, _seed.instance("beta", kube.namespace))
+            proxy.restore()
+            await until(pilot, lambda: not app.query_one("#banner").display, "recovery")
+            await until(pilot, lambda: sorted(names_shown(app)) == ["alpha", "beta"], "re-list")
+            assert "connected" in str(app.query_one("#header").render())
+    finally:
+        app.stop_watches()
+        proxy.close()
