@@ -1,0 +1,71 @@
+"""Dockerfiles: one per in-cluster component, non-root, read-only friendly, and the
+ipc-bridge image installs nothing of the UI or the Kubernetes client."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from k8sclaw_protocol import names
+
+ROOT = Path(__file__).resolve().parents[2]
+IMAGES = {
+    names.IMAGE_CONTROLLER: ("controllers", "k8sclaw-controller"),
+    names.IMAGE_APISERVER: ("controllers", "k8sclaw-apiserver"),
+    names.IMAGE_WEBHOOK: ("controllers", "k8sclaw-webhook"),
+    names.IMAGE_IPC_BRIDGE: ("sidecar", "k8sclaw-ipc-bridge"),
+    names.IMAGE_AGENT_RUNNER: ("sidecar", "k8sclaw-agent"),
+    names.IMAGE_SANDBOX: ("sidecar", "k8sclaw-sandbox"),
+}
+
+
+def _dockerfile(repository: str) -> str:
+    return (ROOT / "images" / repository.rsplit("/", 1)[-1] / "Dockerfile").read_text()
+
+
+@pytest.mark.parametrize(
+    "repository", [*IMAGES, names.IMAGE_CHANNEL], ids=lambda r: r.rsplit("/", 1)[-1]
+)
+def test_dockerfile_is_slim_and_non_root(repository: str) -> None:
+    text = _dockerfile(repository)
+    assert re.search(r"^FROM python:\$\{PYTHON_VERSION\}-slim$", text, re.M)
+    user = re.findall(r"^USER (\d+):(\d+)$", text, re.M)
+    assert user and user[-1] != ("0", "0")
+    assert "readOnlyRootFilesystem" in text and "HOME=/tmp" in text
+
+
+@pytest.mark.parametrize(
+    ("repository", "entry"), list(IMAGES.items()), ids=lambda v: str(v).rsplit("/", 1)[-1]
+)
+def test_entrypoint_is_a_console_script_of_the_installed_distribution(
+    repository: str, entry: tuple[str, str]
+) -> None:
+    folder, script = entry
+    scripts = tomllib.loads((ROOT / folder / "pyproject.toml").read_text())["project"]["scripts"]
+    assert script in scripts
+    text = _dockerfile(repository)
+    assert f'ENTRYPOINT ["{script}"]' in text
+    dist = tomllib.loads((ROOT / folder / "pyproject.toml").read_text())["project"]["name"]
+    assert f"--package {dist} " in text
+
+
+@pytest.mark.skipif(shutil.which("uv") is None, reason="uv not on PATH")
+def test_ipc_bridge_image_installs_no_ui_and_no_kubernetes_client() -> None:
+    text = _dockerfile(names.IMAGE_IPC_BRIDGE)
+    command = re.search(r"uv export (.*?) -o", text)
+    assert command is not None
+    out = subprocess.run(
+        ["uv", "export", *command.group(1).split()],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    pinned = {line.split("==")[0] for line in out.splitlines() if "==" in line}
+    assert {"nats-py", "pydantic", "watchfiles"} <= pinned
+    assert not pinned & {"textual", "rich", "click", "questionary", "kubernetes", "kopf"}
