@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tests.harness.kube import _defaults, _schema
+from tests.harness.kube import _defaults, _podsecurity, _schema, _webhooks
 
 if TYPE_CHECKING:
     from tests.harness.kube._cluster import Cluster
@@ -22,6 +22,7 @@ class Admission:
 
     def __init__(self, cluster: Cluster) -> None:
         self._cluster = cluster
+        self.webhooks = _webhooks.Webhooks(cluster)
 
     async def admit(
         self,
@@ -35,10 +36,25 @@ class Admission:
         subresource: str | None = None,
     ) -> Obj:
         """Return the admitted (possibly mutated) object or raise the rejection."""
+        hooks = self.webhooks
+        mutated = await hooks.run(
+            operation, rtype, obj, old, mutating=True, dry_run=dry_run, subresource=subresource
+        )
+        assert mutated is not None
+        obj = mutated
         if rtype.custom:
             obj = _schema.admit(rtype, obj, strict=strict)
         _defaults.validate(rtype, obj)
+        if operation == "CREATE" and (rtype.group, rtype.kind) == ("", "Pod"):
+            namespace = self._cluster.store.get(
+                ("", "namespaces"), "", obj["metadata"]["namespace"]
+            )
+            _podsecurity.enforce(namespace, obj)
+        await hooks.run(
+            operation, rtype, obj, old, mutating=False, dry_run=dry_run, subresource=subresource
+        )
         return obj
 
     async def admit_delete(self, rtype: ResourceType, obj: Obj, *, dry_run: bool = False) -> None:
         """DELETE passes validating webhooks registered for it."""
+        await self.webhooks.run("DELETE", rtype, None, obj, mutating=False, dry_run=dry_run)

@@ -120,6 +120,17 @@ class KubeEmulator:
     def write_kubeconfig(self, path: Path, namespace: str = "default") -> Path:
         return _kubeconfig.write_kubeconfig(path, self.url, namespace)
 
+    def route_service(self, namespace: str, name: str, host: str, port: int) -> None:
+        """Send webhook calls for Service `namespace/name` to `host:port` (no cluster network here).
+
+        The certificate is still verified for `<name>.<namespace>.svc`, as a real API server would.
+        """
+
+        def route() -> None:
+            self.cluster.admission.webhooks.service_routes[(namespace, name)] = (host, port)
+
+        self.call(route)
+
     def compact(self) -> None:
         """Drop the watch history: older resourceVersions now answer 410 Gone."""
         self.call(self.cluster.store.compact)
