@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from tests.harness.kube import _discovery, _errors, _selectors, _watch
+from tests.harness.kube import _discovery, _errors, _openapi, _selectors, _watch
 from tests.harness.kube._cluster import Cluster
 from tests.harness.kube._store import Obj
 from tests.harness.kube._types import ResourceType
@@ -89,6 +89,14 @@ class Router:
             return _found(_discovery.resource_list(registry, parts[1], parts[2]))
         if parts in (["healthz"], ["readyz"], ["livez"]):
             return web.Response(text="ok")
+        if parts == ["openapi", "v3"]:
+            return _json(_openapi.index(registry))
+        if parts[:2] == ["openapi", "v3"] and len(parts) in (4, 5):
+            gv = parts[2:]
+            group, version = (
+                ("", gv[1]) if gv[0] == "api" else (gv[1], gv[2] if len(gv) == 3 else "")
+            )
+            return _found(_openapi.group_version(registry, group, version))
         return None
 
     def _target(self, parts: list[str]) -> Target | None:
@@ -244,6 +252,11 @@ def _write_opts(query: Any) -> dict[str, bool]:
 
 
 async def _body(request: web.Request, optional: bool = False) -> Any:
+    if "protobuf" in request.content_type or "cbor" in request.content_type:
+        raise _errors.unsupported_media_type(
+            f"the body of the request was in an unknown format - accepted media types include: "
+            f"application/json, application/yaml (not {request.content_type})"
+        )
     raw = await request.read()
     if not raw.strip():
         if optional:
