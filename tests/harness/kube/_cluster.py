@@ -71,7 +71,7 @@ class Cluster:
         return None if obj is None else self.render(rtype, obj)
 
     def list(self, rtype: ResourceType, namespace: str | None) -> list[Obj]:
-        return [self.render(rtype, o) for o in self.store.list(rtype.key, namespace)]
+        return [self.render(rtype, o) for o in self.store.list_objects(rtype.key, namespace)]
 
     # -- create --------------------------------------------------------------------------
     def _check_namespace(self, rtype: ResourceType, namespace: str, name: str) -> None:
@@ -92,7 +92,7 @@ class Cluster:
     def _new_meta(self, rtype: ResourceType, namespace: str, body: Obj) -> Obj:
         if not isinstance(body, dict) or not isinstance(body.get("metadata", {}), dict):
             raise _errors.bad_request("Object 'metadata' is missing or not an object")
-        meta = body.setdefault("metadata", {})
+        meta: Obj = body.setdefault("metadata", {})
         if rtype.namespaced:
             if meta.get("namespace", namespace) != namespace:
                 raise _errors.bad_request(

@@ -129,7 +129,7 @@ class CrdController(Controller):
                     await self.cluster.delete(
                         rtype, obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
                     )
-            if self.cluster.store.list(rtype.key):
+            if self.cluster.store.list_objects(rtype.key):
                 return
         crd["metadata"]["finalizers"] = [
             f for f in crd["metadata"].get("finalizers", []) if f != CLEANUP

@@ -51,7 +51,7 @@ class PodSubresources:
         return web.json_response(status, status=201)
 
     def _container(self, pod: dict[str, Any], wanted: str | None) -> str:
-        names = [c["name"] for c in pod["spec"].get("containers", [])]
+        names: list[str] = [c["name"] for c in pod["spec"].get("containers", [])]
         every = [c["name"] for c in pod["spec"].get("initContainers", [])] + names
         name = pod["metadata"]["name"]
         if wanted is None:

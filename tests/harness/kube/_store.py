@@ -55,7 +55,7 @@ class Store:
         obj = self._objects.get(key, {}).get((namespace, name))
         return copy.deepcopy(obj) if obj is not None else None
 
-    def list(self, key: Key, namespace: str | None = None) -> list[Obj]:
+    def list_objects(self, key: Key, namespace: str | None = None) -> list[Obj]:
         """Objects of one type, optionally in one namespace, sorted by namespace/name."""
         bucket = self._objects.get(key, {})
         found = [o for (ns, _), o in sorted(bucket.items()) if namespace in (None, ns)]

@@ -63,7 +63,7 @@ class Webhooks:
         subresource: str | None,
     ) -> list[Obj]:
         hooks = []
-        for config in self.cluster.store.list(key):
+        for config in self.cluster.store.list_objects(key):
             for hook in config.get("webhooks") or []:
                 if any(
                     _rule_matches(r, operation, rtype, subresource) for r in hook.get("rules") or []

@@ -195,14 +195,16 @@ class PodRunner:
     def _env(self, spec: Obj, dirs: dict[str, Path]) -> dict[str, str]:
         env = {k: os.environ[k] for k in _BASE_ENV if k in os.environ}
         env.update(HOSTNAME=self.name, HOME=str(self.workdir))
-        for mount in spec.get("volumeMounts", []):
-            var = _images.MOUNT_ENV.get(mount["mountPath"].rstrip("/") or "/")
-            if var and mount["name"] in dirs:
-                env[var] = str(dirs[mount["name"]] / mount.get("subPath", ""))
         for source in spec.get("envFrom", []):
             env.update(self._env_from(source))
         for item in spec.get("env", []):
             env[item["name"]] = self._env_value(item)
+        # Mount rewrites win over the pod's own K8SCLAW_*_DIR=/ipc style values: on this
+        # "node" the mount path is the per-pod directory, not the in-container path.
+        for mount in spec.get("volumeMounts", []):
+            var = _images.MOUNT_ENV.get(mount["mountPath"].rstrip("/") or "/")
+            if var and mount["name"] in dirs:
+                env[var] = str(dirs[mount["name"]] / mount.get("subPath", ""))
         if "K8SCLAW_TMP_DIR" in env:
             env.setdefault("TMPDIR", env["K8SCLAW_TMP_DIR"])
         return env
