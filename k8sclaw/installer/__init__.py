@@ -20,6 +20,7 @@ from k8sclaw.installer._install import (
     NewerVersionInstalledError,
     apply_object,
     check_version,
+    contains,
     install,
     installed_version,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "WaitTimeoutError",
     "apply_object",
     "check_version",
+    "contains",
     "install",
     "installed_version",
     "load_bundle",

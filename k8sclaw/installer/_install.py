@@ -66,16 +66,39 @@ def _key(version: str) -> tuple[int, ...]:
 
 
 def apply_object(kube: Kube, obj: dict[str, Any]) -> Action:
-    """Server-side apply one object; say whether it was created, changed or unchanged."""
+    """Server-side apply one object; say whether it was created, changed or unchanged.
+
+    An object that already holds every field we would apply is left alone (like
+    `kubectl diff`): no write, so no admission call, and re-installing works even while
+    the webhook itself is down, which is when one re-installs.
+    """
     meta = obj["metadata"]
     try:
         before = kube.get_raw(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
     except NotFoundError:
         before = None
+    if before is not None and contains(before, obj):
+        return "unchanged"
     after = kube.apply(obj)
     if before is None:
         return "created"
     return "unchanged" if _content(before) == _content(after) else "configured"
+
+
+def contains(current: Any, desired: Any) -> bool:
+    """True when `current` (as stored, with server defaults) already has every field of
+    `desired`: dicts key by key, lists element by element, scalars equal."""
+    if isinstance(desired, dict):
+        return isinstance(current, dict) and all(
+            k in current and contains(current[k], v) for k, v in desired.items()
+        )
+    if isinstance(desired, list):
+        return (
+            isinstance(current, list)
+            and len(current) == len(desired)
+            and all(contains(c, d) for c, d in zip(current, desired, strict=True))
+        )
+    return bool(current == desired)
 
 
 _VOLATILE_META = frozenset({"resourceVersion", "generation", "managedFields"})

@@ -102,6 +102,11 @@ def from_response(
     if code == 0:
         return ClusterUnreachableError(f"no answer from the Kubernetes API: {message}")
     cls, hint = _BY_CODE.get(code, (KubeError, ""))
+    if "failed calling webhook" in message:
+        hint = (
+            "the K8sClaw admission webhook is not answering and policy is enforced; "
+            "check `kubectl -n k8sclaw-system get pods`, then re-run"
+        )
     if cls is KubeError:
         message = f"Kubernetes API error {code} on {what}: {message}"
     elif cls is NotFoundError:

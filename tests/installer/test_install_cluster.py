@@ -73,6 +73,20 @@ def test_install_twice_second_changes_nothing(cluster: KubeEnv) -> None:
     assert ", 0 changed," in second.stderr
     assert _installed(cluster) == state
 
+    # Policy is now enforced: with no webhook pod serving, a run is refused, with the fix.
+    instance = {
+        "apiVersion": names.GROUP_VERSION,
+        "kind": "ClawInstance",
+        "metadata": {"name": "x"},
+        "spec": {"agents": {"default": {"model": "gpt-4o"}}},
+    }
+    _custom(cluster).create_namespaced_custom_object(
+        names.GROUP, names.API_VERSION, cluster.namespace, "clawinstances", instance
+    )
+    refused = k8sclaw(cluster, "runs", "create", "hi", "--instance", "x")
+    assert refused.exit_code != 0
+    assert "k8sclaw-system get pods" in refused.stderr.splitlines()[-1]
+
 
 def test_reinstall_keeps_the_ca_bundle_the_webhook_wrote(cluster: KubeEnv) -> None:
     if cluster.emulator is not None:
@@ -113,7 +127,6 @@ def test_newer_installation_is_not_downgraded(cluster: KubeEnv) -> None:
 
 
 def test_uninstall_leaves_nothing_even_with_finalizers(cluster: KubeEnv) -> None:
-    assert k8sclaw(cluster, "install", "--no-wait").exit_code == 0
     custom = _custom(cluster)
     run = {
         "apiVersion": names.GROUP_VERSION,
@@ -121,9 +134,11 @@ def test_uninstall_leaves_nothing_even_with_finalizers(cluster: KubeEnv) -> None
         "metadata": {"name": "stuck", "finalizers": [names.FINALIZER_AGENT_RUN]},
         "spec": {"instanceRef": "a", "sessionKey": "s", "task": "t", "model": {"model": "m"}},
     }
+    # Created before the admission webhooks exist (no webhook pod serves them here).
     custom.create_namespaced_custom_object(
         names.GROUP, names.API_VERSION, cluster.namespace, "agentruns", run
     )
+    assert k8sclaw(cluster, "install", "--no-wait").exit_code == 0
 
     result = k8sclaw(cluster, "uninstall", "--yes", "--timeout", "30")
     assert result.exit_code == 0, result.stderr

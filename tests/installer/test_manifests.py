@@ -167,3 +167,20 @@ def test_other_versions_are_refused_with_the_fix() -> None:
     result = CliRunner().invoke(cli, ["install", "--dry-run", "--version", "9.9.9"])
     assert result.exit_code == 1
     assert "K8SCLAW_VERSION=9.9.9" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("current", "desired", "expected"),
+    [
+        ({"a": 1, "b": {"c": 2, "d": 3}}, {"b": {"c": 2}}, True),
+        ({"ports": [{"port": 80, "protocol": "TCP"}]}, {"ports": [{"port": 80}]}, True),
+        ({"ports": [{"port": 80}]}, {"ports": [{"port": 81}]}, False),
+        ({"rules": [1, 2]}, {"rules": [1]}, False),
+        ({"a": 1}, {"a": 1, "new": True}, False),
+    ],
+    ids=["nested-subset", "server-defaults", "changed-value", "list-shrank", "new-field"],
+)
+def test_contains_decides_what_needs_applying(current: Any, desired: Any, expected: bool) -> None:
+    from k8sclaw.installer import contains
+
+    assert contains(current, desired) is expected
