@@ -262,9 +262,9 @@ def test_webhook_down_fails_closed(enforcing: Cluster) -> None:
     client = _configs.url_client(f"https://127.0.0.1:{_free_port()}")
     validating, _ = _configs.configurations(client, bundle.ca_cert, name)
     api = kubernetes.client.AdmissionregistrationV1Api(enforcing.kube.api_client)
+    _setup(enforcing)
     api.create_validating_webhook_configuration(validating)
     try:
-        _setup(enforcing)
         message = enforcing.refused(run_body(name="unguarded"))
         assert name in message or "webhook" in message.lower()
     finally:

@@ -85,7 +85,8 @@ class Admission:
         if context.problem is not None:
             return Decision(violations=(context.problem,))
         running = None
-        if request.operation == "CREATE" and context.policy is not None:
+        policy = context.policy
+        if request.operation == "CREATE" and policy is not None and policy.spec.subagent_policy:
             running = await self._source.active_runs(
                 request.namespace, run.spec.instance_ref, run.name
             )
