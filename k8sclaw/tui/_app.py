@@ -229,7 +229,9 @@ class AppCore(App[int]):
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self) -> None:
-        self.refresh_feed()
+        feed = self.query_one(Feed)
+        if getattr(feed, "instance", None) != self.selected_instance():
+            self.refresh_feed()
 
     @work(thread=True, group="ops", exit_on_error=False)
     def run_op(self, fn: Callable[[], str]) -> None:

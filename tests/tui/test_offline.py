@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 from k8sclaw.tui import K8sClawApp, RowsChanged
 from k8sclaw.tui._screens import TextScreen
 from k8sclaw.tui._table import ResourceTable
@@ -31,6 +34,16 @@ async def seed(app: K8sClawApp) -> None:
     app.post_message(RowsChanged("policies", [_seed.policy("default-policy")], [], reset=True))
     app.post_message(RowsChanged("skills", [_seed.skillpack("ops")], [], reset=True))
     app.post_message(RowsChanged("pods", [_seed.pod("alpha-run-2-abcde", "alpha")], [], reset=True))
+    await settle(app, lambda: app.store.counts()["pods"] == 1)
+
+
+async def settle(app: K8sClawApp, cond: Callable[[], bool]) -> None:
+    """Let the app handle posted messages until `cond` holds (bounded, no fixed sleep)."""
+    for _ in range(500):
+        if cond():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the app did not process the seeded messages")
 
 
 def cells(app: K8sClawApp) -> list[list[str]]:
@@ -79,11 +92,11 @@ async def test_incremental_update_keeps_selection_and_deletes_rows() -> None:
         alpha = _seed.instance("alpha", uid="uid-alpha")
         done = _seed.run(alpha, "alpha-run-2", "count to three", phase="Succeeded", result="1 2 3")
         app.post_message(RowsChanged("runs", [done], []))
-        await pilot.pause()
+        await settle(app, lambda: cells(app)[1][2] == "Succeeded")
         assert table.current_key() == "uid-beta-run-1"
         assert cells(app)[1][2] == "Succeeded"
         app.post_message(RowsChanged("runs", [], ["uid-alpha-run-1"]))
-        await pilot.pause()
+        await settle(app, lambda: table.row_count == 2)
         assert [r[0] for r in cells(app)] == ["alpha-run-2", "beta-run-1"]
 
 
@@ -140,8 +153,7 @@ async def test_feed_follows_selected_instance_and_updates_live() -> None:
                 [],
             )
         )
-        await pilot.pause()
-        assert "fine now" in str(app.query_one("#feed").render())
+        await settle(app, lambda: "fine now" in str(app.query_one("#feed").render()))
 
 
 async def test_slash_commands_offline() -> None:
