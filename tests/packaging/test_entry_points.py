@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import shutil
 import subprocess
+from importlib import metadata
 
 import pytest
 
@@ -25,12 +28,18 @@ def test_console_script_is_installed(name: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def _is_placeholder(name: str) -> bool:
+    (entry,) = [e for e in metadata.entry_points(group="console_scripts") if e.name == name]
+    module = importlib.import_module(entry.module)
+    return "placeholder_main" in inspect.getsource(module)
+
+
 @pytest.mark.parametrize(("name", "issue"), sorted(PLACEHOLDERS.items()))
 def test_placeholder_says_not_implemented(name: str, issue: int) -> None:
+    if not _is_placeholder(name):
+        pytest.skip(f"{name} is implemented now; its own tests cover it")
     path = shutil.which(name)
     assert path
     result = subprocess.run([path], capture_output=True, text=True, timeout=60)
-    if result.returncode == 3:
-        assert f"not implemented yet (tracked in issue #{issue})" in result.stderr
-    else:
-        pytest.skip(f"{name} is implemented now; its own tests cover it")
+    assert result.returncode == 3
+    assert f"not implemented yet (tracked in issue #{issue})" in result.stderr
