@@ -1,4 +1,5 @@
-"""`k8sclaw-apiserver` — placeholder until issue #7 lands: HTTP and WebSocket API over
+"""`k8sclaw-apiserver` — placeholder until the API server (SPEC §7, no issue
+filed yet) is built: HTTP and WebSocket API over
 instances, runs and transcripts.
 """
 
@@ -11,7 +12,7 @@ PURPOSE = "HTTP and WebSocket API over instances, runs and transcripts."
 
 def main() -> int:
     """Console entry point."""
-    return placeholder_main("k8sclaw-apiserver", PURPOSE, 7)
+    return placeholder_main("k8sclaw-apiserver", PURPOSE, "SPEC §7")
 
 
 if __name__ == "__main__":
