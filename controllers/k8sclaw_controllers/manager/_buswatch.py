@@ -8,6 +8,7 @@ keeps finishing runs, and the durable consumers catch up on what was published m
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -19,6 +20,7 @@ from k8sclaw_protocol._bus import EventBus
 log = logging.getLogger("k8sclaw.controller.bus")
 DURABLE_PREFIX = "k8sclaw-controller"
 META_NAMESPACE = "namespace"
+CLOSE_TIMEOUT = 2.0
 
 
 def find_run(ctx: Context, event: _events.Event) -> tuple[str, str] | None:
@@ -65,7 +67,9 @@ async def consume(ctx: Context, url: str) -> None:
             )
         )
     finally:
-        await bus.close()
+        # A drain can wait out nats' 30 s drain timeout on a pending pull; never block exit.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(bus.close(), CLOSE_TIMEOUT)
 
 
 async def _consume_topic(ctx: Context, bus: EventBus, topic: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -135,30 +136,56 @@ async def run(
     stop: asyncio.Event | None = None,
     ready: asyncio.Event | None = None,
 ) -> None:
-    """Run the manager until `stop` is set (or forever)."""
+    """Run the manager until `stop` is set (SIGINT/SIGTERM when not given)."""
     config = _kube.load_configuration(settings.kubeconfig)
     kube = _kube.Kube.connect(config)
     ctx = Context(kube=kube, settings=settings, state=State())
     ready = ready or asyncio.Event()
+    stop = stop or _signal_stop()
+    kopf_stop = asyncio.Event()
     runner = None
     if settings.event_bus_url:
         ctx.state.spawn(_buswatch.consume(ctx, settings.event_bus_url))
     if settings.metrics_port:
         runner = await _health.serve(settings.metrics_host, settings.metrics_port, ready)
+    relay = asyncio.create_task(_drain_then_stop(ctx, stop, kopf_stop))
     try:
         await kopf.operator(
             registry=build_registry(ctx, connection_info(config)),
             clusterwide=settings.all_namespaces,
             namespaces=list(settings.namespaces),
             standalone=True,
-            stop_flag=stop,
+            stop_flag=kopf_stop,
             ready_flag=ready,
         )
     finally:
-        for task in list(ctx.state.tasks):
-            task.cancel()
-        for handle in ctx.state.deadlines.values():
-            handle.cancel()
+        relay.cancel()
+        await _cancel_background(ctx)
         await kube.close()
         if runner is not None:
             await runner.cleanup()
+
+
+async def _drain_then_stop(ctx: Context, stop: asyncio.Event, kopf_stop: asyncio.Event) -> None:
+    """Stop our own tasks (bus consumer, Event posts) before kopf, which reports leftovers."""
+    await stop.wait()
+    await _cancel_background(ctx)
+    kopf_stop.set()
+
+
+async def _cancel_background(ctx: Context) -> None:
+    for handle in ctx.state.deadlines.values():
+        handle.cancel()
+    ctx.state.deadlines.clear()
+    tasks = list(ctx.state.tasks)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _signal_stop() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
