@@ -28,6 +28,23 @@ async def test_a_run_gets_exactly_one_restricted_job_and_becomes_running(kube: K
     async with _harness.running(_harness.settings_for(kube)):
         created = create(kube, "agentruns", run_body("r1"))
         run = await wait_run(kube, "r1", lambda o: phase(o) == "Running")
+        if not kube.is_real:
+            # The emulator's Job controller creates the pod through Pod Security admission
+            # (a real cluster without nodes would too, via kube-controller-manager).
+            pod = await _harness.wait_for(
+                core.list_namespaced_pod,
+                lambda p: True,
+                namespace=kube.namespace,
+                label_selector="k8sclaw.io/agent-run=r1",
+            )
+            assert pod.metadata.labels["k8sclaw.io/instance"] == "alice"
+    weak = {
+        "metadata": {"name": "weak"},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }
+    with pytest.raises(kubernetes.client.ApiException) as refused:
+        core.create_namespaced_pod(kube.namespace, weak)  # the control: PSS is really enforced
+    assert refused.value.status == 403
     status = run["status"]
     assert status["jobName"] == "r1"
     assert status["startedAt"]
