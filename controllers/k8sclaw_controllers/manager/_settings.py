@@ -149,7 +149,10 @@ def resolve(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = N
     settings = Settings(
         namespaces=namespaces,
         kubeconfig=pick(args.kubeconfig, "KUBECONFIG"),
-        event_bus_url=pick(args.event_bus_url, "EVENT_BUS_URL") or defaults.event_bus_url,
+        # An explicit empty --event-bus-url turns the bus off (Job/Pod status only).
+        event_bus_url=defaults.event_bus_url
+        if (bus := pick(args.event_bus_url, "EVENT_BUS_URL")) is None
+        else bus,
         images=images,
         history_limit=int(
             pick(args.history_limit, "K8SCLAW_HISTORY_LIMIT") or defaults.history_limit

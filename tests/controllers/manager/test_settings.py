@@ -85,3 +85,8 @@ def test_bad_durations_say_how_to_write_one(text: str) -> None:
 def test_bad_default_timeout_fails_at_start() -> None:
     with pytest.raises(ValueError, match="duration"):
         resolve(["--default-timeout", "soon"], {})
+
+
+def test_an_empty_bus_url_flag_turns_the_bus_off() -> None:
+    assert resolve(["--event-bus-url", ""], {"EVENT_BUS_URL": "nats://x:1"}).event_bus_url == ""
+    assert resolve([], {"EVENT_BUS_URL": ""}).event_bus_url == names.EVENT_BUS_URL

@@ -1,0 +1,309 @@
+"""Controller manager figures in one run (printed, never asserted).
+
+  (a) median latency AgentRun created -> its Job created              (target <= 100 ms)
+  (b) N AgentRuns created at once until all have Jobs and are Running, as a ratio to a
+      bare loop creating N Jobs with the same client in the same run    (target <= 1.5x)
+  (c) controller RSS with M AgentRuns present                          (target <= 250 MB)
+
+The controller runs as its own process (`k8sclaw-controller`); the API server is the kube
+emulator on 127.0.0.1, or a real cluster with K8SCLAW_TEST_KUBECONFIG / --kubeconfig.
+
+    uv run python bench/controller.py [--runs 1000] [--present 10000] [--latency 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import kubernetes
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.harness.kube import KubeEmulator, api_client  # noqa: E402
+from tests.harness.kube_fixtures import install_crds  # noqa: E402
+
+GROUP, VERSION = "k8sclaw.io", "v1alpha1"
+
+
+def run_body(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "AgentRun",
+        "metadata": {"name": name, "labels": {"k8sclaw.io/instance": "bench"}},
+        "spec": {
+            "instanceRef": "bench",
+            "sessionKey": name,
+            "task": "bench",
+            "model": {"provider": "openai", "model": "gpt-4o"},
+            "timeout": "1h",
+        },
+    }
+
+
+def job_body(name: str) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name},
+        "spec": {
+            "backoffLimit": 0,
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "c", "image": "busybox:1"}],
+                }
+            },
+        },
+    }
+
+
+class Cluster:
+    """One namespace with the bench instance, and typed API handles."""
+
+    def __init__(self, client: kubernetes.client.ApiClient, kubeconfig: Path) -> None:
+        self.client, self.kubeconfig = client, kubeconfig
+        self.core = kubernetes.client.CoreV1Api(client)
+        self.batch = kubernetes.client.BatchV1Api(client)
+        self.custom = kubernetes.client.CustomObjectsApi(client)
+        self.namespaces: list[str] = []
+
+    def namespace(self) -> str:
+        name = f"bench-{secrets.token_hex(3)}"
+        self.core.create_namespace({"metadata": {"name": name}})
+        self.namespaces.append(name)
+        self.custom.create_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            name,
+            "clawinstances",
+            {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "ClawInstance",
+                "metadata": {"name": "bench"},
+                "spec": {"agents": {"default": {"model": "gpt-4o"}}},
+            },
+        )
+        return name
+
+    def create_run(self, namespace: str, name: str) -> None:
+        self.custom.create_namespaced_custom_object(
+            GROUP, VERSION, namespace, "agentruns", run_body(name)
+        )
+
+    def cleanup(self) -> None:
+        for name in self.namespaces:
+            with suppress(kubernetes.client.ApiException):
+                self.core.delete_namespace(name)
+
+
+@contextmanager
+def controller(cluster: Cluster, namespace: str, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    exe = shutil.which("k8sclaw-controller") or "k8sclaw-controller"
+    argv = [
+        exe,
+        "-n",
+        namespace,
+        "--kubeconfig",
+        str(cluster.kubeconfig),
+        "--event-bus-url",
+        "",
+        "--history-limit",
+        "100000",
+        "--metrics-bind-address",
+        f"127.0.0.1:{port}",
+    ]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/readyz")
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer 200 within {timeout}s")
+
+
+def reconciled(port: int) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith('k8sclaw_controller_reconciles_total{kind="AgentRun"}'):
+                return float(line.split()[-1])
+    return 0.0
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def job_latency(cluster: Cluster, count: int) -> list[float]:
+    """Seconds from AgentRun create to the Job's ADDED event, one run at a time."""
+    namespace = cluster.namespace()
+    seen: dict[str, float] = {}
+    arrived = threading.Condition()
+
+    def watch_jobs() -> None:
+        watch = kubernetes.watch.Watch()
+        for event in watch.stream(
+            cluster.batch.list_namespaced_job, namespace, timeout_seconds=600
+        ):
+            with arrived:
+                seen.setdefault(event["object"].metadata.name, time.perf_counter())
+                arrived.notify_all()
+            if len(seen) >= count:
+                watch.stop()
+
+    samples = []
+    with controller(cluster, namespace, free_port()):
+        threading.Thread(target=watch_jobs, daemon=True).start()
+        time.sleep(0.5)  # let the watch open before the first create
+        for i in range(count):
+            name = f"lat-{i:03d}"
+            start = time.perf_counter()
+            cluster.create_run(namespace, name)
+            with arrived:
+                arrived.wait_for(lambda n=name: n in seen, timeout=30)
+            samples.append(seen.get(name, float("nan")) - start)
+    return samples
+
+
+def burst(cluster: Cluster, count: int) -> tuple[float, float]:
+    """(bare loop creating `count` Jobs, controller: `count` runs until all Running)."""
+    base_ns = cluster.namespace()
+    start = time.perf_counter()
+    for i in range(count):
+        cluster.batch.create_namespaced_job(base_ns, job_body(f"bare-{i:04d}"))
+    bare = time.perf_counter() - start
+    namespace = cluster.namespace()
+    with controller(cluster, namespace, free_port()):
+        start = time.perf_counter()
+        for i in range(count):
+            cluster.create_run(namespace, f"burst-{i:04d}")
+        running = set()
+        watch = kubernetes.watch.Watch()
+        for event in watch.stream(
+            cluster.custom.list_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            namespace,
+            "agentruns",
+            timeout_seconds=1800,
+        ):
+            obj = event["object"]
+            if (obj.get("status") or {}).get("phase") == "Running":
+                running.add(obj["metadata"]["name"])
+            if len(running) >= count:
+                watch.stop()
+        elapsed = time.perf_counter() - start
+        jobs = len(cluster.batch.list_namespaced_job(namespace).items)
+    assert jobs == count, f"{jobs} Jobs for {count} runs"
+    return bare, elapsed
+
+
+def rss_with(cluster: Cluster, count: int) -> float:
+    """Controller RSS (MiB) after it has seen `count` terminal AgentRuns."""
+    namespace = cluster.namespace()
+
+    def make(i: int) -> None:
+        name = f"present-{i:05d}"
+        cluster.create_run(namespace, name)
+        cluster.custom.patch_namespaced_custom_object_status(
+            GROUP,
+            VERSION,
+            namespace,
+            "agentruns",
+            name,
+            {
+                "status": {
+                    "phase": "Succeeded",
+                    "result": "x" * 200,
+                    "completedAt": "2026-01-01T00:00:00Z",
+                }
+            },
+        )
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(make, range(count)))
+    port = free_port()
+    with controller(cluster, namespace, port) as proc:
+        deadline = time.monotonic() + 600
+        while reconciled(port) < count and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(2)
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+    kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS"))
+    return kib / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--present", type=int, default=10000)
+    parser.add_argument("--latency", type=int, default=30)
+    parser.add_argument("--kubeconfig", default=os.environ.get("K8SCLAW_TEST_KUBECONFIG"))
+    args = parser.parse_args()
+    emulator = None
+    if args.kubeconfig:
+        kubeconfig, where = Path(args.kubeconfig), "real API server"
+    else:
+        emulator = KubeEmulator().start()
+        kubeconfig = emulator.write_kubeconfig(Path(tempfile.mkdtemp()) / "kubeconfig")
+        where = "kube emulator"
+    client = api_client(kubeconfig)
+    install_crds(client)
+    cluster = Cluster(client, kubeconfig)
+    print(f"controller bench against the {where}")
+    try:
+        lat = job_latency(cluster, args.latency)
+        print(
+            f"(a) AgentRun -> Job median latency   {statistics.median(lat) * 1000:8.1f} ms "
+            f"(p90 {sorted(lat)[int(len(lat) * 0.9) - 1] * 1000:.1f} ms, n={len(lat)})"
+        )
+        bare, ctl = burst(cluster, args.runs)
+        print(
+            f"(b) {args.runs} runs -> Jobs + Running  {ctl:8.2f} s vs bare {args.runs} Job "
+            f"creates {bare:.2f} s = {ctl / bare:.2f}x"
+        )
+        rss = rss_with(cluster, args.present)
+        print(f"(c) controller RSS with {args.present} AgentRuns  {rss:8.1f} MiB")
+    finally:
+        cluster.cleanup()
+        client.close()
+        if emulator is not None:
+            emulator.stop()
+
+
+if __name__ == "__main__":
+    main()
