@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Sequence
 
 from k8sclaw_protocol import IpcLayout
-from k8sclaw_sidecar import _settings
+from k8sclaw_sidecar._settings import setup_logging
 from k8sclaw_sidecar.agent._providers import ProviderError, ToolCall, Turn, make_provider
 from k8sclaw_sidecar.agent._runner import AgentRunner, RunError, finish
 from k8sclaw_sidecar.agent._settings import AgentSettings
@@ -36,6 +36,6 @@ __all__ = [
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point."""
     settings = AgentSettings.from_env(argv)
-    _settings.setup_logging("agent")
+    setup_logging("agent")
     result = asyncio.run(AgentRunner(settings).run())
     return finish(IpcLayout(settings.paths.ipc), result)

@@ -10,7 +10,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from k8sclaw_sidecar import _settings
+from k8sclaw_sidecar._settings import setup_logging
 from k8sclaw_sidecar.bridge._bridge import Bridge, run_bridge
 from k8sclaw_sidecar.bridge._settings import BridgeSettings, SettingsError
 
@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return exc.exit_code
-    _settings.setup_logging("ipc-bridge")
+    setup_logging("ipc-bridge")
 
     async def _main() -> int:
         stop = asyncio.Event()

@@ -10,7 +10,7 @@ import asyncio
 import signal
 from collections.abc import Sequence
 
-from k8sclaw_sidecar import _settings
+from k8sclaw_sidecar._settings import setup_logging
 from k8sclaw_sidecar.sandbox._executor import (
     OUTPUT_CAP,
     Executor,
@@ -30,7 +30,7 @@ __all__ = [
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point; SIGTERM/SIGINT stop after running commands finish."""
     settings = SandboxSettings.from_args(argv)
-    _settings.setup_logging("sandbox")
+    setup_logging("sandbox")
 
     async def _main() -> int:
         executor = Executor(settings)
