@@ -1,0 +1,118 @@
+"""IPC bridge latency and throughput against a bare watcher+publisher loop, same run.
+
+Writes `/ipc/output/stream-<n>.json` files (atomically) and measures file-written →
+event-received latency (p50/p99, one file at a time) and sustained events/s (a burst
+of files), for the real bridge and for a bare loop (watchfiles + JetStream publish of
+the raw bytes, no validation or dedupe). Prints figures and ratios; never fails on time.
+Targets: p50 ≤ 2 ms, p99 ≤ 10 ms, throughput ratio ≥ 0.7.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import nats
+from watchfiles import awatch
+
+from k8sclaw_protocol import EventBus, IpcLayout, StreamChunk, events, ipc
+from k8sclaw_sidecar.bridge import Bridge, BridgeSettings
+from tests.harness.nats_fixtures import NatsServer
+
+LATENCY_SAMPLES = 200
+BURST = 2000
+
+
+def _read(path: str) -> bytes:
+    return Path(path).read_bytes()
+
+
+async def _bare_loop(root: Path, url: str, stop: asyncio.Event) -> None:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    subject = events.subject(events.AGENT_STREAM_CHUNK)
+    async for changes in awatch(root, debounce=20, step=1, stop_event=stop, watch_filter=None):
+        for _, p in sorted(changes):
+            if p.endswith(".json"):
+                with contextlib.suppress(FileNotFoundError):
+                    await js.publish(subject, _read(p))
+    await nc.close()
+
+
+async def _bridge_loop(root: Path, url: str, stop: asyncio.Event) -> None:
+    bus = await EventBus.connect(url)
+    bridge = Bridge(BridgeSettings(root, "bench", "bench", url), bus)
+    bridge.stop = stop
+    await bridge.run()
+    await bus.close()
+
+
+async def _measure(
+    name: str, url: str, loop: Callable[[Path, str, asyncio.Event], Awaitable[None]]
+) -> tuple[float, float, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        layout = IpcLayout(Path(tmp))
+        layout.ensure()
+        nc = await nats.connect(url)
+        received: asyncio.Queue[float] = asyncio.Queue()
+
+        async def on_message(_msg: object) -> None:
+            received.put_nowait(time.perf_counter())
+
+        await nc.subscribe(events.subject(events.AGENT_STREAM_CHUNK), cb=on_message)
+        stop = asyncio.Event()
+        task = asyncio.create_task(loop(layout.root, url, stop))
+        await asyncio.sleep(0.5)  # watcher start-up; not part of any figure
+        latencies = []
+        for i in range(LATENCY_SAMPLES):
+            start = time.perf_counter()
+            ipc.write_atomic(layout.stream_chunk(i), StreamChunk(type="text", content="x", index=i))
+            latencies.append(await asyncio.wait_for(received.get(), 10) - start)
+        start = time.perf_counter()
+        await asyncio.to_thread(_burst, layout, LATENCY_SAMPLES)
+        for _ in range(BURST):
+            await asyncio.wait_for(received.get(), 30)
+        rate = BURST / (time.perf_counter() - start)
+        stop.set()
+        await task
+        await nc.close()
+    lat = sorted(latencies)
+    p50, p99 = statistics.median(lat) * 1000, lat[int(len(lat) * 0.99) - 1] * 1000
+    print(f"{name:>6}: p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  {rate:8.0f} events/s")
+    return p50, p99, rate
+
+
+def _burst(layout: IpcLayout, offset: int) -> None:
+    for i in range(offset, offset + BURST):
+        chunk = json.dumps({"type": "text", "content": "x", "index": i}).encode()
+        ipc.write_atomic(layout.stream_chunk(i), chunk)
+
+
+async def _main() -> None:
+    with tempfile.TemporaryDirectory() as store:
+        server = NatsServer(Path(store))
+        server.start()
+        try:
+            bus = await EventBus.connect(server.url)  # creates the stream
+            await bus.close()
+            bare = await _measure("bare", server.url, _bare_loop)
+            real = await _measure("bridge", server.url, _bridge_loop)
+        finally:
+            server.stop()
+    print(
+        f"ratios bridge/bare: p50 {real[0] / bare[0]:.2f}x  p99 {real[1] / bare[1]:.2f}x  "
+        f"throughput {real[2] / bare[2]:.2f} (targets: p50 <= 2 ms, p99 <= 10 ms, ratio >= 0.7)"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(_main())
