@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from k8sclaw_controllers.manager import parse_duration, resolve
+from k8sclaw_controllers.manager import main, parse_duration, resolve
 from k8sclaw_protocol import names
 
 
@@ -90,3 +92,15 @@ def test_bad_default_timeout_fails_at_start() -> None:
 def test_an_empty_bus_url_flag_turns_the_bus_off() -> None:
     assert resolve(["--event-bus-url", ""], {"EVENT_BUS_URL": "nats://x:1"}).event_bus_url == ""
     assert resolve([], {"EVENT_BUS_URL": ""}).event_bus_url == names.EVENT_BUS_URL
+
+
+def test_main_without_cluster_access_exits_2_with_a_hint(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["--kubeconfig", str(tmp_path / "missing")]) == 2
+    assert "pass --kubeconfig or set KUBECONFIG" in capsys.readouterr().err
+
+
+def test_main_refuses_a_bad_flag_value(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--metrics-bind-address", "nowhere"]) == 2
+    assert "host:port" in capsys.readouterr().err
