@@ -1,7 +1,7 @@
 """Cluster operations the TUI performs; synchronous, called from thread workers.
 
-Runs are created only through `build_run(..., source="tui")`. Onboarding has its own
-small headless `apply_onboarding` here because the CLI's wizard has no reusable one yet.
+Runs are created only through `build_run(..., source="tui")`; onboarding goes through
+`k8sclaw.onboard`, shared with the CLI's wizard.
 """
 
 from __future__ import annotations
@@ -10,22 +10,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from k8sclaw.kube import ConflictError, Kube, NotFoundError
+from k8sclaw import onboard
+from k8sclaw.kube import Kube
 from k8sclaw.tui._store import PODS, Pod
 from k8sclaw_protocol import (
-    AgentDefaults,
     AgentRun,
-    ChannelSpec,
     ClawInstance,
-    ClawInstanceSpec,
-    ClawPolicy,
-    ClawPolicySpec,
-    ObjectMeta,
-    SecretKeyRef,
     build_run,
     names,
 )
-from k8sclaw_protocol._instance import AgentsSpec, ConfigRef
 
 DEFAULT_POLICY = "default-policy"
 DEFAULT_MODELS = {"anthropic": "claude-sonnet-4-20250514", "ollama": "llama3"}
@@ -95,58 +88,23 @@ class Onboarding:
 
 
 def apply_onboarding(kube: Kube, namespace: str, answers: Onboarding) -> list[str]:
-    """Create (or update) the Secrets, default ClawPolicy and ClawInstance; one line each."""
-    done: list[str] = []
-    auth: list[SecretKeyRef] = []
-    if answers.api_key:
-        secret = f"{answers.instance}-{answers.provider}-key"
-        _put_secret(kube, namespace, secret, {"API_KEY": answers.api_key})
-        auth.append(SecretKeyRef(provider=answers.provider, secret=secret))
-        done.append(f"✓ Secret {secret}")
-    channels: list[ChannelSpec] = []
-    if answers.channel:
-        secret = f"{answers.instance}-{answers.channel}"
-        _put_secret(kube, namespace, secret, {"TOKEN": answers.channel_token})
-        channels.append(ChannelSpec(type=answers.channel, config_ref=ConfigRef(secret=secret)))
-        done.append(f"✓ Secret {secret}")
-    if answers.policy:
-        policy = ClawPolicy(
-            metadata=ObjectMeta(name=DEFAULT_POLICY, namespace=namespace), spec=ClawPolicySpec()
+    """Create or update the Secrets, default ClawPolicy and ClawInstance; one line each.
+
+    Goes through `k8sclaw.onboard` (the same plan and server-side apply as
+    `k8sclaw onboard`), so both wizards write exactly the same objects.
+    """
+    plan = onboard.plan(
+        onboard.Answers(
+            namespace=namespace,
+            instance=answers.instance,
+            provider=answers.provider,
+            model=answers.model,
+            api_key=answers.api_key or None,
+            channel=answers.channel or None,
+            channel_token=answers.channel_token or None,
+            policy=answers.policy,
         )
-        _create_or_update(kube, policy)
-        done.append(f"✓ ClawPolicy {DEFAULT_POLICY}")
-    spec = ClawInstanceSpec(
-        channels=channels,
-        agents=AgentsSpec(default=AgentDefaults(model=answers.model, provider=answers.provider)),
-        auth_refs=auth,
-        policy_ref=DEFAULT_POLICY if answers.policy else None,
     )
-    instance = ClawInstance(
-        metadata=ObjectMeta(name=answers.instance, namespace=namespace), spec=spec
-    )
-    _create_or_update(kube, instance)
-    done += [f"✓ ClawInstance {answers.instance}", "Onboarding complete: press R to run a task."]
-    return done
-
-
-def _put_secret(kube: Kube, namespace: str, name: str, data: dict[str, str]) -> None:
-    kube.delete_raw("v1", "Secret", name, namespace, missing_ok=True)
-    body = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name, "namespace": namespace},
-        "type": "Opaque",
-        "stringData": data,
-    }
-    kube.request("POST", f"/api/v1/namespaces/{namespace}/secrets", what="secrets", body=body)
-
-
-def _create_or_update(kube: Kube, obj: ClawPolicy | ClawInstance) -> None:
-    try:
-        kube.create(obj)
-    except ConflictError:
-        spec = obj.spec.to_wire()
-        try:
-            kube.patch(type(obj), obj.name, obj.namespace, {"spec": spec})
-        except NotFoundError:
-            kube.create(obj)
+    done: list[str] = []
+    onboard.apply(kube, plan, lambda line: done.append(f"✓ {line.strip()}"))
+    return [*done, "Onboarding complete: press R to run a task."]

@@ -140,6 +140,12 @@ async def test_onboard_wizard_creates_secret_policy_and_instance(kube: KubeEnv) 
             api.get_raw, "v1", "Secret", "wiz-openai-key", kube.namespace
         )
         assert secret["metadata"]["name"] == "wiz-openai-key"
+        # Same objects as `k8sclaw onboard`: the provider's own key name, a real policy.
+        assert set(secret["data"]) == {"OPENAI_API_KEY"}
+        policy = await asyncio.to_thread(
+            api.get_raw, "k8sclaw.io/v1alpha1", "ClawPolicy", "default-policy", kube.namespace
+        )
+        assert policy["spec"]["toolGating"]["rules"]
         await until(pilot, lambda: bool(app.store.all("policies")), "default policy")
 
 
