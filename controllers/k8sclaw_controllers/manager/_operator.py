@@ -59,6 +59,10 @@ async def _guarded(
         try:
             await handler(ctx, body, event_type)
             return
+        except _kube.NotFoundError as exc:
+            # The object (or its namespace) went away meanwhile; its DELETED event follows.
+            log.debug("%s %s: %s (gone; nothing to retry)", kind, _ident(body), exc)
+            return
         except (_kube.KubeError, OSError, TimeoutError) as exc:
             if isinstance(exc, _kube.KubeError) and exc.status in (400, 403, 422):
                 log.error("%s %s: %s (not retried)", kind, _ident(body), exc)
