@@ -93,3 +93,34 @@ def test_apply_requires_field_manager(kube: KubeEnv) -> None:
     body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}
     status, result = raw(kube, "PATCH", path, body, "application/apply-patch+yaml")
     assert (status, result["reason"]) == (400, "BadRequest")
+
+
+def test_apply_merges_keyed_lists_of_built_ins(kube: KubeEnv) -> None:
+    """A field another manager set inside a keyed list item survives a re-apply."""
+    name = unique("apply-hook")
+    path = f"/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/{name}"
+    hook = {
+        "name": "never.k8sclaw.io",
+        "admissionReviewVersions": ["v1"],
+        "sideEffects": "None",
+        "failurePolicy": "Ignore",
+        "objectSelector": {"matchLabels": {"never": name}},
+        "clientConfig": {"url": "https://127.0.0.1:9/never"},
+        "rules": [],
+    }
+    applied = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "MutatingWebhookConfiguration",
+        "metadata": {"name": name},
+        "webhooks": [hook],
+    }
+    try:
+        _patch(kube, path, applied, "application/apply-patch+yaml", fieldManager="installer")
+        ca = [{"op": "add", "path": "/webhooks/0/clientConfig/caBundle", "value": "Y2E="}]
+        _patch(kube, path, ca, "application/json-patch+json", fieldManager="webhook")
+        again = _patch(
+            kube, path, applied, "application/apply-patch+yaml", fieldManager="installer"
+        )
+        assert again["webhooks"][0]["clientConfig"]["caBundle"] == "Y2E="  # type: ignore[index]
+    finally:
+        raw(kube, "DELETE", path)

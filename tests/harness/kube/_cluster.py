@@ -308,8 +308,10 @@ class Cluster:
             if rtype.custom:
                 raise _errors.unsupported_media_type(_UNKNOWN_MEDIA)
             new = _patch.strategic_merge(old, patch)
-        elif kind == "application/apply-patch+yaml":
+        elif kind == "application/apply-patch+yaml" and rtype.custom:
             new = _patch.merge_patch(old, _strip_apply(patch))
+        elif kind == "application/apply-patch+yaml":
+            new = _patch.strategic_merge(old, _strip_apply(patch))
         else:
             raise _errors.unsupported_media_type(_UNKNOWN_MEDIA)
         if not isinstance(new, dict):
@@ -381,7 +383,9 @@ class Cluster:
 
 
 def _strip_apply(patch: Any) -> Any:
-    """Server-side apply, simplified: the applied configuration is merged like a merge patch."""
+    """Server-side apply, simplified: the applied configuration is merged into the live object
+    (keyed lists of built-ins by their merge key, like a strategic merge; custom resources like
+    a merge patch). No field ownership: fields the applier stops sending are kept."""
     if not isinstance(patch, dict):
         raise _errors.bad_request("apply patch must be an object")
     body = copy.deepcopy(patch)

@@ -29,6 +29,7 @@ _MERGE_KEYS: dict[str, str] = {
     "hostAliases": "ip",
     "topologySpreadConstraints": "topologyKey",
     "containerStatuses": "name",
+    "webhooks": "name",
     "initContainerStatuses": "name",
 }
 _PRIMITIVE_MERGE = {"finalizers"}
