@@ -3,7 +3,12 @@
 This is the one definition imported by the CLI, TUI, controllers, webhook and sidecar.
 It depends only on pydantic, PyYAML and nats-py so the slim in-cluster images can install it;
 `events`, `ipc` and `EventBus` are the wire protocols of the bus and the agent pod.
+
+The bus client is imported on first use: nats-py costs ~0.1 s to import, and most CLI
+commands, the webhook and the TUI never touch the bus.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from k8sclaw_protocol import _events as events
 from k8sclaw_protocol import _ipc as ipc
@@ -21,7 +26,6 @@ from k8sclaw_protocol._agentrun import (
     ToolPolicy,
 )
 from k8sclaw_protocol._base import Condition, KindInfo, ObjectMeta, OwnerReference, Resource
-from k8sclaw_protocol._bus import Backoff, BusError, EventBus, Subscription
 from k8sclaw_protocol._common import ResourceRequirements, SandboxSpec, SecretKeyRef, SkillRef
 from k8sclaw_protocol._events import Event
 from k8sclaw_protocol._instance import (
@@ -60,6 +64,21 @@ from k8sclaw_protocol._policy import (
 from k8sclaw_protocol._runbuilder import RunSource, build_run
 from k8sclaw_protocol._schedule import ClawSchedule, ClawScheduleSpec, ClawScheduleStatus
 from k8sclaw_protocol._skillpack import Skill, SkillPack, SkillPackSpec, SkillPackStatus
+
+if TYPE_CHECKING:
+    from k8sclaw_protocol._bus import Backoff, BusError, EventBus, Subscription
+
+_LAZY_BUS = frozenset({"Backoff", "BusError", "EventBus", "Subscription"})
+
+
+def __getattr__(name: str) -> Any:
+    """Load the NATS bus client only when one of its names is asked for (PEP 562)."""
+    if name in _LAZY_BUS:
+        from k8sclaw_protocol import _bus
+
+        return getattr(_bus, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __version__ = VERSION
 
