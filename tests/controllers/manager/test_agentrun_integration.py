@@ -7,9 +7,9 @@ import asyncio
 import kubernetes
 import pytest
 
-from tests.controllers.manager import _harness, _restricted
+from tests.controllers.manager import _harness
 from tests.controllers.manager._harness import create, instance_body, phase, run_body, wait_run
-from tests.harness.kube import KubeEnv
+from tests.harness.kube import KubeEnv, _podsecurity
 
 
 def jobs(kube: KubeEnv) -> list[kubernetes.client.V1Job]:
@@ -53,7 +53,7 @@ async def test_a_run_gets_exactly_one_restricted_job_and_becomes_running(kube: K
     assert job.metadata.name == "r1"
     assert job.metadata.owner_references[0].uid == created["metadata"]["uid"]
     pod_spec = kube.api_client.sanitize_for_serialization(job.spec.template.spec)
-    assert _restricted.violations(pod_spec) == []
+    assert _podsecurity.violations("restricted", pod_spec) == []
     assert job.spec.template.metadata.labels["k8sclaw.io/role"] == "agent"
     assert "k8sclaw.io/agentrun-finalizer" in run["metadata"]["finalizers"]
     sa = core.read_namespaced_service_account("k8sclaw-agent", kube.namespace)

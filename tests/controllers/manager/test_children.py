@@ -12,7 +12,7 @@ from k8sclaw_controllers.manager._context import Context
 from k8sclaw_controllers.manager._instance import keep_transition_times
 from k8sclaw_controllers.manager._state import State
 from k8sclaw_protocol import AgentRun, ClawInstance, ClawPolicy, SkillPack, _events
-from tests.controllers.manager import _restricted
+from tests.harness.kube import _podsecurity
 
 
 def instance(**spec: Any) -> ClawInstance:
@@ -45,7 +45,7 @@ def test_channel_deployment_is_named_owned_restricted_and_uses_the_secret() -> N
     assert body["metadata"]["name"] == "alice-channel-telegram"
     assert body["metadata"]["ownerReferences"][0]["uid"] == "i-1"
     pod = body["spec"]["template"]["spec"]
-    assert _restricted.violations(pod) == []
+    assert _podsecurity.violations("restricted", pod) == []
     container = pod["containers"][0]
     assert container["envFrom"] == [{"secretRef": {"name": "tg"}}]
     assert {"name": "CHANNEL_TYPE", "value": "telegram"} in container["env"]

@@ -8,7 +8,7 @@ import pytest
 
 from k8sclaw_controllers.manager import Images, JobOptions, Tools, build_job
 from k8sclaw_protocol import AgentRun, names
-from tests.controllers.manager import _restricted
+from tests.harness.kube import _podsecurity
 
 OPTIONS = JobOptions(images=Images(), event_bus_url="nats://bus:4222", ttl_seconds=120)
 
@@ -72,7 +72,7 @@ def test_unset_timeout_uses_the_manager_default() -> None:
 def test_pod_passes_the_restricted_pod_security_standard(sandbox: dict[str, Any] | None) -> None:
     run = make_run(sandbox=sandbox) if sandbox else make_run()
     pod = build_job(run, OPTIONS)["spec"]["template"]["spec"]
-    assert _restricted.violations(pod) == []
+    assert _podsecurity.violations("restricted", pod) == []
     assert pod["restartPolicy"] == "Never"
     assert pod["serviceAccountName"] == "k8sclaw-agent"
     assert pod["automountServiceAccountToken"] is False
@@ -107,7 +107,10 @@ def test_restricted_checker_catches_a_weak_pod() -> None:
     pod = build_job(make_run(), OPTIONS)["spec"]["template"]["spec"]
     pod["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = True
     pod["volumes"].append({"name": "host", "hostPath": {"path": "/"}})
-    assert len(_restricted.violations(pod)) == 2
+    found = _podsecurity.violations("restricted", pod)
+    assert len(found) == 3  # hostPath breaks a baseline and a restricted check
+    assert found[0].startswith("allowPrivilegeEscalation != false")
+    assert all('volume "host"' in f for f in found[1:])
 
 
 def test_labels_on_job_and_pod_template() -> None:
