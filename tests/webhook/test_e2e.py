@@ -29,6 +29,7 @@ from k8sclaw_controllers.webhook import _certs, _configs
 from k8sclaw_protocol import names
 from tests.harness.kube import KubeEnv
 from tests.policy._builders import policy_body, run_body, sandbox
+from tests.webhook._cases import RULE_VIOLATIONS
 
 ADMISSION = "/apis/admissionregistration.k8s.io/v1"
 
@@ -163,29 +164,14 @@ def _setup(cluster: Cluster, **policy: Any) -> None:
 @pytest.mark.parametrize(
     ("policy", "spec", "rule"),
     [
-        ({"sandboxPolicy": {"required": True}}, {}, "sandboxPolicy.required"),
-        (
-            {"subagentPolicy": {"maxDepth": 1}},
-            {"parent": {"runName": "p", "sessionKey": "s", "spawnDepth": 2}},
-            "subagentPolicy.maxDepth",
-        ),
-        (
-            {"toolGating": {"rules": [{"tool": "execute_command", "action": "deny"}]}},
-            {"toolPolicy": {"allow": ["execute_command"]}},
-            "toolGating.rules[execute_command]",
-        ),
-        (
-            {"featureGates": {"code-execution": False}},
-            {"sandbox": sandbox()},
-            "featureGates.code-execution",
-        ),
-        (
+        *RULE_VIOLATIONS,
+        pytest.param(
             {"sandboxPolicy": {"maxCPU": "1"}},
             {"sandbox": sandbox(limits={"cpu": "2"})},
             "sandboxPolicy.maxCPU",
+            id="cap",
         ),
     ],
-    ids=["sandbox", "depth", "tool", "gate", "cap"],
 )
 def test_violating_runs_are_rejected_naming_the_rule(
     enforcing: Cluster, policy: dict[str, Any], spec: dict[str, Any], rule: str

@@ -18,6 +18,7 @@ import pytest
 from k8sclaw_controllers.webhook import Admission, _certs, _server
 from k8sclaw_protocol import ClawInstance, ClawPolicy, names
 from tests.policy._builders import make_run, policy_body, run_body, sandbox
+from tests.webhook._cases import RULE_VIOLATIONS
 from tests.webhook._memory import MemorySource
 
 NS = "team-a"
@@ -111,34 +112,20 @@ async def test_compliant_run_is_admitted_and_mutated(webhook: Webhook) -> None:
 @pytest.mark.parametrize(
     ("policy", "spec", "rule"),
     [
-        ({"sandboxPolicy": {"required": True}}, {}, "sandboxPolicy.required"),
-        (
-            {"subagentPolicy": {"maxDepth": 1}},
-            {"parent": {"runName": "p", "sessionKey": "s", "spawnDepth": 2}},
-            "subagentPolicy.maxDepth",
-        ),
-        (
-            {"toolGating": {"rules": [{"tool": "execute_command", "action": "deny"}]}},
-            {"toolPolicy": {"allow": ["execute_command"]}},
-            "toolGating.rules[execute_command]",
-        ),
-        (
-            {"featureGates": {"code-execution": False}},
-            {"sandbox": sandbox()},
-            "featureGates.code-execution",
-        ),
-        (
+        *RULE_VIOLATIONS,
+        pytest.param(
             {"sandboxPolicy": {"maxMemory": "1Gi"}},
             {"sandbox": sandbox(limits={"memory": "2Gi"})},
             "sandboxPolicy.maxMemory",
+            id="cap",
         ),
-        (
+        pytest.param(
             {"sandboxPolicy": {"maxMemory": "1Gi"}},
             {"sandbox": sandbox(limits={"memory": "2 GB"})},
             "spec.sandbox.resources.limits.memory",
+            id="malformed-quantity",
         ),
     ],
-    ids=["sandbox", "depth", "tool", "gate", "cap", "malformed-quantity"],
 )
 async def test_each_rule_is_enforced_with_a_message_naming_it(
     webhook: Webhook, policy: dict[str, Any], spec: dict[str, Any], rule: str
