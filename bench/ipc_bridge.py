@@ -2,8 +2,9 @@
 
 Writes `/ipc/output/stream-<n>.json` files (atomically) and measures file-written →
 event-received latency (p50/p99, one file at a time) and sustained events/s (a burst
-of files), for the real bridge and for a bare loop (watchfiles + JetStream publish of
-the raw bytes, no validation or dedupe). Prints figures and ratios; never fails on time.
+of files), for the real bridge and for a bare loop (the same watcher as the bridge,
+`k8sclaw_sidecar._watch`, + JetStream publish of the raw bytes, no validation or
+dedupe). Prints figures and ratios; never fails on time.
 Targets: p50 ≤ 2 ms, p99 ≤ 10 ms, throughput ratio ≥ 0.7.
 """
 
@@ -22,9 +23,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import nats
-from watchfiles import awatch
 
 from k8sclaw_protocol import EventBus, IpcLayout, StreamChunk, events, ipc
+from k8sclaw_sidecar import _watch
 from k8sclaw_sidecar.bridge import Bridge, BridgeSettings
 from tests.harness.nats_fixtures import NatsServer
 
@@ -32,19 +33,19 @@ LATENCY_SAMPLES = 200
 BURST = 2000
 
 
-def _read(path: str) -> bytes:
-    return Path(path).read_bytes()
+def _read(path: Path) -> bytes:
+    return path.read_bytes()
 
 
 async def _bare_loop(root: Path, url: str, stop: asyncio.Event) -> None:
     nc = await nats.connect(url)
     js = nc.jetstream()
     subject = events.subject(events.AGENT_STREAM_CHUNK)
-    async for changes in awatch(root, debounce=20, step=1, stop_event=stop, watch_filter=None):
-        for _, p in sorted(changes):
-            if p.endswith(".json"):
+    async for batch in _watch.watch_files(root, stop):
+        for path in batch:
+            if path.suffix == ".json":
                 with contextlib.suppress(FileNotFoundError):
-                    await js.publish(subject, _read(p))
+                    await js.publish(subject, _read(path))
     await nc.close()
 
 
