@@ -58,3 +58,7 @@ class Admission:
     async def admit_delete(self, rtype: ResourceType, obj: Obj, *, dry_run: bool = False) -> None:
         """DELETE passes validating webhooks registered for it."""
         await self.webhooks.run("DELETE", rtype, None, obj, mutating=False, dry_run=dry_run)
+
+    async def close(self) -> None:
+        """Release what admission holds between requests (cached webhook clients)."""
+        await self.webhooks.close()

@@ -115,6 +115,7 @@ class KubeEmulator:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.cluster.admission.close()
 
     # -- emulator-only helpers --------------------------------------------------------
     def write_kubeconfig(self, path: Path, namespace: str = "default") -> Path:
