@@ -27,15 +27,11 @@ class GarbageCollector(Controller):
             or bool(meta.get("deletionTimestamp"))
         )
 
-    def _live_uids(self) -> set[str]:
-        return {o["metadata"]["uid"] for _, o in self.cluster.store.scan()}
+    def _live(self, uid: object) -> bool:
+        return self.cluster.store.by_uid(str(uid)) is not None
 
     def _dependents(self, uid: str) -> list[tuple[Key, Obj]]:
-        return [
-            (k, o)
-            for k, o in self.cluster.store.scan()
-            if any(r.get("uid") == uid for r in o["metadata"].get("ownerReferences") or [])
-        ]
+        return self.cluster.store.dependents(uid)
 
     def _rtype(self, key: Key, obj: Obj) -> ResourceType | None:
         for rtype in self.cluster.registry.all():
@@ -57,16 +53,15 @@ class GarbageCollector(Controller):
         elif meta.get("deletionTimestamp") and ORPHAN in finalizers:
             await self._orphan(meta["uid"])
             await self._drop_finalizer(event.key, meta["uid"], ORPHAN)
-        elif event.type == "ADDED":
-            live = self._live_uids()
-            if not any(r.get("uid") in live for r in meta.get("ownerReferences") or []):
-                await self._delete(event.key, event.obj, "Background")
+        elif event.type == "ADDED" and not any(
+            self._live(r.get("uid")) for r in meta.get("ownerReferences") or []
+        ):
+            await self._delete(event.key, event.obj, "Background")
 
     async def _collect(self, uid: str, cascade: str = "Background") -> None:
-        live = self._live_uids()
         for key, dep in self._dependents(uid):
             others = [r for r in dep["metadata"]["ownerReferences"] if r.get("uid") != uid]
-            if any(r.get("uid") in live for r in others):
+            if any(self._live(r.get("uid")) for r in others):
                 await self._strip(key, dep, uid)
             elif not dep["metadata"].get("deletionTimestamp"):
                 await self._delete(key, dep, cascade)
@@ -96,32 +91,29 @@ class GarbageCollector(Controller):
 
     async def _finish_foreground(self, uid: str) -> None:
         """Release an owner held by `foregroundDeletion` once its dependents are gone."""
-        for key, owner in self.cluster.store.scan():
-            meta = owner["metadata"]
-            if meta["uid"] == uid and FOREGROUND in (meta.get("finalizers") or []):
-                if not self._dependents(uid):
-                    await self._drop_finalizer(key, uid, FOREGROUND)
-                return
+        found = self.cluster.store.by_uid(uid)
+        if found is None:
+            return
+        key, owner = found
+        if FOREGROUND in (owner["metadata"].get("finalizers") or []) and not self._dependents(uid):
+            await self._drop_finalizer(key, uid, FOREGROUND)
 
     async def _drop_finalizer(self, key: Key, uid: str, finalizer: str) -> None:
-        for k, obj in self.cluster.store.scan():
-            if k == key and obj["metadata"]["uid"] == uid:
-                rtype = self._rtype(key, obj)
-                if rtype is None:
-                    return
-                meta = obj["metadata"]
-                remaining = [f for f in meta.get("finalizers") or [] if f != finalizer]
-                patch = {
-                    "metadata": {
-                        "finalizers": remaining or None,
-                        "resourceVersion": meta["resourceVersion"],
-                    }
-                }
-                await self.cluster.patch(
-                    rtype,
-                    meta.get("namespace", ""),
-                    meta["name"],
-                    "application/merge-patch+json",
-                    patch,
-                )
-                return
+        found = self.cluster.store.by_uid(uid)
+        if found is None or found[0] != key:
+            return
+        obj = found[1]
+        rtype = self._rtype(key, obj)
+        if rtype is None:
+            return
+        meta = obj["metadata"]
+        remaining = [f for f in meta.get("finalizers") or [] if f != finalizer]
+        patch = {
+            "metadata": {
+                "finalizers": remaining or None,
+                "resourceVersion": meta["resourceVersion"],
+            }
+        }
+        await self.cluster.patch(
+            rtype, meta.get("namespace", ""), meta["name"], "application/merge-patch+json", patch
+        )

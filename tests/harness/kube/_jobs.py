@@ -83,11 +83,8 @@ class JobController(Controller):
     async def _reconcile(self, job: Obj) -> None:
         jobs, pods_type = self._types()
         meta, spec = job["metadata"], job["spec"]
-        pods = [
-            p
-            for p in self.cluster.list(pods_type, meta["namespace"])
-            if any(r.get("uid") == meta["uid"] for r in p["metadata"].get("ownerReferences") or [])
-        ]
+        # The owner index, like kube-controller-manager's pod informer (read-only objects).
+        pods = [p for key, p in self.cluster.store.dependents(meta["uid"]) if key == pods_type.key]
         phases = [p.get("status", {}).get("phase") for p in pods]
         succeeded, failed = phases.count("Succeeded"), phases.count("Failed")
         active = [

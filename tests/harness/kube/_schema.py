@@ -137,6 +137,21 @@ def _type_name(value: Any) -> str:
     }.get(type(value), "null")
 
 
+_VALIDATORS: dict[int, tuple[Obj, jsonschema.Draft4Validator]] = {}
+
+
+def _validator(schema: Obj) -> jsonschema.Draft4Validator:
+    """The compiled validator of a served schema, built once per schema (as the API server
+    does when it serves a CRD version), not once per request."""
+    cached = _VALIDATORS.get(id(schema))
+    if cached is None or cached[0] is not schema:
+        cached = (schema, jsonschema.Draft4Validator(_to_jsonschema(schema)))
+        if len(_VALIDATORS) >= 256:  # schemas of deleted CRDs: never let the cache grow
+            _VALIDATORS.clear()
+        _VALIDATORS[id(schema)] = cached
+    return cached[1]
+
+
 def admit(rtype: ResourceType, obj: Obj, *, strict: bool) -> Obj:
     """Prune, default and validate a custom resource; returns the admitted object."""
     if rtype.schema is None:
@@ -150,7 +165,7 @@ def admit(rtype: ResourceType, obj: Obj, *, strict: bool) -> Obj:
             f"strict decoding error: {fields}"
         )
     obj = _default(obj, rtype.schema)
-    validator = jsonschema.Draft4Validator(_to_jsonschema(rtype.schema))
+    validator = _validator(rtype.schema)
     errors = sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         name = obj.get("metadata", {}).get("name", "")

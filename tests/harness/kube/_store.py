@@ -18,6 +18,7 @@ from tests.harness.kube import _errors
 
 Key = tuple[str, str]
 Obj = dict[str, Any]
+Ref = tuple[Key, tuple[str, str]]  # storage key, (namespace, name)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,10 @@ class Store:
         self._history: deque[Event] = deque(maxlen=history)
         self._compacted = self._rv
         self._listeners: list[Listener] = []
+        # Indexes kept on every write, as the real controllers' informer caches keep them:
+        # object by uid and dependents by owner uid, so GC and the Job controller never scan.
+        self._by_uid: dict[str, Ref] = {}
+        self._owned: dict[str, set[Ref]] = {}
 
     @property
     def resource_version(self) -> str:
@@ -68,6 +73,39 @@ class Store:
         """Every stored object, uncopied: read-only use by the in-process controllers."""
         return [(key, o) for key, bucket in self._objects.items() for o in bucket.values()]
 
+    def by_uid(self, uid: str) -> tuple[Key, Obj] | None:
+        """The object with `uid` (uncopied, read-only), if it exists."""
+        ref = self._by_uid.get(uid)
+        if ref is None:
+            return None
+        obj = self._objects.get(ref[0], {}).get(ref[1])
+        return None if obj is None else (ref[0], obj)
+
+    def dependents(self, uid: str) -> list[tuple[Key, Obj]]:
+        """Objects with an ownerReference to `uid` (uncopied, read-only), by key and name."""
+        found = []
+        for key, ident in sorted(self._owned.get(uid, ())):
+            obj = self._objects.get(key, {}).get(ident)
+            if obj is not None:
+                found.append((key, obj))
+        return found
+
+    def _unindex(self, key: Key, ident: tuple[str, str], obj: Obj | None) -> None:
+        if obj is None:
+            return
+        self._by_uid.pop(obj["metadata"].get("uid", ""), None)
+        for ref in obj["metadata"].get("ownerReferences") or []:
+            owned = self._owned.get(str(ref.get("uid")))
+            if owned is not None:
+                owned.discard((key, ident))
+                if not owned:
+                    del self._owned[str(ref.get("uid"))]
+
+    def _index(self, key: Key, ident: tuple[str, str], obj: Obj) -> None:
+        self._by_uid[obj["metadata"].get("uid", "")] = (key, ident)
+        for ref in obj["metadata"].get("ownerReferences") or []:
+            self._owned.setdefault(str(ref.get("uid")), set()).add((key, ident))
+
     def write(self, key: Key, obj: Obj) -> Obj:
         """Create or replace an object; returns the stored copy with its new resourceVersion."""
         meta = obj["metadata"]
@@ -76,14 +114,17 @@ class Store:
         kind = "MODIFIED" if ident in bucket else "ADDED"
         self._rv += 1
         meta["resourceVersion"] = str(self._rv)
+        self._unindex(key, ident, bucket.get(ident))
         bucket[ident] = copy.deepcopy(obj)
+        self._index(key, ident, bucket[ident])
         self._record(Event(self._rv, kind, key, copy.deepcopy(obj)))
         return copy.deepcopy(obj)
 
     def remove(self, key: Key, obj: Obj) -> Obj:
         """Remove an object for good; the DELETED event carries a fresh resourceVersion."""
         meta = obj["metadata"]
-        self._objects.get(key, {}).pop((meta.get("namespace", ""), meta["name"]), None)
+        ident = (meta.get("namespace", ""), meta["name"])
+        self._unindex(key, ident, self._objects.get(key, {}).pop(ident, None))
         self._rv += 1
         gone = copy.deepcopy(obj)
         gone["metadata"]["resourceVersion"] = str(self._rv)
