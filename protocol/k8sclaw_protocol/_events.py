@@ -20,6 +20,8 @@ STREAM_MAX_AGE_SECONDS: Final = 24 * 3600
 # Metadata keys every bridge event carries.
 META_AGENT_RUN_ID: Final = "agentRunID"
 META_INSTANCE_NAME: Final = "instanceName"
+# The run's (or channel's) namespace: names are unique only within one namespace.
+META_NAMESPACE: Final = "namespace"
 
 AGENT_RUN_REQUESTED: Final = "agent.run.requested"
 AGENT_RUN_STARTED: Final = "agent.run.started"
