@@ -1,8 +1,10 @@
-"""AgentRun reconciler: pre-checks -> ServiceAccount -> skills -> Job -> Running (SPEC §3).
+"""AgentRun reconciler: pre-checks -> ServiceAccount -> skills -> NetworkPolicies -> Job
+-> Running (SPEC §3).
 
 Called for every watch event of an AgentRun. Idempotent: the Job has the run's name, so a
-restart can only meet AlreadyExists, never make a duplicate. Terminal runs are final and
-never get the finalizer back.
+restart can only meet AlreadyExists, never make a duplicate. Two writes start a run (the
+Job and one status patch); terminal runs are final. A run over its instance's
+concurrency limit waits Pending (condition `Queued`) and starts when a slot frees.
 """
 
 from __future__ import annotations
@@ -17,13 +19,17 @@ from k8sclaw_controllers.manager import (
     _instance,
     _jobbuilder,
     _kube,
+    _netpol,
     _skills,
 )
 from k8sclaw_controllers.manager._context import Context, condition, now, timestamp
-from k8sclaw_protocol import AgentRun, ClawInstance, ClawPolicy, names
+from k8sclaw_controllers.policy import Decision, effective_tool_policy, evaluate_run
+from k8sclaw_protocol import TERMINAL_PHASES, AgentRun, ClawInstance, ClawPolicy, ToolPolicy, names
 
 log = logging.getLogger("k8sclaw.controller.agentrun")
 Body = dict[str, Any]
+RULE_CONCURRENCY = "subagentPolicy.maxConcurrent"
+RULE_DEPTH = "subagentPolicy.maxDepth"
 
 
 class PrecheckError(Exception):
@@ -39,7 +45,10 @@ async def reconcile(ctx: Context, body: Body, event_type: str | None) -> None:
     run = AgentRun.from_wire(body)
     key = (run.namespace, run.name)
     if event_type == "DELETED":
-        ctx.state.forget(key)
+        record = ctx.state.forget(key)
+        if record is not None and record.phase not in TERMINAL_PHASES:
+            await _deleted(ctx, run)
+            ctx.wake_queued(run.namespace, run.spec.instance_ref)
         return
     record = ctx.state.observe(run)
     if run.metadata.deletion_timestamp:
@@ -60,9 +69,12 @@ async def _start(ctx: Context, run: AgentRun, body: Body) -> None:
     except PrecheckError as exc:
         await _completion.fail(ctx, run.namespace, run.name, exc.reason, str(exc))
         return
+    except QueuedError as exc:
+        await _queue(ctx, run, str(exc))
+        return
     await _ensure_service_account(ctx, run.namespace)
     await _skills.mirror_for_run(ctx, run)
-    await _add_finalizer(ctx, run)
+    await _netpol.ensure(ctx, run.namespace, run.spec.instance_ref)
     job = _jobbuilder.build_job(run, ctx.job_options, tools)
     try:
         await ctx.kube.create(_kube.group("batch/v1", run.namespace, "jobs"), job)
@@ -70,21 +82,16 @@ async def _start(ctx: Context, run: AgentRun, body: Body) -> None:
         _health.RUNS_STARTED.inc()
     except _kube.ConflictError:
         log.info("Job %s/%s already exists; adopting it", run.namespace, run.name)
-    started = timestamp()
+    # One status write per start: phase, Job, start time and conditions together.
+    generation = run.metadata.generation
     status = {
         "phase": "Running",
         "jobName": names.job_name(run.name),
-        "startedAt": started,
-        "observedGeneration": run.metadata.generation,
+        "startedAt": timestamp(),
+        "observedGeneration": generation,
         "conditions": [
-            condition("Ready", False, "Running", "the agent is working", run.metadata.generation),
-            condition(
-                "Progressing",
-                True,
-                "JobCreated",
-                f"Job {run.name} created",
-                run.metadata.generation,
-            ),
+            condition("Ready", False, "Running", "the agent is working", generation),
+            condition("Progressing", True, "JobCreated", f"Job {run.name} created", generation),
         ],
     }
     await ctx.kube.patch(_run_path(run, "status"), {"status": status})
@@ -93,44 +100,78 @@ async def _start(ctx: Context, run: AgentRun, body: Body) -> None:
     _instance.schedule_refresh(ctx, run.namespace, run.spec.instance_ref)
 
 
+class QueuedError(Exception):
+    """The instance is at its concurrency limit: the run waits (Pending) for a slot."""
+
+
 async def precheck(ctx: Context, run: AgentRun) -> _jobbuilder.Tools:
-    """Instance exists, sub-agent depth and concurrency within the policy; effective tools."""
+    """Judge the run with the shared policy engine (the webhook's rules); effective tools.
+
+    Defence in depth: with the webhook installed these rules already held at admission;
+    without it, this is where they are enforced. The concurrency limit is the one rule
+    that queues instead of failing: the run stays Pending until a slot frees.
+    """
     instance = await _get_instance(ctx, run)
     policy = await _policy(ctx, run, instance)
-    tools = _jobbuilder.tools_from_spec(run)
+    limits = policy.spec.subagent_policy if policy else None
+    key = (run.namespace, run.name)
+    # No await from here on: counting and taking the slot happen in one step.
+    active = ctx.state.running(run.namespace, run.spec.instance_ref, exclude=run.name)
+    decision = evaluate_run(run, policy, running_in_instance=active if limits else None)
+    waiting = [v for v in decision.violations if v.rule == RULE_CONCURRENCY]
+    refused = [v for v in decision.violations if v.rule != RULE_CONCURRENCY]
+    if refused:
+        reason = "DepthExceeded" if refused[0].rule == RULE_DEPTH else "PolicyViolation"
+        message = Decision(policy=decision.policy, violations=tuple(refused)).message
+        raise PrecheckError(reason, message)
+    if waiting:
+        raise QueuedError(waiting[0].message)
+    record = ctx.state.runs.get(key)
+    if record is not None:
+        record.holds_slot = True
+    return effective_tools(_jobbuilder.tools_from_spec(run), policy)
+
+
+async def _queue(ctx: Context, run: AgentRun, message: str) -> None:
+    """Keep the run Pending with a `Queued` condition saying why; woken when a slot frees."""
+    ctx.state.enqueue(run.namespace, run.spec.instance_ref, run.name)
+    conditions = run.status.conditions if run.status else []
+    if any(c.type == "Queued" and c.message == message for c in conditions):
+        return
+    generation = run.metadata.generation
+    status = {
+        "phase": "Pending",
+        "observedGeneration": generation,
+        "conditions": [
+            condition("Ready", False, "Queued", message, generation),
+            condition("Queued", True, "ConcurrencyLimit", message, generation),
+        ],
+    }
+    await ctx.kube.patch(_run_path(run, "status"), {"status": status})
+    ctx.event(run.to_wire(), "Queued", message)
+    # A slot may have freed while the patch was in flight.
+    if ctx.state.running(run.namespace, run.spec.instance_ref, exclude=run.name) < _limit(ctx, run):
+        ctx.wake_queued(run.namespace, run.spec.instance_ref)
+
+
+def _limit(ctx: Context, run: AgentRun) -> int:
+    instance = ctx.state.instances.get((run.namespace, run.spec.instance_ref)) or {}
+    ref = (instance.get("spec") or {}).get("policyRef")
+    policy = ctx.state.policies.get((run.namespace, ref)) if ref else None
+    limits = ((policy or {}).get("spec") or {}).get("subagentPolicy") or {}
+    return int(limits.get("maxConcurrent", 1 << 30))
+
+
+def effective_tools(tools: _jobbuilder.Tools, policy: ClawPolicy | None) -> _jobbuilder.Tools:
+    """The run's tools narrowed by the policy, exactly as the mutating webhook narrows them."""
     if policy is None:
         return tools
-    limits = policy.spec.subagent_policy
-    if limits and run.spec.parent and run.spec.parent.spawn_depth > limits.max_depth:
-        raise PrecheckError(
-            "DepthExceeded",
-            f"sub-agent depth {run.spec.parent.spawn_depth} "
-            f"exceeds maxDepth {limits.max_depth} of policy {policy.name}",
-        )
-    if limits:
-        active = ctx.state.running(run.namespace, run.spec.instance_ref, exclude=run.name)
-        if active >= limits.max_concurrent:
-            raise PrecheckError(
-                "ConcurrencyLimit",
-                f"concurrency limit reached: {active}/"
-                f"{limits.max_concurrent} runs of instance "
-                f"{run.spec.instance_ref} are Running; retry when one ends",
-            )
-    return effective_tools(tools, policy)
-
-
-def effective_tools(tools: _jobbuilder.Tools, policy: ClawPolicy) -> _jobbuilder.Tools:
-    """The run's tools narrowed by the policy's gating (deny wins; default deny = allowlist)."""
-    gating = policy.spec.tool_gating
-    if gating is None:
-        return tools
-    denied = [r.tool for r in gating.rules if r.action == "deny"]
-    deny = tuple(dict.fromkeys([*tools.deny, *denied]))
-    allow = tools.allow
-    if gating.default_action == "deny":
-        allowed = [r.tool for r in gating.rules if r.action != "deny"]
-        allow = tuple(t for t in (allow or allowed) if t in allowed) or ("none",)
-    return _jobbuilder.Tools(allow, deny)
+    requested = ToolPolicy(allow=list(tools.allow) or None, deny=list(tools.deny) or None)
+    effective = effective_tool_policy(policy, requested)
+    allow = tuple(effective.allow or ())
+    if tools.allow and not allow:
+        allow = ("none",)  # an empty TOOLS_ALLOW means "all" to the agent: offer nothing
+    return _jobbuilder.Tools(allow, tuple(effective.deny or ()))
 
 
 async def _get_instance(ctx: Context, run: AgentRun) -> ClawInstance:
@@ -184,19 +225,6 @@ async def _ensure_service_account(ctx: Context, namespace: str) -> None:
     ctx.state.service_accounts.add(namespace)
 
 
-async def _add_finalizer(ctx: Context, run: AgentRun) -> None:
-    finalizers = run.metadata.finalizers
-    if names.FINALIZER_AGENT_RUN in finalizers:
-        return
-    patch = {
-        "metadata": {
-            "finalizers": [*finalizers, names.FINALIZER_AGENT_RUN],
-            "resourceVersion": run.metadata.resource_version,
-        }
-    }
-    await ctx.kube.patch(_run_path(run), patch)
-
-
 async def _running(ctx: Context, run: AgentRun) -> None:
     """First sight of a Running run in this process: arm its deadline, check its Job."""
     key = (run.namespace, run.name)
@@ -226,15 +254,21 @@ def _schedule_timeout(ctx: Context, run: AgentRun, elapsed: float) -> None:
 
 
 async def _deleted(ctx: Context, run: AgentRun) -> None:
-    """Run being deleted: take its Job down in the foreground, then let the run go."""
+    """Run being deleted: take its Job down in the foreground; free its slot.
+
+    New runs carry no finalizer: the Job's controller ownerReference already cascades
+    (the garbage collector deletes the Job even while this controller is down), and
+    `kubectl delete --cascade=foreground` keeps the run until its pods are gone. Here the
+    Job is deleted with Foreground propagation as soon as the deletion is seen. Runs made
+    by an older controller may still hold the finalizer; it is removed after the Job.
+    """
     ctx.state.cancel_deadline((run.namespace, run.name))
-    if names.FINALIZER_AGENT_RUN not in run.metadata.finalizers:
-        return
     with contextlib.suppress(_kube.NotFoundError):
         await ctx.kube.delete(
             _kube.group("batch/v1", run.namespace, "jobs", run.name), propagation="Foreground"
         )
-    await _completion.remove_finalizer(ctx, run)
+    if names.FINALIZER_AGENT_RUN in run.metadata.finalizers:
+        await _completion.remove_finalizer(ctx, run)
 
 
 def _run_path(run: AgentRun, sub: str = "") -> str:

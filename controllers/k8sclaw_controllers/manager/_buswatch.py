@@ -1,5 +1,9 @@
-"""Completion from the event bus: `agent.run.completed` / `agent.run.failed` from the bridge.
+"""The bus side of the manager: run completions and channel health.
 
+`agent.run.completed` / `agent.run.failed` (from the bridge) finish runs;
+`channel.health.update` (from channel pods) updates the ClawInstance's channel status.
+Events name their namespace (`metadata.namespace`), so equal names in two namespaces
+never collide; events without it are matched only when the name is unambiguous.
 Runs beside the watches and never blocks them: while NATS is unreachable the Pod/Job path
 keeps finishing runs, and the durable consumers catch up on what was published meanwhile
 (a run already terminal is simply skipped).
@@ -12,14 +16,15 @@ import contextlib
 import logging
 from typing import Any
 
-from k8sclaw_controllers.manager import _completion, _outcome
+from k8sclaw_controllers.manager import _completion, _instance, _outcome
 from k8sclaw_controllers.manager._context import Context
 from k8sclaw_protocol import _events
 from k8sclaw_protocol._bus import EventBus
 
 log = logging.getLogger("k8sclaw.controller.bus")
 DURABLE_PREFIX = "k8sclaw-controller"
-META_NAMESPACE = "namespace"
+META_NAMESPACE = _events.META_NAMESPACE
+TOPICS = (_events.AGENT_RUN_COMPLETED, _events.AGENT_RUN_FAILED, _events.CHANNEL_HEALTH_UPDATE)
 CLOSE_TIMEOUT = 2.0
 
 
@@ -48,8 +53,26 @@ def outcome_of(event: _events.Event) -> _outcome.Outcome:
     return _outcome.from_payload(data)
 
 
+def find_instance(ctx: Context, event: _events.Event) -> tuple[str, str] | None:
+    """(namespace, name) of the ClawInstance a channel event is about, when unambiguous."""
+    name = event.metadata.get(_events.META_INSTANCE_NAME)
+    if not name:
+        return None
+    namespace = event.metadata.get(META_NAMESPACE)
+    if namespace:
+        return namespace, name
+    matches = [key for key in ctx.state.instances if key[1] == name]
+    return matches[0] if len(matches) == 1 else None
+
+
 async def handle(ctx: Context, event: _events.Event) -> None:
-    """Finish the run an event reports on (no-op when it is already terminal)."""
+    """Apply one bus event: finish a run (unless already terminal) or record channel health."""
+    if event.topic == _events.CHANNEL_HEALTH_UPDATE:
+        instance = find_instance(ctx, event)
+        health = _instance.health_of(event.data)
+        if instance is not None and health is not None:
+            await _instance.apply_health(ctx, instance[0], instance[1], health)
+        return
     key = find_run(ctx, event)
     if key is None or ctx.state.is_terminal(key):
         return
@@ -60,12 +83,7 @@ async def consume(ctx: Context, url: str) -> None:
     """Connect (forever, with back-off) and handle completion events until cancelled."""
     bus = await EventBus.connect(url, name=DURABLE_PREFIX)
     try:
-        await asyncio.gather(
-            *(
-                _consume_topic(ctx, bus, topic)
-                for topic in (_events.AGENT_RUN_COMPLETED, _events.AGENT_RUN_FAILED)
-            )
-        )
+        await asyncio.gather(*(_consume_topic(ctx, bus, topic) for topic in TOPICS))
     finally:
         # A drain can wait out nats' 30 s drain timeout on a pending pull; never block exit.
         with contextlib.suppress(TimeoutError):

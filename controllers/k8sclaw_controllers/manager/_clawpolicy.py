@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from k8sclaw_controllers.manager import _kube
+from k8sclaw_controllers.manager import _kube, _netpol
 from k8sclaw_controllers.manager._context import Context, condition
 
 Body = dict[str, Any]
@@ -17,7 +17,10 @@ async def reconcile(ctx: Context, body: Body, event_type: str | None) -> None:
     if event_type == "DELETED" or meta.get("deletionTimestamp"):
         ctx.state.policies.pop(key, None)
         return
+    previous = ctx.state.policies.get(key)
     ctx.state.policies[key] = body
+    if previous is not None and previous.get("spec") != body.get("spec"):
+        _netpol.invalidate(ctx, key[0])  # the next run re-applies its NetworkPolicies
     await _write(ctx, body)
 
 

@@ -50,6 +50,7 @@ async def finish(
         message = "the agent finished" if outcome.succeeded else (outcome.error or "")
         ctx.event(body, outcome.reason or "Completed", message, warning=not outcome.succeeded)
         _health.RUNS_FINISHED.labels(record.phase if record else "", outcome.reason).inc()
+        ctx.wake_queued(namespace, run.spec.instance_ref)
         await prune_history(ctx, namespace, run.spec.instance_ref)
         _instance.schedule_refresh(ctx, namespace, run.spec.instance_ref)
         return True

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,12 @@ class Context:
     kube: _kube.Kube
     settings: _settings.Settings
     state: _state.State
+    requeue: Callable[[str, str], Coroutine[Any, Any, None]] | None = None
+    """Reconcile AgentRun (namespace, name) again now (wired by the operator)."""
+    recorder: _events.Recorder = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.recorder = _events.Recorder(self.kube, self.state.spawn)
 
     @property
     def job_options(self) -> _jobbuilder.JobOptions:
@@ -29,8 +36,15 @@ class Context:
         )
 
     def event(self, obj: dict[str, Any], reason: str, message: str, warning: bool = False) -> None:
-        """Post a Kubernetes Event in the background."""
-        self.state.spawn(_events.post(self.kube, obj, reason, message, warning))
+        """Queue a Kubernetes Event; posted in the background, off the reconcile's path."""
+        self.recorder.record(obj, reason, message, warning)
+
+    def wake_queued(self, namespace: str, instance: str) -> None:
+        """A run of `instance` left its slot: re-check the runs waiting for one."""
+        if self.requeue is None:
+            return
+        for name in self.state.take_queued(namespace, instance):
+            self.state.spawn(self.requeue(namespace, name))
 
 
 def now() -> datetime:

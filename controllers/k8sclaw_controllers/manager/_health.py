@@ -30,6 +30,12 @@ RUNS_FINISHED = prometheus_client.Counter(
     registry=REGISTRY,
 )
 
+EVENTS_DROPPED = prometheus_client.Counter(
+    "k8sclaw_controller_events_dropped_total",
+    "Kubernetes Events not posted because the event queue was full.",
+    registry=REGISTRY,
+)
+
 
 async def serve(host: str, port: int, ready: asyncio.Event) -> web.AppRunner:
     """Start the endpoint; /readyz answers 200 once `ready` is set (watches established)."""

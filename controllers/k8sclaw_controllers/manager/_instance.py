@@ -12,12 +12,14 @@ import contextlib
 import logging
 from typing import Any
 
-from k8sclaw_controllers.manager import _channels, _clawpolicy, _kube
-from k8sclaw_controllers.manager._context import Context, condition
-from k8sclaw_protocol import ChannelSpec, ClawInstance, names
+from k8sclaw_controllers.manager import _channels, _clawpolicy, _kube, _netpol
+from k8sclaw_controllers.manager._context import Context, condition, timestamp
+from k8sclaw_controllers.manager._outcome import clean_text
+from k8sclaw_protocol import CHANNEL_TYPES, ChannelSpec, ClawInstance, names
 
 log = logging.getLogger("k8sclaw.controller.instance")
 Body = dict[str, Any]
+MAX_HEALTH_MESSAGE = 1024
 
 
 async def reconcile(ctx: Context, body: Body, event_type: str | None) -> None:
@@ -31,6 +33,7 @@ async def reconcile(ctx: Context, body: Body, event_type: str | None) -> None:
     previous = ctx.state.instances.get(key)
     ctx.state.instances[key] = body
     if previous is None or _policy_ref(previous) != instance.spec.policy_ref:
+        _netpol.invalidate(ctx, instance.namespace, instance.name)
         await _clawpolicy.refresh_namespace(ctx, instance.namespace)
     channels = [await _channel(ctx, instance, ch) for ch in instance.spec.channels]
     await _delete_removed_channels(ctx, instance)
@@ -92,9 +95,47 @@ async def _channel(ctx: Context, instance: ClawInstance, channel: ChannelSpec) -
         )
         return {"type": channel.type, "status": "Pending", "message": "Deployment updated"}
     ready = (current.get("status") or {}).get("readyReplicas") or 0
+    health = ctx.state.channel_health.get((instance.namespace, instance.name, channel.type))
+    if ready > 0 and health is not None:
+        return {"type": channel.type, **health}  # the pod's own report is the finer truth
     if ready > 0:
         return {"type": channel.type, "status": "Connected"}
     return {"type": channel.type, "status": "Disconnected", "message": "no ready replica yet"}
+
+
+def health_of(data: object) -> Body | None:
+    """Channel status from a `channel.health.update` payload `{channel, connected, message}`
+    (untrusted: unknown channel types and non-boolean `connected` are ignored)."""
+    if not isinstance(data, dict):
+        return None
+    kind, connected = data.get("channel"), data.get("connected")
+    if kind not in CHANNEL_TYPES or not isinstance(connected, bool):
+        return None
+    health: Body = {
+        "channel": kind,
+        "status": "Connected" if connected else "Disconnected",
+        "lastHealthCheck": timestamp(),
+    }
+    if data.get("message"):
+        health["message"] = clean_text(data["message"], MAX_HEALTH_MESSAGE)
+    return health
+
+
+async def apply_health(ctx: Context, namespace: str, name: str, health: Body) -> None:
+    """Record a channel's health report and write it into the instance's channel status."""
+    kind = health.pop("channel")
+    ctx.state.channel_health[(namespace, name, kind)] = health
+    path = _kube.claw(namespace, "clawinstances", name)
+    try:
+        body = await ctx.kube.get(path)
+    except _kube.NotFoundError:
+        return
+    old = (body.get("status") or {}).get("channels") or []
+    if not any(c.get("type") == kind and c.get("status") != "Error" for c in old):
+        return  # not deployed (yet), or broken for a reason the report cannot fix
+    channels = [{"type": kind, **health} if c.get("type") == kind else c for c in old]
+    with contextlib.suppress(_kube.NotFoundError):
+        await ctx.kube.patch(path + "/status", {"status": {"channels": channels}})
 
 
 async def _delete_removed_channels(ctx: Context, instance: ClawInstance) -> None:

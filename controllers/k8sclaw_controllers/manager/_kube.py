@@ -16,6 +16,8 @@ import kubernetes
 Body = dict[str, Any]
 MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
+APPLY = "application/apply-patch+yaml"
+FIELD_MANAGER = "k8sclaw-controller"
 
 
 class KubeError(Exception):
@@ -117,6 +119,13 @@ class Kube:
         """PATCH with a merge patch (default) or a JSON patch."""
         headers = {"Content-Type": content_type}
         result: Body = await self._request("PATCH", path, json=body, headers=headers)
+        return result
+
+    async def apply(self, path: str, body: Body) -> Body:
+        """Server-side apply `body` (JSON is YAML) as the controller's field manager."""
+        headers = {"Content-Type": APPLY}
+        params = {"fieldManager": FIELD_MANAGER, "force": "true"}
+        result: Body = await self._request("PATCH", path, json=body, headers=headers, params=params)
         return result
 
     async def delete(self, path: str, propagation: str = "Background") -> None:

@@ -33,6 +33,7 @@ from k8sclaw_protocol import names
 log = logging.getLogger("k8sclaw.controller")
 Handler = Callable[[Context, dict[str, Any], str | None], Awaitable[None]]
 RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+EVENT_FLUSH_SECONDS = 2.0
 
 
 def connection_info(config: Any) -> kopf.ConnectionInfo:
@@ -144,6 +145,7 @@ async def run(
     config = _kube.load_configuration(settings.kubeconfig)
     kube = _kube.Kube.connect(config)
     ctx = Context(kube=kube, settings=settings, state=State())
+    ctx.requeue = lambda namespace, name: _requeue(ctx, namespace, name)
     ready = ready or asyncio.Event()
     stop = stop or _signal_stop()
     kopf_stop = asyncio.Event()
@@ -170,9 +172,19 @@ async def run(
             await runner.cleanup()
 
 
+async def _requeue(ctx: Context, namespace: str, name: str) -> None:
+    """Reconcile one AgentRun now (a queued run whose instance freed a slot)."""
+    try:
+        body = await ctx.kube.get(_kube.claw(namespace, "agentruns", name))
+    except _kube.KubeError:
+        return
+    await _guarded(ctx, "AgentRun", _agentrun.reconcile, body, "MODIFIED")
+
+
 async def _drain_then_stop(ctx: Context, stop: asyncio.Event, kopf_stop: asyncio.Event) -> None:
     """Stop our own tasks (bus consumer, Event posts) before kopf, which reports leftovers."""
     await stop.wait()
+    await ctx.recorder.flush(EVENT_FLUSH_SECONDS)
     await _cancel_background(ctx)
     kopf_stop.set()
 

@@ -48,7 +48,14 @@ async def on_pod(ctx: Context, pod: Body) -> None:
     terminated = agent_termination(pod)
     phase = (pod.get("status") or {}).get("phase")
     if terminated is None and phase not in ("Succeeded", "Failed"):
-        if record is not None and record.pod_name != pod_name and record.phase == "Running":
+        # Recorded once the pod runs (its logs exist from then on), not at creation: a
+        # burst of new runs costs no extra write per pod that is still Pending.
+        if (
+            phase == "Running"
+            and record is not None
+            and record.pod_name != pod_name
+            and record.phase == "Running"
+        ):
             record.pod_name = pod_name
             await _set_pod_name(ctx, namespace, run_name, pod_name)
         return

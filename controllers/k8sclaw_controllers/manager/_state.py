@@ -38,6 +38,8 @@ class RunRecord:
     job_deleted: bool = False
     input_tokens: int = 0
     output_tokens: int = 0
+    holds_slot: bool = False
+    """Admitted by the concurrency pre-check (counted before its Running patch lands)."""
 
 
 @dataclass
@@ -49,6 +51,12 @@ class State:
     policies: dict[Key, dict[str, Any]] = field(default_factory=dict)
     skillpacks: dict[Key, dict[str, Any]] = field(default_factory=dict)
     service_accounts: set[str] = field(default_factory=set)
+    queued: dict[Key, set[str]] = field(default_factory=dict)
+    """Runs waiting for a concurrency slot, by (namespace, instance)."""
+    channel_health: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    """Last `channel.health.update` per (namespace, instance, channel type), wire form."""
+    applied_netpols: set[Key] = field(default_factory=set)
+    """(namespace, instance) whose NetworkPolicies this process has applied."""
     deadlines: dict[Key, asyncio.TimerHandle] = field(default_factory=dict)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
@@ -71,10 +79,27 @@ class State:
             record.output_tokens = status.token_usage.output_tokens
         return record
 
-    def forget(self, key: Key) -> None:
-        """Drop a deleted run and its deadline."""
-        self.runs.pop(key, None)
+    def forget(self, key: Key) -> RunRecord | None:
+        """Drop a deleted run, its deadline and its place in a queue; its last record."""
+        record = self.runs.pop(key, None)
         self.cancel_deadline(key)
+        if record is not None:
+            self.queued.get((key[0], record.instance), set()).discard(key[1])
+        return record
+
+    def enqueue(self, namespace: str, instance: str, name: str) -> None:
+        """Remember a run waiting for a concurrency slot of its instance."""
+        self.queued.setdefault((namespace, instance), set()).add(name)
+
+    def take_queued(self, namespace: str, instance: str) -> list[str]:
+        """The runs waiting for a slot of an instance, oldest first; the queue is emptied."""
+        names = self.queued.pop((namespace, instance), set())
+
+        def age(name: str) -> tuple[float, str]:
+            record = self.runs.get((namespace, name))
+            return (_ts(record.created_at) if record else 0.0, name)
+
+        return sorted(names, key=age)
 
     def is_terminal(self, key: Key) -> bool:
         """True when this process already knows the run is final."""
@@ -82,13 +107,13 @@ class State:
         return record is not None and record.phase in TERMINAL_PHASES
 
     def running(self, namespace: str, instance: str, exclude: str = "") -> int:
-        """Runs of an instance that are Running now (for the concurrency pre-check)."""
+        """Runs of an instance holding a slot: Running, or admitted and about to be."""
         return sum(
             1
             for (ns, name), r in self.runs.items()
             if ns == namespace
             and r.instance == instance
-            and r.phase == "Running"
+            and (r.phase == "Running" or (r.holds_slot and r.phase not in TERMINAL_PHASES))
             and name != exclude
         )
 

@@ -55,7 +55,8 @@ async def test_a_run_gets_exactly_one_restricted_job_and_becomes_running(kube: K
     pod_spec = kube.api_client.sanitize_for_serialization(job.spec.template.spec)
     assert _podsecurity.violations("restricted", pod_spec) == []
     assert job.spec.template.metadata.labels["k8sclaw.io/role"] == "agent"
-    assert "k8sclaw.io/agentrun-finalizer" in run["metadata"]["finalizers"]
+    # No finalizer: the Job's controller ownerReference cascades the run's deletion.
+    assert "k8sclaw.io/agentrun-finalizer" not in (run["metadata"].get("finalizers") or [])
     sa = core.read_namespaced_service_account("k8sclaw-agent", kube.namespace)
     assert sa.metadata.name == "k8sclaw-agent"
 

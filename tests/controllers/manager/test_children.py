@@ -99,18 +99,21 @@ def test_policy_denies_add_to_the_run_deny_list() -> None:
             {"defaultAction": "allow", "rules": [{"tool": "execute_command", "action": "deny"}]}
         ),
     )
-    assert tools == Tools(("read_file",), ("fetch_url", "execute_command"))
+    assert tools == Tools(("read_file",), ("execute_command", "fetch_url"))
 
 
-def test_default_deny_turns_the_rules_into_an_allow_list() -> None:
+def test_tools_follow_the_shared_engine_ask_only_when_asked() -> None:
     gating = {
         "defaultAction": "deny",
         "rules": [{"tool": "read_file", "action": "allow"}, {"tool": "fetch_url", "action": "ask"}],
     }
-    assert effective_tools(Tools(), policy(gating)).allow == ("read_file", "fetch_url")
+    implicit = effective_tools(Tools(), policy(gating))
+    assert implicit.allow == ("read_file",)
+    assert "execute_command" in implicit.deny and "fetch_url" not in implicit.deny
     narrowed = effective_tools(Tools(("fetch_url", "execute_command")), policy(gating))
     assert narrowed.allow == ("fetch_url",)
     assert effective_tools(Tools(("execute_command",)), policy(gating)).allow == ("none",)
+    assert effective_tools(Tools(("read_file",)), None) == Tools(("read_file",))
 
 
 def test_state_never_moves_a_phase_backwards() -> None:

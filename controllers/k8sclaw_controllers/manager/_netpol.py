@@ -1,0 +1,69 @@
+"""NetworkPolicies in a run's namespace, from the instance's ClawPolicy (via `netpol.py`).
+
+When a run of an instance lands in a namespace, the agent and sandbox policies that
+`network_policies` generates for that instance are server-side applied there (idempotent;
+owned by the ClawInstance, so they go when it goes). Applied once per (namespace,
+instance) per process, and again after the instance's policy or policyRef changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from k8sclaw_controllers import netpol
+from k8sclaw_controllers.manager import _kube
+from k8sclaw_controllers.manager._context import Context
+from k8sclaw_protocol import ClawPolicy, names
+
+log = logging.getLogger("k8sclaw.controller.netpol")
+Body = dict[str, Any]
+
+
+def _owned(policy_body: Body, instance: Body) -> Body:
+    meta = instance.get("metadata") or {}
+    policy_body["metadata"]["ownerReferences"] = [
+        {
+            "apiVersion": names.GROUP_VERSION,
+            "kind": "ClawInstance",
+            "name": meta.get("name"),
+            "uid": meta.get("uid"),
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+    return policy_body
+
+
+async def ensure(ctx: Context, namespace: str, instance_name: str) -> None:
+    """Apply the instance's NetworkPolicies in `namespace` unless already applied."""
+    key = (namespace, instance_name)
+    if key in ctx.state.applied_netpols:
+        return
+    instance = ctx.state.instances.get(key) or await ctx.kube.get(
+        _kube.claw(namespace, "clawinstances", instance_name)
+    )
+    ref = (instance.get("spec") or {}).get("policyRef")
+    policy_body = None
+    if ref:
+        policy_body = ctx.state.policies.get((namespace, ref)) or await ctx.kube.get(
+            _kube.claw(namespace, "clawpolicies", ref)
+        )
+    policy = ClawPolicy.from_wire(policy_body) if policy_body else None
+    plan = netpol.network_policies(namespace, policy, instance=instance_name)
+    for body in plan.policies:
+        path = _kube.group(
+            "networking.k8s.io/v1", namespace, "networkpolicies", body["metadata"]["name"]
+        )
+        await ctx.kube.apply(path, _owned(body, instance))
+    for warning in plan.warnings:
+        ctx.event(instance, "NetworkPolicyWarning", warning, warning=True)
+    ctx.state.applied_netpols.add(key)
+    log.info("applied %d NetworkPolicies for %s/%s", len(plan.policies), *key)
+
+
+def invalidate(ctx: Context, namespace: str, instance: str | None = None) -> None:
+    """Forget what was applied (a policy or policyRef changed): the next run re-applies."""
+    for key in list(ctx.state.applied_netpols):
+        if key[0] == namespace and instance in (None, key[1]):
+            ctx.state.applied_netpols.discard(key)
