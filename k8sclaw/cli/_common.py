@@ -1,12 +1,15 @@
 """Options every cluster command shares (kubectl conventions) and the objects behind them.
 
 `cluster_options` adds --kubeconfig/--context/-n/-A; `output_option` adds -o. Commands
-receive a `Target` and call `target.kube()` only when they need the cluster.
+receive a `Target` and call `target.kube()` only when they need the cluster, or
+`target.rest()` for the fast read path (None when this kubeconfig needs `Kube`;
+K8SCLAW_DEBUG=1 prints why, K8SCLAW_NO_FAST_READ=1 turns the fast path off).
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -14,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from k8sclaw.kube import Kube
+    from k8sclaw.kube import Kube, RestClient
 
 F = TypeVar("F", bound=Callable[..., Any])
 OUTPUTS = ("table", "wide", "json", "yaml", "name")
@@ -29,6 +32,8 @@ class Target:
     namespace: str | None
     all_namespaces: bool = False
     _kube: Kube | None = None
+    _rest: RestClient | None = None
+    _rest_refused: bool = False
 
     def kube(self) -> Kube:
         """Connect once per command (raises NoKubeconfigError with the fix)."""
@@ -38,9 +43,27 @@ class Target:
             self._kube = Kube.connect(ClusterTarget(self.kubeconfig, self.context))
         return self._kube
 
+    def rest(self) -> RestClient | None:
+        """The fast read-only client, or None when only `kube()` can use this kubeconfig."""
+        if self._rest is None and not self._rest_refused:
+            from k8sclaw.kube import ClusterTarget, UnsupportedConfigError, connect_rest
+
+            if os.environ.get("K8SCLAW_NO_FAST_READ"):
+                self._rest_refused = True
+                return None
+            try:
+                self._rest = connect_rest(ClusterTarget(self.kubeconfig, self.context))
+            except UnsupportedConfigError as exc:
+                self._rest_refused = True
+                if os.environ.get("K8SCLAW_DEBUG"):
+                    click.echo(f"debug: fast read path off ({exc}); using kubernetes", err=True)
+        return self._rest
+
     def ns(self) -> str:
         """The namespace to act in: -n, else the kubeconfig context's, else default."""
-        return self.namespace or self.kube().namespace
+        if self.namespace:
+            return self.namespace
+        return self._rest.namespace if self._rest else self.kube().namespace
 
     def list_ns(self) -> str | None:
         """Namespace for list calls: None with -A (all namespaces)."""

@@ -31,20 +31,26 @@ class CliError(click.ClickException):
 @contextmanager
 def translated() -> Iterator[None]:
     """Turn API and validation errors raised inside the block into `CliError`."""
-    from pydantic import ValidationError
-
     from k8sclaw.kube import KubeError
 
     try:
         yield
     except KubeError as exc:
         raise CliError(str(exc), hint=exc.hint, exit_code=exc.exit_code) from exc
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise CliError(f"{where}: {first['msg']}", hint="fix the value and re-run") from exc
     except ValueError as exc:
-        raise CliError(str(exc), hint="fix the value and re-run") from exc
+        raise _from_value_error(exc) from exc
+
+
+def _from_value_error(exc: ValueError) -> CliError:
+    """A pydantic ValidationError names the field; other ValueErrors speak for themselves."""
+    if type(exc).__module__.startswith("pydantic"):  # not imported unless a model failed
+        from pydantic import ValidationError
+
+        if isinstance(exc, ValidationError):
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            return CliError(f"{where}: {first['msg']}", hint="fix the value and re-run")
+    return CliError(str(exc), hint="fix the value and re-run")
 
 
 def usage_line(exc: click.UsageError) -> CliError:

@@ -3,6 +3,5 @@
 from __future__ import annotations
 
 from k8sclaw.cli import _resources
-from k8sclaw_protocol import ClawInstance
 
-instances = _resources.group("instances", ClawInstance, verbs=("list", "get", "delete"))
+instances = _resources.group("instances", "ClawInstance", verbs=("list", "get", "delete"))

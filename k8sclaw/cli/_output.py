@@ -1,6 +1,8 @@
 """Printing objects the kubectl way: rich tables for table/wide, JSON, YAML, kind/name.
 
-Data goes to stdout; the renderers of `k8sclaw.render` decide the cells.
+Data goes to stdout; the renderers of `k8sclaw.render` decide the cells. Models
+(`print_list`, `print_one`) and wire dicts of the fast read path (`print_wire`) end in
+the same table code, so both print the same bytes; rich is imported only for a TTY.
 """
 
 from __future__ import annotations
@@ -8,11 +10,15 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from k8sclaw_protocol import Resource
+if TYPE_CHECKING:
+    from k8sclaw.kube import KindNames
+    from k8sclaw_protocol import Resource
+
+FAST_OUTPUTS = ("table", "wide", "name")
 
 
 def print_list(
@@ -53,20 +59,46 @@ def dump_yaml(body: Any) -> str:
     return str(yaml.safe_dump(body, sort_keys=False))
 
 
+def print_wire(
+    kind: KindNames, objs: Sequence[dict[str, Any]], output: str, *, namespaced_col: bool
+) -> None:
+    """Print wire objects (dicts) as table, wide or name — one of `FAST_OUTPUTS`."""
+    if output == "name":
+        for obj in objs:
+            click.echo(f"{kind.singular}/{(obj.get('metadata') or {}).get('name', '')}")
+        return
+    from k8sclaw.render import WIRE_RENDERERS
+
+    renderer, wide = WIRE_RENDERERS[kind.kind], output == "wide"
+    rows = [renderer.row(obj, wide=wide) for obj in objs]
+    spaces = [(obj.get("metadata") or {}).get("namespace") or "" for obj in objs]
+    _print_rows(kind.plural, renderer.headers(wide=wide), rows, spaces if namespaced_col else None)
+
+
 def _print_table(
     kind: type[Resource], objs: Sequence[Resource], *, wide: bool, namespaced_col: bool
 ) -> None:
     from k8sclaw.render import renderer_for
 
-    if not objs:
-        click.echo(f"No {kind.info.plural} found.", err=True)
-        return
     renderer = renderer_for(kind)
-    headers = renderer.headers(wide=wide)
     rows = [renderer.row(obj, wide=wide) for obj in objs]
-    if namespaced_col:
+    spaces = [obj.namespace for obj in objs] if namespaced_col else None
+    _print_rows(kind.info.plural, renderer.headers(wide=wide), rows, spaces)
+
+
+def _print_rows(
+    plural: str,
+    headers: list[str],
+    rows: Sequence[Sequence[str]],
+    namespaces: Sequence[str] | None,
+) -> None:
+    """The table (or the kubectl-style "No ... found." on stderr), NAMESPACE first with -A."""
+    if not rows:
+        click.echo(f"No {plural} found.", err=True)
+        return
+    if namespaces is not None:
         headers = ["NAMESPACE", *headers]
-        rows = [(obj.namespace, *row) for obj, row in zip(objs, rows, strict=True)]
+        rows = [(ns, *row) for ns, row in zip(namespaces, rows, strict=True)]
     if sys.stdout.isatty():
         _rich_table(headers, rows)
     else:

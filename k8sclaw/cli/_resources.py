@@ -1,19 +1,36 @@
 """The generic `list`, `get` and `delete` commands, built once per kind.
 
 Each command group module (`_instances`, `_policies`, ...) calls these factories and
-adds only what is special about its kind (k9s's generic browser, for the CLI).
+adds only what is special about its kind (k9s's generic browser, for the CLI). Kinds
+are named by string (`k8sclaw.kube.CUSTOM_KINDS`) so building the groups imports no
+model: `list`/`get` with table, wide or name output read plain JSON through
+`target.rest()`; JSON/YAML output and every write go through the models and `Kube`.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import click
 
 from k8sclaw.cli import _common, _output
-from k8sclaw_protocol import Resource
+from k8sclaw.kube._kinds import CUSTOM_KINDS
+
+if TYPE_CHECKING:
+    from k8sclaw_protocol import Resource
 
 
-def list_command(kind: type[Resource]) -> click.Command:
+def model(kind: str) -> type[Resource]:
+    """The pydantic class of a kind, imported on first use."""
+    import k8sclaw_protocol
+
+    cls: type[Resource] = getattr(k8sclaw_protocol, kind)
+    return cls
+
+
+def list_command(kind: str) -> click.Command:
     """`<group> list [-A] [-o ...] [-l selector]`."""
+    info = CUSTOM_KINDS[kind]
 
     @click.command("list")
     @_common.cluster_options(all_namespaces=True)
@@ -23,16 +40,28 @@ def list_command(kind: type[Resource]) -> click.Command:
     )
     @_common.translating
     def command(target: _common.Target, output: str, selector: str) -> None:
-        objs = target.kube().list(kind, target.list_ns(), selector)
+        rest = target.rest() if output in _output.FAST_OUTPUTS else None
+        if rest is not None:
+            items = rest.list_items(info, target.list_ns(), selector)
+            items.sort(key=_wire_key)
+            _output.print_wire(info, items, output, namespaced_col=target.all_namespaces)
+            return
+        objs = target.kube().list(model(kind), target.list_ns(), selector)
         objs.sort(key=lambda o: (o.namespace, o.name))
-        _output.print_list(kind, objs, output, namespaced_col=target.all_namespaces)
+        _output.print_list(model(kind), objs, output, namespaced_col=target.all_namespaces)
 
-    command.help = f"List {kind.info.kind}s."
+    command.help = f"List {kind}s."
     return command
 
 
-def get_command(kind: type[Resource]) -> click.Command:
+def _wire_key(obj: dict[str, Any]) -> tuple[str, str]:
+    meta = obj.get("metadata") or {}
+    return (meta.get("namespace") or "", meta.get("name") or "")
+
+
+def get_command(kind: str) -> click.Command:
     """`<group> get NAME [-o yaml|json|table|wide|name]`."""
+    info = CUSTOM_KINDS[kind]
 
     @click.command("get")
     @click.argument("name")
@@ -40,14 +69,20 @@ def get_command(kind: type[Resource]) -> click.Command:
     @_common.output_option("yaml")
     @_common.translating
     def command(name: str, target: _common.Target, output: str) -> None:
-        _output.print_one(target.kube().get(kind, name, target.ns()), output)
+        rest = target.rest() if output in _output.FAST_OUTPUTS else None
+        if rest is not None:
+            obj = rest.get_item(info, name, target.ns())
+            _output.print_wire(info, [obj], output, namespaced_col=False)
+            return
+        _output.print_one(target.kube().get(model(kind), name, target.ns()), output)
 
-    command.help = f"Show one {kind.info.kind}."
+    command.help = f"Show one {kind}."
     return command
 
 
-def delete_command(kind: type[Resource]) -> click.Command:
+def delete_command(kind: str) -> click.Command:
     """`<group> delete NAME...`."""
+    info = CUSTOM_KINDS[kind]
 
     @click.command("delete")
     @click.argument("names", nargs=-1, required=True)
@@ -56,20 +91,18 @@ def delete_command(kind: type[Resource]) -> click.Command:
     def command(names: tuple[str, ...], target: _common.Target) -> None:
         kube, namespace = target.kube(), target.ns()
         for name in names:
-            kube.delete(kind, name, namespace)
-            click.echo(f"{kind.info.singular}/{name} deleted")
+            kube.delete(model(kind), name, namespace)
+            click.echo(f"{info.singular}/{name} deleted")
 
-    command.help = f"Delete {kind.info.kind}s by name."
+    command.help = f"Delete {kind}s by name."
     return command
 
 
-def group(
-    name: str, kind: type[Resource], *, verbs: tuple[str, ...], aliases_help: str = ""
-) -> click.Group:
-    """A command group with the generic verbs for `kind`."""
+def group(name: str, kind: str, *, verbs: tuple[str, ...], aliases_help: str = "") -> click.Group:
+    """A command group with the generic verbs for `kind` (a key of `CUSTOM_KINDS`)."""
     factories = {"list": list_command, "get": get_command, "delete": delete_command}
     grp = click.Group(
-        name, help=f"{kind.info.kind}s ({kind.info.short_names[0]}). {aliases_help}".strip()
+        name, help=f"{kind}s ({CUSTOM_KINDS[kind].short_name}). {aliases_help}".strip()
     )
     for verb in verbs:
         grp.add_command(factories[verb](kind))

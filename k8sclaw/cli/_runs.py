@@ -12,17 +12,20 @@ import click
 
 from k8sclaw.cli import _common, _output, _resources
 from k8sclaw.cli._errors import CliError
-from k8sclaw_protocol import TERMINAL_PHASES, AgentRun, ClawInstance, build_run
 
 if TYPE_CHECKING:
     from k8sclaw.kube import Kube
+    from k8sclaw_protocol import AgentRun, ClawInstance
 
-runs = _resources.group("runs", AgentRun, verbs=("list", "get", "delete"))
+# The protocol (pydantic) is imported inside the commands that need models, so that
+# `runs list` (the fast read path) never loads it.
+runs = _resources.group("runs", "AgentRun", verbs=("list", "get", "delete"))
 
 
 def _pick_instance(kube: Kube, namespace: str, wanted: str | None) -> ClawInstance:
     """The named instance, or the only one in the namespace."""
     from k8sclaw.kube import NotFoundError
+    from k8sclaw_protocol import ClawInstance
 
     if wanted:
         try:
@@ -51,6 +54,8 @@ def _pick_instance(kube: Kube, namespace: str, wanted: str | None) -> ClawInstan
 def _create(
     target: _common.Target, task: str, instance: str | None, timeout: str | None
 ) -> AgentRun:
+    from k8sclaw_protocol import build_run
+
     kube = target.kube()
     inst = _pick_instance(kube, target.ns(), instance)
     run = build_run(inst, task, source="cli", timeout=timeout)
@@ -61,6 +66,8 @@ def _create(
 
 def _wait(kube: Kube, run: AgentRun) -> AgentRun:
     """Block until the run reaches a terminal phase (watch, no polling)."""
+    from k8sclaw_protocol import TERMINAL_PHASES, AgentRun
+
     current = run
     while (current.status.phase if current.status else None) not in TERMINAL_PHASES:
         rv = current.metadata.resource_version or ""
@@ -140,6 +147,7 @@ def run(
 def logs(name: str, follow: bool, target: _common.Target) -> None:
     """Print the agent container's log of run NAME."""
     from k8sclaw.cli import _logs
+    from k8sclaw_protocol import AgentRun
 
     kube = target.kube()
     _logs.stream(kube, kube.get(AgentRun, name, target.ns()), follow=follow)

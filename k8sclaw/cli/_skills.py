@@ -3,6 +3,5 @@
 from __future__ import annotations
 
 from k8sclaw.cli import _resources
-from k8sclaw_protocol import SkillPack
 
-skills = _resources.group("skills", SkillPack, verbs=("list", "get"))
+skills = _resources.group("skills", "SkillPack", verbs=("list", "get"))

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
-from k8sclaw.kube import _errors, _paths
+from k8sclaw.kube import _errors, _kinds, _paths
 from k8sclaw.kube._config import ClusterTarget, Connection, connect
 from k8sclaw_protocol import Resource, names
 
@@ -168,10 +168,8 @@ class Kube:
         try:
             body = self.get_raw(names.GROUP_VERSION, kind.info.kind, name, namespace)
         except _errors.NotFoundError as exc:
-            raise _errors.NotFoundError(
-                f'{kind.info.singular} "{name}" not found in namespace {namespace}',
-                hint=f"list them with `{_list_command(kind)} -n {namespace}`",
-            ) from exc
+            info = kind.info
+            raise _kinds.not_found(info.kind, info.singular, info.plural, name, namespace) from exc
         return kind.from_wire(body)
 
     def create(self, obj: R) -> R:
@@ -232,20 +230,6 @@ class Kube:
             yield from iter_lines(resp)
         finally:
             resp.release_conn()
-
-
-_CLI_GROUPS = {
-    "ClawInstance": "instances",
-    "AgentRun": "runs",
-    "ClawPolicy": "policies",
-    "SkillPack": "skills",
-}
-
-
-def _list_command(kind: type[Resource]) -> str:
-    """The command that lists a kind (kubectl for kinds the CLI has no group for)."""
-    group = _CLI_GROUPS.get(kind.info.kind)
-    return f"k8sclaw {group} list" if group else f"kubectl get {kind.info.plural}"
 
 
 def iter_lines(resp: Any) -> Iterator[str]:

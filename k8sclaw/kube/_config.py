@@ -58,7 +58,7 @@ def connect(target: ClusterTarget) -> Connection:
     files = os.pathsep.join(str(p) for p in paths)
     try:
         contexts, current = config.list_kube_config_contexts(config_file=files)  # type: ignore[no-untyped-call]
-        chosen = _pick_context(contexts, current, target.context)
+        chosen = pick_context(contexts, current, target.context)
         configuration = client.Configuration()
         config.load_kube_config(  # type: ignore[no-untyped-call]
             config_file=files,
@@ -78,7 +78,7 @@ def connect(target: ClusterTarget) -> Connection:
     )
 
 
-def _pick_context(
+def pick_context(
     contexts: list[dict[str, Any]], current: dict[str, Any] | None, wanted: str | None
 ) -> dict[str, Any]:
     if wanted:

@@ -1,30 +1,55 @@
 """Pure renderers, one module per kind: declarative columns and `render(obj, now) -> Row`.
 
 Shared by `k8sclaw <kind> list -o table|wide` and the TUI so the two never disagree.
-`RENDERERS` maps each model class to its renderer.
+`RENDERERS` maps each model class to its renderer; `WIRE_RENDERERS` maps each kind name
+to the same columns rendered from the API's JSON (the CLI's fast read path). The model
+renderers import pydantic, so they are loaded on first use (PEP 562).
 """
 
-from typing import Any
+from __future__ import annotations
 
-from k8sclaw.render import _agentrun, _clawinstance, _clawpolicy, _clawschedule, _skillpack
-from k8sclaw.render._base import MASK, NONE, Column, KindRenderer, Row, age, duration_ms, mask
-from k8sclaw_protocol import Resource
+from typing import TYPE_CHECKING, Any
 
-RENDERERS: dict[type[Resource], KindRenderer[Any]] = {
-    r.kind: r
-    for r in (
-        _clawinstance.RENDERER,
-        _agentrun.RENDERER,
-        _clawpolicy.RENDERER,
-        _skillpack.RENDERER,
-        _clawschedule.RENDERER,
-    )
-}
+from k8sclaw.render._base import MASK, NONE, KindRenderer, Row, age, duration_ms, mask
+from k8sclaw.render._columns import Column
+from k8sclaw.render._wire import WIRE_RENDERERS, WireRenderer
+
+if TYPE_CHECKING:
+    from k8sclaw_protocol import Resource
+
+    RENDERERS: dict[type[Resource], KindRenderer[Any]]
 
 
 def renderer_for(kind: type[Resource]) -> KindRenderer[Any]:
     """The renderer of a kind (every K8sClaw kind has one)."""
-    return RENDERERS[kind]
+    renderers: dict[type[Resource], KindRenderer[Any]] = __getattr__("RENDERERS")
+    return renderers[kind]
+
+
+def __getattr__(name: str) -> Any:
+    """Build `RENDERERS` (importing the models) the first time it is asked for."""
+    if name != "RENDERERS":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from k8sclaw.render import (
+        _agentrun,
+        _clawinstance,
+        _clawpolicy,
+        _clawschedule,
+        _skillpack,
+    )
+
+    renderers: dict[type[Resource], KindRenderer[Any]] = {
+        r.kind: r
+        for r in (
+            _clawinstance.RENDERER,
+            _agentrun.RENDERER,
+            _clawpolicy.RENDERER,
+            _skillpack.RENDERER,
+            _clawschedule.RENDERER,
+        )
+    }
+    globals()["RENDERERS"] = renderers
+    return renderers
 
 
 __all__ = [
@@ -34,6 +59,8 @@ __all__ = [
     "NONE",
     "RENDERERS",
     "Row",
+    "WIRE_RENDERERS",
+    "WireRenderer",
     "age",
     "duration_ms",
     "mask",

@@ -4,23 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from k8sclaw.render import _base
-from k8sclaw.render._base import Column
+from k8sclaw.render import _base, _columns
 from k8sclaw_protocol import AgentRun, names
 
 TASK_WIDTH = 48
-COLUMNS = (
-    Column("NAME"),
-    Column("INSTANCE"),
-    Column("PHASE"),
-    Column("POD"),
-    Column("TOKENS", numeric=True),
-    Column("DURATION"),
-    Column("MODEL", wide=True),
-    Column("SOURCE", wide=True),
-    Column("TASK", wide=True),
-    Column("AGE"),
-)
+COLUMNS = _columns.AGENT_RUN
 
 
 def render(obj: AgentRun, now: datetime) -> _base.Row:

@@ -2,6 +2,7 @@
 
 Renderers are pure: `render(obj, now)` turns one model into strings, so the CLI's
 `-o table|wide` and the TUI's tables show the same cells and are tested without a cluster.
+Nothing here imports pydantic at runtime: the wire renderers (`_wire`) share these helpers.
 """
 
 from __future__ import annotations
@@ -9,23 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from k8sclaw_protocol import Resource
+from k8sclaw.render._columns import Column
 
-R = TypeVar("R", bound=Resource)
+if TYPE_CHECKING:
+    from k8sclaw_protocol import Resource
+
+R = TypeVar("R", bound="Resource")
 Row = tuple[str, ...]
 NONE = "-"
 MASK = "********"
-
-
-@dataclass(frozen=True)
-class Column:
-    """One table column; `wide` columns show only with `-o wide`."""
-
-    name: str
-    wide: bool = False
-    numeric: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,6 +64,13 @@ def duration_ms(ms: int | None) -> str:
         return f"{ms / 1000:.1f}s"
     minutes, seconds = divmod(ms // 1000, 60)
     return f"{minutes}m{seconds}s"
+
+
+def parse_time(value: object) -> datetime | None:
+    """An RFC 3339 timestamp from the wire (`...Z`), as pydantic parses it; None if unset."""
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value))
 
 
 def text(value: object) -> str:

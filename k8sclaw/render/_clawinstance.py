@@ -4,21 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from k8sclaw.render import _base
-from k8sclaw.render._base import Column
+from k8sclaw.render import _base, _columns
 from k8sclaw_protocol import ClawInstance, instance_provider
 
-COLUMNS = (
-    Column("NAME"),
-    Column("PHASE"),
-    Column("CHANNELS"),
-    Column("PODS", numeric=True),
-    Column("RUNS", numeric=True),
-    Column("MODEL", wide=True),
-    Column("PROVIDER", wide=True),
-    Column("POLICY", wide=True),
-    Column("AGE"),
-)
+COLUMNS = _columns.CLAW_INSTANCE
 
 
 def render(obj: ClawInstance, now: datetime) -> _base.Row:

@@ -4,19 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from k8sclaw.render import _base
-from k8sclaw.render._base import Column
+from k8sclaw.render import _base, _columns
 from k8sclaw_protocol import ClawPolicy
 
-COLUMNS = (
-    Column("NAME"),
-    Column("BOUND", numeric=True),
-    Column("TOOLS"),
-    Column("FEATURES"),
-    Column("SANDBOX", wide=True),
-    Column("MAX-DEPTH", wide=True, numeric=True),
-    Column("AGE"),
-)
+COLUMNS = _columns.CLAW_POLICY
 
 
 def render(obj: ClawPolicy, now: datetime) -> _base.Row:

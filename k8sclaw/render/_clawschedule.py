@@ -4,20 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from k8sclaw.render import _base
-from k8sclaw.render._base import Column
+from k8sclaw.render import _base, _columns
 from k8sclaw_protocol import ClawSchedule
 
-COLUMNS = (
-    Column("NAME"),
-    Column("INSTANCE"),
-    Column("SCHEDULE"),
-    Column("SUSPEND"),
-    Column("LAST-RUN"),
-    Column("RUNS", numeric=True),
-    Column("TASK", wide=True),
-    Column("AGE"),
-)
+COLUMNS = _columns.CLAW_SCHEDULE
 
 
 def render(obj: ClawSchedule, now: datetime) -> _base.Row:

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from k8sclaw.render import _base
-from k8sclaw.render._base import Column
+from k8sclaw.render import _base, _columns
 from k8sclaw_protocol import SkillPack
 
-COLUMNS = (
-    Column("NAME"),
-    Column("SKILLS", numeric=True),
-    Column("PHASE"),
-    Column("CONFIGMAP"),
-    Column("NAMES", wide=True),
-    Column("AGE"),
-)
+COLUMNS = _columns.SKILL_PACK
 
 
 def render(obj: SkillPack, now: datetime) -> _base.Row:
