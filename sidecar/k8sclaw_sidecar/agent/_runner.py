@@ -2,7 +2,8 @@
 
 The loop continues while the model asks for tools (presence of tool calls decides,
 never the finish reason), up to the iteration cap and the overall deadline; tokens
-are summed across turns; protocol markers are stripped from the model's text.
+are summed across turns; answer text is streamed into chunk files as the provider
+produces it (coalesced by `_chunks.TextChunks`); protocol markers are stripped.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from k8sclaw_protocol import (
     TaskInput,
     ipc,
 )
-from k8sclaw_sidecar.agent import _prompt, _providers, _tools
+from k8sclaw_sidecar.agent import _chunks, _prompt, _providers, _tools
 from k8sclaw_sidecar.agent._settings import AgentSettings
 
 log = logging.getLogger("k8sclaw.agent")
@@ -104,20 +105,23 @@ class AgentRunner:
         finally:
             await provider.close()
 
-    async def _turns(self, provider: _providers.OpenAIChat | _providers.AnthropicChat) -> str:
+    async def _turns(self, provider: _providers.Provider) -> str:
         said: list[str] = []
         for _ in range(self.settings.max_iterations):
             self.status("thinking")
-            turn = await provider.complete(self.toolbox.schemas())
+            chunks = _chunks.TextChunks(lambda text: self.stream("text", text))
+            try:
+                turn = await provider.complete(self.toolbox.schemas(), chunks.feed)
+            finally:
+                chunks.flush(final=True)
             self.metrics.input_tokens += max(0, turn.input_tokens)
             self.metrics.output_tokens += max(0, turn.output_tokens)
             if turn.text:
                 said.append(turn.text)
-                self.stream("text", turn.text)
             if not turn.tool_calls:
                 self.status("responding")
                 # Reasoning models may end with empty text: fall back to what was said.
-                return ipc.strip_markers(turn.text or "\n\n".join(said))
+                return _chunks.clean_text(turn.text or "\n\n".join(said))
             results = []
             for call in turn.tool_calls:
                 results.append((call, *await self._call_tool(call)))

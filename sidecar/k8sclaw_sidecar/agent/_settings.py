@@ -16,7 +16,8 @@ from k8sclaw_sidecar import _settings
 API_KEY_VARS = ("API_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AZURE_OPENAI_API_KEY")
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_OLLAMA_URL = "http://ollama.default.svc:11434/v1"
-DEFAULT_AZURE_API_VERSION = "2024-06-01"
+DEFAULT_AZURE_API_VERSION = "2024-10-21"
+"""The GA version that streams usage (`stream_options`); older ones are asked without it."""
 
 
 def _csv(value: str) -> frozenset[str]:

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 _ids = itertools.count(1)
+
+
+def next_id() -> int:
+    """A process-unique number for response and tool-call ids."""
+    return next(_ids)
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,9 @@ class Turn:
     """Override the reported finish reason (e.g. 'stop' despite tool calls)."""
     input_tokens: int = 10
     output_tokens: int = 5
+    hold: threading.Event | None = None
+    """When streaming: pause after the first text delta until this is set (10 s at most),
+    so a test can see a chunk reach the bus while the turn is still open."""
 
 
 def text(content: str, **kw: Any) -> Turn:

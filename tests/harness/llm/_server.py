@@ -3,7 +3,10 @@
 Routes: `POST .../chat/completions` (OpenAI, `/v1` for Ollama and compatible servers,
 `/openai/deployments/<d>/chat/completions?api-version=` for Azure) and `POST /v1/messages`
 (Anthropic). Each request consumes the next scripted turn; every request is recorded.
-An exhausted script answers 500 with a message saying so.
+A request with `"stream": true` gets a successful turn as server-sent events in the
+provider's format (`_sse`); errors are plain JSON responses either way, as the real
+APIs answer them before any stream starts. An exhausted script answers 500 with a
+message saying so.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.harness.llm import _script
+from tests.harness.llm import _script, _sse
+
+HOLD_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,9 @@ class ScriptedLLM:
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     def script(self, *turns: _script.Turn) -> None:
@@ -95,8 +102,30 @@ class ScriptedLLM:
                 if turn is None:
                     turn = _script.error(500, "scripted LLM: script exhausted")
                 model = str(body.get("model", ""))
+                if body.get("stream") and turn.status == 200:
+                    self._stream(turn, model, anthropic, body)
+                    return
                 render = _script.anthropic_body if anthropic else _script.openai_body
                 self._send(turn.status, render(turn, model), turn.headers)
+
+            def _stream(self, turn: _script.Turn, model: str, anthropic: bool, body: Any) -> None:
+                if anthropic:
+                    events = _sse.anthropic_stream(turn, model)
+                else:
+                    options = body.get("stream_options") or {}
+                    events = _sse.openai_stream(turn, model, bool(options.get("include_usage")))
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("cache-control", "no-cache")
+                self.send_header("connection", "close")  # HTTP/1.0: the body ends at close
+                self.end_headers()
+                for item in events:
+                    if item is _sse.HOLD:
+                        assert turn.hold is not None
+                        turn.hold.wait(HOLD_TIMEOUT)
+                    elif isinstance(item, bytes):
+                        self.wfile.write(item)
+                        self.wfile.flush()
 
             def _send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
                 data = json.dumps(payload).encode()
