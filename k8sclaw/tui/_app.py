@@ -10,11 +10,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import Footer, Input, Static
 
 from k8sclaw.kube import Kube
 from k8sclaw.tui import _actions, _ops
@@ -27,6 +27,7 @@ from k8sclaw.tui._views import VIEWS, ViewSpec, object_for
 from k8sclaw.tui._watch import Backoff, Watcher
 
 Clock = Callable[[], datetime]
+NARROW = 110  # columns: narrower terminals stack the feed under the table
 
 
 class OpFinished(Message):
@@ -96,9 +97,17 @@ class AppCore(App[int]):
 
     def on_mount(self) -> None:
         self.query_one("#banner").display = False
+        self._set_layout(self.size.width)
         self.query_one("#command").display = False
         self.show_view(0)
         self.start_watches()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._set_layout(event.size.width)
+
+    def _set_layout(self, width: int) -> None:
+        """Below `NARROW` columns the feed stacks under the table instead of beside it."""
+        self.query_one("#main").set_class(width < NARROW, "narrow")
 
     def on_unmount(self) -> None:
         self.stop_watches()
@@ -158,7 +167,6 @@ class AppCore(App[int]):
         """Switch the table to view `index` (keeps the filter text)."""
         self.view_index = index % len(VIEWS)
         table = self.table
-        table.sort_column = None
         table.set_columns(self.view.headers)
         self.refresh_rows(None, set(), full=True)
         self.query_one("#tabs", Static).update(self._tabs())
@@ -227,7 +235,7 @@ class AppCore(App[int]):
     def on_op_finished(self, msg: OpFinished) -> None:
         self.say(msg.text, error=msg.error)
 
-    @on(DataTable.RowHighlighted)
+    @on(ResourceTable.Highlighted)
     def _highlighted(self) -> None:
         feed = self.query_one(Feed)
         if getattr(feed, "instance", None) != self.selected_instance():

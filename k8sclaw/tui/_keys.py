@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from textual import on
-from textual.widgets import DataTable, Input
+from textual.widgets import Input
 
 from k8sclaw.tui import _commands, _describe, _ops
 from k8sclaw.tui._actions import help_text
@@ -71,10 +71,6 @@ class K8sClawApp(AppCore):
             self.show_view(self.view_index)
         else:
             self.show_view(0)
-
-    @on(DataTable.RowSelected)
-    def _selected(self) -> None:
-        self.action_detail()
 
     # -- the command line ---------------------------------------------------------------
 
