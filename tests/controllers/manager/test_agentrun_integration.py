@@ -99,20 +99,3 @@ def _read_or_wait_deleted(api: kubernetes.client.BatchV1Api, namespace: str, nam
             watch.stop()
             break
     api.read_namespaced_job(name, namespace)
-
-
-async def test_restarting_the_controller_mid_burst_creates_no_duplicate_job(
-    kube: KubeEnv,
-) -> None:
-    create(kube, "clawinstances", instance_body())
-    settings = _harness.settings_for(kube)
-    names = [f"burst-{i:02d}" for i in range(50)]
-    async with _harness.running(settings):
-        for name in names:
-            create(kube, "agentruns", run_body(name))
-        await wait_run(kube, names[5], lambda o: phase(o) == "Running")
-    async with _harness.running(settings):
-        for name in names:
-            await wait_run(kube, name, lambda o: phase(o) == "Running")
-    found = sorted(j.metadata.name for j in jobs(kube))
-    assert found == names
