@@ -194,8 +194,8 @@ class AppCore(App[int]):
             state = "[dim]● offline[/]"
         channels = sum(len(i.spec.channels) for i in self.store.all(INSTANCES))
         self.query_one("#header", Static).update(
-            f"[b #E94560] K8sClaw [/] {state}  ctx:[b]{self.context}[/]  "
-            f"ns:[b]{self.namespace}[/]  "
+            f"[b #E94560] K8sClaw [/] {state} ctx:[b]{self.context}[/] "
+            f"ns:[b]{self.namespace}[/] "
             f"{counts['instances']} inst {counts['runs']} runs {counts['policies']} pol "
             f"{channels} ch {counts['skills']} sp {counts['pods']} pods"
         )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from k8sclaw.tui import Pod
+from k8sclaw.tui import K8sClawApp, Pod, RowsChanged
 from k8sclaw_protocol import (
     AgentRun,
     ClawInstance,
@@ -108,3 +110,35 @@ def pod(name: str, instance_name: str) -> Pod:
             "status": {"phase": "Running", "podIP": "10.0.0.7"},
         }
     )
+
+
+async def seed(app: K8sClawApp) -> None:
+    """Feed the app two instances, three runs, a policy, a skill pack and a pod."""
+    alpha = instance("alpha", uid="uid-alpha")
+    beta = instance("beta", uid="uid-beta", channel=False)
+    app.post_message(RowsChanged("instances", [alpha, beta], [], reset=True))
+    app.post_message(
+        RowsChanged(
+            "runs",
+            [
+                run(alpha, "alpha-run-1", "say hi", phase="Succeeded", result="hello there"),
+                run(alpha, "alpha-run-2", "count to three", phase="Running", age_s=7200),
+                run(beta, "beta-run-1", "fail please", phase="Failed", age_s=200_000),
+            ],
+            [],
+            reset=True,
+        )
+    )
+    app.post_message(RowsChanged("policies", [policy("default-policy")], [], reset=True))
+    app.post_message(RowsChanged("skills", [skillpack("ops")], [], reset=True))
+    app.post_message(RowsChanged("pods", [pod("alpha-run-2-abcde", "alpha")], [], reset=True))
+    await settle(app, lambda: app.store.counts()["pods"] == 1)
+
+
+async def settle(app: K8sClawApp, cond: Callable[[], bool]) -> None:
+    """Let the app handle posted messages until `cond` holds (bounded, no fixed sleep)."""
+    for _ in range(500):
+        if cond():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the app did not process the seeded messages")

@@ -2,48 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-
 from k8sclaw.tui import K8sClawApp, RowsChanged
 from k8sclaw.tui._screens import TextScreen
 from k8sclaw.tui._table import ResourceTable
 from tests.tui import _seed
+from tests.tui._seed import seed, settle
 
 
 def seeded_app() -> K8sClawApp:
     return K8sClawApp(namespace="default", context="test", clock=lambda: _seed.NOW)
-
-
-async def seed(app: K8sClawApp) -> None:
-    alpha = _seed.instance("alpha", uid="uid-alpha")
-    beta = _seed.instance("beta", uid="uid-beta", channel=False)
-    app.post_message(RowsChanged("instances", [alpha, beta], [], reset=True))
-    app.post_message(
-        RowsChanged(
-            "runs",
-            [
-                _seed.run(alpha, "alpha-run-1", "say hi", phase="Succeeded", result="hello there"),
-                _seed.run(alpha, "alpha-run-2", "count to three", phase="Running", age_s=7200),
-                _seed.run(beta, "beta-run-1", "fail please", phase="Failed", age_s=200_000),
-            ],
-            [],
-            reset=True,
-        )
-    )
-    app.post_message(RowsChanged("policies", [_seed.policy("default-policy")], [], reset=True))
-    app.post_message(RowsChanged("skills", [_seed.skillpack("ops")], [], reset=True))
-    app.post_message(RowsChanged("pods", [_seed.pod("alpha-run-2-abcde", "alpha")], [], reset=True))
-    await settle(app, lambda: app.store.counts()["pods"] == 1)
-
-
-async def settle(app: K8sClawApp, cond: Callable[[], bool]) -> None:
-    """Let the app handle posted messages until `cond` holds (bounded, no fixed sleep)."""
-    for _ in range(500):
-        if cond():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the app did not process the seeded messages")
 
 
 def cells(app: K8sClawApp) -> list[list[str]]:
