@@ -57,9 +57,18 @@ class WebhookServer:
         asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
         return self
 
+    async def _stop(self) -> None:
+        assert self._runner is not None
+        # The API server keeps connections alive; abort them rather than start a TLS
+        # shutdown that the stopping loop would never finish (an unclosed transport).
+        for handler in self._runner.server.connections if self._runner.server else []:
+            if handler.transport is not None:
+                handler.transport.abort()
+        await self._runner.cleanup()
+
     def __exit__(self, *exc: object) -> None:
         if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+            asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()

@@ -1,7 +1,8 @@
 """`k8sclaw-webhook`: the admission webhook enforcing ClawPolicies (SPEC §6).
 
 Layers: `_review` (AdmissionReview wire format) and `_admission` (handlers calling the
-pure `k8sclaw_controllers.policy` engine) over `_source` (live cluster reads);
+pure `k8sclaw_controllers.policy` engine) over `_source` (live cluster reads) and
+`_runs` (the watch-fed count of active runs);
 `_server` (aiohttp HTTPS app), `_certs` / `_tls` (CA, serving certificates, rotation),
 `_configs` (webhook configurations), `_main` (dev and in-cluster modes).
 """
@@ -16,6 +17,7 @@ from k8sclaw_controllers.webhook._certs import (
 )
 from k8sclaw_controllers.webhook._configs import configurations, service_client, url_client
 from k8sclaw_controllers.webhook._main import Running, dev_webhook, main
+from k8sclaw_controllers.webhook._runs import RunIndex, RunWatch
 from k8sclaw_controllers.webhook._server import build_app
 from k8sclaw_controllers.webhook._settings import Settings, resolve
 from k8sclaw_controllers.webhook._source import ClusterSource, Source, SourceError
@@ -24,6 +26,8 @@ __all__ = [
     "Admission",
     "CertBundle",
     "ClusterSource",
+    "RunIndex",
+    "RunWatch",
     "Running",
     "Settings",
     "Source",

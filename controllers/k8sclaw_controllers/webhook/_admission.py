@@ -11,6 +11,7 @@ Each turns an `AdmissionRequest` into a `Decision` by reading what it needs from
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import pydantic
@@ -29,6 +30,8 @@ from k8sclaw_controllers.webhook._source import Source
 from k8sclaw_protocol import AgentRun, ClawPolicy, SkillPack
 
 ALLOW = Decision()
+MAX_REMEMBERED = 10_000
+"""Instance -> policy name guesses kept; the map is reset beyond this."""
 
 
 @dataclass(frozen=True)
@@ -53,25 +56,48 @@ def _spec_unchanged(request: AdmissionRequest) -> bool:
 
 
 class Admission:
-    """Judges admission requests with live reads from `source`."""
+    """Judges admission requests with live reads from `source`.
+
+    The instance and its policy are fetched concurrently: the policy name is taken
+    from what the instance named last time (`_policy_refs`), and only when the live
+    instance names another policy is a second read made. Both reads are live, so the
+    guess only saves a round trip, never serves stale data.
+    """
 
     def __init__(self, source: Source) -> None:
         self._source = source
+        self._policy_refs: dict[tuple[str, str], str] = {}
 
     async def _context(self, run: AgentRun, namespace: str) -> _Context:
-        instance = await self._source.instance(namespace, run.spec.instance_ref)
+        name = run.spec.instance_ref
+        guess = self._policy_refs.get((namespace, name))
+        if guess is None:
+            instance, guessed = await self._source.instance(namespace, name), None
+        else:
+            instance, guessed = await asyncio.gather(
+                self._source.instance(namespace, name), self._source.policy(namespace, guess)
+            )
         if instance is None:
-            name = run.spec.instance_ref
+            self._policy_refs.pop((namespace, name), None)
             text = f'ClawInstance "{name}" not found in namespace "{namespace}"; create it first'
             return _Context(None, Violation("spec.instanceRef", text))
         ref = instance.spec.policy_ref
         if ref is None:
+            self._policy_refs.pop((namespace, name), None)
             return _Context(None)
-        policy = await self._source.policy(namespace, ref)
+        if len(self._policy_refs) >= MAX_REMEMBERED:
+            self._policy_refs.clear()
+        self._policy_refs[(namespace, name)] = ref
+        policy = guessed if ref == guess else await self._source.policy(namespace, ref)
         if policy is None:
             text = f'ClawInstance "{instance.name}" references missing ClawPolicy "{ref}"'
             return _Context(None, Violation("spec.policyRef", text))
         return _Context(policy)
+
+    async def _depth(self, run: AgentRun, namespace: str) -> int | None:
+        if run.spec.parent is None:
+            return None
+        return await self._source.run_depth(namespace, run.spec.parent.run_name)
 
     async def validate_run(self, request: AdmissionRequest) -> Decision:
         """Validating webhook for AgentRuns."""
@@ -81,21 +107,24 @@ class Admission:
             run = AgentRun.from_wire(request.object)
         except pydantic.ValidationError as error:
             return _invalid("AgentRun", error)
-        context = await self._context(run, request.namespace)
+        context, parent_depth = await asyncio.gather(
+            self._context(run, request.namespace), self._depth(run, request.namespace)
+        )
         if context.problem is not None:
             return Decision(violations=(context.problem,))
         running = None
         policy = context.policy
-        if request.operation == "CREATE" and policy is not None and policy.spec.subagent_policy:
+        creating = request.operation == "CREATE"
+        if creating and policy is not None and policy.spec.subagent_policy:
             running = await self._source.active_runs(
                 request.namespace, run.spec.instance_ref, run.name
             )
-        parent_depth = None
-        if run.spec.parent is not None:
-            parent_depth = await self._source.run_depth(request.namespace, run.spec.parent.run_name)
-        return evaluate_run(
+        decision = evaluate_run(
             run, context.policy, running_in_instance=running, parent_depth=parent_depth
         )
+        if creating and decision.allowed and not request.dry_run and run.name:
+            self._source.admitted(request.namespace, run.name, run.spec.instance_ref)
+        return decision
 
     async def mutate_run(self, request: AdmissionRequest) -> Decision:
         """Mutating webhook for AgentRuns: label always, policy defaults on CREATE.

@@ -23,7 +23,7 @@ from pathlib import Path
 from aiohttp import web
 
 from k8sclaw_controllers.manager import _kube
-from k8sclaw_controllers.webhook import _certs, _configs, _server, _tls
+from k8sclaw_controllers.webhook import _certs, _configs, _runs, _server, _tls
 from k8sclaw_controllers.webhook._admission import Admission
 from k8sclaw_controllers.webhook._settings import Settings, resolve
 from k8sclaw_controllers.webhook._source import ClusterSource
@@ -42,32 +42,47 @@ class Running:
 
 
 @contextlib.asynccontextmanager
+async def _cluster_source(settings: Settings) -> AsyncIterator[tuple[_kube.Kube, ClusterSource]]:
+    """The API client and a `ClusterSource` whose run index is kept by a watch."""
+    config = _kube.load_configuration(settings.kubeconfig)
+    kube = _kube.Kube.connect(config)
+    watch = _runs.RunWatch(config, _runs.RunIndex())
+    task = asyncio.create_task(watch.run())
+    try:
+        yield kube, ClusterSource(kube, watch.index)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await watch.close()
+        await kube.close()
+
+
+@contextlib.asynccontextmanager
 async def dev_webhook(settings: Settings) -> AsyncIterator[Running]:
     """Serve at `settings.dev_url` and keep its configurations registered while inside."""
     host, port = settings.dev_address()
-    kube = _kube.Kube.connect(_kube.load_configuration(settings.kubeconfig))
     bundle = _certs.generate([host])
-    with tempfile.TemporaryDirectory(prefix="k8sclaw-webhook-") as workdir:
-        context = _certs.server_context(bundle, Path(workdir))
-        runner = await _server.start(
-            _server.build_app(Admission(ClusterSource(kube))), host, port, context
-        )
-        url = f"https://{host}:{port}"
-        bodies = _configs.configurations(_configs.url_client(url), bundle.ca_cert, settings.name)
-        try:
-            await _configs.register(kube, bodies)
-            log.info("serving %s; registered webhook configurations %r", url, settings.name)
-            yield Running(url, bundle.ca_cert, bodies)
-        finally:
-            with contextlib.suppress(_kube.KubeError, OSError):
-                await _configs.unregister(kube, bodies)
-            await runner.cleanup()
-            await kube.close()
+    async with _cluster_source(settings) as (kube, source):
+        with tempfile.TemporaryDirectory(prefix="k8sclaw-webhook-") as workdir:
+            context = _certs.server_context(bundle, Path(workdir))
+            runner = await _server.start(_server.build_app(Admission(source)), host, port, context)
+            url = f"https://{host}:{port}"
+            bodies = _configs.configurations(
+                _configs.url_client(url), bundle.ca_cert, settings.name
+            )
+            try:
+                await _configs.register(kube, bodies)
+                log.info("serving %s; registered webhook configurations %r", url, settings.name)
+                yield Running(url, bundle.ca_cert, bodies)
+            finally:
+                with contextlib.suppress(_kube.KubeError, OSError):
+                    await _configs.unregister(kube, bodies)
+                await runner.cleanup()
 
 
 async def _in_cluster(settings: Settings, stop: asyncio.Event) -> None:
-    kube = _kube.Kube.connect(_kube.load_configuration(settings.kubeconfig))
-    try:
+    async with _cluster_source(settings) as (kube, source):
         with tempfile.TemporaryDirectory(prefix="k8sclaw-webhook-") as workdir:
             tls: _tls.CertDirTls | _tls.SecretTls
             if _tls.CertDirTls.present(settings.cert_dir):
@@ -77,15 +92,14 @@ async def _in_cluster(settings: Settings, stop: asyncio.Event) -> None:
                 tls = _tls.SecretTls(kube, settings.namespace, Path(workdir), hosts)
             await tls.refresh()
             host, port = settings.listen_address()
-            app = _server.build_app(Admission(ClusterSource(kube)))
-            runner = await _server.start(app, host, port, tls.context)
+            runner = await _server.start(
+                _server.build_app(Admission(source)), host, port, tls.context
+            )
             refresher = asyncio.create_task(_tls.refresh_forever(tls))
             log.info("serving on %s:%d", host, port)
             await stop.wait()
             refresher.cancel()
             await runner.cleanup()
-    finally:
-        await kube.close()
 
 
 async def _serve(settings: Settings) -> None:

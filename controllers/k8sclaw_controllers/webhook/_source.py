@@ -1,9 +1,14 @@
 """What the webhook reads from the cluster, behind one small interface.
 
-`ClusterSource` reads live through the API server on every review (no cache), so a
-policy change applies to the next run without a restart. Reads go through the
-controller manager's async REST client, the project's one translation of Kubernetes
-errors. Tests of the HTTP layer may supply any other `Source`.
+`ClusterSource` reads ClawInstances, ClawPolicies and parent runs live through the API
+server on every review (no cache), so a policy change acknowledged to its writer
+applies to the very next run, with no restart and no window in which a stale copy
+could be served. These are single-object GETs (O(1)) and the handlers issue them
+concurrently, so the cost is one round trip. The one read that grows with the cluster,
+counting an instance's active runs, is served by the watch-fed `RunIndex` when one is
+attached and synced (see `_runs` for why that count stays exact), else by a live
+LIST. Reads go through the controller manager's async REST client, the project's one
+translation of Kubernetes errors. Tests of the HTTP layer may supply any other `Source`.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from k8sclaw_controllers.manager import _kube
+from k8sclaw_controllers.webhook._runs import RunIndex
 from k8sclaw_protocol import TERMINAL_PHASES, AgentRun, ClawInstance, ClawPolicy, names
 
 
@@ -33,12 +39,21 @@ class Source(Protocol):
     async def run_depth(self, namespace: str, name: str) -> int | None:
         """Spawn depth of run `name` (0 for a top-level run), None if it is gone."""
 
+    def admitted(self, namespace: str, name: str, instance: str) -> None:
+        """Note that a run was just admitted (counted as active before it is seen)."""
+
 
 class ClusterSource:
-    """`Source` reading live from the API server."""
+    """`Source` reading live from the API server, counting runs from `runs` when synced."""
 
-    def __init__(self, kube: _kube.Kube) -> None:
+    def __init__(self, kube: _kube.Kube, runs: RunIndex | None = None) -> None:
         self._kube = kube
+        self._runs = runs
+
+    def admitted(self, namespace: str, name: str, instance: str) -> None:
+        """Count the run in the index until its watch event arrives."""
+        if self._runs is not None:
+            self._runs.admitted(namespace, name, instance)
 
     async def _get(self, path: str, what: str) -> dict[str, Any] | None:
         try:
@@ -63,7 +78,11 @@ class ClusterSource:
         return ClawPolicy.from_wire(body) if body else None
 
     async def active_runs(self, namespace: str, instance: str, exclude: str) -> int:
-        """Count of non-terminal runs of the instance (label selector, live list)."""
+        """Count of non-terminal runs of the instance (index, else a live list)."""
+        if self._runs is not None:
+            count = self._runs.count(namespace, instance, exclude)
+            if count is not None:
+                return count
         path = _kube.claw(namespace, AgentRun.info.plural)
         try:
             items = await self._kube.items(
