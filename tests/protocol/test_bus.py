@@ -122,3 +122,35 @@ async def test_retrying_publish_waits_out_an_outage(nats: NatsServer) -> None:
             assert (await sub.next(5)).data == "kept"
     finally:
         await bus.close()
+
+
+async def test_publish_many_pipelines_in_order_and_dedupes_by_msg_id(nats: NatsServer) -> None:
+    bus = await EventBus.connect(nats.url, backoff=FAST)
+    try:
+        topic = events.AGENT_STREAM_CHUNK
+        items = [(Event.new(topic, i), f"m{i}") for i in range(50)]
+        async with bus.subscribe(topic) as sub:
+            seqs = await bus.publish_many(items)
+            assert seqs == sorted(seqs) and len(set(seqs)) == 50
+            assert [(await sub.next(5)).data for _ in range(50)] == list(range(50))
+            again = await bus.publish_many([*items[:3], (Event.new(topic, "new"), None)])
+            assert again[:3] == seqs[:3]  # stored once: the server dropped the duplicates
+            assert (await sub.next(5)).data == "new"
+    finally:
+        await bus.close()
+
+
+async def test_publish_many_with_retry_waits_out_an_outage(nats: NatsServer) -> None:
+    bus = await EventBus.connect(nats.url, backoff=FAST)
+    try:
+        await asyncio.to_thread(nats.stop)
+        items = [(Event.new(events.AGENT_STREAM_CHUNK, i), f"out{i}") for i in range(3)]
+        publishing = asyncio.create_task(bus.publish_many(items, retry=True))
+        await asyncio.sleep(0.3)
+        assert not publishing.done()
+        await asyncio.to_thread(nats.start)
+        assert len(await asyncio.wait_for(publishing, 30)) == 3
+        async with bus.subscribe(events.AGENT_STREAM_CHUNK, deliver="all") as sub:
+            assert sorted([(await sub.next(5)).data for _ in range(3)]) == [0, 1, 2]
+    finally:
+        await bus.close()

@@ -73,37 +73,44 @@ class Bridge:
         return 0
 
     async def _handle_batch(self, batch: list[Path]) -> None:
-        # The result goes last: everything the agent wrote before it is published first.
-        ordered = sorted(batch, key=lambda p: p == self.layout.result)
-        for path in ordered:
-            if path == self.layout.done:
-                await self._on_done()
-            else:
-                await self._publish_file(path)
-            if self.stop.is_set():
-                return
+        """Publish a batch: other files pipelined in order, then the result, then `done`.
 
-    async def _publish_file(self, path: Path) -> None:
+        The result goes last, so everything the agent wrote before it is out first.
+        """
+        special = (self.layout.result, self.layout.done)
+        ready = [self._prepare(p) for p in batch if p not in special]
+        items = [(event, msg_id) for event, msg_id, _ in filter(None, ready)]
+        if items:
+            await self.bus.publish_many(items, retry=True)
+        if self.layout.result in batch:
+            prepared = self._prepare(self.layout.result)
+            if prepared is not None:
+                event, msg_id, model = prepared
+                await self.bus.publish(event, msg_id=msg_id, retry=True)
+                assert isinstance(model, AgentResult)
+                await self._on_result(model, msg_id)
+        if self.layout.done in batch and not self.stop.is_set():
+            await self._on_done()
+
+    def _prepare(self, path: Path) -> tuple[Event, str, ipc.IpcModel] | None:
+        """The event for a file version not published yet; None for others and bad files."""
         route = ipc.route_for(self.layout, path)
         if route is None:
-            return
+            return None
         try:
             model, raw = ipc.read_validated(self.layout, path, route.model)
         except FileNotFoundError:
-            return
+            return None
         except QuarantinedError as exc:
             log.warning("quarantined %s: %s", path.name, exc.reason)
-            return
+            return None
         digest = hashlib.sha256(raw).hexdigest()[:32]
         if (path, digest) in self._published:
-            return
+            return None
         self._published.add((path, digest))
         relative = path.relative_to(self.layout.root)
         msg_id = f"{self.settings.run_id}:{relative}:{digest}"
-        event = Event.new(route.topic, json.loads(raw), self.metadata)
-        await self.bus.publish(event, msg_id=msg_id, retry=True)
-        if isinstance(model, AgentResult):
-            await self._on_result(model, msg_id)
+        return Event.new(route.topic, json.loads(raw), self.metadata), msg_id, model
 
     async def _on_result(self, result: AgentResult, msg_id: str) -> None:
         if result.status == "error":
