@@ -25,9 +25,11 @@ def connect(kubeconfig: Path) -> Kube:
     return Kube.connect(ClusterTarget(kubeconfig=str(kubeconfig)))
 
 
-async def until(pilot: Pilot[int], cond: Callable[[], bool], what: str) -> None:
-    """Let the app process worker messages until `cond` holds (bounded)."""
-    for _ in range(500):
+async def until(
+    pilot: Pilot[int], cond: Callable[[], bool], what: str, *, tries: int = 500
+) -> None:
+    """Let the app process worker messages until `cond` holds (bounded: `tries` x >= 20 ms)."""
+    for _ in range(tries):
         if cond():
             return
         await pilot.pause(0.02)
