@@ -8,14 +8,13 @@ layer (`_http`) and the in-process controllers (GC, namespaces, Jobs) both call 
 
 from __future__ import annotations
 
-import copy
 import datetime
 import secrets
 import uuid
 from typing import Any
 
 from tests.harness.kube import _admission, _defaults, _errors, _patch
-from tests.harness.kube._store import Obj, Store
+from tests.harness.kube._store import Obj, Store, clone
 from tests.harness.kube._types import Registry, ResourceType
 
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
@@ -128,7 +127,7 @@ class Cluster:
         dry_run: bool = False,
         strict: bool = False,
     ) -> Obj:
-        body = copy.deepcopy(body)
+        body = clone(body)
         meta = self._new_meta(rtype, namespace, body)
         _defaults.validate_name(rtype, meta["name"])
         self._check_namespace(rtype, namespace, meta["name"])
@@ -162,14 +161,14 @@ class Cluster:
                 f"the request ({name})"
             )
         if subresource == "status":
-            new = copy.deepcopy(old)
-            new["status"] = copy.deepcopy(body.get("status"))
+            new = clone(old)
+            new["status"] = clone(body.get("status"))
             if new["status"] is None:
                 new.pop("status")
         else:
-            new = copy.deepcopy(body)
+            new = clone(body)
             if rtype.status and "status" in old:
-                new["status"] = copy.deepcopy(old["status"])
+                new["status"] = clone(old["status"])
             elif rtype.status:
                 new.pop("status", None)
         for key in _SYSTEM_META:
@@ -235,7 +234,7 @@ class Cluster:
                     )
                 ],
             )
-        new = self._merge_update(rtype, old, copy.deepcopy(body), subresource)
+        new = self._merge_update(rtype, old, clone(body), subresource)
         self._check_finalizers(rtype, old, new)
         if subresource is None:
             _defaults.apply_defaults(rtype, new)
@@ -280,7 +279,7 @@ class Cluster:
             if existing is None:
                 if subresource:
                     raise _errors.not_found(rtype.group, rtype.plural, name)
-                body = copy.deepcopy(patch)
+                body = clone(patch)
                 body.setdefault("metadata", {}).setdefault("name", name)
                 return await self.create(rtype, namespace, body, dry_run=dry_run, strict=strict)
         old = self.read(rtype, namespace, name)
@@ -388,6 +387,6 @@ def _strip_apply(patch: Any) -> Any:
     a merge patch). No field ownership: fields the applier stops sending are kept."""
     if not isinstance(patch, dict):
         raise _errors.bad_request("apply patch must be an object")
-    body = copy.deepcopy(patch)
+    body = clone(patch)
     body.get("metadata", {}).pop("resourceVersion", None)
     return body

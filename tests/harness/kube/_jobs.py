@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import datetime
 from typing import Any
 
 from tests.harness.kube import _errors
 from tests.harness.kube._cluster import now
 from tests.harness.kube._controller import Controller
-from tests.harness.kube._store import Event, Obj
+from tests.harness.kube._store import Event, Obj, clone
 from tests.harness.kube._types import ResourceType
 
 JOBS = ("batch", "jobs")
@@ -93,7 +92,7 @@ class JobController(Controller):
             if p.get("status", {}).get("phase") not in ("Succeeded", "Failed")
             and not p["metadata"].get("deletionTimestamp")
         ]
-        status = copy.deepcopy(job.get("status") or {})
+        status = clone(job.get("status") or {})
         status.update(
             {
                 "succeeded": succeeded,
@@ -181,7 +180,7 @@ class JobController(Controller):
 
     async def _create_pod(self, job: Obj) -> None:
         _, pods_type = self._types()
-        meta, template = job["metadata"], copy.deepcopy(job["spec"]["template"])
+        meta, template = job["metadata"], clone(job["spec"]["template"])
         pod_meta = template.get("metadata") or {}
         pod_meta.pop("name", None)
         pod_meta["generateName"] = f"{meta['name']}-"

@@ -9,10 +9,10 @@ fall back to replacement, which is also what kube-apiserver does for atomic list
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from tests.harness.kube import _errors
+from tests.harness.kube._store import clone
 
 # list field name → merge key, for built-in kinds (patchMergeKey in the Go API types).
 _MERGE_KEYS: dict[str, str] = {
@@ -38,8 +38,8 @@ _PRIMITIVE_MERGE = {"finalizers"}
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386: objects merge recursively, `null` deletes, everything else replaces."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+        return clone(patch)
+    result = clone(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
@@ -67,7 +67,7 @@ def _json_op(doc: Any, op: dict[str, Any]) -> Any:
     kind, parts = op.get("op"), _pointer(str(op.get("path", "")))
     if kind in ("copy", "move"):
         src = _pointer(str(op["from"]))
-        value = copy.deepcopy(_get(doc, src))
+        value = clone(_get(doc, src))
         if kind == "move":
             doc = _json_op(doc, {"op": "remove", "path": op["from"]})
         return _json_op(doc, {"op": "add", "path": op["path"], "value": value})
@@ -81,16 +81,16 @@ def _json_op(doc: Any, op: dict[str, Any]) -> Any:
             )
         return doc
     if not parts:
-        return copy.deepcopy(op.get("value")) if kind in ("add", "replace") else None
+        return clone(op.get("value")) if kind in ("add", "replace") else None
     parent, last = _parent(doc, parts), parts[-1]
     if kind == "add":
         if isinstance(parent, list):
-            parent.insert(len(parent) if last == "-" else int(last), copy.deepcopy(op["value"]))
+            parent.insert(len(parent) if last == "-" else int(last), clone(op["value"]))
         else:
-            parent[last] = copy.deepcopy(op["value"])
+            parent[last] = clone(op["value"])
     elif kind == "replace":
         _get(doc, parts)
-        parent[int(last) if isinstance(parent, list) else last] = copy.deepcopy(op["value"])
+        parent[int(last) if isinstance(parent, list) else last] = clone(op["value"])
     elif kind == "remove":
         _get(doc, parts)
         del parent[int(last) if isinstance(parent, list) else last]
@@ -110,7 +110,7 @@ def json_patch(target: Any, ops: Any) -> Any:
     """RFC 6902; a path that does not exist is a 422 like kube-apiserver's."""
     if not isinstance(ops, list):
         raise _errors.bad_request("json patch must be a list of operations")
-    doc = copy.deepcopy(target)
+    doc = clone(target)
     for op in ops:
         try:
             doc = _json_op(doc, op)
@@ -136,10 +136,10 @@ def _merge_list(field: str, target: list[Any], patch: list[Any]) -> list[Any]:
             else "port"
         )
     if key is None or not all(isinstance(p, dict) for p in patch):
-        return [p for p in copy.deepcopy(patch) if not (isinstance(p, dict) and "$patch" in p)]
+        return [p for p in clone(patch) if not (isinstance(p, dict) and "$patch" in p)]
     if any(p.get("$patch") == "replace" for p in patch):
-        return [p for p in copy.deepcopy(patch) if "$patch" not in p]
-    result = copy.deepcopy(target)
+        return [p for p in clone(patch) if "$patch" not in p]
+    result = clone(target)
     for item in patch:
         index = next(
             (
@@ -162,12 +162,12 @@ def _merge_list(field: str, target: list[Any], patch: list[Any]) -> list[Any]:
 def strategic_merge(target: Any, patch: Any) -> Any:
     """Kubernetes strategic merge patch for built-in kinds (see the module docstring)."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return clone(patch)
     if patch.get("$patch") == "replace":
-        return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
+        return {k: clone(v) for k, v in patch.items() if k != "$patch"}
     if patch.get("$patch") == "delete":
         return None
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    result = clone(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if key.startswith(("$setElementOrder/", "$retainKeys")) or key == "$patch":
             continue

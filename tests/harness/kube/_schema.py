@@ -9,13 +9,13 @@ reported as one cause of a 422 Invalid. Not modelled: CEL (`x-kubernetes-validat
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
 import jsonschema
 
 from tests.harness.kube import _errors
+from tests.harness.kube._store import clone
 from tests.harness.kube._types import ResourceType
 
 Obj = dict[str, Any]
@@ -59,7 +59,7 @@ def _default(value: Any, schema: Obj) -> Any:
     if isinstance(value, dict):
         for key, sub in (schema.get("properties") or {}).items():
             if key not in value and "default" in sub:
-                value[key] = copy.deepcopy(sub["default"])
+                value[key] = clone(sub["default"])
             if key in value:
                 value[key] = _default(value[key], sub)
         extra = schema.get("additionalProperties")
@@ -157,7 +157,7 @@ def admit(rtype: ResourceType, obj: Obj, *, strict: bool) -> Obj:
     if rtype.schema is None:
         return obj
     unknown: list[str] = []
-    obj = _prune(copy.deepcopy(obj), rtype.schema, "", unknown)
+    obj = _prune(clone(obj), rtype.schema, "", unknown)
     if strict and unknown:
         fields = ", ".join(f'unknown field "{u}"' for u in unknown)
         raise _errors.bad_request(

@@ -38,6 +38,19 @@ class Event:
 Listener = Callable[[Event], None]
 
 
+def clone(value: Any) -> Any:
+    """A deep copy of a JSON value (dicts, lists, scalars): several times faster than
+    `copy.deepcopy`, which the emulator would otherwise spend most of its time in."""
+    kind = type(value)
+    if kind is dict:
+        return {k: clone(v) for k, v in value.items()}
+    if kind is list:
+        return [clone(v) for v in value]
+    if kind in (str, int, float, bool) or value is None:
+        return value
+    return copy.deepcopy(value)
+
+
 class Store:
     """Objects by storage key, namespace and name."""
 
@@ -58,13 +71,13 @@ class Store:
 
     def get(self, key: Key, namespace: str, name: str) -> Obj | None:
         obj = self._objects.get(key, {}).get((namespace, name))
-        return copy.deepcopy(obj) if obj is not None else None
+        return clone(obj) if obj is not None else None
 
     def list_objects(self, key: Key, namespace: str | None = None) -> list[Obj]:
         """Objects of one type, optionally in one namespace, sorted by namespace/name."""
         bucket = self._objects.get(key, {})
         found = [o for (ns, _), o in sorted(bucket.items()) if namespace in (None, ns)]
-        return copy.deepcopy(found)
+        return [clone(o) for o in found]
 
     def keys(self) -> list[Key]:
         return list(self._objects)
@@ -115,10 +128,13 @@ class Store:
         self._rv += 1
         meta["resourceVersion"] = str(self._rv)
         self._unindex(key, ident, bucket.get(ident))
-        bucket[ident] = copy.deepcopy(obj)
-        self._index(key, ident, bucket[ident])
-        self._record(Event(self._rv, kind, key, copy.deepcopy(obj)))
-        return copy.deepcopy(obj)
+        stored = clone(obj)
+        bucket[ident] = stored
+        self._index(key, ident, stored)
+        # Stored objects are replaced on write, never changed in place, so the event can
+        # share the stored copy (listeners only read it).
+        self._record(Event(self._rv, kind, key, stored))
+        return clone(stored)
 
     def remove(self, key: Key, obj: Obj) -> Obj:
         """Remove an object for good; the DELETED event carries a fresh resourceVersion."""
@@ -126,10 +142,10 @@ class Store:
         ident = (meta.get("namespace", ""), meta["name"])
         self._unindex(key, ident, self._objects.get(key, {}).pop(ident, None))
         self._rv += 1
-        gone = copy.deepcopy(obj)
+        gone = clone(obj)
         gone["metadata"]["resourceVersion"] = str(self._rv)
         self._record(Event(self._rv, "DELETED", key, gone))
-        return copy.deepcopy(gone)
+        return clone(gone)
 
     def _record(self, event: Event) -> None:
         if len(self._history) == self._history.maxlen:
