@@ -1,9 +1,11 @@
 """The IPC bridge: `/ipc` files → bus events, and per-run bus topics → `/ipc` files.
 
 Each file version is published exactly once (deduplicated by path and content, so
-inotify's create+write pairs never double a reply); malformed files are quarantined;
-the result is published with retries until JetStream acknowledges it, then the bridge
-exits 0 so the Job can complete (reference §15: the bridge that never exited).
+a rewritten file with the same bytes never doubles a reply); malformed files are
+quarantined; the result is published with retries until JetStream acknowledges it,
+then the bridge exits 0 so the Job can complete (reference §15: the bridge that never
+exited). When the agent writes `/ipc/done` without a valid result (it crashed or broke
+the protocol) the bridge publishes `agent.run.failed` and exits `EXIT_NO_RESULT`.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ from k8sclaw_sidecar.bridge._settings import BridgeSettings
 
 log = logging.getLogger("k8sclaw.bridge")
 
+EXIT_NO_RESULT = 3
+"""Exit code after `/ipc/done` without a valid `result.json` (agent.run.failed published)."""
+
 
 class Bridge:
     """One run's bridge; `run()` returns the process exit code."""
@@ -44,6 +49,7 @@ class Bridge:
         self.stop = asyncio.Event()
         self._published: set[tuple[Path, str]] = set()
         self._result_published = False
+        self.exit_code = 0
         self.metadata = {
             events.META_AGENT_RUN_ID: settings.run_id,
             events.META_INSTANCE_NAME: settings.instance,
@@ -70,7 +76,7 @@ class Bridge:
                 task.cancel()
             for sub in inbound:
                 await sub.close()
-        return 0
+        return self.exit_code
 
     async def _handle_batch(self, batch: list[Path]) -> None:
         """Publish a batch: other files pipelined in order, then the result, then `done`.
@@ -83,14 +89,19 @@ class Bridge:
         if items:
             await self.bus.publish_many(items, retry=True)
         if self.layout.result in batch:
-            prepared = self._prepare(self.layout.result)
-            if prepared is not None:
-                event, msg_id, model = prepared
-                await self.bus.publish(event, msg_id=msg_id, retry=True)
-                assert isinstance(model, AgentResult)
-                await self._on_result(model, msg_id)
+            await self._publish_result()
         if self.layout.done in batch and not self.stop.is_set():
             await self._on_done()
+
+    async def _publish_result(self) -> bool:
+        """Publish `result.json` if it is new and valid; True once the result is out."""
+        prepared = self._prepare(self.layout.result)
+        if prepared is not None:
+            event, msg_id, model = prepared
+            await self.bus.publish(event, msg_id=msg_id, retry=True)
+            assert isinstance(model, AgentResult)
+            await self._on_result(model, msg_id)
+        return self._result_published
 
     def _prepare(self, path: Path) -> tuple[Event, str, ipc.IpcModel] | None:
         """The event for a file version not published yet; None for others and bad files."""
@@ -123,8 +134,8 @@ class Bridge:
         self.stop.set()
 
     async def _on_done(self) -> None:
-        """`/ipc/done` without a valid result: the agent broke the protocol; say so."""
-        if self._result_published or self.layout.result.exists():
+        """`/ipc/done`: the result must be out by now; if it cannot be, say the run failed."""
+        if self._result_published or await self._publish_result():
             return
         failed = Event.new(
             events.AGENT_RUN_FAILED,
@@ -132,7 +143,8 @@ class Bridge:
             self.metadata,
         )
         await self.bus.publish(failed, msg_id=f"{self.settings.run_id}:done:failed", retry=True)
-        log.warning("agent finished without a valid result; published agent.run.failed")
+        log.error("agent finished without a valid result; published agent.run.failed")
+        self.exit_code = EXIT_NO_RESULT
         self.stop.set()
 
     async def _write_followups(self, sub: Subscription) -> None:

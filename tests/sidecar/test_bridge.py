@@ -1,0 +1,177 @@
+"""The IPC bridge in-process against real NATS: both directions, dedupe, done without result."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from k8sclaw_protocol import (
+    AgentResult,
+    Backoff,
+    Event,
+    EventBus,
+    ExecResult,
+    IpcLayout,
+    StreamChunk,
+    Subscription,
+    events,
+    ipc,
+)
+from k8sclaw_sidecar import _watch
+from k8sclaw_sidecar.bridge import EXIT_NO_RESULT, Bridge, BridgeSettings
+from tests.harness.nats_fixtures import NatsServer
+
+FAST = Backoff(initial=0.02, maximum=0.2)
+RUN = "run-b"
+
+
+@dataclass
+class Running:
+    bridge: Bridge
+    task: asyncio.Task[int]
+    layout: IpcLayout
+    bus: EventBus
+
+
+@asynccontextmanager
+async def bridge_on(root: Path, nats: NatsServer) -> AsyncIterator[Running]:
+    bus = await EventBus.connect(nats.url, backoff=FAST)
+    bridge = Bridge(BridgeSettings(root, RUN, "alice", nats.url), bus)
+    bridge.layout.ensure()
+    task = asyncio.create_task(bridge.run())
+    try:
+        yield Running(bridge, task, IpcLayout(root), bus)
+    finally:
+        bridge.stop.set()
+        await asyncio.wait_for(task, 10)
+        await bus.close()
+
+
+def _matching(directory: Path, match: str) -> list[Path]:
+    return sorted(p for p in directory.iterdir() if match in p.name)
+
+
+async def wait_for_files(directory: Path, match: str, count: int = 1) -> list[Path]:
+    """The files in `directory` whose names contain `match`, once there are `count`."""
+    stop = asyncio.Event()
+    async with asyncio.timeout(10):
+        async for _ in _watch.watch_files(directory, stop, lambda p: match in p.name):
+            found = _matching(directory, match)
+            if len(found) >= count:
+                stop.set()
+                return found
+    raise AssertionError("unreachable")
+
+
+async def next_on(sub: Subscription) -> Event:
+    return await sub.next(10)
+
+
+async def test_followups_from_the_bus_land_in_input(tmp_path: Path, nats: NatsServer) -> None:
+    async with bridge_on(tmp_path, nats) as r:
+        followup = {"text": "and also this", "sessionKey": "s"}
+        await r.bus.publish(Event.new(events.followup_topic(RUN), followup))
+        [path] = await wait_for_files(r.layout.input, "followup-")
+        assert json.loads(path.read_text()) == followup
+        await r.bus.publish(Event.new(events.followup_topic("another-run"), {"text": "no"}))
+        await r.bus.publish(Event.new(events.followup_topic(RUN), {"text": "second"}))
+        files = await wait_for_files(r.layout.input, "followup-", 2)
+        texts = sorted(json.loads(p.read_text())["text"] for p in files)
+        assert texts == ["and also this", "second"]  # the other run's follow-up is not ours
+
+
+async def test_exec_results_from_the_bus_are_written_and_bad_ones_dropped(
+    tmp_path: Path, nats: NatsServer
+) -> None:
+    async with bridge_on(tmp_path, nats) as r:
+        topic = events.exec_result_topic(RUN)
+        await r.bus.publish(Event.new(topic, {"id": "../../etc", "exitCode": 0}))  # bad id
+        good = ExecResult(id="e1", exit_code=3, stdout="out", stderr="err")
+        await r.bus.publish(Event.new(topic, json.loads(good.to_json_bytes())))
+        [path] = await wait_for_files(r.layout.tools, "exec-result-")
+        assert path == r.layout.exec_result("e1")
+        assert ExecResult.model_validate_json(path.read_bytes()) == good
+        assert [p.name for p in r.layout.tools.iterdir()] == ["exec-result-e1.json"]
+
+
+async def test_each_file_version_is_published_once_and_the_result_last(
+    tmp_path: Path, nats: NatsServer
+) -> None:
+    bus = await EventBus.connect(nats.url, backoff=FAST)
+    try:
+        async with bus.subscribe("agent.>") as sub, bridge_on(tmp_path, nats) as r:
+            chunk = StreamChunk(type="text", content="hi", index=0)
+            ipc.write_atomic(r.layout.stream_chunk(0), chunk)
+            assert (await next_on(sub)).data == {"type": "text", "content": "hi", "index": 0}
+            ipc.write_atomic(r.layout.stream_chunk(0), chunk)  # same bytes again: no event
+            ipc.write_atomic(r.layout.stream_chunk(1), chunk.model_copy(update={"index": 1}))
+            ipc.write_atomic(r.layout.result, AgentResult(status="success", response="ok"))
+            second, completed = await next_on(sub), await next_on(sub)
+            assert (second.topic, second.data["index"]) == (events.AGENT_STREAM_CHUNK, 1)
+            assert completed.topic == events.AGENT_RUN_COMPLETED
+            assert completed.metadata == {"agentRunID": RUN, "instanceName": "alice"}
+            assert await asyncio.wait_for(r.task, 10) == 0  # exits once the result is out
+            with pytest.raises(TimeoutError):
+                await sub.next(0.3)
+    finally:
+        await bus.close()
+
+
+@pytest.mark.parametrize("result_file", [None, b'{"status": "maybe"}'], ids=["missing", "invalid"])
+async def test_done_without_a_valid_result_publishes_run_failed(
+    tmp_path: Path, nats: NatsServer, result_file: bytes | None
+) -> None:
+    bus = await EventBus.connect(nats.url, backoff=FAST)
+    try:
+        async with bus.subscribe("agent.run.>") as sub, bridge_on(tmp_path, nats) as r:
+            if result_file is not None:
+                ipc.write_atomic(r.layout.result, result_file)
+            ipc.write_atomic(r.layout.done, b'{"status": "error"}')
+            failed = await next_on(sub)
+            assert failed.topic == events.AGENT_RUN_FAILED
+            assert "without writing a valid result.json" in failed.data["error"]
+            assert await asyncio.wait_for(r.task, 10) == EXIT_NO_RESULT
+            if result_file is not None:
+                assert any(r.layout.errors.glob("*-output-result.json"))  # quarantined
+    finally:
+        await bus.close()
+
+
+async def test_done_after_a_missed_result_event_still_publishes_the_result(
+    tmp_path: Path, nats: NatsServer
+) -> None:
+    """`done` is the backstop: a result whose file event was lost still goes out, once."""
+    bus = await EventBus.connect(nats.url, backoff=FAST)
+    try:
+        async with bus.subscribe("agent.run.>") as sub:
+            bridge = Bridge(BridgeSettings(tmp_path, RUN, "alice", nats.url), bus)
+            bridge.layout.ensure()
+            ipc.write_atomic(bridge.layout.result, AgentResult(status="success", response="late"))
+            await bridge._handle_batch([bridge.layout.done])  # no watcher: the event was lost
+            assert (await next_on(sub)).data["response"] == "late"
+            assert bridge.stop.is_set() and bridge.exit_code == 0
+            await bridge._handle_batch([bridge.layout.result, bridge.layout.done])
+            with pytest.raises(TimeoutError):
+                await sub.next(0.3)  # neither a second completion nor a failure
+    finally:
+        await bus.close()
+
+
+async def test_error_result_publishes_completed_and_failed(
+    tmp_path: Path, nats: NatsServer
+) -> None:
+    bus = await EventBus.connect(nats.url, backoff=FAST)
+    try:
+        async with bus.subscribe("agent.run.>") as sub, bridge_on(tmp_path, nats) as r:
+            ipc.write_atomic(r.layout.result, AgentResult(status="error", error="HTTP 401"))
+            topics = {(await next_on(sub)).topic, (await next_on(sub)).topic}
+            assert topics == {events.AGENT_RUN_COMPLETED, events.AGENT_RUN_FAILED}
+            assert await asyncio.wait_for(r.task, 10) == 0
+    finally:
+        await bus.close()
