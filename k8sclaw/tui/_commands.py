@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from textual.suggester import Suggester
 
 from k8sclaw.tui._store import INSTANCES, POLICIES, RUNS, Store
-from k8sclaw_protocol import TERMINAL_PHASES, AgentRun
+from k8sclaw_protocol import CHANNEL_TYPES, PROVIDERS, TERMINAL_PHASES, AgentRun, ClawInstance
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class Command:
     help: str
     aliases: tuple[str, ...] = ()
     arg: str = ""  # instances | runs | active-runs | policies | namespaces | types
+    arg2: str = ""  # channel-types | instance-channels | providers
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -31,10 +32,37 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("instances", "instances", "Instances view", ("inst",)),
     Command("runs", "runs", "Runs view"),
-    Command("channels", "channels", "Channels view", ("ch",)),
+    Command(
+        "channels", "channels [instance]", "Channels view (of one instance)", ("ch",), "instances"
+    ),
     Command("policies", "policies", "Policies view", ("pol",)),
     Command("skills", "skills", "Skills view"),
-    Command("pods", "pods", "Pods view"),
+    Command("pods", "pods [instance]", "Pods view (of one instance)", (), "instances"),
+    Command(
+        "channel",
+        "channel <inst> <type> <secret>",
+        "add a chat channel to an instance",
+        (),
+        "instances",
+        "channel-types",
+    ),
+    Command(
+        "rmchannel",
+        "rmchannel <inst> <type>",
+        "remove a chat channel",
+        (),
+        "instances",
+        "instance-channels",
+    ),
+    Command(
+        "provider",
+        "provider <inst> <provider> <model>",
+        "set an instance's provider and model",
+        (),
+        "instances",
+        "providers",
+    ),
+    Command("baseurl", "baseurl <inst> <url>", "set an instance's model endpoint", (), "instances"),
     Command("abort", "abort <run>", "stop a run that has not finished", (), "active-runs"),
     Command("result", "result <run>", "show a run's result or error", (), "runs"),
     Command("status", "status [run]", "cluster summary, or one run's status", (), "runs"),
@@ -87,6 +115,8 @@ def candidates(line: str, store: Store, namespaces: Callable[[], list[str]]) -> 
         options = _delete_options(words, store)
     elif len(words) == 2:
         options = _arg_options(command.arg, store, namespaces)
+    elif len(words) == 3:
+        options = _second_options(command.arg2, words[1], store)
     else:
         options = []
     return [f"/{head} {o}" for o in options if o.startswith(last) and o != last]
@@ -101,6 +131,17 @@ def _arg_options(arg: str, store: Store, namespaces: Callable[[], list[str]]) ->
         return store.names(POLICIES)
     if arg == "namespaces":
         return namespaces()
+    return []
+
+
+def _second_options(arg2: str, first: str, store: Store) -> list[str]:
+    if arg2 == "channel-types":
+        return list(CHANNEL_TYPES)
+    if arg2 == "providers":
+        return list(PROVIDERS)
+    if arg2 == "instance-channels":
+        inst: ClawInstance | None = store.by_name(INSTANCES, first)
+        return sorted(c.type for c in inst.spec.channels) if inst else []
     return []
 
 

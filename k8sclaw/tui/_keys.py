@@ -7,7 +7,7 @@ from typing import Any
 from textual import on
 from textual.widgets import Input
 
-from k8sclaw.tui import _commands, _describe, _ops
+from k8sclaw.tui import _commands, _describe, _edit, _ops
 from k8sclaw.tui._actions import help_text
 from k8sclaw.tui._app import AppCore
 from k8sclaw.tui._screens import ConfirmScreen, OnboardScreen, TextScreen
@@ -231,12 +231,30 @@ class K8sClawApp(AppCore):
                 error=True,
             )
             return
+        if command.name in _edit.EDITS:
+            self.edit_instance(command.name, args)
+            return
         view = view_named(command.name)
         if view is not None and command.name != "run":
             self.show_view(VIEWS.index(view))
+            if args:  # /channels <inst>, /pods <inst>: that instance's rows only
+                self.table.refilter(args[0])
+                self.show_view(self.view_index)
             return
         handler = getattr(self, f"cmd_{command.name}")
         handler(args, rest)
+
+    def edit_instance(self, name: str, args: list[str]) -> None:
+        """/channel, /rmchannel, /provider, /baseurl: check here, patch in a worker."""
+        if self.kube is None:
+            self.say(f"/{name} needs a cluster connection", error=True)
+            return
+        try:
+            op = _edit.EDITS[name](self.kube, self.namespace, self.store, args)
+        except _edit.UsageError as exc:
+            self.say(str(exc), error=True)
+            return
+        self.run_op(op)
 
     def cmd_quit(self, args: list[str], rest: str) -> None:
         """/quit."""
