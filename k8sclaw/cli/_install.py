@@ -6,11 +6,13 @@ and turns failures into one-line errors.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import click
 
 from k8sclaw import __version__
 from k8sclaw.cli import _common
-from k8sclaw.cli._errors import CliError
 
 _MARK = {"created": "+", "configured": "~", "unchanged": "="}
 
@@ -22,7 +24,8 @@ _MARK = {"created": "+", "configured": "~", "unchanged": "="}
     default=__version__,
     show_default=True,
     metavar="V",
-    help="Release to install (the bundled manifests are this CLI's version).",
+    help="Release to install; other than this CLI's own, its manifests are downloaded "
+    "from $K8SCLAW_RELEASE_URL (default: the GitHub releases) and checksum-verified.",
 )
 @click.option("--dry-run", is_flag=True, help="Print the YAML that would be applied and exit.")
 @click.option(
@@ -56,14 +59,13 @@ def install(
     from k8sclaw import installer
 
     version = version.lstrip("v")
-    if version != __version__:
-        raise CliError(
-            f"this CLI bundles the manifests of {__version__}, not {version}",
-            hint=f"install the matching CLI: curl -fsSL https://deploy.k8sclaw.ai/install.sh "
-            f"| K8SCLAW_VERSION={version} sh",
-        )
     namespace = target.namespace or ("default" if dry_run else target.ns())
-    steps = installer.load_bundle(version, namespace)
+    with tempfile.TemporaryDirectory(prefix="k8sclaw-release-") as tmp:
+        manifests = installer.MANIFESTS_DIR
+        if version != __version__:
+            _say(f"Fetching the manifests of K8sClaw {version} ({installer.release_url(version)})")
+            manifests = installer.fetch_manifests(version, Path(tmp))
+        steps = installer.load_bundle(version, namespace, manifests)
     if dry_run:
         click.echo(installer.to_yaml(steps), nl=False)
         return

@@ -163,12 +163,6 @@ def test_network_policies_cover_the_control_plane(docs: list[dict[str, Any]]) ->
     assert all(p["metadata"]["namespace"] == names.SYSTEM_NAMESPACE for p in policies.values())
 
 
-def test_other_versions_are_refused_with_the_fix() -> None:
-    result = CliRunner().invoke(cli, ["install", "--dry-run", "--version", "9.9.9"])
-    assert result.exit_code == 1
-    assert "K8SCLAW_VERSION=9.9.9" in result.stderr and "Traceback" not in result.stderr
-
-
 @pytest.mark.parametrize(
     ("current", "desired", "expected"),
     [
