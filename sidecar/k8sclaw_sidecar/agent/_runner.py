@@ -90,7 +90,8 @@ class AgentRunner:
                 return await self._loop()
         except TimeoutError as exc:
             raise RunError(
-                f"run deadline of {self.settings.deadline_seconds:.0f}s exceeded"
+                f"run deadline of {self.settings.deadline_seconds:g}s exceeded; the model or "
+                "a tool was still busy (raise K8SCLAW_RUN_DEADLINE_SECONDS or spec.timeout)"
             ) from exc
 
     async def _loop(self) -> str:

@@ -13,7 +13,15 @@ import time
 import uuid
 from typing import Any
 
-from k8sclaw_protocol import ExecRequest, ExecResult, IpcLayout, OutboundMessage, SpawnRequest, ipc
+from k8sclaw_protocol import (
+    CHANNEL_TYPES,
+    ExecRequest,
+    ExecResult,
+    IpcLayout,
+    OutboundMessage,
+    SpawnRequest,
+    ipc,
+)
 from k8sclaw_sidecar import _watch
 from k8sclaw_sidecar.agent import _fetch, _files
 from k8sclaw_sidecar.agent._files import ToolError
@@ -60,7 +68,7 @@ TOOLS: dict[str, dict[str, Any]] = {
             "send_channel_message",
             "Send a message on a chat channel (empty chatId: the owner's chat).",
             {
-                "channel": {"enum": ["telegram", "slack", "discord", "whatsapp"]},
+                "channel": {"enum": list(CHANNEL_TYPES)},
                 "text": _S,
                 "chatId": _S,
             },
@@ -126,7 +134,10 @@ class Toolbox:
         return await _fetch.fetch_url(str(a["url"]), limit, allow_private=allow)
 
     async def _tool_send_channel_message(self, a: dict[str, Any]) -> str:
-        msg = OutboundMessage(channel=a["channel"], chat_id=a.get("chatId") or None, text=a["text"])
+        channel = str(a["channel"])
+        if channel not in CHANNEL_TYPES:
+            raise ToolError(f"unknown channel {channel!r}; use one of {', '.join(CHANNEL_TYPES)}")
+        msg = OutboundMessage(channel=channel, chat_id=a.get("chatId") or None, text=a["text"])
         ipc.write_atomic(self.layout.messages / ipc.unique_name("send"), msg)
         return f"message queued for {msg.channel}"
 

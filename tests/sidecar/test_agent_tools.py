@@ -1,0 +1,112 @@
+"""spawn_subagent and send_channel_message end to end onto the bus; the run deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from k8sclaw_protocol import Backoff, EventBus, IpcLayout, events, ipc
+from k8sclaw_sidecar._settings import PodPaths
+from k8sclaw_sidecar.agent import AgentRunner, Toolbox
+from k8sclaw_sidecar.bridge import Bridge, BridgeSettings
+from tests.harness.llm import ScriptedLLM, calls, text, tool
+from tests.harness.nats_fixtures import NatsServer
+from tests.sidecar.conftest import agent_settings
+
+FAST = Backoff(initial=0.02, maximum=0.2)
+
+
+def _only_file(directory: Path) -> dict[str, object]:
+    [path] = [p for p in directory.iterdir() if not ipc.is_ignored(p)]
+    data: dict[str, object] = json.loads(path.read_text())
+    return data
+
+
+async def test_spawn_and_message_tools_write_files_the_bridge_publishes(
+    pod: PodPaths, nats: NatsServer
+) -> None:
+    toolbox = Toolbox(agent_settings(pod, "openai", "http://unused", agent_id="researcher"))
+    layout = IpcLayout(pod.ipc)
+    layout.ensure()
+    out, err = await toolbox.call(
+        "spawn_subagent", {"task": "summarise", "systemPrompt": "be brief", "skills": ["k8s"]}
+    )
+    assert not err and "sub-agent requested" in out
+    assert toolbox.spawns == 1
+    spawn = {"task": "summarise", "systemPrompt": "be brief", "agentId": "researcher"}
+    assert _only_file(layout.spawn) == {**spawn, "skills": ["k8s"]}
+    out, err = await toolbox.call("send_channel_message", {"channel": "slack", "text": "hi"})
+    assert not err and "slack" in out
+    assert _only_file(layout.messages) == {"channel": "slack", "text": "hi"}
+
+    bus = await EventBus.connect(nats.url, backoff=FAST)
+    try:
+        async with bus.subscribe("agent.spawn.>") as spawns, bus.subscribe("channel.>") as sends:
+            bridge = Bridge(BridgeSettings(pod.ipc, "run-t", "alice", nats.url), bus)
+            running = asyncio.create_task(bridge.run())
+            spawned, sent = await spawns.next(10), await sends.next(10)
+            bridge.stop.set()
+            assert await asyncio.wait_for(running, 10) == 0
+    finally:
+        await bus.close()
+    assert (spawned.topic, spawned.data) == (
+        events.AGENT_SPAWN_REQUEST,
+        {**spawn, "skills": ["k8s"]},
+    )
+    assert (sent.topic, sent.data) == (
+        events.CHANNEL_MESSAGE_SEND,
+        {"channel": "slack", "text": "hi"},
+    )
+    assert spawned.metadata == {"agentRunID": "run-t", "instanceName": "alice"}
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "error"),
+    [
+        ("send_channel_message", {"channel": "irc", "text": "x"}, "unknown channel 'irc'"),
+        ("send_channel_message", {"channel": "slack"}, "bad arguments"),
+        ("spawn_subagent", {"task": ""}, "bad arguments"),
+        ("spawn_subagent", {"__invalid__": "{"}, "not a JSON object"),
+    ],
+)
+async def test_bad_tool_arguments_are_reported_and_write_nothing(
+    pod: PodPaths, name: str, args: dict[str, object], error: str
+) -> None:
+    toolbox = Toolbox(agent_settings(pod, "openai", "http://unused"))
+    IpcLayout(pod.ipc).ensure()
+    out, is_error = await toolbox.call(name, args)
+    assert is_error and error in out, out
+    assert not any((pod.ipc / "spawn").iterdir()) and not any((pod.ipc / "messages").iterdir())
+    assert toolbox.spawns == 0
+
+
+async def test_spawned_subagents_are_counted_in_the_metrics(
+    llm: ScriptedLLM, pod: PodPaths
+) -> None:
+    llm.script(
+        calls(tool("spawn_subagent", task="a"), tool("spawn_subagent", task="b")), text("ok")
+    )
+    result = await AgentRunner(agent_settings(pod, "anthropic", llm.base_url("anthropic"))).run()
+    assert result.status == "success", result.error
+    assert (result.metrics.subagent_spawns, result.metrics.tool_calls) == (2, 2)
+    assert len(list((pod.ipc / "spawn").glob("request-*.json"))) == 2
+
+
+async def test_the_run_deadline_stops_a_model_that_keeps_streaming(
+    llm: ScriptedLLM, pod: PodPaths
+) -> None:
+    hold = threading.Event()
+    llm.script(text("thinking very slowly", hold=hold))
+    settings = agent_settings(pod, "openai", llm.base_url("openai"), deadline_seconds=0.3)
+    try:
+        result = await AgentRunner(settings).run()
+    finally:
+        hold.set()  # the scripted model was still mid-answer when the runner gave up
+    assert result.status == "error"
+    assert result.error and "run deadline of 0.3s exceeded" in result.error
+    chunks = sorted((pod.ipc / "output").glob("stream-*.json"))
+    assert [json.loads(p.read_text())["content"] for p in chunks] == ["thinking "]
