@@ -70,7 +70,7 @@ async def _start(ctx: Context, run: AgentRun, body: Body) -> None:
         await _completion.fail(ctx, run.namespace, run.name, exc.reason, str(exc))
         return
     except QueuedError as exc:
-        await _queue(ctx, run, str(exc))
+        await _queue(ctx, run, str(exc), exc.limit)
         return
     await _ensure_service_account(ctx, run.namespace)
     await _skills.mirror_for_run(ctx, run)
@@ -103,6 +103,10 @@ async def _start(ctx: Context, run: AgentRun, body: Body) -> None:
 class QueuedError(Exception):
     """The instance is at its concurrency limit: the run waits (Pending) for a slot."""
 
+    def __init__(self, message: str, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+
 
 async def precheck(ctx: Context, run: AgentRun) -> _jobbuilder.Tools:
     """Judge the run with the shared policy engine (the webhook's rules); effective tools.
@@ -116,23 +120,27 @@ async def precheck(ctx: Context, run: AgentRun) -> _jobbuilder.Tools:
     limits = policy.spec.subagent_policy if policy else None
     key = (run.namespace, run.name)
     # No await from here on: counting and taking the slot happen in one step.
-    active = ctx.state.running(run.namespace, run.spec.instance_ref, exclude=run.name)
-    decision = evaluate_run(run, policy, running_in_instance=active if limits else None)
+    active = (
+        ctx.state.running(run.namespace, run.spec.instance_ref, exclude=run.name)
+        if limits
+        else None
+    )
+    decision = evaluate_run(run, policy, running_in_instance=active)
     waiting = [v for v in decision.violations if v.rule == RULE_CONCURRENCY]
     refused = [v for v in decision.violations if v.rule != RULE_CONCURRENCY]
     if refused:
         reason = "DepthExceeded" if refused[0].rule == RULE_DEPTH else "PolicyViolation"
         message = Decision(policy=decision.policy, violations=tuple(refused)).message
         raise PrecheckError(reason, message)
-    if waiting:
-        raise QueuedError(waiting[0].message)
+    if waiting and limits is not None:
+        raise QueuedError(waiting[0].message, limits.max_concurrent)
     record = ctx.state.runs.get(key)
     if record is not None:
         record.holds_slot = True
     return effective_tools(_jobbuilder.tools_from_spec(run), policy)
 
 
-async def _queue(ctx: Context, run: AgentRun, message: str) -> None:
+async def _queue(ctx: Context, run: AgentRun, message: str, limit: int) -> None:
     """Keep the run Pending with a `Queued` condition saying why; woken when a slot frees."""
     ctx.state.enqueue(run.namespace, run.spec.instance_ref, run.name)
     conditions = run.status.conditions if run.status else []
@@ -150,16 +158,8 @@ async def _queue(ctx: Context, run: AgentRun, message: str) -> None:
     await ctx.kube.patch(_run_path(run, "status"), {"status": status})
     ctx.event(run.to_wire(), "Queued", message)
     # A slot may have freed while the patch was in flight.
-    if ctx.state.running(run.namespace, run.spec.instance_ref, exclude=run.name) < _limit(ctx, run):
+    if ctx.state.running(run.namespace, run.spec.instance_ref, exclude=run.name) < limit:
         ctx.wake_queued(run.namespace, run.spec.instance_ref)
-
-
-def _limit(ctx: Context, run: AgentRun) -> int:
-    instance = ctx.state.instances.get((run.namespace, run.spec.instance_ref)) or {}
-    ref = (instance.get("spec") or {}).get("policyRef")
-    policy = ctx.state.policies.get((run.namespace, ref)) if ref else None
-    limits = ((policy or {}).get("spec") or {}).get("subagentPolicy") or {}
-    return int(limits.get("maxConcurrent", 1 << 30))
 
 
 def effective_tools(tools: _jobbuilder.Tools, policy: ClawPolicy | None) -> _jobbuilder.Tools:
@@ -211,6 +211,12 @@ async def _policy(ctx: Context, run: AgentRun, instance: ClawInstance) -> ClawPo
 async def _ensure_service_account(ctx: Context, namespace: str) -> None:
     if namespace in ctx.state.service_accounts:
         return
+    async with ctx.state.lock("serviceaccount", namespace):
+        if namespace not in ctx.state.service_accounts:
+            await _create_service_account(ctx, namespace)
+
+
+async def _create_service_account(ctx: Context, namespace: str) -> None:
     body = {
         "apiVersion": "v1",
         "kind": "ServiceAccount",

@@ -100,6 +100,27 @@ def _ident(body: dict[str, Any]) -> str:
     return f"{meta.get('namespace')}/{meta.get('name')}"
 
 
+class NoDiffBase(kopf.DiffBaseStorage):
+    """No last-handled state: every handler here is a low-level event handler.
+
+    kopf builds a deep-copied "essence" of every object on every event for change
+    detection, which only on.create/update/resume handlers use. Skipping it removes most
+    of kopf's CPU cost per event (measured: about half the controller's time in a burst
+    of 1,000 runs), and nothing is ever read from or written to the objects for it.
+    """
+
+    def build(self, *, body: Any, extra_fields: Any = None) -> kopf.BodyEssence:
+        """An empty essence: nothing to compare."""
+        return kopf.BodyEssence()
+
+    def fetch(self, *, body: Any) -> kopf.BodyEssence | None:
+        """Never a stored state."""
+        return None
+
+    def store(self, *, body: Any, patch: Any, essence: Any) -> None:
+        """Never stores anything."""
+
+
 def build_registry(ctx: Context, login: kopf.ConnectionInfo) -> kopf.OperatorRegistry:
     """A kopf registry with one event handler per watched kind."""
     registry = kopf.OperatorRegistry()
@@ -132,6 +153,7 @@ def build_registry(ctx: Context, login: kopf.ConnectionInfo) -> kopf.OperatorReg
         settings.scanning.disabled = True
         settings.watching.server_timeout = 300
         settings.networking.request_timeout = 60
+        settings.persistence.diffbase_storage = NoDiffBase()
 
     return registry
 
