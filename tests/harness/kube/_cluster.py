@@ -234,14 +234,16 @@ class Cluster:
                     )
                 ],
             )
-        new = self._merge_update(rtype, old, clone(body), subresource)
+        new = self._merge_update(rtype, old, body, subresource)  # copies what it keeps
         self._check_finalizers(rtype, old, new)
         if subresource is None:
             _defaults.apply_defaults(rtype, new)
         new = await self.admission.admit(
             "UPDATE", rtype, new, old, strict=strict, dry_run=dry_run, subresource=subresource
         )
-        current = self.read(rtype, namespace, name)
+        current = self.store.peek(rtype.key, namespace, name)
+        if current is None:
+            raise _errors.not_found(rtype.group, rtype.plural, name)
         if current["metadata"]["resourceVersion"] != old["metadata"]["resourceVersion"]:
             raise _errors.conflict(rtype.group, rtype.plural, name)
         return self._commit_update(rtype, old, new, dry_run)

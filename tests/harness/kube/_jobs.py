@@ -69,7 +69,7 @@ class JobController(Controller):
         name = event.obj["metadata"]["name"] if event.key == JOBS else _owner_job(event.obj)
         namespace = event.namespace
         jobs, _ = self._types()
-        job = self.cluster.find(jobs, namespace, name or "")
+        job = self.cluster.store.peek(jobs.key, namespace, name or "")  # read-only
         if job is None or job["metadata"].get("deletionTimestamp"):
             return
         try:

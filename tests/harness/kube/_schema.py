@@ -157,7 +157,8 @@ def admit(rtype: ResourceType, obj: Obj, *, strict: bool) -> Obj:
     if rtype.schema is None:
         return obj
     unknown: list[str] = []
-    obj = _prune(clone(obj), rtype.schema, "", unknown)
+    # `obj` is the request's own copy (create/update made it): prune it in place.
+    obj = _prune(obj, rtype.schema, "", unknown)
     if strict and unknown:
         fields = ", ".join(f'unknown field "{u}"' for u in unknown)
         raise _errors.bad_request(

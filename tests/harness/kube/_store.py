@@ -73,6 +73,10 @@ class Store:
         obj = self._objects.get(key, {}).get((namespace, name))
         return clone(obj) if obj is not None else None
 
+    def peek(self, key: Key, namespace: str, name: str) -> Obj | None:
+        """The stored object itself, uncopied: read-only use (no render, no changes)."""
+        return self._objects.get(key, {}).get((namespace, name))
+
     def list_objects(self, key: Key, namespace: str | None = None) -> list[Obj]:
         """Objects of one type, optionally in one namespace, sorted by namespace/name."""
         bucket = self._objects.get(key, {})
@@ -120,7 +124,8 @@ class Store:
             self._owned.setdefault(str(ref.get("uid")), set()).add((key, ident))
 
     def write(self, key: Key, obj: Obj) -> Obj:
-        """Create or replace an object; returns the stored copy with its new resourceVersion."""
+        """Create or replace an object (the store keeps its own copy); returns `obj`, now
+        with its new resourceVersion."""
         meta = obj["metadata"]
         ident = (meta.get("namespace", ""), meta["name"])
         bucket = self._objects.setdefault(key, {})
@@ -134,7 +139,7 @@ class Store:
         # Stored objects are replaced on write, never changed in place, so the event can
         # share the stored copy (listeners only read it).
         self._record(Event(self._rv, kind, key, stored))
-        return clone(stored)
+        return obj
 
     def remove(self, key: Key, obj: Obj) -> Obj:
         """Remove an object for good; the DELETED event carries a fresh resourceVersion."""
