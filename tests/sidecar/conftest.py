@@ -40,6 +40,6 @@ def agent_settings(pod: PodPaths, provider: str, base_url: str, **kw: object) ->
         deadline_seconds=60,
         max_retries=2,
         exec_timeout=5,
-        fetch_allow_private=True,
+        fetch_allow_networks=("127.0.0.0/8",),
     )
     return replace(base, **kw)  # type: ignore[arg-type]

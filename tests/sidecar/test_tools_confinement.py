@@ -56,7 +56,7 @@ def test_pod_paths_map_to_local_mounts(pod: PodPaths) -> None:
 )
 async def test_fetch_refuses_non_public_targets(url: str) -> None:
     with pytest.raises(ToolError):
-        await _fetch.fetch_url(url, 100, allow_private=False)
+        await _fetch.fetch_url(url, 100)
 
 
 async def test_sandbox_caps_output_and_times_out(tmp_path: Path) -> None:

@@ -57,8 +57,9 @@ class AgentSettings:
     deadline_seconds: float = 600.0
     max_retries: int = 5
     exec_timeout: int = 30
-    fetch_allow_private: bool = False
-    """Let fetch_url reach loopback/private addresses; for tests only (SSRF guard off)."""
+    fetch_allow_networks: tuple[str, ...] = ()
+    """Networks fetch_url may reach although not public. Code-only (tests reach a server
+    on 127.0.0.1 with it): no environment variable sets it, so a deployment cannot."""
 
     @classmethod
     def from_env(cls, argv: Sequence[str] | None = None) -> AgentSettings:
@@ -91,5 +92,4 @@ class AgentSettings:
             deadline_seconds=float(_int("K8SCLAW_RUN_DEADLINE_SECONDS", 600)),
             max_retries=_int("K8SCLAW_MODEL_MAX_RETRIES", 5),
             exec_timeout=_int("K8SCLAW_EXEC_TIMEOUT_SECONDS", 30),
-            fetch_allow_private=env("K8SCLAW_FETCH_ALLOW_PRIVATE", "") == "true",
         )

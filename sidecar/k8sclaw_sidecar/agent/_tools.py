@@ -129,9 +129,9 @@ class Toolbox:
         return _files.list_directory(self.settings.paths, str(a.get("path") or "/workspace"))
 
     async def _tool_fetch_url(self, a: dict[str, Any]) -> str:
-        allow = self.settings.fetch_allow_private
         limit = int(a.get("maxChars") or 0)
-        return await _fetch.fetch_url(str(a["url"]), limit, allow_private=allow)
+        allow = self.settings.fetch_allow_networks
+        return await _fetch.fetch_url(str(a["url"]), limit, allow_networks=allow)
 
     async def _tool_send_channel_message(self, a: dict[str, Any]) -> str:
         channel = str(a["channel"])
