@@ -24,7 +24,7 @@ from k8sclaw_protocol import (
     ipc,
 )
 from k8sclaw_sidecar import _watch
-from k8sclaw_sidecar.bridge import EXIT_NO_RESULT, Bridge, BridgeSettings
+from k8sclaw_sidecar.bridge import EXIT_NO_RESULT, Bridge, BridgeSettings, SettingsError
 from tests.harness.nats_fixtures import NatsServer
 
 FAST = Backoff(initial=0.02, maximum=0.2)
@@ -173,5 +173,37 @@ async def test_error_result_publishes_completed_and_failed(
             topics = {(await next_on(sub)).topic, (await next_on(sub)).topic}
             assert topics == {events.AGENT_RUN_COMPLETED, events.AGENT_RUN_FAILED}
             assert await asyncio.wait_for(r.task, 10) == 0
+    finally:
+        await bus.close()
+
+
+def test_settings_resolve_flags_then_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENT_RUN_ID", "r-env")
+    monkeypatch.setenv("POD_NAMESPACE", "team-a")
+    monkeypatch.delenv("K8SCLAW_IPC_DIR", raising=False)
+    settings = BridgeSettings.from_args(["--instance", "alice"])
+    assert (settings.run_id, settings.namespace, settings.instance) == ("r-env", "team-a", "alice")
+    assert settings.ipc_dir == Path("/ipc")
+    assert BridgeSettings.from_args(["--namespace", "team-b"]).namespace == "team-b"
+    monkeypatch.delenv("AGENT_RUN_ID")
+    with pytest.raises(SettingsError, match="AGENT_RUN_ID"):
+        BridgeSettings.from_args([])
+
+
+async def test_events_carry_the_namespace_when_known(tmp_path: Path, nats: NatsServer) -> None:
+    bus = await EventBus.connect(nats.url, backoff=FAST)
+    try:
+        async with bus.subscribe("agent.>") as sub:
+            settings = BridgeSettings(tmp_path, RUN, "alice", nats.url, namespace="team-a")
+            bridge = Bridge(settings, bus)
+            bridge.layout.ensure()
+            ipc.write_atomic(bridge.layout.status, b'{"phase": "thinking"}')
+            await bridge._handle_batch([bridge.layout.status])
+            got = await next_on(sub)
+            assert got.metadata == {
+                events.META_AGENT_RUN_ID: RUN,
+                events.META_INSTANCE_NAME: "alice",
+                events.META_NAMESPACE: "team-a",
+            }
     finally:
         await bus.close()

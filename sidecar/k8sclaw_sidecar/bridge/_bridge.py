@@ -54,6 +54,8 @@ class Bridge:
             events.META_AGENT_RUN_ID: settings.run_id,
             events.META_INSTANCE_NAME: settings.instance,
         }
+        if settings.namespace:
+            self.metadata[events.META_NAMESPACE] = settings.namespace
 
     async def run(self) -> int:
         self.layout.ensure()

@@ -28,6 +28,9 @@ class BridgeSettings:
     """The ClawInstance of the run (`--instance`, `INSTANCE_NAME`)."""
     bus_url: str
     """NATS URL (`--event-bus-url`, `EVENT_BUS_URL`, the in-cluster service)."""
+    namespace: str = ""
+    """The run's namespace (`--namespace`, `POD_NAMESPACE`); sent as event metadata so
+    equal run names in two namespaces never collide. Empty: left out."""
 
     @classmethod
     def from_args(cls, argv: Sequence[str] | None = None) -> BridgeSettings:
@@ -40,6 +43,7 @@ class BridgeSettings:
         parser.add_argument("--agent-run-id")
         parser.add_argument("--instance")
         parser.add_argument("--event-bus-url")
+        parser.add_argument("--namespace")
         args = parser.parse_args(argv)
         run_id = _settings.resolve(args.agent_run_id, "AGENT_RUN_ID")
         if not run_id:
@@ -53,4 +57,5 @@ class BridgeSettings:
             bus_url=_settings.resolve(
                 args.event_bus_url, "EVENT_BUS_URL", _settings.DEFAULT_EVENT_BUS_URL
             ),
+            namespace=_settings.resolve(args.namespace, "POD_NAMESPACE"),
         )
