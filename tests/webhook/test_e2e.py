@@ -17,6 +17,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +73,7 @@ class Cluster:
 class DevWebhook:
     process: subprocess.Popen[str]
     name: str
+    reader: threading.Thread
 
 
 def _start(kube: KubeEnv) -> DevWebhook:
@@ -81,17 +83,28 @@ def _start(kube: KubeEnv) -> DevWebhook:
     assert script, "k8sclaw-webhook is not installed; run `uv sync --all-packages`"
     command = [script, "--dev-url", url, "--kubeconfig", str(kube.kubeconfig), "--name", name]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env={**os.environ})
-    assert process.stderr is not None
-    for line in process.stderr:  # the log line is the readiness event: served and registered
-        if "registered webhook configurations" in line:
-            return DevWebhook(process, name)
-    process.wait(timeout=30)
+    registered = threading.Event()
+
+    def drain() -> None:  # read to the end: a full stderr pipe would block the webhook
+        assert process.stderr is not None
+        for line in process.stderr:  # the log line is the readiness event
+            if "registered webhook configurations" in line:
+                registered.set()
+        registered.set()
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    registered.wait(timeout=60)
+    if process.poll() is None:
+        return DevWebhook(process, name, reader)
+    reader.join(timeout=30)
     raise AssertionError(f"k8sclaw-webhook exited {process.returncode} before registering")
 
 
 def _stop(hook: DevWebhook) -> int:
     hook.process.send_signal(signal.SIGTERM)
     code = hook.process.wait(timeout=30)
+    hook.reader.join(timeout=30)  # EOF after exit; the reader closes nothing itself
     assert hook.process.stderr is not None
     hook.process.stderr.close()
     return code

@@ -250,3 +250,22 @@ async def test_malformed_agentrun_is_refused_by_the_validator_and_left_alone_by_
     assert "rule schema: AgentRun is malformed at spec.task" in response["status"]["message"]
     mutated = await webhook.review(names.WEBHOOK_PATH_MUTATE_AGENTRUN, obj)
     assert mutated["allowed"] is True and "patch" not in mutated
+
+
+async def test_instance_switching_its_policy_is_judged_by_the_new_one(webhook: Webhook) -> None:
+    """The policy name remembered from the last review is only a guess for a parallel
+    read; the live instance decides which policy judges."""
+    obj = run_body(toolPolicy={"allow": ["fetch_url"]})
+    assert (await webhook.review(names.WEBHOOK_PATH_VALIDATE_AGENTRUN, obj))["allowed"]
+    strict = ClawPolicy.from_wire(
+        policy_body(name="strict", featureGates={"network-access": False})
+    )
+    webhook.source.policies[(NS, "strict")] = strict
+    webhook.source.instances[(NS, "alpha")] = _instance("strict")
+    response = await webhook.review(names.WEBHOOK_PATH_VALIDATE_AGENTRUN, obj)
+    assert (
+        'denied by ClawPolicy "strict" rule featureGates.network-access'
+        in (response["status"]["message"])
+    )
+    webhook.source.instances[(NS, "alpha")] = _instance()
+    assert (await webhook.review(names.WEBHOOK_PATH_VALIDATE_AGENTRUN, obj))["allowed"]

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
 import logging
 import ssl
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,14 +57,32 @@ class CertDirTls:
 
 
 class SecretTls:
-    """TLS managed by the webhook itself, stored in a Secret and rotated."""
+    """TLS managed by the webhook itself, stored in a Secret and rotated.
 
-    def __init__(self, kube: _kube.Kube, namespace: str, workdir: Path, hosts: list[str]) -> None:
+    `clock` only decides *when* to rotate (tests fast-forward it); certificates are
+    always issued from the real time, so every verifier accepts them at once.
+    `configuration` names the two webhook configurations the CA is patched into.
+    Serving a new certificate swaps it into the live SSL context: handshakes from then
+    on present it, connections already open keep theirs, no request is dropped.
+    """
+
+    def __init__(
+        self,
+        kube: _kube.Kube,
+        namespace: str,
+        workdir: Path,
+        hosts: list[str],
+        *,
+        clock: Callable[[], dt.datetime] | None = None,
+        configuration: str = names.WEBHOOK_CONFIGURATION,
+    ) -> None:
         self.context = _server_context()
         self._kube = kube
         self._namespace = namespace
         self._workdir = workdir
         self._hosts = hosts
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._configuration = configuration
         self._serving: bytes = b""
 
     @property
@@ -70,25 +90,28 @@ class SecretTls:
         return _kube.core(self._namespace, "secrets", names.WEBHOOK_TLS_SECRET)
 
     async def refresh(self) -> None:
-        """Read the Secret, rotate what is due, serve the result, publish the CA."""
+        """Read the Secret, rotate what is due, publish the CA, then serve the result."""
         secret = await self._read()
         bundle = _decode(secret)
-        if bundle is None or _certs.needs_rotation(bundle, self._hosts):
-            bundle, trusted = self._renew(bundle)
+        now = self._clock()
+        if bundle is None or _certs.needs_rotation(bundle, self._hosts, now=now):
+            bundle, trusted = self._renew(bundle, now)
             await self._write(secret, bundle, trusted)
             log.info("issued serving certificate for %s", ", ".join(self._hosts))
         else:
             trusted = _trusted(secret, bundle)
+        # Trust first, serve second: the API server must trust a new CA before any
+        # handshake presents a certificate signed by it.
+        if await _configs.patch_ca_bundle(self._kube, trusted, self._configuration) < 2:
+            log.warning("webhook configurations %s not found yet; will retry", self._configuration)
         if bundle.cert != self._serving:
             _certs.load(self.context, bundle, self._workdir)
             self._serving = bundle.cert
-        if await _configs.patch_ca_bundle(self._kube, trusted) < 2:
-            log.warning(
-                "webhook configurations %s not found yet; will retry", names.WEBHOOK_CONFIGURATION
-            )
 
-    def _renew(self, old: _certs.CertBundle | None) -> tuple[_certs.CertBundle, bytes]:
-        if old is not None and _certs.ca_usable(old):
+    def _renew(
+        self, old: _certs.CertBundle | None, now: dt.datetime
+    ) -> tuple[_certs.CertBundle, bytes]:
+        if old is not None and _certs.ca_usable(old, now=now):
             return _certs.issue(old.ca_cert, old.ca_key, self._hosts), old.ca_cert
         fresh = _certs.generate(self._hosts)
         return fresh, fresh.ca_cert + (old.ca_cert if old is not None else b"")
