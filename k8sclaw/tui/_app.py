@@ -6,6 +6,7 @@ watch workers post; keys and slash commands read the store and call `_ops` in wo
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -123,7 +124,9 @@ class AppCore(App[int]):
                 self.kube, kind, self.namespace, self.post_message, self.make_backoff()
             )
             self.watchers.append(watcher)
-            self.run_worker(watcher.run, thread=True, group="watch", exit_on_error=False)
+            # Its own thread, not a textual thread worker: workers share asyncio's default
+            # executor (cpu+4 threads), and five never-ending watches would starve it.
+            threading.Thread(target=watcher.run, name=f"watch-{kind}", daemon=True).start()
         self._load_namespaces()
 
     def stop_watches(self) -> None:

@@ -173,11 +173,9 @@ class K8sClawApp(AppCore):
             return
         kind = _EVENT_KINDS.get(self.view.kind, "ClawInstance")
         name = name_of(obj)
-        self.push_screen(
-            TextScreen(
-                f"Events {kind} {name}", stream=lambda: iter(_ops.events(kube, kind, name, ns))
-            )
-        )
+        feed = _ops.EventFeed(kube, kind, name, ns)
+        title = f"Events {kind} {name} (live, Esc back)"
+        self.push_screen(TextScreen(title, stream=lambda: iter(feed), on_close=feed.close))
 
     def action_delete(self) -> None:
         """x: delete the selected object after confirmation (Esc cancels)."""

@@ -6,12 +6,15 @@ Runs are created only through `build_run(..., source="tui")`; onboarding goes th
 
 from __future__ import annotations
 
+import contextlib
+import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from k8sclaw import onboard
-from k8sclaw.kube import Kube
+from k8sclaw.kube import Kube, iter_lines
 from k8sclaw.tui._store import PODS, Pod
 from k8sclaw_protocol import (
     AgentRun,
@@ -44,25 +47,61 @@ def namespaces(kube: Kube) -> list[str]:
     return sorted(n["metadata"]["name"] for n in kube.list_raw("v1", "Namespace", None))
 
 
-def events(kube: Kube, kind: str, name: str, namespace: str) -> list[str]:
-    """Kubernetes Events about one object: TIME TYPE REASON MESSAGE, oldest first."""
-    selector = f"involvedObject.name={name},involvedObject.kind={kind}"
-    body = kube.request(
-        "GET",
-        f"/api/v1/namespaces/{namespace}/events",
-        what="events",
-        query=[("fieldSelector", selector)],
+class EventFeed:
+    """`l` on instances/policies: the object's Kubernetes Events, then new ones live.
+
+    Lists once (TIME TYPE REASON MESSAGE, oldest first), then follows a watch from the
+    list's resourceVersion; iterated in a thread worker, `close()` (the screen closing)
+    ends a blocked stream read at once.
+    """
+
+    def __init__(self, kube: Kube, kind: str, name: str, namespace: str) -> None:
+        self.kube, self.kind, self.name = kube, kind, name
+        self.path = f"/api/v1/namespaces/{namespace}/events"
+        self.query = [("fieldSelector", f"involvedObject.name={name},involvedObject.kind={kind}")]
+        self.closed = threading.Event()
+        self._resp: Any = None
+
+    def __iter__(self) -> Iterator[str]:
+        body = self.kube.request("GET", self.path, what="events", query=self.query)
+        items = sorted(body.get("items") or [], key=_event_time)
+        yield f"{'TIME':<22} {'TYPE':<8} {'REASON':<18} MESSAGE"
+        yield from (_event_line(ev) for ev in items)
+        if not items:
+            yield f"(no events for {self.kind} {self.name} yet; new ones appear here)"
+        version = str((body.get("metadata") or {}).get("resourceVersion", ""))
+        while not self.closed.is_set():
+            watch = [("watch", "true"), ("resourceVersion", version), ("timeoutSeconds", "300")]
+            self._resp = self.kube.request(
+                "GET", self.path, what="events", query=self.query + watch, stream=True
+            )
+            try:
+                for line in iter_lines(self._resp):
+                    event = json.loads(line) if line.strip() else {}
+                    obj = event.get("object") or {}
+                    if event.get("type") == "ERROR":
+                        return
+                    if event.get("type") in ("ADDED", "MODIFIED"):
+                        version = str(obj["metadata"].get("resourceVersion", version))
+                        yield _event_line(obj)
+            finally:
+                self._resp.release_conn()
+                self._resp = None
+
+    def close(self) -> None:
+        """Stop following (unblocks a read in progress)."""
+        self.closed.set()
+        resp = self._resp
+        if resp is not None:
+            with contextlib.suppress(Exception):
+                resp.shutdown()
+
+
+def _event_line(ev: dict[str, Any]) -> str:
+    return (
+        f"{_event_time(ev):<22} {ev.get('type', ''):<8} {ev.get('reason', ''):<18} "
+        f"{' '.join(str(ev.get('message', '')).split())}"
     )
-    items = sorted(body.get("items") or [], key=_event_time)
-    lines = [f"{'TIME':<22} {'TYPE':<8} {'REASON':<18} MESSAGE"]
-    for ev in items:
-        lines.append(
-            f"{_event_time(ev):<22} {ev.get('type', ''):<8} {ev.get('reason', ''):<18} "
-            f"{' '.join(str(ev.get('message', '')).split())}"
-        )
-    if len(lines) == 1:
-        lines.append(f"(no events for {kind} {name})")
-    return lines
 
 
 def _event_time(ev: dict[str, Any]) -> str:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -52,12 +52,18 @@ class TextScreen(Screen[None]):
     BINDINGS = [Binding("escape,q", "close", "Back")]  # noqa: RUF012
 
     def __init__(
-        self, title: str, text: str = "", stream: Callable[[], Iterator[str]] | None = None
+        self,
+        title: str,
+        text: str = "",
+        stream: Callable[[], Iterator[str]] | None = None,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
         self.title_text = title
         self.text = text
         self.stream = stream
+        self.closer = on_close
+        self.lines: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield Static(self.title_text, id="text-title")
@@ -69,9 +75,10 @@ class TextScreen(Screen[None]):
         for line in self.text.splitlines():
             log.write(line)
         if self.stream is not None:
-            self._follow()
+            # A dedicated thread (not a worker from the shared executor): it may follow for
+            # as long as the screen is open.
+            threading.Thread(target=self._follow, name="follow", daemon=True).start()
 
-    @work(thread=True, exclusive=True, group="logs")
     def _follow(self) -> None:
         assert self.stream is not None
         try:
@@ -81,7 +88,12 @@ class TextScreen(Screen[None]):
             self.post_message(LogLine(f"✗ log stream ended: {' '.join(str(exc).split())}"))
 
     def on_log_line(self, message: LogLine) -> None:
+        self.lines.append(message.line)
         self.query_one(RichLog).write(message.line)
+
+    def on_unmount(self) -> None:
+        if self.closer is not None:
+            self.closer()
 
     def action_close(self) -> None:
         """Back to the table."""

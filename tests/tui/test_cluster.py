@@ -196,3 +196,35 @@ async def test_cluster_disappears_banner_then_recovery_without_duplicates(
     finally:
         app.stop_watches()
         proxy.close()
+
+
+def post_event(api: Kube, ns: str, name: str, reason: str, message: str) -> None:
+    body = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": name, "namespace": ns},
+        "involvedObject": {"kind": "ClawInstance", "name": "alpha", "namespace": ns},
+        "type": "Normal",
+        "reason": reason,
+        "message": message,
+        "lastTimestamp": "2026-01-01T12:00:00Z",
+    }
+    api.request("POST", f"/api/v1/namespaces/{ns}/events", what="events", body=body)
+
+
+async def test_events_view_is_live(kube: KubeEnv) -> None:
+    api = connect(kube.kubeconfig)
+    seed_cluster(api, kube.namespace)
+    ns = kube.namespace
+    post_event(api, ns, "alpha.1", "Reconciled", "instance ready")
+    app = K8sClawApp(api, namespace=ns)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: names_shown(app) == ["alpha"], "seeded instance")
+        await pilot.press("l")
+        screen = app.screen
+        assert isinstance(screen, TextScreen) and "live" in screen.title_text
+        await until(pilot, lambda: any("instance ready" in x for x in screen.lines), "old event")
+        await asyncio.to_thread(post_event, api, ns, "alpha.2", "ChannelDown", "slack gone")
+        await until(pilot, lambda: any("ChannelDown" in x for x in screen.lines), "new event")
+        await pilot.press("escape")
+        assert not isinstance(app.screen, TextScreen)
