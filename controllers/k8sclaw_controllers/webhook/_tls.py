@@ -95,7 +95,7 @@ class SecretTls:
         bundle = _decode(secret)
         now = self._clock()
         if bundle is None or _certs.needs_rotation(bundle, self._hosts, now=now):
-            bundle, trusted = self._renew(bundle, now)
+            bundle, trusted = self._renew(bundle, now, _trusted(secret, bundle))
             await self._write(secret, bundle, trusted)
             log.info("issued serving certificate for %s", ", ".join(self._hosts))
         else:
@@ -109,10 +109,15 @@ class SecretTls:
             self._serving = bundle.cert
 
     def _renew(
-        self, old: _certs.CertBundle | None, now: dt.datetime
+        self, old: _certs.CertBundle | None, now: dt.datetime, trusted: bytes
     ) -> tuple[_certs.CertBundle, bytes]:
+        """A new serving certificate and the CA bundle to trust from now on.
+
+        Same CA: the trusted bundle is kept as it is. New CA: it is trusted together
+        with the previous one, so certificates of either verify during the switch.
+        """
         if old is not None and _certs.ca_usable(old, now=now):
-            return _certs.issue(old.ca_cert, old.ca_key, self._hosts), old.ca_cert
+            return _certs.issue(old.ca_cert, old.ca_key, self._hosts), trusted
         fresh = _certs.generate(self._hosts)
         return fresh, fresh.ca_cert + (old.ca_cert if old is not None else b"")
 
@@ -160,7 +165,8 @@ def _decode(secret: dict[str, Any] | None) -> _certs.CertBundle | None:
     if secret is None:
         return None
     ca_pem = _field(secret, "ca.crt")
-    first_ca = ca_pem[: ca_pem.find(b"-----END CERTIFICATE-----") + 25] if ca_pem else b""
+    end = b"-----END CERTIFICATE-----"
+    first_ca = ca_pem[: ca_pem.find(end) + len(end)] + b"\n" if ca_pem else b""
     bundle = _certs.CertBundle(
         first_ca, _field(secret, "ca.key"), _field(secret, "tls.crt"), _field(secret, "tls.key")
     )
@@ -172,8 +178,10 @@ def _decode(secret: dict[str, Any] | None) -> _certs.CertBundle | None:
     return bundle
 
 
-def _trusted(secret: dict[str, Any] | None, bundle: _certs.CertBundle) -> bytes:
-    return _field(secret, "ca.crt") if secret else bundle.ca_cert
+def _trusted(secret: dict[str, Any] | None, bundle: _certs.CertBundle | None) -> bytes:
+    if secret:
+        return _field(secret, "ca.crt")
+    return bundle.ca_cert if bundle else b""
 
 
 async def refresh_forever(tls: CertDirTls | SecretTls, interval: float = CHECK_INTERVAL) -> None:
