@@ -1,7 +1,8 @@
 """Run logs from the agent container of the run's pod (the bus/transcript path comes later).
 
 The pod is `status.podName`, else found through the Job's `job-name` label (the Job has
-the run's name). With `--follow` we wait on watch events for the pod to appear.
+the run's name). With `--follow` we wait on watch events for the pod to appear and its
+agent container to start.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from k8sclaw_protocol import TERMINAL_PHASES, AgentRun, names
 
 if TYPE_CHECKING:
     from k8sclaw.kube import Kube
+
+CONTAINER_START_TIMEOUT = 600.0  # image pulls can be slow; the wait is a watch, not a poll
 
 
 def find_pod(kube: Kube, run: AgentRun) -> str | None:
@@ -52,5 +55,27 @@ def stream(kube: Kube, run: AgentRun, *, follow: bool) -> None:
             hint=f"follow it with `k8sclaw runs logs {run.name} -f`",
             exit_code=7,
         )
+    if follow:
+        _await_container(kube, pod, run.namespace)
     for line in kube.pod_logs(pod, run.namespace, container=names.CONTAINER_AGENT, follow=follow):
         click.echo(line)
+
+
+def _started(pod: dict[str, Any] | None) -> bool:
+    """The agent container runs or ran (its log exists), or the pod is gone or finished."""
+    if pod is None or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+        return True
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        if status.get("name") == names.CONTAINER_AGENT:
+            state = status.get("state") or {}
+            return "running" in state or "terminated" in state
+    return False
+
+
+def _await_container(kube: Kube, pod: str, namespace: str) -> None:
+    """Watch the pod until the agent container has started: before that the API refuses
+    its log ("waiting to start: ContainerCreating")."""
+    from k8sclaw.installer import wait_for
+
+    ref = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": pod, "namespace": namespace}}
+    wait_for(kube, ref, _started, timeout=CONTAINER_START_TIMEOUT, what="started")

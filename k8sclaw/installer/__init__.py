@@ -35,7 +35,7 @@ from k8sclaw.installer._release import (
     write_release_bundle,
 )
 from k8sclaw.installer._uninstall import uninstall
-from k8sclaw.installer._wait import WaitTimeoutError
+from k8sclaw.installer._wait import WaitTimeoutError, wait_for
 
 CRDS_DIR = MANIFESTS_DIR / "crds"
 SAMPLES_DIR = MANIFESTS_DIR / "samples"
@@ -65,5 +65,6 @@ __all__ = [
     "release_url",
     "to_yaml",
     "uninstall",
+    "wait_for",
     "write_release_bundle",
 ]
