@@ -11,9 +11,14 @@ builds (labels `k8sclaw.io/role=agent` and `k8sclaw.io/instance`, see
   `allowedEgress` CIDRs (a bare IP becomes /32 or /128; broad blocks exclude the cloud
   metadata address 169.254.169.254).
 - Pods with a sandbox (`k8sclaw.io/sandbox=true`): no ingress; DNS and NATS only. The
-  sandbox shares the pod's network namespace with the agent and the IPC bridge, and a
-  NetworkPolicy cannot tell containers apart, so the bridge's NATS connection is the one
-  exception to "DNS only"; `allowedEgress` is not granted to a pod that runs commands.
+  sandbox is a container of the agent pod (SPEC §4): it shares the pod's network
+  namespace with the agent and the IPC bridge, and a NetworkPolicy selects pods, never
+  containers, so "sandbox: DNS only" cannot be enforced apart from the bridge's NATS
+  connection; NATS is the one exception. `allowedEgress` is granted to a sandbox pod
+  only when the policy sets `featureGates.network-access: true` explicitly (the agent's
+  `fetch_url` in that pod needs it, and the sandbox then shares it); absent or false,
+  a pod that runs commands reaches nothing but DNS and NATS. This decision is enforced
+  here and asserted against the pod the controller's Job builder really produces.
 - A hostname in `allowedEgress` cannot be expressed (NetworkPolicy matches IP blocks
   only): it is skipped with a warning; use a CIDR, or an FQDN-aware CNI policy.
 - `denyAll: false` keeps ingress denied but leaves egress open.
@@ -127,7 +132,9 @@ def network_policies(
             extra.append(rule)
     agent_name, sandbox_name = policy_names(instance)
     agent_egress = base + extra if spec.deny_all else None
-    sandbox_egress = list(base) if spec.deny_all else None
+    opted_in = policy is not None and policy.spec.feature_gates.get("network-access") is True
+    sandbox_extra = extra if opted_in else []
+    sandbox_egress = base + sandbox_extra if spec.deny_all else None
     return NetpolPlan(
         policies=(
             _object(agent_name, namespace, _selector(instance, sandbox=False), agent_egress),

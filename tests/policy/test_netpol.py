@@ -121,3 +121,29 @@ def test_selects_evaluates_expressions() -> None:
     assert not selects(selector, {"a": "1", "b": "2"})
     with pytest.raises(ValueError, match="operator"):
         selects({"matchExpressions": [{"key": "a", "operator": "Gt"}]}, {})
+
+
+@pytest.mark.parametrize(
+    ("gates", "sandbox_gets_egress"),
+    [({}, False), ({"network-access": False}, False), ({"network-access": True}, True)],
+    ids=["gate-absent", "gate-off", "gate-on"],
+)
+def test_sandbox_pod_gets_allowed_egress_only_when_network_access_is_explicitly_on(
+    gates: dict[str, bool], sandbox_gets_egress: bool
+) -> None:
+    policy = make_policy(
+        featureGates=gates, networkPolicy={"allowedEgress": [{"host": "10.0.0.0/8", "port": 443}]}
+    )
+    plan = _by_name(network_policies(NS, policy, instance="alpha").policies)
+    labels = _pod_labels(with_sandbox=True)
+    selecting = [p for p in plan.values() if selects(p["spec"]["podSelector"], labels)]
+    assert [p["metadata"]["name"] for p in selecting] == ["k8sclaw-sandbox-alpha"]
+    egress = selecting[0]["spec"]["egress"]
+    cidrs = [
+        peer["ipBlock"]["cidr"]
+        for rule in egress
+        for peer in rule.get("to", [])
+        if "ipBlock" in peer
+    ]
+    assert cidrs == (["10.0.0.0/8"] if sandbox_gets_egress else [])
+    assert egress[:2] == plan["k8sclaw-agent-alpha"]["spec"]["egress"][:2]  # DNS, NATS
