@@ -40,6 +40,13 @@ async def ensure(ctx: Context, namespace: str, instance_name: str) -> None:
     key = (namespace, instance_name)
     if key in ctx.state.applied_netpols:
         return
+    async with ctx.state.lock("netpol", *key):
+        if key not in ctx.state.applied_netpols:
+            await _apply(ctx, namespace, instance_name)
+
+
+async def _apply(ctx: Context, namespace: str, instance_name: str) -> None:
+    key = (namespace, instance_name)
     instance = ctx.state.instances.get(key) or await ctx.kube.get(
         _kube.claw(namespace, "clawinstances", instance_name)
     )

@@ -58,6 +58,7 @@ class State:
     applied_netpols: set[Key] = field(default_factory=set)
     """(namespace, instance) whose NetworkPolicies this process has applied."""
     deadlines: dict[Key, asyncio.TimerHandle] = field(default_factory=dict)
+    locks: dict[tuple[str, ...], asyncio.Lock] = field(default_factory=dict)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def observe(self, run: AgentRun) -> RunRecord:
@@ -86,6 +87,10 @@ class State:
         if record is not None:
             self.queued.get((key[0], record.instance), set()).discard(key[1])
         return record
+
+    def lock(self, *key: str) -> asyncio.Lock:
+        """One lock per key, so a burst of runs in a new namespace sets it up only once."""
+        return self.locks.setdefault(key, asyncio.Lock())
 
     def enqueue(self, namespace: str, instance: str, name: str) -> None:
         """Remember a run waiting for a concurrency slot of its instance."""
