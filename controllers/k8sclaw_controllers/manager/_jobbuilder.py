@@ -219,11 +219,17 @@ def _bridge(run: AgentRun, options: JobOptions) -> Body:
         "EVENT_BUS_URL": options.event_bus_url,
         **_dirs(ipc=True),
     }
+    # The bridge tags its bus events with the run's namespace (equal run names in two
+    # namespaces must not collide); the downward API gives it the pod's own namespace.
+    namespace = {
+        "name": "POD_NAMESPACE",
+        "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+    }
     return {
         "name": names.CONTAINER_IPC_BRIDGE,
         "image": options.images.ipc_bridge,
         "imagePullPolicy": "IfNotPresent",
-        "env": _env(env),
+        "env": [*_env(env), namespace],
         "resources": BRIDGE_RESOURCES,
         "securityContext": _container_security(),
         "volumeMounts": [{"name": "ipc", "mountPath": IPC_DIR}],

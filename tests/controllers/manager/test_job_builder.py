@@ -32,7 +32,16 @@ def containers(job: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def env(container: dict[str, Any]) -> dict[str, str]:
-    return {e["name"]: e["value"] for e in container["env"]}
+    return {e["name"]: e["value"] for e in container["env"] if "value" in e}
+
+
+def env_from_fields(container: dict[str, Any]) -> dict[str, str]:
+    """Env vars set from the downward API: name -> fieldPath."""
+    return {
+        e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"]
+        for e in container["env"]
+        if "fieldRef" in e.get("valueFrom", {})
+    }
 
 
 def test_job_has_the_run_name_namespace_and_controller_owner() -> None:
@@ -222,7 +231,18 @@ def test_bridge_env_and_mounts() -> None:
         "EVENT_BUS_URL": "nats://bus:4222",
         "K8SCLAW_IPC_DIR": "/ipc",
     }
+    assert env_from_fields(bridge) == {"POD_NAMESPACE": "metadata.namespace"}
     assert bridge["volumeMounts"] == [{"name": "ipc", "mountPath": "/ipc"}]
+
+
+def test_only_the_bridge_reads_its_namespace_from_the_downward_api() -> None:
+    job = build_job(make_run(sandbox={"enabled": True}), OPTIONS)
+    found = {name: env_from_fields(c) for name, c in containers(job).items()}
+    assert found == {
+        "agent": {},
+        "ipc-bridge": {"POD_NAMESPACE": "metadata.namespace"},
+        "sandbox": {},
+    }
 
 
 def test_volumes_and_agent_mounts() -> None:
