@@ -116,18 +116,20 @@ def install(
 ) -> InstallResult:
     """Apply every step in order; wait for CRDs always and Deployments when `wait`."""
     result = InstallResult()
+    workloads: list[dict[str, Any]] = []  # NATS and the control plane, rolled out together
     for step in _ordered(steps, wait=wait):
         for obj in step.objects:
             ref = _bundle.object_ref(obj)
             result.actions[ref] = action = apply_object(kube, obj)
             report(step.name, ref, action)
+            if obj["kind"] in ("Deployment", "StatefulSet"):
+                workloads.append(obj)
         if step.name == "crds":
             for crd in step.objects:
                 _wait.wait_for(kube, crd, _wait.established, timeout=timeout, what="Established")
         if step.name == "control plane" and wait:
-            for obj in step.objects:
-                if obj["kind"] == "Deployment":
-                    _wait.wait_for(kube, obj, _wait.available, timeout=timeout, what="Available")
+            for obj in workloads:
+                _wait.wait_for(kube, obj, _wait.available, timeout=timeout, what="rolled out")
     return result
 
 

@@ -31,8 +31,27 @@ def established(obj: dict[str, Any] | None) -> bool:
 
 
 def available(obj: dict[str, Any] | None) -> bool:
-    """A Deployment with its replicas available."""
-    return obj is not None and _condition(obj, "Available")
+    """A Deployment or StatefulSet whose current generation is fully rolled out.
+
+    The same test as `kubectl rollout status`: the controller must have observed this
+    generation (otherwise an Available=True left over from the previous version would end
+    the wait during an upgrade), every replica is updated, no old replica is left, and the
+    updated ones are available (ready, for a StatefulSet).
+    """
+    if obj is None:
+        return False
+    meta, spec, status = obj.get("metadata", {}), obj.get("spec", {}), obj.get("status") or {}
+    if status.get("observedGeneration", 0) < meta.get("generation", 0):
+        return False
+    wanted = spec.get("replicas", 1)
+    updated = status.get("updatedReplicas", 0)
+    if obj.get("kind") == "StatefulSet":
+        ready = status.get("readyReplicas", 0)
+        return bool(updated >= wanted and ready >= wanted)
+    if status.get("replicas", 0) > updated:
+        return False  # old replicas still terminating
+    ok = updated >= wanted and status.get("availableReplicas", 0) >= updated
+    return bool(ok and _condition(obj, "Available"))
 
 
 def gone(obj: dict[str, Any] | None) -> bool:

@@ -32,10 +32,23 @@ def _deployment(kube: KubeEnv, name: str) -> dict[str, Any]:
 
 
 def _set_available(kube: KubeEnv, name: str, status: str) -> None:
+    """Play the Deployment controller: the current generation observed, one replica rolled
+    out, and Available as given."""
+    apps = kubernetes.client.AppsV1Api(kube.api_client)
+    generation = apps.read_namespaced_deployment(name, kube.namespace).metadata.generation
+    ready = 1 if status == "True" else 0
     condition = {"type": "Available", "status": status, "reason": "Test", "message": ""}
-    kubernetes.client.AppsV1Api(kube.api_client).patch_namespaced_deployment_status(
-        name, kube.namespace, {"status": {"conditions": [condition]}}
-    )
+    body = {
+        "status": {
+            "observedGeneration": generation,
+            "replicas": 1,
+            "updatedReplicas": 1,
+            "availableReplicas": ready,
+            "readyReplicas": ready,
+            "conditions": [condition],
+        }
+    }
+    apps.patch_namespaced_deployment_status(name, kube.namespace, body)
 
 
 def _wait_in_thread(
@@ -81,3 +94,66 @@ def test_wait_times_out_with_a_clear_error(kube: KubeEnv) -> None:
         _wait.wait_for(client, obj, _wait.available, timeout=1, what="Available")
     assert str(info.value) == "timed out after 1s waiting for deployment/stuck to be Available"
     assert "--timeout" in info.value.hint and info.value.exit_code == 10
+
+
+def _rollout(kind: str, generation: int, **status: int) -> dict[str, Any]:
+    conditions = [{"type": "Available", "status": "True"}] if kind == "Deployment" else []
+    return {
+        "kind": kind,
+        "metadata": {"generation": generation},
+        "spec": {"replicas": 2},
+        "status": {**status, "conditions": conditions},
+    }
+
+
+@pytest.mark.parametrize(
+    ("obj", "expected"),
+    [
+        # an old generation's Available=True must not end the wait during an upgrade
+        (
+            _rollout("Deployment", 2, observedGeneration=1, updatedReplicas=2, availableReplicas=2),
+            False,
+        ),
+        (
+            _rollout("Deployment", 2, observedGeneration=2, updatedReplicas=1, availableReplicas=1),
+            False,
+        ),
+        (
+            _rollout(
+                "Deployment",
+                2,
+                observedGeneration=2,
+                replicas=3,
+                updatedReplicas=2,
+                availableReplicas=2,
+            ),
+            False,
+        ),
+        (
+            _rollout("Deployment", 2, observedGeneration=2, updatedReplicas=2, availableReplicas=1),
+            False,
+        ),
+        (
+            _rollout(
+                "Deployment",
+                2,
+                observedGeneration=2,
+                replicas=2,
+                updatedReplicas=2,
+                availableReplicas=2,
+            ),
+            True,
+        ),
+        (
+            _rollout("StatefulSet", 1, observedGeneration=1, updatedReplicas=2, readyReplicas=1),
+            False,
+        ),
+        (
+            _rollout("StatefulSet", 1, observedGeneration=1, updatedReplicas=2, readyReplicas=2),
+            True,
+        ),
+        (None, False),
+    ],
+)
+def test_available_is_kubectl_rollout_status(obj: dict[str, Any] | None, expected: bool) -> None:
+    assert _wait.available(obj) is expected
