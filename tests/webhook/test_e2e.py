@@ -268,3 +268,37 @@ def test_webhook_down_fails_closed(enforcing: Cluster) -> None:
         assert name in message or "webhook" in message.lower()
     finally:
         api.delete_validating_webhook_configuration(name)
+
+
+def test_a_run_of_a_missing_instance_is_refused_saying_how_to_fix_it(
+    enforcing: Cluster,
+) -> None:
+    message = enforcing.refused(run_body(name="lost", instanceRef="ghost"))
+    assert "rule spec.instanceRef" in message
+    assert f'not found in namespace \\"{enforcing.kube.namespace}\\"' in message
+    assert "create it or fix spec.instanceRef" in message
+
+
+def test_started_run_keeps_its_spec_but_not_its_metadata_or_status(enforcing: Cluster) -> None:
+    """Status subresource writes (the controller) and metadata edits pass; spec edits of a
+    started run are refused; deleting it still works."""
+    _setup(enforcing)
+    enforcing.create("agentruns", run_body(name="live"))
+    ns, api = enforcing.kube.namespace, enforcing.api
+    args = (names.GROUP, names.API_VERSION, ns, "agentruns", "live")
+    api.patch_namespaced_custom_object(*args, {"spec": {"task": "changed before start"}})
+    api.patch_namespaced_custom_object_status(
+        *args, {"status": {"phase": "Running", "jobName": "live"}}
+    )
+    with pytest.raises(ApiException) as caught:
+        api.patch_namespaced_custom_object(*args, {"spec": {"task": "changed after start"}})
+    assert caught.value.status == 403
+    assert "rule spec.immutable" in str(caught.value.body)
+    assert "(changed: spec.task)" in str(caught.value.body)
+    api.patch_namespaced_custom_object(*args, {"metadata": {"labels": {"team": "a"}}})
+    api.patch_namespaced_custom_object_status(*args, {"status": {"phase": "Succeeded"}})
+    stored = api.get_namespaced_custom_object(*args)
+    assert stored["spec"]["task"] == "changed before start"
+    assert stored["metadata"]["labels"] == {"team": "a", names.LABEL_INSTANCE: "alpha"}
+    assert stored["status"]["phase"] == "Succeeded"
+    api.delete_namespaced_custom_object(*args)

@@ -269,3 +269,80 @@ async def test_instance_switching_its_policy_is_judged_by_the_new_one(webhook: W
     )
     webhook.source.instances[(NS, "alpha")] = _instance()
     assert (await webhook.review(names.WEBHOOK_PATH_VALIDATE_AGENTRUN, obj))["allowed"]
+
+
+def _started(**spec: Any) -> dict[str, Any]:
+    body = run_body(**spec)
+    body["status"] = {"phase": "Running", "jobName": "run-1"}
+    return body
+
+
+async def test_spec_change_of_a_started_run_is_denied_even_without_instance(
+    webhook: Webhook,
+) -> None:
+    webhook.source.instances.clear()  # the rule needs no cluster read
+    old = _started()
+    new = run_body(task="something else")
+    response = await webhook.review(names.WEBHOOK_PATH_VALIDATE_AGENTRUN, new, "UPDATE", old)
+    assert response["allowed"] is False and response["status"]["code"] == 403
+    assert response["status"]["message"] == (
+        'denied by K8sClaw admission rule spec.immutable: AgentRun "run-1" is Running and '
+        "its spec is immutable once started (changed: spec.task); create a new AgentRun "
+        "instead — labels, annotations and finalizers may still change"
+    )
+
+
+async def test_spec_change_of_a_run_not_yet_started_is_judged_by_the_policy(
+    webhook: Webhook,
+) -> None:
+    _set_policy(webhook, featureGates={"network-access": False})
+    old, new = run_body(), run_body(toolPolicy={"allow": ["fetch_url"]})
+    response = await webhook.review(names.WEBHOOK_PATH_VALIDATE_AGENTRUN, new, "UPDATE", old)
+    assert "rule featureGates.network-access" in response["status"]["message"]
+    new = run_body(task="still compliant")
+    response = await webhook.review(names.WEBHOOK_PATH_VALIDATE_AGENTRUN, new, "UPDATE", old)
+    assert response["allowed"] is True
+
+
+async def test_metadata_change_of_a_started_run_passes_and_keeps_its_label(
+    webhook: Webhook,
+) -> None:
+    old = _started()
+    new = run_body()
+    new["metadata"]["labels"] = {"team": "a"}
+    for path in (names.WEBHOOK_PATH_VALIDATE_AGENTRUN, names.WEBHOOK_PATH_MUTATE_AGENTRUN):
+        response = await webhook.review(path, new, "UPDATE", old)
+        assert response["allowed"] is True
+    patch = json.loads(base64.b64decode(response["patch"]))
+    assert patch[0]["value"] == {"team": "a", names.LABEL_INSTANCE: "alpha"}
+
+
+async def test_status_subresource_writes_are_never_judged(webhook: Webhook) -> None:
+    """Even a (misconfigured) rule on agentruns/status could not block the controller."""
+    webhook.source.broken = True  # no read is made
+    old = _started()
+    new = _started(task="ignored by the API server on a status write")
+    new["status"] = {"phase": "Succeeded", "result": "done"}
+    for path in (names.WEBHOOK_PATH_VALIDATE_AGENTRUN, names.WEBHOOK_PATH_MUTATE_AGENTRUN):
+        uid = str(uuid.uuid4())
+        request = {
+            "uid": uid,
+            "operation": "UPDATE",
+            "subResource": "status",
+            "namespace": NS,
+            "object": new,
+            "oldObject": old,
+        }
+        body = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
+        reply = await webhook.client.post(webhook.url + path, json=body)
+        assert reply.json()["response"] == {"uid": uid, "allowed": True}
+
+
+async def test_missing_instance_message_says_how_to_fix_it(webhook: Webhook) -> None:
+    response = await webhook.review(
+        names.WEBHOOK_PATH_VALIDATE_AGENTRUN, run_body(instanceRef="ghost")
+    )
+    assert response["status"]["message"] == (
+        'denied by K8sClaw admission rule spec.instanceRef: ClawInstance "ghost" not found '
+        'in namespace "team-a" — create it or fix spec.instanceRef'
+    )

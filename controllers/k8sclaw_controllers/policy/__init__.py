@@ -5,9 +5,12 @@ objects they read from the cluster, so a run is judged the same way everywhere.
 
     decision = evaluate_run(run, policy, running_in_instance=2, parent_depth=0)
     decision.allowed, decision.message, decision.patches
+
+`spec_immutable(old, new)` is the one rule that needs both sides of an UPDATE.
 """
 
 from k8sclaw_controllers.policy._decision import Decision, JsonPatchOp, Violation
+from k8sclaw_controllers.policy._lifecycle import spec_immutable
 from k8sclaw_controllers.policy._quantity import QuantityError, parse_quantity
 from k8sclaw_controllers.policy._run import evaluate_run, mutation_patches
 from k8sclaw_controllers.policy._tools import (
@@ -36,6 +39,7 @@ __all__ = [
     "mutation_patches",
     "parse_quantity",
     "policy_warnings",
+    "spec_immutable",
     "tool_action",
     "validate_policy",
     "validate_skillpack",

@@ -4,7 +4,10 @@ Each turns an `AdmissionRequest` into a `Decision` by reading what it needs from
 `Source` and calling the pure policy engine. Rules that always hold:
 - objects being deleted (DELETE, or UPDATE with a deletionTimestamp, e.g. finalizer
   removal) are admitted untouched, even when their instance or policy is gone;
+- subresource writes (`agentruns/status`: the controller's progress) are never judged;
 - an UPDATE that leaves `spec` unchanged (finalizers, labels, annotations) is admitted;
+- an UPDATE changing the spec of a run that has started (status has a phase or a Job)
+  is denied: the Job was built and judged from the old spec (`spec.immutable`);
 - concurrency is counted on CREATE only (an existing run is already counted);
 - a run whose instance has no policyRef passes the rule checks; mutation still labels.
 """
@@ -22,6 +25,7 @@ from k8sclaw_controllers.policy import (
     evaluate_run,
     mutation_patches,
     policy_warnings,
+    spec_immutable,
     validate_policy,
     validate_skillpack,
 )
@@ -55,6 +59,19 @@ def _spec_unchanged(request: AdmissionRequest) -> bool:
     ) == request.object.get("spec")
 
 
+def _passes_untouched(request: AdmissionRequest) -> bool:
+    """Deletions and subresource writes, which no rule may block."""
+    return request.being_deleted or bool(request.sub_resource)
+
+
+def _frozen(request: AdmissionRequest) -> Decision | None:
+    """The denial of a spec change to a started run, None for anything else."""
+    if request.operation != "UPDATE" or not isinstance(request.old_object, dict):
+        return None
+    found = spec_immutable(request.old_object, request.object)
+    return Decision(violations=tuple(found)) if found else None
+
+
 class Admission:
     """Judges admission requests with live reads from `source`.
 
@@ -79,7 +96,10 @@ class Admission:
             )
         if instance is None:
             self._policy_refs.pop((namespace, name), None)
-            text = f'ClawInstance "{name}" not found in namespace "{namespace}"; create it first'
+            text = (
+                f'ClawInstance "{name}" not found in namespace "{namespace}" — '
+                "create it or fix spec.instanceRef"
+            )
             return _Context(None, Violation("spec.instanceRef", text))
         ref = instance.spec.policy_ref
         if ref is None:
@@ -101,8 +121,11 @@ class Admission:
 
     async def validate_run(self, request: AdmissionRequest) -> Decision:
         """Validating webhook for AgentRuns."""
-        if request.being_deleted or _spec_unchanged(request):
+        if _passes_untouched(request) or _spec_unchanged(request):
             return ALLOW
+        frozen = _frozen(request)
+        if frozen is not None:
+            return frozen
         try:
             run = AgentRun.from_wire(request.object)
         except pydantic.ValidationError as error:
@@ -132,7 +155,7 @@ class Admission:
         Never denies: a run it cannot parse or place is left for the schema and the
         validating webhook to refuse with a precise message.
         """
-        if request.being_deleted:
+        if _passes_untouched(request):
             return ALLOW
         try:
             run = AgentRun.from_wire(request.object)

@@ -33,6 +33,7 @@ class AdmissionRequest:
     kind: str = ""
     dry_run: bool = False
     user: str = ""
+    sub_resource: str = ""
     raw: Body = field(default_factory=dict, repr=False)
 
     @property
@@ -66,6 +67,7 @@ def parse(body: Any) -> AdmissionRequest:
         kind=str((request.get("kind") or {}).get("kind", "")),
         dry_run=bool(request.get("dryRun")),
         user=str((request.get("userInfo") or {}).get("username", "")),
+        sub_resource=str(request.get("subResource") or ""),
         raw=request,
     )
 
