@@ -93,3 +93,15 @@ def test_patches_are_valid_json_patch_against_the_wire_object() -> None:
     mutated = _apply(spec, policy)
     again = AgentRun.from_wire(mutated)
     assert mutation_patches(again, make_policy(**policy)) == []
+
+
+def test_default_ask_offers_nothing_implicitly_but_grants_what_the_run_names() -> None:
+    """`defaultAction: ask`: the run's creator is the one asked, by listing the tool."""
+    ask = {
+        "toolGating": {"defaultAction": "ask", "rules": [{"tool": "read_file", "action": "allow"}]}
+    }
+    implicit = _apply({}, ask)["spec"]["toolPolicy"]
+    assert implicit["allow"] == ["read_file"]
+    assert implicit["deny"] == []  # ask is never a denial: it can still be requested
+    explicit = _apply({"toolPolicy": {"allow": ["read_file", "execute_command"]}}, ask)
+    assert explicit["spec"]["toolPolicy"]["allow"] == ["read_file", "execute_command"]

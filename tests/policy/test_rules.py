@@ -277,6 +277,94 @@ CASES = [
         {"toolGating": STRICT_TOOLS},
         ["toolGating.rules[execute_command]", "toolGating.defaultAction"],
     ),
+    # Gaps found reviewing SPEC §6 and reference §6 (second round)
+    Case(
+        "tool-default-ask-requested-explicitly",
+        {"toolPolicy": {"allow": ["write_file", "custom_tool"]}},
+        {"toolGating": {"defaultAction": "ask"}},
+        [],
+    ),
+    Case(
+        "tool-default-ask-rule-deny-still-denies",
+        {"toolPolicy": {"allow": ["execute_command"]}},
+        {
+            "toolGating": {
+                "defaultAction": "ask",
+                "rules": [{"tool": "execute_command", "action": "deny"}],
+            }
+        },
+        ["toolGating.rules[execute_command]"],
+    ),
+    Case(
+        "gate-sub-agents-off-tool-on-top-level-run",
+        {"toolPolicy": {"allow": ["spawn_subagent"]}},
+        {"featureGates": {"sub-agents": False}},
+        ["featureGates.sub-agents"],
+    ),
+    Case(
+        "gate-code-execution-off-tool-without-sandbox",
+        {"toolPolicy": {"allow": ["execute_command"]}},
+        {"featureGates": {"code-execution": False}},
+        ["featureGates.code-execution"],
+    ),
+    Case(
+        "gate-explicitly-on-does-not-override-deny-rule",
+        {"toolPolicy": {"allow": ["fetch_url"]}},
+        {
+            "featureGates": {"network-access": True},
+            "toolGating": {"rules": [{"tool": "fetch_url", "action": "deny"}]},
+        },
+        ["toolGating.rules[fetch_url]"],
+    ),
+    Case(
+        "gate-network-off-sandbox-still-allowed",
+        {"sandbox": sandbox()},
+        {"featureGates": {"network-access": False}},
+        [],
+    ),
+    Case(
+        "gate-off-tool-only-in-run-deny",
+        {"toolPolicy": {"deny": ["read_file"]}},
+        {"featureGates": {"file-access": False}},
+        [],
+    ),
+    Case(
+        "millicpu-within-cap",
+        {"sandbox": sandbox(limits={"cpu": "1000m"}, requests={"cpu": "500m"})},
+        {"sandboxPolicy": CAPS},
+        [],
+    ),
+    Case(
+        "millicpu-one-over-cap",
+        {"sandbox": sandbox(limits={"cpu": "1001m", "memory": "256Mi"})},
+        {"sandboxPolicy": CAPS},
+        ["sandboxPolicy.maxCPU"],
+    ),
+    Case(
+        "decimal-gigabyte-over-binary-cap",
+        {"sandbox": sandbox(limits={"cpu": "1", "memory": "1G"})},
+        {"sandboxPolicy": {"maxCPU": "1", "maxMemory": "953Mi"}},
+        ["sandboxPolicy.maxMemory"],
+    ),
+    Case(
+        "exponent-quantity-within-cap",
+        {"sandbox": sandbox(limits={"cpu": "1e0", "memory": "5e8"})},
+        {"sandboxPolicy": CAPS},
+        [],
+    ),
+    Case(
+        "depth-parent-gone-judged-by-cap-only",
+        {"parent": {**PARENT, "spawnDepth": 3}},
+        {"subagentPolicy": {"maxDepth": 3}},
+        [],
+        parent_depth=None,
+    ),
+    Case(
+        "pod-security-ignored-when-sandbox-disabled",
+        {"sandbox": {"enabled": False, "securityContext": {"runAsNonRoot": False}}},
+        {},
+        [],
+    ),
     # Several rules at once
     Case(
         "everything-wrong",

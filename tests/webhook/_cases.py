@@ -31,4 +31,28 @@ RULE_VIOLATIONS = [
         "featureGates.code-execution",
         id="gate",
     ),
+    pytest.param(
+        {"featureGates": {"sub-agents": False}},
+        {"parent": {"runName": "p", "sessionKey": "s", "spawnDepth": 1}},
+        "featureGates.sub-agents",
+        id="gate-sub-agents",
+    ),
+    pytest.param(
+        {"featureGates": {"file-access": False}},
+        {"toolPolicy": {"allow": ["read_file"]}},
+        "featureGates.file-access",
+        id="gate-file-access",
+    ),
+    pytest.param(
+        {"featureGates": {"browser-automation": False}},
+        {"toolPolicy": {"allow": ["browser_navigate"]}},
+        "featureGates.browser-automation",
+        id="gate-browser",
+    ),
+    pytest.param(
+        {"toolGating": {"defaultAction": "deny"}},
+        {"toolPolicy": {"allow": ["write_file"]}},
+        "toolGating.defaultAction",
+        id="default-deny",
+    ),
 ]
