@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from textual.suggester import Suggester
 
 from k8sclaw.tui._store import INSTANCES, POLICIES, RUNS, Store
-from k8sclaw_protocol import CHANNEL_TYPES, PROVIDERS, TERMINAL_PHASES, AgentRun, ClawInstance
+from k8sclaw_protocol import (
+    CHANNEL_TYPES,
+    PROVIDERS,
+    TERMINAL_PHASES,
+    AgentRun,
+    ClawInstance,
+    ClawPolicy,
+)
 
 
 @dataclass(frozen=True)
@@ -67,7 +74,13 @@ COMMANDS: tuple[Command, ...] = (
     Command("result", "result <run>", "show a run's result or error", (), "runs"),
     Command("status", "status [run]", "cluster summary, or one run's status", (), "runs"),
     Command("features", "features <policy>", "feature gates of a policy", (), "policies"),
-    Command("delete", "delete <type> <name>", "delete (asks first)", (), "types"),
+    Command(
+        "delete",
+        "delete <type> <name…>",
+        "delete, asks first (channel <inst> <type>)",
+        (),
+        "types",
+    ),
     Command("ns", "ns [name]", "show or switch namespace", ("namespace",), "namespaces"),
     Command("onboard", "onboard", "the onboard wizard"),
     Command("help", "help", "keys and commands", ("h", "?")),
@@ -147,10 +160,55 @@ def _second_options(arg2: str, first: str, store: Store) -> list[str]:
 
 def _delete_options(words: list[str], store: Store) -> list[str]:
     if len(words) == 2:
-        return ["instance", "policy", "run"]
+        return ["channel", "instance", "policy", "run"]
+    if len(words) == 3 and words[1] == "channel":
+        return store.names(INSTANCES)
     if len(words) == 3 and words[1] in DELETE_TYPES:
         return store.names(DELETE_TYPES[words[1]])
+    if len(words) == 4 and words[1] == "channel":
+        return _second_options("instance-channels", words[2], store)
     return []
+
+
+def _detail(kind: str, store: Store, name: str) -> str:
+    """What reference §10.5 shows next to a completed name: phase, or a policy's bindings."""
+    obj = store.by_name(kind, name)
+    if isinstance(obj, ClawPolicy):
+        bound = obj.status.bound_instances if obj.status else 0
+        return f"{bound} binding{'' if bound == 1 else 's'}"
+    if isinstance(obj, ClawInstance | AgentRun):
+        return (obj.status.phase if obj.status else None) or "Pending"
+    return ""
+
+
+def _completed_kind(words: list[str]) -> str:
+    """The store kind the last word of a command line names ("" when not a stored name)."""
+    command = find(words[0].lower())
+    if command is None:
+        return ""
+    if command.name == "delete":
+        if len(words) == 3 and words[1] == "channel":
+            return INSTANCES
+        return DELETE_TYPES.get(words[1], "") if len(words) == 3 else ""
+    arg = command.arg if len(words) == 2 else ""
+    kinds = {"instances": INSTANCES, "runs": RUNS, "active-runs": RUNS, "policies": POLICIES}
+    return kinds.get(arg, "")
+
+
+def labelled(line: str, found: list[str], store: Store) -> list[str]:
+    """Completions `found` for `line`, for display: instances and runs with their phase,
+    policies with their bindings (`/run al` → `/run alpha (Running)`); the command line
+    still inserts the bare name. Callers pass only what they show (lookups are linear).
+    """
+    words = line.removeprefix("/").split(" ")
+    kind = _completed_kind(words) if len(words) > 1 else ""
+    if not kind:
+        return found
+    out = []
+    for option in found:
+        detail = _detail(kind, store, option.rsplit(" ", 1)[-1])
+        out.append(f"{option} ({detail})" if detail else option)
+    return out
 
 
 class CommandSuggester(Suggester):

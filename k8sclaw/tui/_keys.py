@@ -109,7 +109,7 @@ class K8sClawApp(AppCore):
         elif self.input_mode == "/":
             found = _commands.candidates(event.value, self.store, lambda: self.namespace_names)
             more = f"  +{len(found) - 6} more" if len(found) > 6 else ""
-            self.say("  ".join(found[:6]) + more)
+            self.say("  ".join(_commands.labelled(event.value, found[:6], self.store)) + more)
 
     @on(Input.Submitted, "#command")
     def _submitted(self, event: Input.Submitted) -> None:
@@ -338,13 +338,38 @@ class K8sClawApp(AppCore):
         self.say(f"{policy.name} features: {gates or 'none set'}")
 
     def cmd_delete(self, args: list[str], rest: str) -> None:
-        """/delete <type> <name> (asks first)."""
+        """/delete <type> <name>, /delete channel <inst> <type> (asks first)."""
+        if args and args[0] == "channel":
+            self.delete_channel(args[1:])
+            return
         kind = _commands.DELETE_TYPES.get(args[0]) if args else None
         obj = self.store.by_name(kind, args[1]) if kind and len(args) > 1 else None
         if kind is None or obj is None:
-            self.say("usage: /delete instance|run|policy <name> (an existing one)", error=True)
+            self.say(
+                "usage: /delete instance|run|policy <name> or /delete channel <inst> <type>",
+                error=True,
+            )
             return
         self.confirm_delete(kind, obj)
+
+    def delete_channel(self, args: list[str]) -> None:
+        """/delete channel <inst> <type>: `/rmchannel`, after a confirmation like any delete."""
+        if self.kube is None:
+            self.say("/delete channel needs a cluster connection", error=True)
+            return
+        try:
+            op = _edit.prepare_rmchannel(self.kube, self.namespace, self.store, args)
+        except _edit.UsageError as exc:
+            self.say(str(exc).replace("/rmchannel", "/delete channel"), error=True)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_op(op)
+            else:
+                self.say("delete cancelled")
+
+        self.push_screen(ConfirmScreen(f"Delete {args[1].lower()} channel of {args[0]}?"), answered)
 
     def cmd_ns(self, args: list[str], rest: str) -> None:
         """/ns [name]: show or switch the namespace (restarts the watches)."""

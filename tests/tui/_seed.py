@@ -7,6 +7,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from textual.pilot import Pilot
+from textual.widgets import Input
+
 from k8sclaw.tui import K8sClawApp, Pod, RowsChanged
 from k8sclaw_protocol import (
     AgentRun,
@@ -142,3 +145,19 @@ async def settle(app: K8sClawApp, cond: Callable[[], bool]) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the app did not process the seeded messages")
+
+
+async def submit(pilot: Pilot[int], line: str, *keys: str) -> None:
+    """Open the command line with `/`, set `line`, submit it as Enter does (then press `keys`).
+
+    Typing character by character costs a Pilot round trip (~100 ms) per key; tests
+    where typing itself is under test (completion, filter as you type) still press keys.
+    """
+    await pilot.press("slash")
+    command = pilot.app.query_one("#command", Input)
+    assert command.has_focus, "the command line did not open"
+    command.value = line
+    await command.action_submit()  # what Enter is bound to in an Input
+    await pilot.pause()
+    if keys:
+        await pilot.press(*keys)

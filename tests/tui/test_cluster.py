@@ -19,6 +19,7 @@ from k8sclaw_protocol import AgentRun, ClawInstance, ClawPolicy, names
 from tests.harness.kube import KubeEnv
 from tests.tui import _seed
 from tests.tui._proxy import Proxy
+from tests.tui._seed import submit
 
 
 def connect(kubeconfig: Path) -> Kube:
@@ -61,13 +62,13 @@ async def test_watch_shows_objects_and_slash_run_creates_labelled_run(kube: Kube
     app = K8sClawApp(api, namespace=kube.namespace)
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: names_shown(app) == ["alpha"], "seeded instance")
-        await pilot.press("slash", *"run say hello", "enter")
+        await submit(pilot, "/run say hello")
         await until(pilot, lambda: bool(app.store.all("runs")), "the new run in the store")
         runs = await asyncio.to_thread(api.list, AgentRun, kube.namespace)
         assert len(runs) == 1 and runs[0].spec.task == "say hello"
         labels = runs[0].metadata.labels
         assert labels[names.LABEL_INSTANCE] == "alpha" and labels[names.LABEL_COMPONENT] == "tui"
-        await pilot.press("slash", *"run alpha second task", "enter")
+        await submit(pilot, "/run alpha second task")
         await until(pilot, lambda: len(app.store.all("runs")) == 2, "second run")
         assert {r.spec.task for r in app.store.all("runs")} == {"say hello", "second task"}
         await pilot.press("R")
@@ -75,7 +76,7 @@ async def test_watch_shows_objects_and_slash_run_creates_labelled_run(kube: Kube
         assert app.query_one("#command").value == "/run alpha "  # type: ignore[attr-defined]
         await pilot.press("escape")
         # the instance created a policy binding: /features on a live policy
-        await pilot.press("slash", *"features default-policy", "enter")
+        await submit(pilot, "/features default-policy")
         assert "code-execution=on" in str(app.query_one("#message").render())
 
 
@@ -100,7 +101,7 @@ async def test_delete_asks_first_escape_cancels_y_deletes(kube: KubeEnv) -> None
             pass
         else:
             raise AssertionError("run still exists after delete")
-        await pilot.press("slash", *"delete policy default-policy", "enter", "y")
+        await submit(pilot, "/delete policy default-policy", "y")
         await until(pilot, lambda: not app.store.all("policies"), "policy deleted")
 
 
@@ -115,11 +116,12 @@ async def test_abort_result_describe_and_events(kube: KubeEnv) -> None:
         assert isinstance(app.screen, TextScreen) and "alpha-openai-key" in app.screen.text
         await pilot.press("escape", "l")
         assert isinstance(app.screen, TextScreen) and app.screen.title_text.startswith("Events")
-        await pilot.press("escape", "slash", *"result alpha-run-y", "enter")
+        await pilot.press("escape")
+        await submit(pilot, "/result alpha-run-y")
         assert isinstance(app.screen, TextScreen) and "no result yet" in app.screen.text
         await pilot.press("escape", "2", "l")
         assert "has no pod yet" in str(app.query_one("#message").render())
-        await pilot.press("slash", *"abort alpha-run-y", "enter")
+        await submit(pilot, "/abort alpha-run-y")
         await until(pilot, lambda: not app.store.all("runs"), "aborted run gone")
 
 
@@ -159,7 +161,8 @@ async def test_namespace_switch(kube: KubeEnv) -> None:
         await until(pilot, lambda: bool(app.namespace_names), "namespace list")
         await pilot.press("slash", *f"ns {kube.namespace[:3]}")
         assert kube.namespace in str(app.query_one("#message").render())
-        await pilot.press("escape", "slash", *f"ns {kube.namespace}", "enter")
+        await pilot.press("escape")
+        await submit(pilot, f"/ns {kube.namespace}")
         await until(pilot, lambda: names_shown(app) == ["alpha"], "instance after /ns")
         assert f"ns:{kube.namespace}" in str(app.query_one("#header").render())
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import asyncio
 
-from textual.widgets import Input
-
 from k8sclaw.tui import K8sClawApp
-from k8sclaw.tui._commands import candidates
+from k8sclaw.tui._commands import candidates, labelled
+from k8sclaw.tui._screens import ConfirmScreen
 from k8sclaw.tui._store import Store
-from k8sclaw_protocol import ClawInstance
+from k8sclaw_protocol import ClawInstance, ClawInstanceStatus, ClawPolicyStatus
 from tests.harness.kube import KubeEnv
 from tests.tui import _seed
+from tests.tui._seed import submit
 from tests.tui.test_cluster import connect, names_shown, seed_cluster, until
 
 
@@ -33,6 +33,37 @@ def test_completion_of_edit_arguments() -> None:
     ]
     assert candidates("/baseurl ", store, lambda: none) == ["/baseurl alpha", "/baseurl beta"]
     assert candidates("/pods al", store, lambda: none) == ["/pods alpha"]
+    assert candidates("/delete c", store, lambda: none) == ["/delete channel"]
+    assert candidates("/delete channel b", store, lambda: none) == ["/delete channel beta"]
+    assert candidates("/delete channel alpha t", store, lambda: none) == [
+        "/delete channel alpha telegram"
+    ]
+    assert candidates("/delete channel nobody ", store, lambda: none) == []
+
+
+def test_completion_details_phase_and_bindings() -> None:
+    store = Store()
+    alpha = _seed.instance("alpha", uid="a")
+    running = alpha.model_copy(update={"status": ClawInstanceStatus(phase="Running")})
+    store.apply("instances", [running, _seed.instance("beta", uid="b")], [])
+    bound = _seed.policy("default-policy")
+    bound = bound.model_copy(update={"status": ClawPolicyStatus(bound_instances=1)})
+    store.apply("policies", [bound, _seed.policy("strict")], [])
+    store.apply("runs", [_seed.run(alpha, "alpha-run-1", "t", phase="Succeeded")], [])
+
+    def shown(line: str) -> list[str]:
+        return labelled(line, candidates(line, store, list), store)
+
+    assert shown("/run ") == ["/run alpha (Running)", "/run beta (Pending)"]
+    assert shown("/delete channel a") == ["/delete channel alpha (Running)"]
+    assert shown("/features ") == [
+        "/features default-policy (1 binding)",
+        "/features strict (0 bindings)",
+    ]
+    assert shown("/result a") == ["/result alpha-run-1 (Succeeded)"]
+    assert shown("/delete run a") == ["/delete run alpha-run-1 (Succeeded)"]
+    assert shown("/channel alpha t") == ["/channel alpha telegram"]  # types: no detail
+    assert shown("/ru") == ["/run", "/runs"]
 
 
 async def test_edit_commands_patch_the_instance(kube: KubeEnv) -> None:
@@ -49,9 +80,7 @@ async def test_edit_commands_patch_the_instance(kube: KubeEnv) -> None:
         message = app.query_one("#message")
 
         async def command(line: str, expect: str) -> None:
-            await pilot.press("slash")  # typing is covered elsewhere: set the line, submit
-            app.query_one("#command", Input).value = f"/{line}"
-            await pilot.press("enter")
+            await submit(pilot, f"/{line}")  # typing is covered elsewhere
             await until(pilot, lambda: expect in str(message.render()), expect)
 
         await command("channel alpha Slack alpha-slack", "added slack channel")
@@ -80,9 +109,21 @@ async def test_edit_commands_patch_the_instance(kube: KubeEnv) -> None:
         )
         await command("provider nobody openai gpt-4o", "no instance 'nobody'")
         await command("provider alpha", "usage: /provider")
+        # /delete channel is /rmchannel behind the usual confirmation
+        await command("delete channel alpha", "usage: /delete channel <instance> <type>")
+        await submit(pilot, "/delete channel alpha Slack")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")
+        await until(pilot, lambda: "delete cancelled" in str(message.render()), "cancel")
+        assert [c.type for c in (await asyncio.to_thread(fetch)).spec.channels] == ["slack"]
+        await submit(pilot, "/delete channel alpha slack", "y")
+        await until(pilot, lambda: "removed slack channel" in str(message.render()), "delete")
+        assert (await asyncio.to_thread(fetch)).spec.channels == []
         # the watch brings the edit back: the Channels view shows the new channel
-        await pilot.press("slash", *"channels alpha", "enter")
+        await command("channel alpha discord alpha-discord", "added discord channel")
+        await submit(pilot, "/channels alpha")
         await until(pilot, lambda: names_shown(app) == ["alpha"], "channel row")
-        assert app.table.get_row_at(0)[1] == "slack" and app.table.filter_text == "alpha"
-        await pilot.press("escape", "slash", *"pods nobody", "enter")
+        assert app.table.get_row_at(0)[1] == "discord" and app.table.filter_text == "alpha"
+        await pilot.press("escape")
+        await submit(pilot, "/pods nobody")
         assert app.view.name == "pods" and app.table.filter_text == "nobody"

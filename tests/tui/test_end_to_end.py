@@ -16,6 +16,7 @@ from tests.controllers.manager import _harness
 from tests.harness.kube import KubeEnv
 from tests.harness.llm import ScriptedLLM, text
 from tests.tui import _seed
+from tests.tui._seed import submit
 from tests.tui.test_cluster import names_shown, until
 
 pytestmark = pytest.mark.slow
@@ -67,7 +68,8 @@ async def test_slash_run_appears_runs_and_its_answer_reaches_the_feed(
     phases = record_run_phases(app.store)
     async with _harness.running(settings), app.run_test(size=(160, 48)) as pilot:
         await until(pilot, lambda: names_shown(app) == ["alpha"], "the instance")
-        await pilot.press("2", "slash", *"run say hello", "enter")
+        await pilot.press("2")
+        await submit(pilot, "/run say hello")
         await until(pilot, lambda: len(names_shown(app)) == 1, "the run in the Runs view")
         feed = app.query_one("#feed")
         answered = lambda: "hello from the agent" in str(feed.render())  # noqa: E731

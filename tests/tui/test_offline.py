@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from textual.widgets import Input
+
 from k8sclaw.tui import K8sClawApp, RowsChanged
 from k8sclaw.tui._screens import TextScreen
 from k8sclaw.tui._table import ResourceTable
 from tests.tui import _seed
-from tests.tui._seed import seed, settle
+from tests.tui._seed import seed, settle, submit
 
 
 def seeded_app() -> K8sClawApp:
@@ -128,13 +130,13 @@ async def test_slash_commands_offline() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await seed(app)
         message = app.query_one("#message")
-        await pilot.press("slash", *"sta")
+        await pilot.press("slash", *"sta")  # typing and Tab completion are under test here
         assert "/status" in str(message.render())
         await pilot.press("tab")
         assert app.query_one("#command").value == "/status"  # type: ignore[attr-defined]
         await pilot.press("enter")
         assert "runs: 1 failed 1 running 1 succeeded" in str(message.render())
-        await pilot.press("slash", *"features default-policy", "enter")
+        await submit(pilot, "/features default-policy")
         assert "code-execution=on" in str(message.render())
         for command, view in (
             ("runs", "runs"),
@@ -144,15 +146,32 @@ async def test_slash_commands_offline() -> None:
             ("pods", "pods"),
             ("instances", "instances"),
         ):
-            await pilot.press("slash", *command, "enter")
+            await submit(pilot, f"/{command}")
             assert app.view.name == view
-        await pilot.press("slash", *"result alpha-run-1", "enter")
+        await submit(pilot, "/result alpha-run-1")
         assert isinstance(app.screen, TextScreen) and "hello there" in app.screen.text
-        await pilot.press("escape", "slash", *"ns", "enter")
+        await pilot.press("escape")
+        await submit(pilot, "/ns")
         assert "namespace: default" in str(message.render())
-        await pilot.press("slash", *"help", "enter")
+        await submit(pilot, "/help")
         assert isinstance(app.screen, TextScreen)
-        await pilot.press("escape", "slash", *"bogus", "enter")
+        await pilot.press("escape")
+        await submit(pilot, "/bogus")
         assert "unknown command" in str(message.render())
-        await pilot.press("slash", *"quit", "enter")
+        await submit(pilot, "/quit")
     assert app.return_code == 0
+
+
+async def test_completion_shows_phase_and_bindings_next_to_names() -> None:
+    app = seeded_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await seed(app)
+        message = app.query_one("#message")
+        await pilot.press("slash")
+        command = app.query_one("#command", Input)
+        command.value = "/abort "
+        await settle(app, lambda: "alpha-run-2" in str(message.render()))
+        assert str(message.render()).strip() == "/abort alpha-run-2 (Running)"
+        command.value = "/features d"
+        await settle(app, lambda: "/features" in str(message.render()))
+        assert str(message.render()).strip() == "/features default-policy (0 bindings)"
