@@ -33,6 +33,10 @@ class Proxy:
     def cut(self) -> None:
         """Stop listening and drop every open connection (connection refused from now on)."""
         if self._listener is not None:
+            # close() alone does not wake a thread blocked in accept() on Linux (close()
+            # waited out its 5 s join); shutdown() makes accept() fail at once.
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
             self._listener.close()
             self._listener = None
         with self._lock:

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import yaml
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from k8sclaw.kube import ClusterTarget, Kube, NotFoundError
 from k8sclaw.tui import K8sClawApp
@@ -133,8 +134,19 @@ async def test_onboard_wizard_creates_secret_policy_and_instance(kube: KubeEnv) 
         assert isinstance(app.screen, OnboardScreen)
         await pilot.press("escape")
         assert "onboarding cancelled" in str(app.query_one("#message").render())
-        await pilot.press("O", *"wiz")
-        await pilot.press("tab", "tab", *"gpt-4o-mini", "tab", *"sk-secret", "enter")
+        await pilot.press("O")
+
+        def fill(field: str, value: str) -> None:  # Tab order is under test, not typing
+            focused = app.screen.focused
+            assert isinstance(focused, Input) and focused.id == field, focused
+            focused.value = value
+
+        fill("w-instance", "wiz")
+        await pilot.press("tab", "tab")  # past the provider select
+        fill("w-model", "gpt-4o-mini")
+        await pilot.press("tab")
+        fill("w-key", "sk-secret")
+        await pilot.press("enter")
         await until(pilot, lambda: names_shown(app) == ["wiz"], "onboarded instance")
         inst = await asyncio.to_thread(api.get, ClawInstance, "wiz", kube.namespace)
         assert inst.spec.agents.default.model == "gpt-4o-mini"
