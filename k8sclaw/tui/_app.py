@@ -67,6 +67,7 @@ class AppCore(App[int]):
         self.watchers: list[Watcher] = []
         self.down: dict[str, str] = {}
         self.namespace_names: list[str] = []
+        self.namespace_phases: dict[str, str] = {}
         self.input_mode = ""
 
     @property
@@ -138,7 +139,8 @@ class AppCore(App[int]):
     @work(thread=True, group="lookup", exit_on_error=False)
     def _load_namespaces(self) -> None:
         if self.kube is not None:
-            self.namespace_names = _ops.namespaces(self.kube)
+            phases = _ops.namespaces(self.kube)
+            self.namespace_phases, self.namespace_names = phases, sorted(phases)
 
     def on_rows_changed(self, msg: RowsChanged) -> None:
         changed, removed = self.store.apply(msg.kind, msg.upserted, msg.deleted, reset=msg.reset)

@@ -5,7 +5,7 @@ Dispatch lives in the app (it owns the state); this module is pure so it is test
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from textual.suggester import Suggester
@@ -170,8 +170,13 @@ def _delete_options(words: list[str], store: Store) -> list[str]:
     return []
 
 
-def _detail(kind: str, store: Store, name: str) -> str:
+NAMESPACES = "namespaces"  # completed from the namespace list, not the store
+
+
+def _detail(kind: str, store: Store, name: str, ns_phases: Mapping[str, str]) -> str:
     """What reference §10.5 shows next to a completed name: phase, or a policy's bindings."""
+    if kind == NAMESPACES:
+        return ns_phases.get(name, "")
     obj = store.by_name(kind, name)
     if isinstance(obj, ClawPolicy):
         bound = obj.status.bound_instances if obj.status else 0
@@ -182,7 +187,7 @@ def _detail(kind: str, store: Store, name: str) -> str:
 
 
 def _completed_kind(words: list[str]) -> str:
-    """The store kind the last word of a command line names ("" when not a stored name)."""
+    """The kind the last word of a command line names ("" when it names no object)."""
     command = find(words[0].lower())
     if command is None:
         return ""
@@ -191,14 +196,23 @@ def _completed_kind(words: list[str]) -> str:
             return INSTANCES
         return DELETE_TYPES.get(words[1], "") if len(words) == 3 else ""
     arg = command.arg if len(words) == 2 else ""
-    kinds = {"instances": INSTANCES, "runs": RUNS, "active-runs": RUNS, "policies": POLICIES}
+    kinds = {
+        "instances": INSTANCES,
+        "runs": RUNS,
+        "active-runs": RUNS,
+        "policies": POLICIES,
+        "namespaces": NAMESPACES,
+    }
     return kinds.get(arg, "")
 
 
-def labelled(line: str, found: list[str], store: Store) -> list[str]:
-    """Completions `found` for `line`, for display: instances and runs with their phase,
-    policies with their bindings (`/run al` → `/run alpha (Running)`); the command line
-    still inserts the bare name. Callers pass only what they show (lookups are linear).
+def labelled(
+    line: str, found: list[str], store: Store, ns_phases: Mapping[str, str] | None = None
+) -> list[str]:
+    """Completions `found` for `line`, for display: instances, runs and namespaces with
+    their phase, policies with their bindings (`/run al` → `/run alpha (Running)`); the
+    command line still inserts the bare name. Callers pass only what they show (lookups
+    are linear).
     """
     words = line.removeprefix("/").split(" ")
     kind = _completed_kind(words) if len(words) > 1 else ""
@@ -206,7 +220,7 @@ def labelled(line: str, found: list[str], store: Store) -> list[str]:
         return found
     out = []
     for option in found:
-        detail = _detail(kind, store, option.rsplit(" ", 1)[-1])
+        detail = _detail(kind, store, option.rsplit(" ", 1)[-1], ns_phases or {})
         out.append(f"{option} ({detail})" if detail else option)
     return out
 

@@ -1,7 +1,10 @@
 """The conversation feed: the selected instance's runs as task → answer/error, live.
 
-Rebuilt from the store's runs whenever a run of that instance changes (no bus yet: the
-transcript stream arrives with the runtime issues).
+Rebuilt from the store's runs whenever a run of that instance changes. A running run shows
+"…" until its status carries the result: the agent streams its answer only into
+/ipc/output stream-chunk files that the bridge publishes on the in-cluster bus; its
+container log (what pods/log returns) holds stderr log lines and the final result marker,
+no partial answer a laptop could follow.
 """
 
 from __future__ import annotations

@@ -109,7 +109,12 @@ class K8sClawApp(AppCore):
         elif self.input_mode == "/":
             found = _commands.candidates(event.value, self.store, lambda: self.namespace_names)
             more = f"  +{len(found) - 6} more" if len(found) > 6 else ""
-            self.say("  ".join(_commands.labelled(event.value, found[:6], self.store)) + more)
+            self.say(
+                "  ".join(
+                    _commands.labelled(event.value, found[:6], self.store, self.namespace_phases)
+                )
+                + more
+            )
 
     @on(Input.Submitted, "#command")
     def _submitted(self, event: Input.Submitted) -> None:

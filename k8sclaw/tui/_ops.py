@@ -42,9 +42,12 @@ def delete(kube: Kube, kind: str, obj: Any) -> str:
     return ""
 
 
-def namespaces(kube: Kube) -> list[str]:
-    """Names of all namespaces (for `/ns` completion)."""
-    return sorted(n["metadata"]["name"] for n in kube.list_raw("v1", "Namespace", None))
+def namespaces(kube: Kube) -> dict[str, str]:
+    """Every namespace's name → phase (for `/ns` completion and its details)."""
+    return {
+        n["metadata"]["name"]: str((n.get("status") or {}).get("phase") or "Active")
+        for n in kube.list_raw("v1", "Namespace", None)
+    }
 
 
 class EventFeed:

@@ -172,7 +172,8 @@ async def test_namespace_switch(kube: KubeEnv) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: bool(app.namespace_names), "namespace list")
         await pilot.press("slash", *f"ns {kube.namespace[:3]}")
-        assert kube.namespace in str(app.query_one("#message").render())
+        # completion shows the namespace's phase next to its name
+        assert f"/ns {kube.namespace} (Active)" in str(app.query_one("#message").render())
         await pilot.press("escape")
         await submit(pilot, f"/ns {kube.namespace}")
         await until(pilot, lambda: names_shown(app) == ["alpha"], "instance after /ns")

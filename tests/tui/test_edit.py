@@ -64,6 +64,11 @@ def test_completion_details_phase_and_bindings() -> None:
     assert shown("/delete run a") == ["/delete run alpha-run-1 (Succeeded)"]
     assert shown("/channel alpha t") == ["/channel alpha telegram"]  # types: no detail
     assert shown("/ru") == ["/run", "/runs"]
+    phases = {"default": "Active", "old": "Terminating"}
+    assert labelled("/ns ", ["/ns default", "/ns old"], store, phases) == [
+        "/ns default (Active)",
+        "/ns old (Terminating)",
+    ]
 
 
 async def test_edit_commands_patch_the_instance(kube: KubeEnv) -> None:
