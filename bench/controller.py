@@ -26,7 +26,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ import kubernetes
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.harness.kube import KubeEmulator, api_client  # noqa: E402
+from tests.harness.kube import api_client  # noqa: E402
 from tests.harness.kube_fixtures import install_crds  # noqa: E402
 
 GROUP, VERSION = "k8sclaw.io", "v1alpha1"
@@ -108,6 +108,28 @@ class Cluster:
         for name in self.namespaces:
             with suppress(kubernetes.client.ApiException):
                 self.core.delete_namespace(name)
+
+
+@contextmanager
+def emulator_process() -> Iterator[Path]:
+    """The kube emulator in its own process (`python -m tests.harness.kube`), as a real
+    API server would be: it must not share this interpreter's GIL with the client being
+    timed. Yields its kubeconfig; stopped (stdin closed, then SIGTERM) at the end."""
+    kubeconfig = Path(tempfile.mkdtemp()) / "kubeconfig"
+    argv = [sys.executable, "-m", "tests.harness.kube", str(kubeconfig)]
+    with subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE) as proc:
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline().decode()
+            if not line.startswith("ready "):
+                raise RuntimeError(f"the kube emulator did not start (exit {proc.poll()})")
+            yield kubeconfig
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 @contextmanager
@@ -292,13 +314,16 @@ def main() -> None:
     parser.add_argument("--latency", type=int, default=30)
     parser.add_argument("--kubeconfig", default=os.environ.get("K8SCLAW_TEST_KUBECONFIG"))
     args = parser.parse_args()
-    emulator = None
-    if args.kubeconfig:
-        kubeconfig, where = Path(args.kubeconfig), "real API server"
-    else:
-        emulator = KubeEmulator().start()
-        kubeconfig = emulator.write_kubeconfig(Path(tempfile.mkdtemp()) / "kubeconfig")
-        where = "kube emulator"
+    with ExitStack() as stack:
+        if args.kubeconfig:
+            kubeconfig, where = Path(args.kubeconfig), "real API server"
+        else:
+            kubeconfig = stack.enter_context(emulator_process())
+            where = "kube emulator (its own process)"
+        measure(args, kubeconfig, where)
+
+
+def measure(args: argparse.Namespace, kubeconfig: Path, where: str) -> None:
     client = api_client(kubeconfig)
     install_crds(client)
     cluster = Cluster(client, kubeconfig)
@@ -319,8 +344,6 @@ def main() -> None:
     finally:
         cluster.cleanup()
         client.close()
-        if emulator is not None:
-            emulator.stop()
 
 
 if __name__ == "__main__":

@@ -126,8 +126,11 @@ class Cluster:
         *,
         dry_run: bool = False,
         strict: bool = False,
+        owned: bool = False,
     ) -> Obj:
-        body = clone(body)
+        """Create an object; `owned`: `body` is the caller's to give away (a decoded
+        request body), so it is not copied first."""
+        body = body if owned else clone(body)
         meta = self._new_meta(rtype, namespace, body)
         _defaults.validate_name(rtype, meta["name"])
         self._check_namespace(rtype, namespace, meta["name"])

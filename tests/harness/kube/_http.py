@@ -143,7 +143,7 @@ class Router:
                 raise _errors.method_not_allowed()
             body = await _body(request)
             obj = await self.cluster.create(
-                rtype, target.namespace or "", body, **_write_opts(query)
+                rtype, target.namespace or "", body, owned=True, **_write_opts(query)
             )
             return _json(obj, 201)
         if request.method == "DELETE":

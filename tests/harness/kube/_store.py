@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tests.harness.kube import _errors
@@ -29,6 +29,8 @@ class Event:
     type: str
     key: Key
     obj: Obj
+    lines: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+    """The watch line per apiVersion, serialised once however many watches send it."""
 
     @property
     def namespace(self) -> str:
@@ -124,8 +126,13 @@ class Store:
             self._owned.setdefault(str(ref.get("uid")), set()).add((key, ident))
 
     def write(self, key: Key, obj: Obj) -> Obj:
-        """Create or replace an object (the store keeps its own copy); returns `obj`, now
-        with its new resourceVersion."""
+        """Create or replace an object; returns `obj`, now with its new resourceVersion.
+
+        The store takes ownership of `obj` (no copy): every caller hands over a copy of its
+        own (a decoded request body, a `get` result, a merge result) and only reads it
+        afterwards (to serialise the response). Stored objects are replaced on write, never
+        changed in place, so the event shares the stored object too (listeners only read).
+        """
         meta = obj["metadata"]
         ident = (meta.get("namespace", ""), meta["name"])
         bucket = self._objects.setdefault(key, {})
@@ -133,24 +140,21 @@ class Store:
         self._rv += 1
         meta["resourceVersion"] = str(self._rv)
         self._unindex(key, ident, bucket.get(ident))
-        stored = clone(obj)
-        bucket[ident] = stored
-        self._index(key, ident, stored)
-        # Stored objects are replaced on write, never changed in place, so the event can
-        # share the stored copy (listeners only read it).
-        self._record(Event(self._rv, kind, key, stored))
+        bucket[ident] = obj
+        self._index(key, ident, obj)
+        self._record(Event(self._rv, kind, key, obj))
         return obj
 
     def remove(self, key: Key, obj: Obj) -> Obj:
-        """Remove an object for good; the DELETED event carries a fresh resourceVersion."""
+        """Remove an object for good; the DELETED event carries a fresh resourceVersion.
+        Takes ownership of `obj` like `write`."""
         meta = obj["metadata"]
         ident = (meta.get("namespace", ""), meta["name"])
         self._unindex(key, ident, self._objects.get(key, {}).pop(ident, None))
         self._rv += 1
-        gone = clone(obj)
-        gone["metadata"]["resourceVersion"] = str(self._rv)
-        self._record(Event(self._rv, "DELETED", key, gone))
-        return clone(gone)
+        meta["resourceVersion"] = str(self._rv)
+        self._record(Event(self._rv, "DELETED", key, obj))
+        return obj
 
     def _record(self, event: Event) -> None:
         if len(self._history) == self._history.maxlen:

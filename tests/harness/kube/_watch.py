@@ -47,6 +47,13 @@ class Scope:
             obj = self.cluster.render(self.rtype, dict(obj))
         return (json.dumps({"type": kind, "object": obj}, separators=(",", ":")) + "\n").encode()
 
+    def event_line(self, event: Event) -> bytes:
+        """The line for a stored event, serialised once per apiVersion for all watches."""
+        line = event.lines.get(self.rtype.api_version)
+        if line is None:
+            line = event.lines[self.rtype.api_version] = self.line(event.type, event.obj)
+        return line
+
 
 async def serve(request: web.Request, scope: Scope, stopping: asyncio.Event) -> web.StreamResponse:
     """Stream watch events until `timeoutSeconds`, client disconnect or server shutdown."""
@@ -54,7 +61,13 @@ async def serve(request: web.Request, scope: Scope, stopping: asyncio.Event) -> 
     limit = float(query["timeoutSeconds"]) if query.get("timeoutSeconds") else None
     bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
     queue: asyncio.Queue[Event] = asyncio.Queue()
-    unsubscribe = scope.cluster.store.subscribe(queue.put_nowait)
+
+    def offer(event: Event) -> None:
+        # Filtered here, not after the queue: a watch wakes only for its own events.
+        if scope.wanted(event):
+            queue.put_nowait(event)
+
+    unsubscribe = scope.cluster.store.subscribe(offer)
     try:
         lines = _backlog(scope, query.get("resourceVersion", ""))
     except _errors.ApiError as exc:
@@ -84,7 +97,7 @@ def _backlog(scope: Scope, rv: str) -> list[bytes]:
     except ValueError as exc:
         raise _errors.bad_request(f"invalid resource version: {rv}") from exc
     events = scope.cluster.store.events_since(since)
-    return [scope.line(e.type, e.obj) for e in events if scope.wanted(e)]
+    return [scope.event_line(e) for e in events if scope.wanted(e)]
 
 
 async def _follow(
@@ -97,22 +110,24 @@ async def _follow(
     limit, bookmarks = options
     loop = asyncio.get_running_loop()
     deadline = None if limit is None else loop.time() + limit
-    last_rv = scope.cluster.store.resource_version
     while not stopping.is_set():
         wait = BOOKMARK_INTERVAL if bookmarks else 0.5
         if deadline is not None:
             wait = min(wait, deadline - loop.time())
             if wait <= 0:
                 return
+        if not queue.empty():  # a burst: send what is queued without a timer per event
+            await response.write(scope.event_line(queue.get_nowait()))
+            continue
         try:
             event = await asyncio.wait_for(queue.get(), wait)
         except TimeoutError:
             if bookmarks:
-                await response.write(scope.line("BOOKMARK", _bookmark(scope.rtype, last_rv)))
+                # The queue is empty: every wanted event up to the store's version was sent.
+                rv = scope.cluster.store.resource_version
+                await response.write(scope.line("BOOKMARK", _bookmark(scope.rtype, rv)))
             continue
-        last_rv = str(event.rv)
-        if scope.wanted(event):
-            await response.write(scope.line(event.type, event.obj))
+        await response.write(scope.event_line(event))
 
 
 def _bookmark(rtype: ResourceType, rv: str) -> dict[str, Any]:

@@ -1,0 +1,40 @@
+"""Run the kube emulator as its own process: `python -m tests.harness.kube KUBECONFIG`.
+
+Benchmarks use this so the API server does not share an interpreter (and its GIL) with
+the client being measured, as kube-apiserver never does. The emulator writes a kubeconfig
+for itself to KUBECONFIG, prints one line `ready <url>` on stdout, and serves until its
+stdin closes or it gets SIGTERM/SIGINT (so it never outlives the process that started it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from tests.harness.kube._emulator import KubeEmulator
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.harness.kube", description=__doc__)
+    parser.add_argument("kubeconfig", type=Path, help="where to write the emulator's kubeconfig")
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    # stdin closing (the parent went away) ends the emulator too.
+    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    emulator = KubeEmulator(port=args.port).start()
+    try:
+        emulator.write_kubeconfig(args.kubeconfig)
+        print(f"ready {emulator.url}", flush=True)
+        stop.wait()
+    finally:
+        emulator.stop()
+
+
+if __name__ == "__main__":
+    main()
