@@ -119,6 +119,8 @@ async def precheck(ctx: Context, run: AgentRun) -> _jobbuilder.Tools:
     policy = await _policy(ctx, run, instance)
     limits = policy.spec.subagent_policy if policy else None
     key = (run.namespace, run.name)
+    if limits:
+        await _count_slots_once(ctx, run.namespace, run.spec.instance_ref)
     # No await from here on: counting and taking the slot happen in one step.
     active = (
         ctx.state.running(run.namespace, run.spec.instance_ref, exclude=run.name)
@@ -138,6 +140,26 @@ async def precheck(ctx: Context, run: AgentRun) -> _jobbuilder.Tools:
     if record is not None:
         record.holds_slot = True
     return effective_tools(_jobbuilder.tools_from_spec(run), policy)
+
+
+async def _count_slots_once(ctx: Context, namespace: str, instance: str) -> None:
+    """Before this process first counts an instance's slots, see every run of it.
+
+    Right after a (re)start the watch delivers the existing runs one by one; counting
+    from those seen so far would admit a Pending run while Running ones are still unseen.
+    One fresh list per (namespace, instance) and process closes that gap; afterwards the
+    watch keeps the records current.
+    """
+    if (namespace, instance) in ctx.state.slots_counted:
+        return
+    async with ctx.state.lock("slots", namespace, instance):
+        if (namespace, instance) in ctx.state.slots_counted:
+            return
+        for item in await ctx.kube.items(_kube.claw(namespace, "agentruns")):
+            listed = AgentRun.from_wire(item)
+            if listed.spec.instance_ref == instance:
+                ctx.state.observe(listed)
+        ctx.state.slots_counted.add((namespace, instance))
 
 
 async def _queue(ctx: Context, run: AgentRun, message: str, limit: int) -> None:

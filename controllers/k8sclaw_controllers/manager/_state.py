@@ -55,6 +55,8 @@ class State:
     """Runs waiting for a concurrency slot, by (namespace, instance)."""
     channel_health: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     """Last `channel.health.update` per (namespace, instance, channel type), wire form."""
+    slots_counted: set[Key] = field(default_factory=set)
+    """(namespace, instance) whose runs were listed once before counting their slots."""
     applied_netpols: set[Key] = field(default_factory=set)
     """(namespace, instance) whose NetworkPolicies this process has applied."""
     deadlines: dict[Key, asyncio.TimerHandle] = field(default_factory=dict)
