@@ -121,6 +121,28 @@ class NoDiffBase(kopf.DiffBaseStorage):
         """Never stores anything."""
 
 
+class NoProgress(kopf.ProgressStorage):
+    """No per-handler progress: event handlers are never retried by kopf (we retry in
+    `_guarded`), so kopf's annotation/status progress records are never needed; this
+    spares a deep copy of each object's essence per event."""
+
+    def fetch(self, *, key: Any, body: Any) -> None:
+        """Never a stored record."""
+
+    def store(self, *, key: Any, record: Any, body: Any, patch: Any) -> None:
+        """Never stores anything."""
+
+    def purge(self, *, key: Any, body: Any, patch: Any) -> None:
+        """Nothing to purge."""
+
+    def touch(self, *, body: Any, patch: Any, value: str | None) -> None:
+        """Nothing to touch."""
+
+    def clear(self, *, essence: kopf.BodyEssence) -> kopf.BodyEssence:
+        """The essence unchanged (nothing of ours is in it)."""
+        return essence
+
+
 def build_registry(ctx: Context, login: kopf.ConnectionInfo) -> kopf.OperatorRegistry:
     """A kopf registry with one event handler per watched kind."""
     registry = kopf.OperatorRegistry()
@@ -154,6 +176,7 @@ def build_registry(ctx: Context, login: kopf.ConnectionInfo) -> kopf.OperatorReg
         settings.watching.server_timeout = 300
         settings.networking.request_timeout = 60
         settings.persistence.diffbase_storage = NoDiffBase()
+        settings.persistence.progress_storage = NoProgress()
 
     return registry
 
