@@ -9,27 +9,36 @@ from typing import Any
 import pytest
 import yaml
 
-from k8sclaw_controllers.policy import validate_policy
-from k8sclaw_protocol import ClawPolicy
+from k8sclaw_controllers.policy import evaluate_run, validate_policy
+from k8sclaw_protocol import AgentRun, ClawPolicy
 
 PRESETS = Path(__file__).resolve().parents[2] / "k8sclaw/manifests/presets/policies.yaml"
 DOCS = [doc for doc in yaml.safe_load_all(PRESETS.read_text()) if doc]
-CONTRADICTORY = {"restrictive"}
-"""Presets known to fail: `restrictive` requires a sandbox while `code-execution: false`
-forbids one, so no run can pass it. The fix belongs to the presets' owner (installer);
-strict xfail makes this test fail once it is fixed, so the mark is then removed."""
 
 
-def _param(doc: dict[str, Any]) -> Any:
-    name = doc["metadata"]["name"]
-    marks = (
-        [pytest.mark.xfail(strict=True, reason="sandbox required + code-execution off")]
-        if name in CONTRADICTORY
-        else []
-    )
-    return pytest.param(doc, id=name, marks=marks)
-
-
-@pytest.mark.parametrize("doc", [_param(doc) for doc in DOCS])
+@pytest.mark.parametrize("doc", DOCS, ids=[d["metadata"]["name"] for d in DOCS])
 def test_preset_passes_policy_validation(doc: dict[str, Any]) -> None:
     assert [str(v) for v in validate_policy(ClawPolicy.from_wire(doc))] == []
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=[d["metadata"]["name"] for d in DOCS])
+def test_a_plain_run_is_admitted_under_every_preset(doc: dict[str, Any]) -> None:
+    """A preset no run can pass is useless: a plain task with the sandbox the policy asks
+    for (and nothing else) must be admitted under each one."""
+    policy = ClawPolicy.from_wire(doc)
+    run = AgentRun.from_wire(
+        {
+            "apiVersion": "k8sclaw.io/v1alpha1",
+            "kind": "AgentRun",
+            "metadata": {"name": "plain", "namespace": "default"},
+            "spec": {
+                "instanceRef": "alice",
+                "sessionKey": "s",
+                "task": "summarise the README",
+                "model": {"provider": "openai", "model": "gpt-4o"},
+                "sandbox": {"enabled": bool(doc["spec"]["sandboxPolicy"]["required"])},
+            },
+        }
+    )
+    decision = evaluate_run(run, policy, running_in_instance=0, parent_depth=0)
+    assert decision.allowed, [str(v) for v in decision.violations]
