@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from k8sclaw_protocol import _events as events
 from k8sclaw_protocol import _ipc as ipc
 from k8sclaw_protocol import _names as names
+from k8sclaw_protocol._agentlog import AgentLogReader, LogPiece
 from k8sclaw_protocol._agentrun import (
     PROVIDERS,
     TERMINAL_PHASES,
@@ -84,6 +85,7 @@ __version__ = VERSION
 
 __all__ = [
     "AgentDefaults",
+    "AgentLogReader",
     "AgentResult",
     "AgentRun",
     "AgentRunSpec",
@@ -111,6 +113,7 @@ __all__ = [
     "IpcLayout",
     "KINDS",
     "KindInfo",
+    "LogPiece",
     "ModelSpec",
     "ObjectMeta",
     "OutboundMessage",

@@ -92,6 +92,9 @@ def channel_secret_name(instance: str, channel_type: str) -> str:
 # result channel; the controller parses the last such block from the pod log.
 RESULT_MARKER_START: Final = "__K8SCLAW_RESULT__"
 RESULT_MARKER_END: Final = "__K8SCLAW_END__"
+# Before the marker, stdout carries the streamed answer text and one line per tool call
+# starting with this prefix (`→ execute_command: cat notes.txt`), for `kubectl logs -f`.
+TOOL_LINE_PREFIX: Final = "→ "
 COMPONENT_AGENT_RUN: Final = "agent-run"
 COMPONENT_CHANNEL: Final = "channel"
 COMPONENT_SKILLPACK: Final = "skillpack"
