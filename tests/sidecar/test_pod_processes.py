@@ -125,6 +125,11 @@ async def test_write_then_cat_run_succeeds_through_the_bus(
     result = ipc.parse_result_line(codes["agent"][1])
     assert result is not None and result.status == "success"
     assert result.response == "The file says: hello from the agent"
+    assert codes["agent"][1].splitlines()[:-1] == [  # what `kubectl logs -f` shows
+        "→ write_file: notes.txt (20 chars)",
+        "→ execute_command: cat notes.txt",
+        "The file says: hello from the agent",
+    ]
     topics = [e.topic for e in seen]
     assert topics.count(events.AGENT_RUN_COMPLETED) == 1
     assert events.AGENT_STREAM_CHUNK in topics and events.AGENT_STATUS_UPDATE in topics

@@ -1,7 +1,8 @@
 """`k8sclaw-agent`: the agent runner of the `agent` container (SPEC §4).
 
-Reads the task, runs the tool loop against the configured provider, writes
-`/ipc/output/result.json`, prints the result marker line and writes `/ipc/done`.
+Reads the task, runs the tool loop against the configured provider (echoing the answer
+and one line per tool call on stdout as they happen), writes `/ipc/output/result.json`,
+prints the result marker line and writes `/ipc/done`.
 Exit status 0 on success, 1 on error.
 """
 
@@ -37,5 +38,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point."""
     settings = AgentSettings.from_env(argv)
     setup_logging("agent")
-    result = asyncio.run(AgentRunner(settings).run())
-    return finish(IpcLayout(settings.paths.ipc), result)
+    runner = AgentRunner(settings)
+    result = asyncio.run(runner.run())
+    return finish(IpcLayout(settings.paths.ipc), result, runner.console)

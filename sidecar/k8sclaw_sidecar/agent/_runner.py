@@ -3,7 +3,9 @@
 The loop continues while the model asks for tools (presence of tool calls decides,
 never the finish reason), up to the iteration cap and the overall deadline; tokens
 are summed across turns; answer text is streamed into chunk files as the provider
-produces it (coalesced by `_chunks.TextChunks`); protocol markers are stripped.
+produces it (coalesced by `_chunks.TextChunks`) and the same pieces are echoed on stdout
+with one line per tool call (`_console`), so `kubectl logs -f` follows the answer;
+protocol markers are stripped.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sys
 import time
 
 from k8sclaw_protocol import (
@@ -23,7 +24,7 @@ from k8sclaw_protocol import (
     TaskInput,
     ipc,
 )
-from k8sclaw_sidecar.agent import _chunks, _prompt, _providers, _tools
+from k8sclaw_sidecar.agent import _chunks, _console, _prompt, _providers, _tools
 from k8sclaw_sidecar.agent._settings import AgentSettings
 
 log = logging.getLogger("k8sclaw.agent")
@@ -41,6 +42,7 @@ class AgentRunner:
         self.layout = IpcLayout(settings.paths.ipc)
         self.toolbox = _tools.Toolbox(settings)
         self.metrics = ResultMetrics()
+        self.console = _console.Console(secrets=(settings.api_key,))
         self._chunk = 0
 
     def _read_task(self) -> str:
@@ -77,6 +79,7 @@ class AgentRunner:
             response = await self._run_bounded()
             result = AgentResult(status="success", response=response)
         except (RunError, _providers.ProviderError) as exc:
+            self.console.end_line()  # the log line must not continue a half-written answer
             log.error("%s", exc)
             result = AgentResult(status="error", error=ipc.strip_markers(str(exc)))
         self.metrics.duration_ms = int((time.monotonic() - started) * 1000)
@@ -110,7 +113,7 @@ class AgentRunner:
         said: list[str] = []
         for _ in range(self.settings.max_iterations):
             self.status("thinking")
-            chunks = _chunks.TextChunks(lambda text: self.stream("text", text))
+            chunks = _chunks.TextChunks(self._answer_text)
             try:
                 turn = await provider.complete(self.toolbox.schemas(), chunks.feed)
             finally:
@@ -129,8 +132,13 @@ class AgentRunner:
             provider.add_tool_results(turn, results)
         raise RunError(f"the model still wanted tools after {self.settings.max_iterations} turns")
 
+    def _answer_text(self, text: str) -> None:
+        self.stream("text", text)
+        self.console.text(text)
+
     async def _call_tool(self, call: _providers.ToolCall) -> tuple[str, bool]:
         self.status("tool_use", call.name, call.id)
+        self.console.tool(call.name, call.arguments)
         self.stream("tool_use", _tools.describe_call(call.name, call.arguments), call.id)
         self.metrics.tool_calls += 1
         output, is_error = await self.toolbox.call(call.name, call.arguments)
@@ -140,11 +148,17 @@ class AgentRunner:
         return output, is_error
 
 
-def finish(layout: IpcLayout, result: AgentResult) -> int:
-    """Write result.json, print the marker line, then /ipc/done; returns the exit code."""
+def finish(layout: IpcLayout, result: AgentResult, console: _console.Console | None = None) -> int:
+    """Write result.json, print the marker line, then /ipc/done; returns the exit code.
+
+    `console` is the run's (it knows whether the answer left a line open); without it the
+    marker line is started with a newline to be safe.
+    """
     layout.ensure()
     ipc.write_atomic(layout.result, result)
-    sys.stdout.write("\n" + ipc.result_line(result) + "\n")
-    sys.stdout.flush()
+    if console is None:
+        console = _console.Console()
+        console.text("\n")
+    console.result(result)
     ipc.write_atomic(layout.done, json.dumps({"status": result.status}).encode())
     return 0 if result.status == "success" else 1
