@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from k8sclaw_controllers.manager import Images, JobOptions, build_job
-from k8sclaw_controllers.netpol import network_policies, selects
+from k8sclaw_controllers.netpol import network_policies, public_rule, selects
 from k8sclaw_protocol import AgentRun, names
 from tests.policy._builders import make_policy, run_body, sandbox
 
@@ -72,7 +72,8 @@ def test_egress_matches_the_policy() -> None:
     )
     plan = network_policies(NS, policy, instance="alpha")
     agent, sandbox_policy = plan.policies
-    dns, nats, https, single = agent["spec"]["egress"]
+    dns, nats, model, https, single = agent["spec"]["egress"]
+    assert model == public_rule(443)  # no instance given: the default provider's public API
     assert dns == {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}
     assert nats["ports"] == [{"protocol": "TCP", "port": 4222}]
     assert nats["to"][0]["podSelector"] == {"matchLabels": {names.LABEL_NAME: "nats"}}
@@ -84,16 +85,16 @@ def test_egress_matches_the_policy() -> None:
         "ports": [{"protocol": "TCP", "port": 443}],
     }
     assert single == {"to": [{"ipBlock": {"cidr": "10.1.2.3/32"}}]}
-    assert sandbox_policy["spec"]["egress"] == [dns, nats]
+    assert sandbox_policy["spec"]["egress"] == [dns, nats, model]
     assert len(plan.warnings) == 1 and "api.openai.com" in plan.warnings[0]
 
 
 @pytest.mark.parametrize(
     ("network", "agent_egress_len"),
     [
-        ({"allowDNS": False}, 1),
-        ({"allowEventBus": False}, 1),
-        ({"allowDNS": False, "allowEventBus": False}, 0),
+        ({"allowDNS": False}, 2),
+        ({"allowEventBus": False}, 2),
+        ({"allowDNS": False, "allowEventBus": False}, 1),
     ],
 )
 def test_dns_and_event_bus_switches(network: dict[str, Any], agent_egress_len: int) -> None:
@@ -139,11 +140,13 @@ def test_sandbox_pod_gets_allowed_egress_only_when_network_access_is_explicitly_
     selecting = [p for p in plan.values() if selects(p["spec"]["podSelector"], labels)]
     assert [p["metadata"]["name"] for p in selecting] == ["k8sclaw-sandbox-alpha"]
     egress = selecting[0]["spec"]["egress"]
-    cidrs = [
+    beyond_model = [
         peer["ipBlock"]["cidr"]
-        for rule in egress
+        for rule in egress[3:]
         for peer in rule.get("to", [])
         if "ipBlock" in peer
     ]
-    assert cidrs == (["10.0.0.0/8"] if sandbox_gets_egress else [])
-    assert egress[:2] == plan["k8sclaw-agent-alpha"]["spec"]["egress"][:2]  # DNS, NATS
+    assert beyond_model == (["10.0.0.0/8"] if sandbox_gets_egress else [])
+    # DNS, NATS and the model endpoint, whatever the gate: the agent in the pod needs them.
+    assert egress[:3] == plan["k8sclaw-agent-alpha"]["spec"]["egress"][:3]
+    assert egress[2] == public_rule(443)

@@ -4,6 +4,11 @@ When a run of an instance lands in a namespace, the agent and sandbox policies t
 `network_policies` generates for that instance are server-side applied there (idempotent;
 owned by the ClawInstance, so they go when it goes). Applied once per (namespace,
 instance) per process, and again after the instance's policy or policyRef changes.
+
+The agent pods' model endpoint is allowed too (see `netpol.py` for the rule per host
+kind): when the instance's baseURL names a cluster Service, the Service is read here so
+its pods can be selected; a missing or unreadable Service becomes a warning Event and
+the public-HTTPS fallback.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any
 from k8sclaw_controllers import netpol
 from k8sclaw_controllers.manager import _kube
 from k8sclaw_controllers.manager._context import Context
-from k8sclaw_protocol import ClawPolicy, names
+from k8sclaw_protocol import ClawInstance, ClawPolicy, instance_provider, names
 
 log = logging.getLogger("k8sclaw.controller.netpol")
 Body = dict[str, Any]
@@ -57,7 +62,8 @@ async def _apply(ctx: Context, namespace: str, instance_name: str) -> None:
             _kube.claw(namespace, "clawpolicies", ref)
         )
     policy = ClawPolicy.from_wire(policy_body) if policy_body else None
-    plan = netpol.network_policies(namespace, policy, instance=instance_name)
+    model = await model_access(ctx, namespace, instance)
+    plan = netpol.network_policies(namespace, policy, instance=instance_name, model=model)
     for body in plan.policies:
         path = _kube.group(
             "networking.k8s.io/v1", namespace, "networkpolicies", body["metadata"]["name"]
@@ -67,6 +73,28 @@ async def _apply(ctx: Context, namespace: str, instance_name: str) -> None:
         ctx.event(instance, "NetworkPolicyWarning", warning, warning=True)
     ctx.state.applied_netpols.add(key)
     log.info("applied %d NetworkPolicies for %s/%s", len(plan.policies), *key)
+
+
+async def model_access(ctx: Context, namespace: str, instance: Body) -> netpol.ModelAccess:
+    """How the instance's pods in `namespace` reach its model (reads a named Service)."""
+    parsed = ClawInstance.from_wire(instance)
+    try:
+        endpoint = netpol.model_endpoint(
+            instance_provider(parsed), parsed.spec.agents.default.base_url
+        )
+    except ValueError as exc:
+        fallback = netpol.default_model_access(namespace)
+        return netpol.ModelAccess(fallback.rules, (f"{exc}; allowing public HTTPS meanwhile",))
+    ref = netpol.service_ref(endpoint.host, namespace)
+    service, error = None, "not found"
+    if ref is not None:
+        try:
+            service = await ctx.kube.get(_kube.core(ref.namespace, "services", ref.name))
+        except _kube.NotFoundError:
+            pass
+        except _kube.KubeError as exc:
+            error = f"could not be read ({exc.status} {exc.reason})"
+    return netpol.model_access(endpoint, namespace, service=service, service_error=error)
 
 
 def invalidate(ctx: Context, namespace: str, instance: str | None = None) -> None:

@@ -109,7 +109,8 @@ async def test_policy_rules_refuse_a_run_and_network_policies_select_the_real_po
         for peer in rule.get("to") or []
         if "ipBlock" in peer
     ]
-    assert blocks == ["10.0.0.0/8"]
+    # First the model endpoint (no baseURL: OpenAI's public API, `netpol.public_rule`).
+    assert blocks == ["0.0.0.0/0", "::/0", "10.0.0.0/8"]
 
 
 @pytest.mark.slow
