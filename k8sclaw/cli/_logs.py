@@ -2,17 +2,22 @@
 
 The pod is `status.podName`, else found through the Job's `job-name` label (the Job has
 the run's name). With `--follow` we wait on watch events for the pod to appear and its
-agent container to start.
+agent container to start, then print the answer text as the HTTP chunks arrive (not line
+by line: a half-written sentence shows at once). The agent's stdout (answer, `→ tool`
+lines) goes to stdout, its stderr log lines to stderr; the result marker line is never
+printed raw: its answer is printed only if the streamed text did not already show it.
 """
 
 from __future__ import annotations
 
+import codecs
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from k8sclaw.cli._errors import CliError
-from k8sclaw_protocol import TERMINAL_PHASES, AgentRun, names
+from k8sclaw_protocol import TERMINAL_PHASES, AgentLogReader, AgentRun, LogPiece, names
 
 if TYPE_CHECKING:
     from k8sclaw.kube import Kube
@@ -45,8 +50,8 @@ def _await_pod(kube: Kube, run: AgentRun) -> str | None:
                 break
 
 
-def stream(kube: Kube, run: AgentRun, *, follow: bool) -> None:
-    """Print the agent log of `run` (following it with `follow`)."""
+def stream(kube: Kube, run: AgentRun, *, follow: bool) -> bool:
+    """Print the agent log of `run` (following it with `follow`); True if it showed the answer."""
     pod = _await_pod(kube, run) if follow else find_pod(kube, run)
     if pod is None:
         phase = (run.status.phase if run.status else None) or "Pending"
@@ -57,8 +62,70 @@ def stream(kube: Kube, run: AgentRun, *, follow: bool) -> None:
         )
     if follow:
         _await_container(kube, pod, run.namespace)
-    for line in kube.pod_logs(pod, run.namespace, container=names.CONTAINER_AGENT, follow=follow):
-        click.echo(line)
+    printer = AnswerPrinter()
+    for text in _log_text(kube, pod, run.namespace, follow=follow):
+        printer.feed(text)
+    printer.close()
+    return printer.answered
+
+
+def _log_text(kube: Kube, pod: str, namespace: str, *, follow: bool) -> Iterator[str]:
+    """The agent container's log as decoded text, one piece per HTTP chunk received."""
+    query = [("container", names.CONTAINER_AGENT)] + ([("follow", "true")] if follow else [])
+    path = f"/api/v1/namespaces/{namespace}/pods/{pod}/log"
+    resp = kube.request("GET", path, what=f"logs of pod {pod}", query=query, stream=True)
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")  # "→" may span two chunks
+    try:
+        for chunk in resp.stream(4096, decode_content=True):
+            yield decoder.decode(chunk)
+        yield decoder.decode(b"", final=True)
+    finally:
+        resp.release_conn()
+
+
+class AnswerPrinter:
+    """Prints `AgentLogReader` pieces as they come; remembers what the answer looked like."""
+
+    def __init__(self) -> None:
+        self.reader = AgentLogReader()
+        self.answered = False
+        self._segment = ""  # answer text since the last tool line: the final turn's text
+        self._line_open = False
+
+    def feed(self, text: str) -> None:
+        """Print what `text` completes."""
+        for piece in self.reader.feed(text):
+            self._show(piece)
+
+    def close(self) -> None:
+        """The log ended: print what was held back and end an open line."""
+        for piece in self.reader.close():
+            self._show(piece)
+        self._end_line()
+
+    def _end_line(self) -> None:
+        if self._line_open:
+            click.echo("")
+            self._line_open = False
+
+    def _show(self, piece: LogPiece) -> None:
+        if piece.kind == "text":
+            click.echo(piece.text, nl=False)
+            self._segment += piece.text
+            self._line_open = not piece.text.endswith("\n")
+        elif piece.kind == "tool":
+            self._end_line()
+            click.secho(piece.text, dim=True)
+            self._segment = ""
+        elif piece.kind == "log":
+            self._end_line()
+            click.echo(piece.text, err=True)
+        elif piece.result is not None and piece.result.status == "success":
+            self._end_line()
+            response = (piece.result.response or "").strip()
+            if response and response != self._segment.strip():
+                click.echo(response)  # the log did not stream it (or not all of it)
+            self.answered = True
 
 
 def _started(pod: dict[str, Any] | None) -> bool:

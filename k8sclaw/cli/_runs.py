@@ -81,10 +81,12 @@ def _wait(kube: Kube, run: AgentRun) -> AgentRun:
     return current
 
 
-def _finish(run: AgentRun) -> None:
+def _finish(run: AgentRun, *, shown: bool = False) -> None:
+    """Print the result (unless `shown`: the followed log already printed the answer)."""
     status = run.status
     if status and status.phase == "Succeeded":
-        click.echo(status.result or "")
+        if not shown:
+            click.echo(status.result or "")
         return
     raise CliError(
         f"agentrun/{run.name} failed: {(status.error if status else None) or 'no error recorded'}",
@@ -129,12 +131,13 @@ def run(
 ) -> None:
     """Start an agent run for TASK (e.g. k8sclaw run "summarise the open issues")."""
     created = _create(target, task, instance, timeout)
+    shown = False
     if follow:
         from k8sclaw.cli import _logs
 
-        _logs.stream(target.kube(), created, follow=True)
+        shown = _logs.stream(target.kube(), created, follow=True)
     if wait or follow:
-        _finish(_wait(target.kube(), created))
+        _finish(_wait(target.kube(), created), shown=shown)
     else:
         click.echo(f"agentrun/{created.name}")
 

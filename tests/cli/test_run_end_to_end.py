@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 from typing import Any
 
 import kubernetes
@@ -12,7 +13,7 @@ import pytest
 
 from tests.controllers.manager import _harness
 from tests.harness.kube import KubeEnv
-from tests.harness.llm import ScriptedLLM, error, text
+from tests.harness.llm import ScriptedLLM, calls, error, text, tool
 
 pytestmark = pytest.mark.slow
 
@@ -29,14 +30,13 @@ def _instance(kube: KubeEnv, llm: ScriptedLLM) -> None:
     )
 
 
+def _command(kube: KubeEnv, *args: str) -> list[str]:
+    return [sys.executable, "-m", "k8sclaw", *args, "--kubeconfig", str(kube.kubeconfig)]
+
+
 async def _k8sclaw(kube: KubeEnv, *args: str) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "k8sclaw",
-        *args,
-        "--kubeconfig",
-        str(kube.kubeconfig),
+        *_command(kube, *args),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -59,6 +59,7 @@ async def test_run_prints_the_answer_and_exits_0(
         code, out, err = await _k8sclaw(kube, "run", "what is the answer?", flag)
     assert code == 0, err
     assert out.splitlines()[-1] == "forty-two", out
+    assert out.count("forty-two") == 1 and "__K8SCLAW" not in out, out  # once, no marker
     assert "agentrun/" in err and "created" in err
 
 
@@ -74,16 +75,49 @@ async def test_run_that_fails_exits_non_zero_with_the_error(
     assert "hint: see `k8sclaw runs get" in err
 
 
-async def test_runs_logs_follow_streams_until_the_run_ends(
+async def _read_until(stream: asyncio.StreamReader, needle: str, seconds: float = 60) -> str:
+    """What `stream` printed up to (at least) `needle`; fails if it ends first."""
+    got = b""
+    async with asyncio.timeout(seconds):
+        while needle.encode() not in got:
+            data = await stream.read(4096)
+            assert data, f"output ended before {needle!r}: {got.decode()!r}"
+            got += data
+    return got.decode()
+
+
+async def test_runs_logs_follow_streams_the_answer_as_it_is_written(
     kube: KubeEnv, kubelet: Any, llm: ScriptedLLM, nats: Any
 ) -> None:
     _instance(kube, llm)
-    llm.script(text("streamed answer"))
+    hold = threading.Event()
+    llm.script(
+        calls(tool("list_directory", path="/workspace")),
+        text("streamed answer, word by word", hold=hold),
+    )
     async with _harness.running(_harness.settings_for(kube, event_bus_url=nats.url)):
         code, out, err = await _k8sclaw(kube, "runs", "create", "hi", "--timeout", "2m")
         assert code == 0, err
         name = out.strip().split("/")[-1]
-        code, out, err = await _k8sclaw(kube, "runs", "logs", name, "-f")
-    assert code == 0, err
-    # The agent's log ends with its result marker: the stream ran until the container ended.
-    assert '"response":"streamed answer"' in out and "__K8SCLAW_END__" in out, out
+        proc = await asyncio.create_subprocess_exec(
+            *_command(kube, "runs", "logs", name, "-f"),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            assert proc.stdout is not None
+            try:
+                # The model is held after its first word: this text can only come live.
+                partial = await _read_until(proc.stdout, "streamed ")
+            finally:
+                hold.set()
+            rest, err_bytes = await asyncio.wait_for(proc.communicate(), 120)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    assert proc.returncode == 0, err_bytes.decode()
+    assert "answer" not in partial, partial  # seen while the model was still "typing"
+    assert partial + rest.decode() == (
+        "→ list_directory: /workspace\nstreamed answer, word by word\n"
+    )  # printed once, no raw marker line
