@@ -75,13 +75,19 @@ async def _apply(ctx: Context, namespace: str, instance_name: str) -> None:
     log.info("applied %d NetworkPolicies for %s/%s", len(plan.policies), *key)
 
 
+def _endpoint(instance: Body) -> netpol.ModelEndpoint:
+    """The instance's model endpoint; ValueError with a one-line reason when unreadable."""
+    try:
+        parsed = ClawInstance.from_wire(instance)
+    except ValueError:  # pydantic's multi-line ValidationError; the instance reconciler has it
+        raise ValueError("the ClawInstance spec does not validate") from None
+    return netpol.model_endpoint(instance_provider(parsed), parsed.spec.agents.default.base_url)
+
+
 async def model_access(ctx: Context, namespace: str, instance: Body) -> netpol.ModelAccess:
     """How the instance's pods in `namespace` reach its model (reads a named Service)."""
-    parsed = ClawInstance.from_wire(instance)
     try:
-        endpoint = netpol.model_endpoint(
-            instance_provider(parsed), parsed.spec.agents.default.base_url
-        )
+        endpoint = _endpoint(instance)
     except ValueError as exc:
         fallback = netpol.default_model_access(namespace)
         return netpol.ModelAccess(fallback.rules, (f"{exc}; allowing public HTTPS meanwhile",))

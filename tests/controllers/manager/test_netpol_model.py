@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import kubernetes
+import pytest
 
 from k8sclaw_controllers import netpol
+from k8sclaw_controllers.manager import _netpol
 from k8sclaw_protocol import names
 from tests.controllers.manager import _harness
 from tests.controllers.manager._harness import create, instance_body, phase, run_body, wait_run
@@ -85,3 +87,14 @@ async def test_applied_policies_allow_the_instances_ollama_service_or_warn_when_
     assert netpol.public_rule(11434) in applied["k8sclaw-agent-bob"]["spec"]["egress"]
     assert warning.type == "Warning"
     assert f'Service "{ns}/gone" not found' in warning.message
+
+
+def test_the_endpoint_comes_from_the_instance_and_bad_ones_are_one_line_errors() -> None:
+    endpoint = _netpol._endpoint(_instance("carol", "http://ollama.models.svc:11434/v1"))
+    assert (endpoint.host, endpoint.port) == ("ollama.models.svc", 11434)
+    with_auth_ref = instance_body("dave", authRefs=[{"secret": "k", "provider": "anthropic"}])
+    assert _netpol._endpoint(with_auth_ref).host == "api.anthropic.com"
+    with pytest.raises(ValueError, match=r"^model baseURL \"ollama:11434\" is not an http"):
+        _netpol._endpoint(_instance("erin", "ollama:11434"))
+    with pytest.raises(ValueError, match=r"^the ClawInstance spec does not validate$"):
+        _netpol._endpoint({"metadata": {"name": "x"}, "spec": {"agents": {}}})
