@@ -21,6 +21,7 @@ from k8sclaw.kube import Kube
 from k8sclaw.tui import _actions, _ops
 from k8sclaw.tui._commands import CommandSuggester
 from k8sclaw.tui._feed import Feed
+from k8sclaw.tui._livefeed import AnswerStreamed, LiveFeed, active_run
 from k8sclaw.tui._messages import ClusterReachable, ClusterUnreachable, RowsChanged
 from k8sclaw.tui._store import INSTANCES, KINDS, RUNS, Store
 from k8sclaw.tui._table import ResourceTable
@@ -69,6 +70,7 @@ class AppCore(App[int]):
         self.namespace_names: list[str] = []
         self.namespace_phases: dict[str, str] = {}
         self.input_mode = ""
+        self.live = LiveFeed(self.post_message)
 
     @property
     def view(self) -> ViewSpec:
@@ -113,6 +115,7 @@ class AppCore(App[int]):
 
     def on_unmount(self) -> None:
         self.stop_watches()
+        self.live.stop()
 
     # -- watches ----------------------------------------------------------------------
 
@@ -135,6 +138,7 @@ class AppCore(App[int]):
         for watcher in self.watchers:
             watcher.stop()
         self.watchers = []
+        self.live.stop()
 
     @work(thread=True, group="lookup", exit_on_error=False)
     def _load_namespaces(self) -> None:
@@ -214,9 +218,17 @@ class AppCore(App[int]):
         return "".join(parts) + filt
 
     def refresh_feed(self) -> None:
-        """Re-render the feed for the instance of the selected row."""
-        if self.view.kind in (INSTANCES, RUNS):
-            self.query_one(Feed).show(self.store, self.selected_instance())
+        """Re-render the feed for the instance of the selected row; follow its running run."""
+        if self.view.kind not in (INSTANCES, RUNS):
+            self.live.stop()
+            return
+        instance = self.selected_instance()
+        self.live.follow(self.kube, self.namespace, active_run(self.store, instance))
+        self.query_one(Feed).show(self.store, instance, self.live.answer)
+
+    def on_answer_streamed(self, msg: AnswerStreamed) -> None:
+        if self.live.add(msg):
+            self.refresh_feed()
 
     def selected(self) -> Any | None:
         """The store object behind the highlighted row."""

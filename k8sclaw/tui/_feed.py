@@ -1,10 +1,9 @@
 """The conversation feed: the selected instance's runs as task → answer/error, live.
 
-Rebuilt from the store's runs whenever a run of that instance changes. A running run shows
-"…" until its status carries the result: the agent streams its answer only into
-/ipc/output stream-chunk files that the bridge publishes on the in-cluster bus; its
-container log (what pods/log returns) holds stderr log lines and the final result marker,
-no partial answer a laptop could follow.
+Rebuilt from the store's runs whenever a run of that instance changes, and whenever the
+followed run's agent log grows (`_livefeed`): a running run shows its answer as the agent
+streams it, tool calls as dimmed `→ tool` lines (log lines and the result marker left
+out), until its status carries the result, which then replaces the streamed text.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from k8sclaw.tui._livefeed import LiveAnswer
 from k8sclaw.tui._store import RUNS, Store
 from k8sclaw.tui._table import PHASE_STYLES
 from k8sclaw_protocol import AgentRun
@@ -19,8 +19,29 @@ from k8sclaw_protocol import AgentRun
 MAX_RUNS = 20
 
 
-def feed_text(store: Store, instance: str | None) -> Text:
-    """The feed of `instance`: newest runs last, each with its task and outcome."""
+def _streamed(out: Text, live: LiveAnswer) -> None:
+    """The answer so far: text as written, tool lines dimmed, each on its own line."""
+    body = Text()
+    for piece in live.pieces:
+        if piece.kind == "text":
+            body.append(piece.text)
+        elif piece.kind == "tool":
+            if body.plain and not body.plain.endswith("\n"):
+                body.append("\n")
+            body.append(piece.text + "\n", style="dim")
+    body.rstrip()
+    if not body.plain:
+        out.append("…\n", style="dim")
+        return
+    out.append(body)
+    out.append(" ▍\n", style="dim")  # still being written
+
+
+def feed_text(store: Store, instance: str | None, live: LiveAnswer | None = None) -> Text:
+    """The feed of `instance`: newest runs last, each with its task and outcome.
+
+    `live` is the followed run's streamed answer, shown until that run has a result.
+    """
     if not instance:
         return Text("Select an instance to see its conversation.", style="dim")
     runs: list[AgentRun] = [r for r in store.all(RUNS) if r.spec.instance_ref == instance]
@@ -39,6 +60,8 @@ def feed_text(store: Store, instance: str | None) -> Text:
             out.append(run.status.result.strip() + "\n")
         elif run.status and run.status.error:
             out.append(f"✗ {run.status.error}\n", style="red")
+        elif live is not None and live.run == run.name:
+            _streamed(out, live)
         else:
             out.append("…\n", style="dim")
     return out
@@ -47,7 +70,7 @@ def feed_text(store: Store, instance: str | None) -> Text:
 class Feed(Static):
     """The feed pane; `show(store, instance)` re-renders it."""
 
-    def show(self, store: Store, instance: str | None) -> None:
-        """Render the feed of `instance` from the store."""
+    def show(self, store: Store, instance: str | None, live: LiveAnswer | None = None) -> None:
+        """Render the feed of `instance` from the store (and the live answer, if any)."""
         self.instance = instance
-        self.update(feed_text(store, instance))
+        self.update(feed_text(store, instance, live))

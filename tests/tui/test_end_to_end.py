@@ -5,6 +5,7 @@ the feed, with no key pressed after Enter."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from k8sclaw.tui import K8sClawApp, Store
 from k8sclaw_protocol import AgentRun, ClawInstance
 from tests.controllers.manager import _harness
 from tests.harness.kube import KubeEnv
-from tests.harness.llm import ScriptedLLM, text
+from tests.harness.llm import ScriptedLLM, calls, text, tool
 from tests.tui import _seed
 from tests.tui._seed import submit
 from tests.tui.test_cluster import names_shown, until
@@ -81,3 +82,41 @@ async def test_slash_run_appears_runs_and_its_answer_reaches_the_feed(
     assert phases.index("Running") < phases.index("Succeeded")
     runs = await asyncio.to_thread(api.list, AgentRun, kube.namespace)
     assert [r.spec.task for r in runs] == ["say hello"]
+
+
+async def test_the_feed_shows_the_answer_while_it_streams_then_the_result_once(
+    kube: KubeEnv, kubelet: Any, llm: ScriptedLLM, nats: Any
+) -> None:
+    api = Kube.connect(ClusterTarget(kubeconfig=str(kube.kubeconfig)))
+    await asyncio.to_thread(seed_cluster, api, kube.namespace, llm)
+    hold = threading.Event()
+    answer = "hello from the agent, word by word"
+    llm.script(
+        calls(tool("list_directory", path="/workspace"), say="Looking."),
+        text(answer, hold=hold),
+    )
+    settings = _harness.settings_for(kube, event_bus_url=nats.url)
+    app = K8sClawApp(api, namespace=kube.namespace)
+    async with _harness.running(settings), app.run_test(size=(160, 48)) as pilot:
+        feed = app.query_one("#feed")
+        shown = lambda: str(feed.render())  # noqa: E731
+        try:
+            await until(pilot, lambda: names_shown(app) == ["alpha"], "the instance")
+            await submit(pilot, "/run greet me")
+            # The model is held after "hello ": this text can only come from the live log.
+            await until(pilot, lambda: "hello ▍" in shown(), "the partial answer", tries=3000)
+            text_now = shown()
+            assert "Looking.\n→ list_directory: /workspace\nhello ▍" in text_now, text_now
+            assert "[Running]" in text_now and "word by word" not in text_now, text_now
+            assert app.live.following
+        finally:
+            hold.set()
+        await until(pilot, lambda: "[Succeeded]" in shown(), "the result", tries=3000)
+        final = shown()
+        assert final.count("hello from the agent") == 1, final  # the result replaced the stream
+        assert answer in final and "→ list_directory" not in final and "__K8SCLAW" not in final
+        assert not app.live.following  # the run ended: its follower was stopped
+    for thread in threading.enumerate():
+        if thread.name.startswith("feed-"):
+            thread.join(10)  # stopped: a blocked read was shut down
+            assert not thread.is_alive()
