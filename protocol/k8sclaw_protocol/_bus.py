@@ -28,6 +28,8 @@ log = logging.getLogger("k8sclaw.bus")
 
 Deliver = Literal["new", "all"]
 _RETRYABLE = (nats.errors.Error, TimeoutError, OSError)
+CLOSE_POLL = 0.5
+"""Seconds between repeated cancels while a subscription closes."""
 
 
 class BusError(Exception):
@@ -227,6 +229,7 @@ class Subscription:
         self._last_seq: int | None = None
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self._closing = False
 
     async def start(self) -> Subscription:
         """Create the consumer and start pulling; returns once the consumer exists."""
@@ -256,11 +259,19 @@ class Subscription:
         return await asyncio.wait_for(self._queue.get(), wait)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Stop pulling. On Python 3.11 `asyncio.wait_for` (inside nats' fetch) can swallow
+        a cancellation that races its timeout (gh-86296), which left the pump running and
+        this await hanging; so the pump also checks a flag, and the cancel is repeated
+        until the task has really ended."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._closing = True
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=CLOSE_POLL)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("subscription to %s ended with %r", self._topic, task.exception())
 
     async def _subscribe(self) -> tuple[JetStreamContext.PullSubscription, int]:
         start = None if self._last_seq is None or self._durable else self._last_seq + 1
@@ -276,7 +287,7 @@ class Subscription:
     async def _pump(self) -> None:
         psub, seen_reconnects = await self._subscribe()
         self._ready.set()
-        while True:
+        while not self._closing:
             try:
                 msgs = await psub.fetch(16, timeout=0.5)
             except TimeoutError:

@@ -7,6 +7,7 @@ import asyncio
 import nats as nats_client
 
 from k8sclaw_protocol import Backoff, Event, EventBus, events
+from k8sclaw_protocol._bus import Subscription
 from tests.harness.nats_fixtures import NatsServer, free_port
 
 FAST = Backoff(initial=0.02, maximum=0.2)
@@ -154,3 +155,27 @@ async def test_publish_many_with_retry_waits_out_an_outage(nats: NatsServer) -> 
             assert sorted([(await sub.next(5)).data for _ in range(3)]) == [0, 1, 2]
     finally:
         await bus.close()
+
+
+class _StubbornPump(Subscription):
+    """A pump whose first cancellation is lost, as Python 3.11's `asyncio.wait_for` (inside
+    nats' fetch) loses one that races its timeout (gh-86296)."""
+
+    async def _pump(self) -> None:
+        self._ready.set()
+        swallowed = False
+        while True:
+            try:
+                await asyncio.sleep(0.01)
+            except asyncio.CancelledError:
+                if swallowed:
+                    raise
+                swallowed = True
+
+
+async def test_close_ends_a_pump_that_lost_a_cancellation() -> None:
+    sub = await _StubbornPump(None, "agent.run.completed", None, "new").start()  # type: ignore[arg-type]
+    closing = asyncio.create_task(sub.close())
+    done, _ = await asyncio.wait({closing}, timeout=10)  # wait_for would hide a hang here
+    assert closing in done, "close() hung on a pump that lost its cancellation"
+    closing.result()
