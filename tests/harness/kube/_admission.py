@@ -43,7 +43,7 @@ class Admission:
         assert mutated is not None
         obj = mutated
         if rtype.custom:
-            obj = _schema.admit(rtype, obj, strict=strict)
+            obj = _schema.admit(rtype, obj, strict=strict, subresource=subresource)
         _defaults.validate(rtype, obj)
         if operation == "CREATE" and (rtype.group, rtype.kind) == ("", "Pod"):
             namespace = self._cluster.store.get(

@@ -3,7 +3,10 @@
 Order as in kube-apiserver: unknown fields are pruned (or, with
 `fieldValidation=Strict`, rejected with 400 "strict decoding error"), `default`s are
 applied, then the object is validated against the openAPIV3Schema and every violation is
-reported as one cause of a 422 Invalid. Not modelled: CEL (`x-kubernetes-validations`),
+reported as one cause of a 422 Invalid. Each schema is compiled once (fastjsonschema) into
+a validity check; only an invalid object pays for jsonschema, which lists every cause with
+the messages the API server uses. Status-subresource writes prune, default and validate
+`.status` alone (the status strategy's scope). Not modelled: CEL (`x-kubernetes-validations`),
 `format` checks, list-type uniqueness (`x-kubernetes-list-type`).
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import fastjsonschema
 import jsonschema
 
 from tests.harness.kube import _errors
@@ -137,37 +141,77 @@ def _type_name(value: Any) -> str:
     }.get(type(value), "null")
 
 
-_VALIDATORS: dict[int, tuple[Obj, jsonschema.Draft4Validator]] = {}
+class _Compiled:
+    """One served schema, compiled once (as the API server does when it serves a CRD
+    version): a fastjsonschema check for the common case, a valid object, and the
+    jsonschema validator, built on the first invalid object, which lists every cause."""
+
+    def __init__(self, source: Obj, served: Obj) -> None:
+        self.source = source  # the CRD's schema object this was compiled for
+        self._json_schema = _to_jsonschema(served)
+        self._fast = fastjsonschema.compile({**self._json_schema, "$schema": _DRAFT4})
+        self._full: jsonschema.Draft4Validator | None = None
+
+    def errors(self, obj: Obj) -> list[jsonschema.ValidationError]:
+        """Every violation, sorted by path; empty for a valid object (the fast path)."""
+        try:
+            self._fast(obj)
+            return []
+        except fastjsonschema.JsonSchemaException:
+            pass
+        if self._full is None:
+            self._full = jsonschema.Draft4Validator(self._json_schema)
+        return sorted(self._full.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path)))
 
 
-def _validator(schema: Obj) -> jsonschema.Draft4Validator:
-    """The compiled validator of a served schema, built once per schema (as the API server
-    does when it serves a CRD version), not once per request."""
-    cached = _VALIDATORS.get(id(schema))
-    if cached is None or cached[0] is not schema:
-        cached = (schema, jsonschema.Draft4Validator(_to_jsonschema(schema)))
-        if len(_VALIDATORS) >= 256:  # schemas of deleted CRDs: never let the cache grow
-            _VALIDATORS.clear()
-        _VALIDATORS[id(schema)] = cached
-    return cached[1]
+_DRAFT4 = "http://json-schema.org/draft-04/schema#"
+_COMPILED: dict[tuple[int, bool], _Compiled] = {}
 
 
-def admit(rtype: ResourceType, obj: Obj, *, strict: bool) -> Obj:
-    """Prune, default and validate a custom resource; returns the admitted object."""
+def _compiled(schema: Obj, *, status_only: bool) -> _Compiled:
+    """The compiled validator of a served schema (or of its `.status` part), cached by
+    schema identity: a CRD update serves a new schema object."""
+    key = (id(schema), status_only)
+    cached = _COMPILED.get(key)
+    if cached is None or cached.source is not schema:
+        cached = _Compiled(schema, _status_schema(schema) if status_only else schema)
+        if len(_COMPILED) >= 256:  # schemas of deleted CRDs: never let the cache grow
+            _COMPILED.clear()
+        _COMPILED[key] = cached
+    return cached
+
+
+def _status_schema(schema: Obj) -> Obj:
+    """The root schema reduced to its `status` property: what a status write validates."""
+    status = (schema.get("properties") or {}).get("status") or {}
+    return {"type": "object", "properties": {"status": status}}
+
+
+def admit(rtype: ResourceType, obj: Obj, *, strict: bool, subresource: str | None = None) -> Obj:
+    """Prune, default and validate a custom resource; returns the admitted object.
+
+    A write to the status subresource changes only `.status` (spec and metadata are the
+    stored object's, already admitted), so only `.status` is pruned, defaulted and
+    validated, as the API server's status strategy validates only the status schema."""
     if rtype.schema is None:
         return obj
+    status_only = subresource == "status"
     unknown: list[str] = []
-    # `obj` is the request's own copy (create/update made it): prune it in place.
-    obj = _prune(obj, rtype.schema, "", unknown)
+    if status_only:
+        sub = (rtype.schema.get("properties") or {}).get("status")
+        if sub is None or "status" not in obj:
+            return obj
+        obj["status"] = _default(_prune(obj["status"], sub, "status.", unknown), sub)
+    else:
+        # `obj` is the request's own copy (create/update made it): prune it in place.
+        obj = _default(_prune(obj, rtype.schema, "", unknown), rtype.schema)
     if strict and unknown:
         fields = ", ".join(f'unknown field "{u}"' for u in unknown)
         raise _errors.bad_request(
             f'{rtype.kind} in version "{rtype.version}" cannot be handled as a {rtype.kind}: '
             f"strict decoding error: {fields}"
         )
-    obj = _default(obj, rtype.schema)
-    validator = _validator(rtype.schema)
-    errors = sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path)))
+    errors = _compiled(rtype.schema, status_only=status_only).errors(obj)
     if errors:
         name = obj.get("metadata", {}).get("name", "")
         raise _errors.invalid(rtype.group, rtype.kind, name, [_cause(e) for e in errors])
