@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 from k8sclaw_controllers.manager import (
     _completion,
@@ -30,6 +30,7 @@ log = logging.getLogger("k8sclaw.controller.agentrun")
 Body = dict[str, Any]
 RULE_CONCURRENCY = "subagentPolicy.maxConcurrent"
 RULE_DEPTH = "subagentPolicy.maxDepth"
+M = TypeVar("M", ClawInstance, ClawPolicy)
 
 
 class PrecheckError(Exception):
@@ -209,7 +210,7 @@ async def _get_instance(ctx: Context, run: AgentRun) -> ClawInstance:
                 f"not found in {run.namespace}; create it or fix "
                 "spec.instanceRef",
             ) from None
-    return ClawInstance.from_wire(body)
+    return _parsed(ctx, ClawInstance, body)
 
 
 async def _policy(ctx: Context, run: AgentRun, instance: ClawInstance) -> ClawPolicy | None:
@@ -227,7 +228,20 @@ async def _policy(ctx: Context, run: AgentRun, instance: ClawInstance) -> ClawPo
                 f"{instance.name} not found; create it or fix "
                 "spec.policyRef",
             ) from None
-    return ClawPolicy.from_wire(body)
+    return _parsed(ctx, ClawPolicy, body)
+
+
+def _parsed(ctx: Context, model: type[M], body: Body) -> M:
+    """The model of a cached wire body, parsed once while that body is current (watch
+    events replace bodies, never change them in place)."""
+    meta = body.get("metadata") or {}
+    key = (model.__name__, meta.get("namespace", ""), meta.get("name", ""))
+    cached = ctx.state.parsed.get(key)
+    if cached is not None and cached[0] is body:
+        return cached[1]  # type: ignore[no-any-return]
+    parsed = model.from_wire(body)
+    ctx.state.parsed[key] = (body, parsed)
+    return parsed
 
 
 async def _ensure_service_account(ctx: Context, namespace: str) -> None:

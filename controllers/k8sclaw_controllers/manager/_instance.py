@@ -28,6 +28,7 @@ async def reconcile(ctx: Context, body: Body, event_type: str | None) -> None:
     key = (instance.namespace, instance.name)
     if event_type == "DELETED" or instance.metadata.deletion_timestamp:
         ctx.state.instances.pop(key, None)
+        ctx.state.parsed.pop(("ClawInstance", *key), None)
         await _clawpolicy.refresh_namespace(ctx, instance.namespace)
         return  # owner references let the garbage collector remove Deployments
     previous = ctx.state.instances.get(key)

@@ -50,6 +50,9 @@ class State:
     instances: dict[Key, dict[str, Any]] = field(default_factory=dict)
     policies: dict[Key, dict[str, Any]] = field(default_factory=dict)
     skillpacks: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    parsed: dict[tuple[str, str, str], tuple[dict[str, Any], Any]] = field(default_factory=dict)
+    """(kind, namespace, name) -> (wire body, its model): an instance or policy body is
+    parsed once per watch event that replaced it, not once per run that reads it."""
     service_accounts: set[str] = field(default_factory=set)
     queued: dict[Key, set[str]] = field(default_factory=dict)
     """Runs waiting for a concurrency slot, by (namespace, instance)."""
