@@ -2,7 +2,8 @@
 
   (a) median latency AgentRun created -> its Job created              (target <= 100 ms)
   (b) N AgentRuns created at once until all have Jobs and are Running, as a ratio to a
-      bare loop creating N Jobs with the same client in the same run    (target <= 1.5x)
+      bare loop creating N Jobs with the same client in the same run    (target <= 1.5x);
+      also the CPU seconds the emulator, the controller and this client spent in the burst
   (c) controller RSS with M AgentRuns present                          (target <= 250 MB)
 
 The controller runs as its own process (`k8sclaw-controller`); the API server is the kube
@@ -39,6 +40,15 @@ from tests.harness.kube import api_client  # noqa: E402
 from tests.harness.kube_fixtures import install_crds  # noqa: E402
 
 GROUP, VERSION = "k8sclaw.io", "v1alpha1"
+EMULATOR_PID: list[int] = []  # the emulator process this bench started, if any
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU seconds of a process (this one when `pid` is None)."""
+    if pid is None:
+        return time.process_time()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_body(name: str) -> dict[str, Any]:
@@ -123,8 +133,10 @@ def emulator_process() -> Iterator[Path]:
             line = proc.stdout.readline().decode()
             if not line.startswith("ready "):
                 raise RuntimeError(f"the kube emulator did not start (exit {proc.poll()})")
+            EMULATOR_PID.append(proc.pid)
             yield kubeconfig
         finally:
+            EMULATOR_PID.clear()
             proc.terminate()
             try:
                 proc.wait(30)
@@ -231,7 +243,9 @@ def burst(cluster: Cluster, count: int) -> tuple[float, float]:
     settle(cluster, base_ns, count)
     print(f"    (bare Jobs all have pods after {time.perf_counter() - start:.2f} s; untimed)")
     namespace = cluster.namespace()
-    with controller(cluster, namespace, free_port()):
+    with controller(cluster, namespace, free_port()) as proc:
+        pids = {"emulator": EMULATOR_PID[0] if EMULATOR_PID else None, "controller": proc.pid}
+        cpu = {who: cpu_seconds(pid) for who, pid in pids.items() if pid} | {"bench": cpu_seconds()}
         start = time.perf_counter()
         for i in range(count):
             cluster.create_run(namespace, f"burst-{i:04d}")
@@ -254,6 +268,12 @@ def burst(cluster: Cluster, count: int) -> tuple[float, float]:
             if len(running) >= count:
                 watch.stop()
         elapsed = time.perf_counter() - start
+        used = {who: cpu_seconds(pids.get(who)) - was for who, was in cpu.items()}
+        print(
+            "    (CPU during the burst: "
+            + ", ".join(f"{w} {t:.2f} s" for w, t in used.items())
+            + ")"
+        )
         jobs = len(cluster.batch.list_namespaced_job(namespace).items)
     assert jobs == count, f"{jobs} Jobs for {count} runs"
     return bare, elapsed
