@@ -84,6 +84,15 @@ def _endpoint(instance: Body) -> netpol.ModelEndpoint:
     return netpol.model_endpoint(instance_provider(parsed), parsed.spec.agents.default.base_url)
 
 
+def endpoint_of(instance: Body) -> netpol.ModelEndpoint | None:
+    """The model endpoint, or None when unreadable — compared between an instance's versions
+    so a changed provider or baseURL re-applies the policies."""
+    try:
+        return _endpoint(instance)
+    except ValueError:
+        return None
+
+
 async def model_access(ctx: Context, namespace: str, instance: Body) -> netpol.ModelAccess:
     """How the instance's pods in `namespace` reach its model (reads a named Service)."""
     try:
@@ -104,7 +113,8 @@ async def model_access(ctx: Context, namespace: str, instance: Body) -> netpol.M
 
 
 def invalidate(ctx: Context, namespace: str, instance: str | None = None) -> None:
-    """Forget what was applied (a policy or policyRef changed): the next run re-applies."""
+    """Forget what was applied (a policy, policyRef or model endpoint changed): the next run
+    re-applies."""
     for key in list(ctx.state.applied_netpols):
         if key[0] == namespace and instance in (None, key[1]):
             ctx.state.applied_netpols.discard(key)

@@ -89,6 +89,41 @@ async def test_applied_policies_allow_the_instances_ollama_service_or_warn_when_
     assert f'Service "{ns}/gone" not found' in warning.message
 
 
+async def test_a_changed_base_url_reapplies_the_policies_for_the_next_run(kube: KubeEnv) -> None:
+    ns = kube.namespace
+    _ollama_service(kube)
+    create(kube, "clawinstances", _instance("alice", f"http://ollama.{ns}.svc:11434/v1"))
+    async with _harness.running(_harness.settings_for(kube)):
+        create(kube, "agentruns", run_body("a1", "alice"))
+        await wait_run(kube, "a1", lambda o: phase(o) == "Running")
+        egress = _applied(kube)["k8sclaw-agent-alice"]["spec"]["egress"]
+        assert not allows_ip(egress, "10.1.2.3", 8080)
+        _harness.custom(kube).patch_namespaced_custom_object(
+            "k8sclaw.io",
+            "v1alpha1",
+            ns,
+            "clawinstances",
+            "alice",
+            {"spec": {"agents": {"default": {"baseURL": "http://10.1.2.3:8080/v1"}}}},
+        )
+        await _harness.wait_for(  # the controller has reconciled the new instance version
+            _harness.custom(kube).list_namespaced_custom_object,
+            lambda o: (
+                "10.1.2.3" in str(o["spec"])
+                and (o.get("status") or {}).get("observedGeneration") == o["metadata"]["generation"]
+            ),
+            group="k8sclaw.io",
+            version="v1alpha1",
+            namespace=ns,
+            plural="clawinstances",
+        )
+        create(kube, "agentruns", run_body("a2", "alice"))
+        await wait_run(kube, "a2", lambda o: phase(o) == "Running")
+    egress = _applied(kube)["k8sclaw-agent-alice"]["spec"]["egress"]
+    assert allows_ip(egress, "10.1.2.3", 8080)  # the new endpoint
+    assert not allows_pod(egress, {names.LABEL_NAMESPACE_NAME: ns}, OLLAMA_PODS, 11434)
+
+
 def test_the_endpoint_comes_from_the_instance_and_bad_ones_are_one_line_errors() -> None:
     endpoint = _netpol._endpoint(_instance("carol", "http://ollama.models.svc:11434/v1"))
     assert (endpoint.host, endpoint.port) == ("ollama.models.svc", 11434)
