@@ -180,7 +180,7 @@ class K8sClawApp(AppCore):
         name = name_of(obj)
         feed = _ops.EventFeed(kube, kind, name, ns)
         title = f"Events {kind} {name} (live, Esc back)"
-        self.push_screen(TextScreen(title, stream=lambda: iter(feed), on_close=feed.close))
+        self.push_screen(TextScreen(title, stream=lambda: iter(feed), on_close=feed.stop))
 
     def action_delete(self) -> None:
         """x: delete the selected object after confirmation (Esc cancels)."""

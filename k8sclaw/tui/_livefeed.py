@@ -16,12 +16,12 @@ import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from textual.message import Message
 
 from k8sclaw.kube import Kube
 from k8sclaw.tui._store import RUNS, Store
+from k8sclaw.tui._stream import StreamReader
 from k8sclaw_protocol import TERMINAL_PHASES, AgentLogReader, AgentRun, LogPiece, names
 
 
@@ -57,7 +57,7 @@ def active_run(store: Store, instance: str | None) -> AgentRun | None:
     return candidates[-1] if candidates else None
 
 
-class _Follower:
+class _Follower(StreamReader):
     """Reads one pod's agent log as it grows; `stop()` unblocks a read in progress."""
 
     def __init__(
@@ -65,8 +65,7 @@ class _Follower:
     ) -> None:
         self.ident, self.kube, self.pod, self.post = ident, kube, pod, post
         self.path = f"/api/v1/namespaces/{namespace}/pods/{pod}/log"
-        self.stopped = threading.Event()
-        self._resp: Any = None
+        super().__init__()
 
     def run(self) -> None:
         """The thread body: stream the log into pieces until it ends or `stop()`."""
@@ -92,13 +91,6 @@ class _Follower:
     def _post(self, pieces: list[LogPiece]) -> None:
         if pieces and not self.stopped.is_set():
             self.post(AnswerStreamed(self.ident, pieces))
-
-    def stop(self) -> None:
-        self.stopped.set()
-        resp = self._resp
-        if resp is not None:
-            with contextlib.suppress(Exception):
-                resp.shutdown()
 
 
 class LiveFeed:

@@ -6,9 +6,7 @@ Runs are created only through `build_run(..., source="tui")`; onboarding goes th
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +14,7 @@ from typing import Any
 from k8sclaw import onboard
 from k8sclaw.kube import Kube, iter_lines
 from k8sclaw.tui._store import PODS, Pod
+from k8sclaw.tui._stream import StreamReader
 from k8sclaw_protocol import (
     AgentRun,
     ClawInstance,
@@ -50,11 +49,11 @@ def namespaces(kube: Kube) -> dict[str, str]:
     }
 
 
-class EventFeed:
+class EventFeed(StreamReader):
     """`l` on instances/policies: the object's Kubernetes Events, then new ones live.
 
     Lists once (TIME TYPE REASON MESSAGE, oldest first), then follows a watch from the
-    list's resourceVersion; iterated in a thread worker, `close()` (the screen closing)
+    list's resourceVersion; iterated in a thread worker, `stop()` (the screen closing)
     ends a blocked stream read at once.
     """
 
@@ -62,8 +61,7 @@ class EventFeed:
         self.kube, self.kind, self.name = kube, kind, name
         self.path = f"/api/v1/namespaces/{namespace}/events"
         self.query = [("fieldSelector", f"involvedObject.name={name},involvedObject.kind={kind}")]
-        self.closed = threading.Event()
-        self._resp: Any = None
+        super().__init__()
 
     def __iter__(self) -> Iterator[str]:
         body = self.kube.request("GET", self.path, what="events", query=self.query)
@@ -73,7 +71,7 @@ class EventFeed:
         if not items:
             yield f"(no events for {self.kind} {self.name} yet; new ones appear here)"
         version = str((body.get("metadata") or {}).get("resourceVersion", ""))
-        while not self.closed.is_set():
+        while not self.stopped.is_set():
             watch = [("watch", "true"), ("resourceVersion", version), ("timeoutSeconds", "300")]
             self._resp = self.kube.request(
                 "GET", self.path, what="events", query=self.query + watch, stream=True
@@ -90,14 +88,6 @@ class EventFeed:
             finally:
                 self._resp.release_conn()
                 self._resp = None
-
-    def close(self) -> None:
-        """Stop following (unblocks a read in progress)."""
-        self.closed.set()
-        resp = self._resp
-        if resp is not None:
-            with contextlib.suppress(Exception):
-                resp.shutdown()
 
 
 def _event_line(ev: dict[str, Any]) -> str:

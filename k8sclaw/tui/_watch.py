@@ -8,9 +8,7 @@ reports `ClusterUnreachable` once per outage.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +18,7 @@ from textual.message import Message
 from k8sclaw.kube import Kube, KubeError, iter_lines, resource_type
 from k8sclaw.tui._messages import ClusterReachable, ClusterUnreachable, RowsChanged
 from k8sclaw.tui._store import MODELS, PODS, Pod
+from k8sclaw.tui._stream import StreamReader
 from k8sclaw_protocol import names
 
 GONE = 410
@@ -57,7 +56,7 @@ def _uid(obj: dict[str, Any]) -> str:
     return str(meta.get("uid") or meta.get("name"))
 
 
-class Watcher:
+class Watcher(StreamReader):
     """List+watch one kind in one namespace and post what changed."""
 
     def __init__(
@@ -73,22 +72,13 @@ class Watcher:
         self.namespace = namespace
         self.post = post
         self.backoff = backoff or Backoff()
-        self.stopped = threading.Event()
-        self._resp: Any = None
+        super().__init__()
         if kind == PODS:
             self._rtype = resource_type("v1", "Pod")
             self._selector = f"{names.LABEL_ROLE}={names.ROLE_AGENT}"
         else:
             self._rtype = resource_type(names.GROUP_VERSION, MODELS[kind].info.kind)
             self._selector = ""
-
-    def stop(self) -> None:
-        """Ask the loop to end and unblock a stream read in progress."""
-        self.stopped.set()
-        resp = self._resp
-        if resp is not None:
-            with contextlib.suppress(Exception):
-                resp.shutdown()
 
     def run(self) -> None:
         """The worker body: list, watch, recover; returns once `stop` was called."""
