@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from k8sclaw_controllers.manager import _completion, _instance, _outcome
@@ -28,21 +29,28 @@ TOPICS = (_events.AGENT_RUN_COMPLETED, _events.AGENT_RUN_FAILED, _events.CHANNEL
 CLOSE_TIMEOUT = 2.0
 
 
-def find_run(ctx: Context, event: _events.Event) -> tuple[str, str] | None:
-    """(namespace, name) of the run an event is about, when it is unambiguous."""
-    name = event.metadata.get(_events.META_AGENT_RUN_ID)
+def _locate(
+    event: _events.Event, name_key: str, known: Iterable[tuple[str, str]]
+) -> tuple[str, str] | None:
+    """(namespace, name) an event names: from its namespace metadata, else the one known
+    object of that name (events from older bridges carry no namespace); None if ambiguous."""
+    name = event.metadata.get(name_key)
     if not name:
         return None
     namespace = event.metadata.get(META_NAMESPACE)
     if namespace:
         return namespace, name
-    instance = event.metadata.get(_events.META_INSTANCE_NAME)
-    matches = [
-        key
-        for key, record in ctx.state.runs.items()
-        if key[1] == name and (not instance or record.instance == instance)
-    ]
+    matches = [key for key in known if key[1] == name]
     return matches[0] if len(matches) == 1 else None
+
+
+def find_run(ctx: Context, event: _events.Event) -> tuple[str, str] | None:
+    """(namespace, name) of the run an event is about, when it is unambiguous."""
+    instance = event.metadata.get(_events.META_INSTANCE_NAME)
+    known = (
+        key for key, record in ctx.state.runs.items() if not instance or record.instance == instance
+    )
+    return _locate(event, _events.META_AGENT_RUN_ID, known)
 
 
 def outcome_of(event: _events.Event) -> _outcome.Outcome:
@@ -55,14 +63,7 @@ def outcome_of(event: _events.Event) -> _outcome.Outcome:
 
 def find_instance(ctx: Context, event: _events.Event) -> tuple[str, str] | None:
     """(namespace, name) of the ClawInstance a channel event is about, when unambiguous."""
-    name = event.metadata.get(_events.META_INSTANCE_NAME)
-    if not name:
-        return None
-    namespace = event.metadata.get(META_NAMESPACE)
-    if namespace:
-        return namespace, name
-    matches = [key for key in ctx.state.instances if key[1] == name]
-    return matches[0] if len(matches) == 1 else None
+    return _locate(event, _events.META_INSTANCE_NAME, ctx.state.instances)
 
 
 async def handle(ctx: Context, event: _events.Event) -> None:
