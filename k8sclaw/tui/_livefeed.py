@@ -19,19 +19,25 @@ from dataclasses import dataclass, field
 
 from textual.message import Message
 
-from k8sclaw.kube import Kube
+from k8sclaw.kube import ForbiddenError, Kube, NotFoundError
 from k8sclaw.tui._store import RUNS, Store
 from k8sclaw.tui._stream import StreamReader
 from k8sclaw_protocol import TERMINAL_PHASES, AgentLogReader, AgentRun, LogPiece, names
 
+RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
+"""Seconds before re-reading a dropped log stream (then the follower gives up)."""
+
 
 class AnswerStreamed(Message):
-    """New pieces of the followed run's agent log (`follower` tells stale ones apart)."""
+    """New pieces of the followed run's agent log (`follower` tells stale ones apart);
+    `restart` means the log was re-read from its start after a dropped stream, so these
+    pieces replace what was gathered instead of extending it."""
 
-    def __init__(self, follower: int, pieces: list[LogPiece]) -> None:
+    def __init__(self, follower: int, pieces: list[LogPiece], *, restart: bool = False) -> None:
         super().__init__()
         self.follower = follower
         self.pieces = pieces
+        self.restart = restart
 
 
 @dataclass
@@ -65,13 +71,27 @@ class _Follower(StreamReader):
     ) -> None:
         self.ident, self.kube, self.pod, self.post = ident, kube, pod, post
         self.path = f"/api/v1/namespaces/{namespace}/pods/{pod}/log"
+        self._restart = False
         super().__init__()
 
     def run(self) -> None:
-        """The thread body: stream the log into pieces until it ends or `stop()`."""
+        """The thread body: stream the log into pieces until it ends or `stop()`. A dropped
+        stream is re-read from the start (logs have no resume point), a few times with
+        back-off; after that the live text stays as it was and the run's status still
+        brings the result."""
+        for attempt, delay in enumerate((*RETRY_DELAYS, None)):
+            if self.stopped.is_set() or self._stream(restart=attempt > 0):
+                return
+            if delay is None or self.stopped.wait(delay):
+                return
+
+    def _stream(self, *, restart: bool) -> bool:
+        """One read of the whole log; True when it is over (read to its end, or the pod is
+        gone or forbidden — retrying would not help), False when worth another try."""
         query = [("container", names.CONTAINER_AGENT), ("follow", "true")]
         reader = AgentLogReader()
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._restart = restart
         try:
             self._resp = self.kube.request(
                 "GET", self.path, what=f"logs of pod {self.pod}", query=query, stream=True
@@ -79,18 +99,21 @@ class _Follower(StreamReader):
             for chunk in self._resp.stream(4096, decode_content=True):
                 self._post(reader.feed(decoder.decode(chunk)))
             self._post(reader.feed(decoder.decode(b"", final=True)) + reader.close())
+        except (NotFoundError, ForbiddenError):
+            return True
         except Exception:
-            # A lost log stream costs only the live text: the run watch still brings the
-            # result (and the `l` screen shows the log with its error).
-            return
+            return False
         finally:
             with contextlib.suppress(Exception):
                 if self._resp is not None:
                     self._resp.release_conn()
+        return True
 
     def _post(self, pieces: list[LogPiece]) -> None:
-        if pieces and not self.stopped.is_set():
-            self.post(AnswerStreamed(self.ident, pieces))
+        if self.stopped.is_set() or not pieces:
+            return
+        self.post(AnswerStreamed(self.ident, pieces, restart=self._restart))
+        self._restart = False
 
 
 class LiveFeed:
@@ -125,7 +148,10 @@ class LiveFeed:
         """Keep `msg`'s pieces if they come from the current follower; True if kept."""
         if self.answer is None or self._follower is None or msg.follower != self._follower.ident:
             return False
-        self.answer.pieces.extend(msg.pieces)
+        if msg.restart:
+            self.answer.pieces = list(msg.pieces)
+        else:
+            self.answer.pieces.extend(msg.pieces)
         return True
 
     def stop(self) -> None:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
+import pytest
 from rich.text import Text
 
-from k8sclaw.kube import ClusterTarget, Kube
-from k8sclaw.tui import Store
+from k8sclaw.kube import ClusterTarget, ClusterUnreachableError, Kube, NotFoundError
+from k8sclaw.tui import Store, _livefeed
 from k8sclaw.tui._feed import feed_text
-from k8sclaw.tui._livefeed import AnswerStreamed, LiveAnswer, LiveFeed, active_run
+from k8sclaw.tui._livefeed import AnswerStreamed, LiveAnswer, LiveFeed, _Follower, active_run
 from k8sclaw_protocol import LogPiece
 from tests.harness.kube import KubeEnv
 from tests.tui import _seed
@@ -87,3 +89,71 @@ def test_one_follower_at_a_time_and_stale_pieces_are_dropped(kube: KubeEnv) -> N
             assert not thread.is_alive()
     live.follow(None, kube.namespace, second)  # offline: never follows
     assert not live.following
+
+
+class _Response:
+    """A log stream that yields `chunks`, then ends — or drops, like a cut connection."""
+
+    def __init__(self, chunks: list[bytes], drop: bool) -> None:
+        self.chunks, self.drop = chunks, drop
+
+    def stream(self, _size: int, decode_content: bool) -> Iterator[bytes]:
+        yield from self.chunks
+        if self.drop:
+            raise ConnectionResetError("connection reset by peer")
+
+    def release_conn(self) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        pass
+
+
+class _Kube:
+    """Hands out the scripted responses (or raises), one per log request."""
+
+    def __init__(self, *responses: _Response | Exception) -> None:
+        self.responses, self.requests = list(responses), 0
+
+    def request(self, *_args: object, **_kwargs: object) -> _Response:
+        self.requests += 1
+        item = self.responses.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+
+def _follow(kube: _Kube) -> list[AnswerStreamed]:
+    posted: list[AnswerStreamed] = []
+    follower = _Follower(1, kube, "ns", "r1-pod", posted.append)  # type: ignore[arg-type]
+    follower.run()  # in this thread: returns when the log is over or retries are spent
+    return posted
+
+
+def _text(pieces: list[LogPiece]) -> str:
+    return "".join(p.text for p in pieces if p.kind == "text")
+
+
+def test_a_dropped_log_stream_is_reread_and_replaces_the_partial_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_livefeed, "RETRY_DELAYS", (0.0, 0.0))
+    kube = _Kube(
+        _Response([b"hello\n"], drop=True),
+        ClusterUnreachableError("cannot reach the cluster"),
+        _Response([b"hello\n", b"world\n"], drop=False),
+    )
+    posted = _follow(kube)
+    assert kube.requests == 3
+    assert [m.restart for m in posted] == [False, True, False]
+    live = LiveFeed(lambda msg: None)
+    live.answer, live._follower = LiveAnswer("r1", "r1-pod"), _Follower(1, kube, "ns", "p", print)  # type: ignore[arg-type]
+    for msg in posted:
+        live.add(msg)
+    assert _text(live.answer.pieces) == "hello\nworld\n"  # not "hello\nhello\nworld\n"
+
+
+def test_a_gone_pod_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_livefeed, "RETRY_DELAYS", (0.0, 0.0))
+    kube = _Kube(NotFoundError('pod "r1-pod" not found'))
+    assert _follow(kube) == [] and kube.requests == 1
