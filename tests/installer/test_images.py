@@ -1,5 +1,6 @@
-"""Dockerfiles: one per in-cluster component, non-root, read-only friendly, and the
-ipc-bridge image installs nothing of the UI or the Kubernetes client."""
+"""Dockerfiles: one per in-cluster component on one shared runtime recipe (slim, non-root,
+read-only friendly), built by images/build.sh, and the ipc-bridge image installs nothing of
+the UI or the Kubernetes client."""
 
 from __future__ import annotations
 
@@ -24,19 +25,39 @@ IMAGES = {
 }
 
 
+RUNTIME = (ROOT / "images/runtime/Dockerfile").read_text()
+BUILD = (ROOT / "images/build.sh").read_text()
+
+
 def _dockerfile(repository: str) -> str:
     return (ROOT / "images" / repository.rsplit("/", 1)[-1] / "Dockerfile").read_text()
+
+
+def _runtime_of(text: str) -> str:
+    """The distribution a component image is built on (its FROM runtime-<dist>)."""
+    match = re.search(r"^FROM \$\{REGISTRY\}/runtime-(\w+):\$\{VERSION\}$", text, re.M)
+    assert match, "a component image starts FROM its runtime image"
+    return f"k8sclaw-{match.group(1)}"
+
+
+def test_the_runtime_recipe_is_slim_non_root_and_read_only_friendly() -> None:
+    assert re.search(r"^FROM python:\$\{PYTHON_VERSION\}-slim$", RUNTIME, re.M)
+    user = re.findall(r"^USER (\d+):(\d+)$", RUNTIME, re.M)
+    assert user and user[-1] != ("0", "0")
+    assert "readOnlyRootFilesystem" in RUNTIME and "HOME=/tmp" in RUNTIME
+    assert "--package ${PACKAGE} " in RUNTIME
 
 
 @pytest.mark.parametrize(
     "repository", [*IMAGES, names.IMAGE_CHANNEL], ids=lambda r: r.rsplit("/", 1)[-1]
 )
-def test_dockerfile_is_slim_and_non_root(repository: str) -> None:
+def test_component_image_builds_on_a_runtime_and_stays_non_root(repository: str) -> None:
     text = _dockerfile(repository)
-    assert re.search(r"^FROM python:\$\{PYTHON_VERSION\}-slim$", text, re.M)
-    user = re.findall(r"^USER (\d+):(\d+)$", text, re.M)
-    assert user and user[-1] != ("0", "0")
-    assert "readOnlyRootFilesystem" in text and "HOME=/tmp" in text
+    dist = _runtime_of(text)
+    built = re.search(r"^for dist in ([\w ]+); do$", BUILD, re.M)
+    assert built and dist.removeprefix("k8sclaw-") in built.group(1).split()  # runtime is built
+    users = re.findall(r"^USER (\S+)$", text, re.M)
+    assert not users or users[-1] == "65532:65532"  # a root step (sandbox apt) switches back
 
 
 @pytest.mark.parametrize(
@@ -51,16 +72,16 @@ def test_entrypoint_is_a_console_script_of_the_installed_distribution(
     text = _dockerfile(repository)
     assert f'ENTRYPOINT ["{script}"]' in text
     dist = tomllib.loads((ROOT / folder / "pyproject.toml").read_text())["project"]["name"]
-    assert f"--package {dist} " in text
+    assert _runtime_of(text) == dist
 
 
 @pytest.mark.skipif(shutil.which("uv") is None, reason="uv not on PATH")
 def test_ipc_bridge_image_installs_no_ui_and_no_kubernetes_client() -> None:
-    text = _dockerfile(names.IMAGE_IPC_BRIDGE)
-    command = re.search(r"uv export (.*?) -o", text)
+    dist = _runtime_of(_dockerfile(names.IMAGE_IPC_BRIDGE))
+    command = re.search(r"uv export (.*?) -o", RUNTIME)
     assert command is not None
     out = subprocess.run(
-        ["uv", "export", *command.group(1).split()],
+        ["uv", "export", *command.group(1).replace("${PACKAGE}", dist).split()],
         cwd=ROOT,
         capture_output=True,
         text=True,
