@@ -25,8 +25,10 @@ def _set_phase(kube: KubeEnv, name: str, phase: str) -> None:
     )
 
 
-async def _precheck_fresh(kube: KubeEnv, name: str) -> None:
-    """`precheck` of run `name` in a just-started process: it has seen only that run."""
+async def _precheck_fresh(kube: KubeEnv, name: str) -> State:
+    """`precheck` of run `name` in a just-started process: it has seen only that run.
+
+    Returns the process's state after the check (the runs it listed, the slot taken)."""
     settings = _harness.settings_for(kube)
     kube_client = _kube.Kube.connect(_kube.load_configuration(settings.kubeconfig))
     try:
@@ -38,6 +40,7 @@ async def _precheck_fresh(kube: KubeEnv, name: str) -> None:
         await _agentrun.precheck(ctx, run)
     finally:
         await kube_client.close()
+    return ctx.state
 
 
 @pytest.fixture
@@ -64,4 +67,8 @@ async def test_a_running_run_not_yet_seen_by_the_watch_holds_its_slot(limited: K
 
 async def test_a_finished_run_not_yet_seen_frees_its_slot(limited: KubeEnv) -> None:
     _set_phase(limited, "old", "Succeeded")
-    await _precheck_fresh(limited, "new")
+    state = await _precheck_fresh(limited, "new")
+    namespace = limited.namespace
+    assert state.runs[(namespace, "old")].phase == "Succeeded"  # listed, though never watched
+    assert state.runs[(namespace, "new")].holds_slot
+    assert state.running(namespace, "alice") == 1
