@@ -7,16 +7,16 @@ from collections.abc import Callable
 from typing import Any
 
 from k8sclaw.installer import apply_object, object_ref
-from k8sclaw.kube import INSTALL_HINT, CRDsMissingError, Kube
+from k8sclaw.kube import Kube
 from k8sclaw_protocol import ClawInstance
 
 
 def check_cluster(kube: Kube, namespace: str) -> int:
-    """Step 1: the API answers and the CRDs exist; returns the instances already there."""
-    try:
-        return len(kube.list(ClawInstance, namespace))
-    except CRDsMissingError as exc:
-        raise CRDsMissingError(str(exc), hint=INSTALL_HINT) from exc
+    """Step 1: the API answers and the CRDs exist; returns the instances already there.
+
+    Missing CRDs raise `CRDsMissingError`, whose hint already names `k8sclaw install`.
+    """
+    return len(kube.list(ClawInstance, namespace))
 
 
 def apply(kube: Kube, objects: list[dict[str, Any]], say: Callable[[str], None]) -> None:

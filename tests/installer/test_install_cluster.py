@@ -162,5 +162,11 @@ def test_uninstall_leaves_nothing_even_with_finalizers(cluster: KubeEnv) -> None
         "error: the cluster does not know agentruns (K8sClaw CRDs missing)",
         "hint: run `k8sclaw install` to install the K8sClaw CRDs and control plane",
     ]
+    onboarding = k8sclaw(cluster, "onboard", "--non-interactive", "--no-policy")
+    assert onboarding.exit_code == 5
+    assert onboarding.stderr.splitlines()[-2:] == [
+        "error: the cluster does not know clawinstances (K8sClaw CRDs missing)",
+        "hint: run `k8sclaw install` to install the K8sClaw CRDs and control plane",
+    ]
     again = k8sclaw(cluster, "uninstall", "--yes")
     assert again.exit_code == 0, again.stderr
