@@ -10,11 +10,10 @@ import os
 
 import click
 
+from k8sclaw import onboard as ob
 from k8sclaw.cli import _common
 from k8sclaw.cli._errors import CliError
-
-_PROVIDERS = ("openai", "anthropic", "azure-openai", "ollama", "openai-compatible")
-_CHANNELS = ("telegram", "slack", "discord", "whatsapp")
+from k8sclaw_protocol import names
 
 
 def _from_env(var: str | None, what: str) -> str | None:
@@ -32,11 +31,13 @@ def _from_env(var: str | None, what: str) -> str | None:
 @click.command("onboard")
 @click.option("--non-interactive", is_flag=True, help="Take every answer from flags (CI, scripts).")
 @click.option("--instance", default="my-agent", show_default=True, help="ClawInstance name.")
-@click.option("--provider", type=click.Choice(_PROVIDERS), default="openai", show_default=True)
+@click.option(
+    "--provider", type=click.Choice(tuple(ob.PROVIDERS)), default="openai", show_default=True
+)
 @click.option("--model", help="Model name (default: the provider's).")
 @click.option("--base-url", help="Endpoint for azure-openai, ollama, openai-compatible.")
 @click.option("--api-key-env", metavar="VAR", help="Environment variable holding the API key.")
-@click.option("--channel", type=click.Choice(_CHANNELS), help="Chat channel to connect.")
+@click.option("--channel", type=click.Choice(tuple(ob.CHANNELS)), help="Chat channel to connect.")
 @click.option("--channel-token-env", metavar="VAR", help="Environment variable holding its token.")
 @click.option(
     "--policy/--no-policy",
@@ -63,8 +64,6 @@ def onboard(
 ) -> None:
     """Create an instance, its provider key, an optional channel and the default policy.
     Re-running updates the same objects in place."""
-    from k8sclaw import onboard as ob
-
     say = _say
     say("K8sClaw · Onboarding")
     say("Step 1/5 — Checking cluster")
@@ -99,18 +98,16 @@ def onboard(
     _next_steps(answers)
 
 
-def _next_steps(answers: object) -> None:
-    from k8sclaw.onboard import Answers
-
-    assert isinstance(answers, Answers)
+def _next_steps(answers: ob.Answers) -> None:
     say = _say
     say("Onboarding complete. Next:")
     say(f"  k8sclaw instances get {answers.instance}")
     say(f'  k8sclaw run --instance {answers.instance} "say hello"')
-    if answers.api_key is None and answers.provider != "ollama":
+    if answers.api_key is None and ob.PROVIDERS[answers.provider].key_env:
+        secret = names.provider_secret_name(answers.instance, answers.provider)
         say(
             "  no API key stored; add it with: kubectl create secret generic "
-            f"{answers.instance}-{answers.provider}-key --from-literal=<KEY_ENV>=..."
+            f"{secret} --from-literal=<KEY_ENV>=..."
         )
 
 
