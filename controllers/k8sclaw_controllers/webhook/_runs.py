@@ -40,15 +40,20 @@ PENDING_TTL = 30.0
 PATH = f"/apis/{names.GROUP_VERSION}/{AgentRun.info.plural}"
 
 
+def is_active(item: Body) -> bool:
+    """Whether an AgentRun (wire form) holds a slot: not being deleted, not terminal."""
+    meta = item.get("metadata") or {}
+    return not meta.get("deletionTimestamp") and (
+        (item.get("status") or {}).get("phase") not in TERMINAL_PHASES
+    )
+
+
 def _state(item: Body) -> tuple[Key, str, bool]:
     meta = item.get("metadata") or {}
     key = (str(meta.get("namespace", "")), str(meta.get("name", "")))
     instance = str((meta.get("labels") or {}).get(names.LABEL_INSTANCE, ""))
     instance = instance or str((item.get("spec") or {}).get("instanceRef", ""))
-    active = not meta.get("deletionTimestamp") and (
-        (item.get("status") or {}).get("phase") not in TERMINAL_PHASES
-    )
-    return key, instance, active
+    return key, instance, is_active(item)
 
 
 class RunIndex:

@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from k8sclaw_controllers.manager import _kube
-from k8sclaw_controllers.webhook._runs import RunIndex
-from k8sclaw_protocol import TERMINAL_PHASES, AgentRun, ClawInstance, ClawPolicy, names
+from k8sclaw_controllers.webhook._runs import RunIndex, is_active
+from k8sclaw_protocol import AgentRun, ClawInstance, ClawPolicy, names
 
 
 class SourceError(Exception):
@@ -95,9 +95,7 @@ class ClusterSource:
         return sum(
             1
             for item in items
-            if (item.get("metadata") or {}).get("name") != exclude
-            and not (item.get("metadata") or {}).get("deletionTimestamp")
-            and (item.get("status") or {}).get("phase") not in TERMINAL_PHASES
+            if (item.get("metadata") or {}).get("name") != exclude and is_active(item)
         )
 
     async def run_depth(self, namespace: str, name: str) -> int | None:
