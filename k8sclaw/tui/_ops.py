@@ -22,9 +22,6 @@ from k8sclaw_protocol import (
     names,
 )
 
-DEFAULT_POLICY = "default-policy"
-DEFAULT_MODELS = {"anthropic": "claude-sonnet-4-20250514", "ollama": "llama3"}
-
 
 def create_run(kube: Kube, instance: ClawInstance, task: str) -> AgentRun:
     """Create a run of `instance` through the shared builder (labels, model, auth)."""

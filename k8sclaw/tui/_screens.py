@@ -12,7 +12,8 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, Label, RichLog, Select, Static
 
-from k8sclaw.tui._ops import DEFAULT_MODELS, Onboarding
+from k8sclaw import onboard
+from k8sclaw.tui._ops import Onboarding
 from k8sclaw_protocol import CHANNEL_TYPES, PROVIDERS
 
 
@@ -141,7 +142,7 @@ class OnboardScreen(Screen[Onboarding | None]):
             instance=self.query_one("#w-instance", Input).value.strip() or "my-agent",
             provider=provider,
             model=self.query_one("#w-model", Input).value.strip()
-            or DEFAULT_MODELS.get(provider, "gpt-4o"),
+            or onboard.PROVIDERS[provider].default_model,
             api_key=self.query_one("#w-key", Input).value,
             channel="" if channel_select.is_blank() else str(channel_select.value),
             channel_token=self.query_one("#w-token", Input).value,

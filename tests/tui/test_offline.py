@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from textual.widgets import Input
+from textual.widgets import Input, Select
 
+from k8sclaw import onboard
 from k8sclaw.tui import K8sClawApp, RowsChanged
-from k8sclaw.tui._screens import TextScreen
+from k8sclaw.tui._screens import OnboardScreen, TextScreen
 from k8sclaw.tui._table import ResourceTable
 from tests.tui import _seed
 from tests.tui._seed import seed, settle, submit
@@ -175,3 +176,16 @@ async def test_completion_shows_phase_and_bindings_next_to_names() -> None:
         command.value = "/features d"
         await settle(app, lambda: "/features" in str(message.render()))
         assert str(message.render()).strip() == "/features default-policy (0 bindings)"
+
+
+async def test_onboard_answers_default_the_model_from_the_provider_table() -> None:
+    app = seeded_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = OnboardScreen()
+        await app.push_screen(screen)
+        await pilot.pause()
+        assert screen.answers().model == onboard.PROVIDERS["openai"].default_model == "gpt-4o"
+        screen.query_one("#w-provider", Select).value = "anthropic"
+        assert screen.answers().model == "claude-sonnet-4-20250514"
+        screen.query_one("#w-provider", Select).value = "ollama"
+        assert (screen.answers().instance, screen.answers().model) == ("my-agent", "llama3")
