@@ -36,8 +36,11 @@ async def reconcile(ctx: Context, body: Body, event_type: str | None) -> None:
     if previous is None or _policy_ref(previous) != instance.spec.policy_ref:
         _netpol.invalidate(ctx, instance.namespace, instance.name)
         await _clawpolicy.refresh_namespace(ctx, instance.namespace)
-    elif _netpol.endpoint_of(previous) != _netpol.endpoint_of(body):
-        _netpol.invalidate(ctx, instance.namespace, instance.name)  # new model endpoint
+    elif previous.get("spec") != body.get("spec") and (
+        _netpol.endpoint_of(previous) != _netpol.endpoint_of(body)
+    ):
+        # A new model endpoint; parsed only when the spec changed, not on status events.
+        _netpol.invalidate(ctx, instance.namespace, instance.name)
     channels = [await _channel(ctx, instance, ch) for ch in instance.spec.channels]
     await _delete_removed_channels(ctx, instance)
     if instance.spec.memory is None or instance.spec.memory.enabled:
