@@ -19,11 +19,12 @@ from typing import Any, Final, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from k8sclaw_protocol import _events
+from k8sclaw_protocol import _events, _names
 
 TMP_SUFFIX: Final = ".tmp"
-RESULT_MARKER: Final = "__K8SCLAW_RESULT__"
-END_MARKER: Final = "__K8SCLAW_END__"
+# The stdout result markers, spelled once in `names` (the controller parses them too).
+RESULT_MARKER: Final = _names.RESULT_MARKER_START
+END_MARKER: Final = _names.RESULT_MARKER_END
 _DIR_MODE: Final = 0o750
 _FILE_MODE: Final = 0o640
 
