@@ -184,15 +184,15 @@ class K8sClawApp(AppCore):
 
     def action_delete(self) -> None:
         """x: delete the selected object after confirmation (Esc cancels)."""
+        if not self.view.deletable:  # a channel row stands for its instance: not that
+            self.say("channels are removed by editing their instance", error=True)
+            return
         obj = self._need_selection()
         if obj is not None:
             self.confirm_delete(self.view.kind, obj)
 
     def confirm_delete(self, kind: str, obj: Any) -> None:
         """Ask, then delete in a worker; the watch removes the row."""
-        if not self.view.deletable and kind == self.view.kind and self.view.derived:
-            self.say("channels are removed by editing their instance", error=True)
-            return
         name = name_of(obj)
 
         def answered(yes: bool | None) -> None:

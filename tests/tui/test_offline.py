@@ -6,7 +6,7 @@ from textual.widgets import Input, Select
 
 from k8sclaw import onboard
 from k8sclaw.tui import K8sClawApp, RowsChanged
-from k8sclaw.tui._screens import OnboardScreen, TextScreen
+from k8sclaw.tui._screens import ConfirmScreen, OnboardScreen, TextScreen
 from k8sclaw.tui._table import ResourceTable
 from tests.tui import _seed
 from tests.tui._seed import seed, settle, submit
@@ -189,3 +189,15 @@ async def test_onboard_answers_default_the_model_from_the_provider_table() -> No
         assert screen.answers().model == "claude-sonnet-4-20250514"
         screen.query_one("#w-provider", Select).value = "ollama"
         assert (screen.answers().instance, screen.answers().model) == ("my-agent", "llama3")
+
+
+async def test_x_on_a_channel_row_refuses_but_delete_instance_still_asks() -> None:
+    app = seeded_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await seed(app)
+        await pilot.press("3", "x")
+        assert app.view.name == "channels" and not isinstance(app.screen, ConfirmScreen)
+        assert "removed by editing their instance" in str(app.query_one("#message").render())
+        await submit(pilot, "/delete instance alpha")  # from the Channels view, too
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.question == "Delete instance alpha?"
