@@ -16,6 +16,7 @@ async def reconcile(ctx: Context, body: Body, event_type: str | None) -> None:
     key = (meta.get("namespace", ""), meta.get("name", ""))
     if event_type == "DELETED" or meta.get("deletionTimestamp"):
         ctx.state.policies.pop(key, None)
+        ctx.state.parsed.pop(("ClawPolicy", *key), None)
         return
     previous = ctx.state.policies.get(key)
     ctx.state.policies[key] = body

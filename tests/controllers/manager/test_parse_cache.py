@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from k8sclaw_controllers.manager import _agentrun, _kube
+from k8sclaw_controllers.manager import _agentrun, _clawpolicy, _instance, _kube
 from k8sclaw_controllers.manager._context import Context
 from k8sclaw_controllers.manager._state import State
 from k8sclaw_protocol import AgentRun
@@ -31,5 +31,32 @@ async def test_a_replaced_instance_body_is_parsed_again(kube: KubeEnv) -> None:
         ctx.state.instances[key] = {**body, "spec": {**body["spec"], "policyRef": "gone"}}
         with pytest.raises(_agentrun.PrecheckError, match="ClawPolicy 'gone'"):
             await _agentrun.precheck(ctx, run)
+    finally:
+        await client.close()
+
+
+async def test_a_deleted_instance_or_policy_leaves_no_parsed_model(kube: KubeEnv) -> None:
+    settings = _harness.settings_for(kube)
+    client = _kube.Kube.connect(_kube.load_configuration(settings.kubeconfig))
+    try:
+        ctx = Context(kube=client, settings=settings, state=State())
+        ns = kube.namespace
+        meta = {"metadata": {"name": "alice", "namespace": ns}}
+        instance = instance_body(policyRef="strict") | meta
+        policy = {"metadata": {"name": "strict", "namespace": ns}, "spec": {}}
+        ctx.state.instances[(ns, "alice")] = instance
+        ctx.state.policies[(ns, "strict")] = policy
+        run = AgentRun.from_wire(
+            {**run_body("r1"), "apiVersion": "k8sclaw.io/v1alpha1", "kind": "AgentRun"}
+            | {"metadata": {"name": "r1", "namespace": ns}}
+        )
+        await _agentrun.precheck(ctx, run)
+        assert set(ctx.state.parsed) == {
+            ("ClawInstance", ns, "alice"),
+            ("ClawPolicy", ns, "strict"),
+        }
+        await _clawpolicy.reconcile(ctx, policy, "DELETED")
+        await _instance.reconcile(ctx, instance, "DELETED")
+        assert ctx.state.parsed == {}
     finally:
         await client.close()
