@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from k8sclaw_protocol import Backoff, EventBus, IpcLayout, events, ipc
+from k8sclaw_protocol import Backoff, EventBus, IpcLayout, events, ipc, names
 from k8sclaw_sidecar._settings import PodPaths
 from k8sclaw_sidecar.agent import AgentRunner, Toolbox
 from k8sclaw_sidecar.bridge import Bridge, BridgeSettings
@@ -82,6 +82,15 @@ async def test_bad_tool_arguments_are_reported_and_write_nothing(
     assert is_error and error in out, out
     assert not any((pod.ipc / "spawn").iterdir()) and not any((pod.ipc / "messages").iterdir())
     assert toolbox.spawns == 0
+
+
+def test_the_agent_offers_exactly_the_tools_the_policy_engine_gates(pod: PodPaths) -> None:
+    """The runner's tool table uses the shared names, each with a handler: a tool the
+    policy engine knows by another spelling could never be denied."""
+    toolbox = Toolbox(agent_settings(pod, "openai", "http://unused"))
+    assert toolbox.offered == list(names.TOOLS)
+    assert [s["name"] for s in toolbox.schemas()] == list(names.TOOLS)
+    assert all(callable(getattr(toolbox, f"_tool_{name}", None)) for name in names.TOOLS)
 
 
 async def test_spawned_subagents_are_counted_in_the_metrics(

@@ -29,12 +29,12 @@ _SECRET_PATTERNS: Final = (
     re.compile(r"\b(sk-|xox[abpr]-|ghp_|gho_|AKIA)([A-Za-z0-9_\-]{6,})"),
 )
 _MAIN_ARGUMENT: Final = {
-    "execute_command": "command",
-    "read_file": "path",
-    "write_file": "path",
-    "list_directory": "path",
-    "fetch_url": "url",
-    "spawn_subagent": "task",
+    names.TOOL_EXECUTE_COMMAND: "command",
+    names.TOOL_READ_FILE: "path",
+    names.TOOL_WRITE_FILE: "path",
+    names.TOOL_LIST_DIRECTORY: "path",
+    names.TOOL_FETCH_URL: "url",
+    names.TOOL_SPAWN_SUBAGENT: "task",
 }
 
 
@@ -63,13 +63,13 @@ def _url_without_credentials(url: str) -> str:
 
 def describe_tool_call(name: str, args: dict[str, Any], secrets: Iterable[str] = ()) -> str:
     """One short human line for a tool call: `execute_command: cat notes.txt`."""
-    if name == "send_channel_message":
+    if name == names.TOOL_SEND_CHANNEL_MESSAGE:
         detail = f"{args.get('channel', '')}: {args.get('text', '')}"
     else:
         detail = str(args.get(_MAIN_ARGUMENT.get(name, ""), ""))
-    if name == "fetch_url":
+    if name == names.TOOL_FETCH_URL:
         detail = _url_without_credentials(detail)
-    if name == "write_file":
+    if name == names.TOOL_WRITE_FILE:
         detail += f" ({len(str(args.get('content', '')))} chars)"
     line = redact(" ".join(f"{name}: {detail}".split()), secrets).rstrip(": ")
     return line if len(line) <= MAX_TOOL_LINE else line[: MAX_TOOL_LINE - 1] + "…"

@@ -21,6 +21,7 @@ from k8sclaw_protocol import (
     OutboundMessage,
     SpawnRequest,
     ipc,
+    names,
 )
 from k8sclaw_sidecar import _watch
 from k8sclaw_sidecar.agent import _fetch, _files
@@ -43,29 +44,34 @@ TOOLS: dict[str, dict[str, Any]] = {
     t["name"]: t
     for t in (
         _spec(
-            "execute_command",
+            names.TOOL_EXECUTE_COMMAND,
             "Run a shell command in the sandbox, in /workspace unless workdir is given.",
             {"command": _S, "workdir": _S, "timeout": {"type": "integer", "maximum": 120}},
             ["command"],
         ),
         _spec(
-            "read_file", "Read a file under /workspace, /tmp or /skills.", {"path": _S}, ["path"]
+            names.TOOL_READ_FILE,
+            "Read a file under /workspace, /tmp or /skills.",
+            {"path": _S},
+            ["path"],
         ),
         _spec(
-            "write_file",
+            names.TOOL_WRITE_FILE,
             "Write a file under /workspace or /tmp (parents created).",
             {"path": _S, "content": _S},
             ["path", "content"],
         ),
-        _spec("list_directory", "List a directory: kind, size, name.", {"path": _S}, ["path"]),
         _spec(
-            "fetch_url",
+            names.TOOL_LIST_DIRECTORY, "List a directory: kind, size, name.", {"path": _S}, ["path"]
+        ),
+        _spec(
+            names.TOOL_FETCH_URL,
             "HTTP(S) GET a public URL and return its text.",
             {"url": _S, "maxChars": {"type": "integer", "maximum": 100000}},
             ["url"],
         ),
         _spec(
-            "send_channel_message",
+            names.TOOL_SEND_CHANNEL_MESSAGE,
             "Send a message on a chat channel (empty chatId: the owner's chat).",
             {
                 "channel": {"enum": list(CHANNEL_TYPES)},
@@ -75,7 +81,7 @@ TOOLS: dict[str, dict[str, Any]] = {
             ["channel", "text"],
         ),
         _spec(
-            "spawn_subagent",
+            names.TOOL_SPAWN_SUBAGENT,
             "Ask for a sub-agent run with its own task; its result arrives later.",
             {"task": _S, "systemPrompt": _S, "skills": {"type": "array", "items": _S}},
             ["task"],
