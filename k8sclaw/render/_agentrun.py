@@ -7,7 +7,6 @@ from datetime import datetime
 from k8sclaw.render import _base, _columns
 from k8sclaw_protocol import AgentRun, names
 
-TASK_WIDTH = 48
 COLUMNS = _columns.AGENT_RUN
 
 
@@ -15,9 +14,6 @@ def render(obj: AgentRun, now: datetime) -> _base.Row:
     """Cells of one run; an unset phase shows as Pending (the run was just created)."""
     status = obj.status
     usage = status.token_usage if status else None
-    task = _base.text(obj.spec.task)
-    if len(task) > TASK_WIDTH:
-        task = task[: TASK_WIDTH - 1] + "…"
     return (
         obj.name,
         obj.spec.instance_ref,
@@ -27,7 +23,7 @@ def render(obj: AgentRun, now: datetime) -> _base.Row:
         _base.duration_ms(usage.duration_ms if usage else None),
         f"{obj.spec.model.provider}/{obj.spec.model.model}",
         _base.text(obj.metadata.labels.get(names.LABEL_COMPONENT)),
-        task,
+        _base.clip(_base.text(obj.spec.task), _base.TASK_WIDTH),
         _base.age(obj.metadata.creation_timestamp, now),
     )
 

@@ -18,29 +18,39 @@ if TYPE_CHECKING:
     from k8sclaw_protocol import Resource
 
 R = TypeVar("R", bound="Resource")
+T = TypeVar("T")
 Row = tuple[str, ...]
 NONE = "-"
 MASK = "********"
+TASK_WIDTH = 48  # an AgentRun's TASK cell (`-o wide`)
 
 
-@dataclass(frozen=True)
-class KindRenderer(Generic[R]):
-    """The columns of one kind and the pure function that fills them."""
+class TableRenderer(Generic[T]):
+    """`headers` and `row` over `columns` and `render`: shared by the model renderers
+    (`KindRenderer`) and the wire renderers (`_wire.WireRenderer`)."""
 
-    kind: type[R]
     columns: tuple[Column, ...]
-    render: Callable[[R, datetime], Row]
+    render: Callable[[T, datetime], Row]
 
     def headers(self, *, wide: bool) -> list[str]:
         """Column names for table (or wide) output."""
         return [c.name for c in self.columns if wide or not c.wide]
 
-    def row(self, obj: R, *, wide: bool, now: datetime | None = None) -> Row:
+    def row(self, obj: T, *, wide: bool, now: datetime | None = None) -> Row:
         """One object's cells for table (or wide) output."""
         cells = self.render(obj, now or datetime.now(UTC))
         return tuple(
             cell for col, cell in zip(self.columns, cells, strict=True) if wide or not col.wide
         )
+
+
+@dataclass(frozen=True)
+class KindRenderer(TableRenderer[R]):
+    """The columns of one kind and the pure function that fills them."""
+
+    kind: type[R]
+    columns: tuple[Column, ...]
+    render: Callable[[R, datetime], Row]
 
 
 def age(then: datetime | None, now: datetime) -> str:
@@ -78,6 +88,11 @@ def text(value: object) -> str:
     if value is None or value == "":
         return NONE
     return " ".join(str(value).split())
+
+
+def clip(cell: str, width: int) -> str:
+    """A cell cut to `width` characters, the last one an ellipsis when cut."""
+    return cell if len(cell) <= width else cell[: width - 1] + "…"
 
 
 def mask(value: str | None) -> str:

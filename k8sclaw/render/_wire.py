@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from k8sclaw.render import _base, _columns
@@ -18,27 +18,15 @@ from k8sclaw.render._columns import Column
 
 Wire = dict[str, Any]
 LABEL_COMPONENT = "k8sclaw.io/component"  # = k8sclaw_protocol.names.LABEL_COMPONENT (tested)
-TASK_WIDTH = 48
 
 
 @dataclass(frozen=True)
-class WireRenderer:
+class WireRenderer(_base.TableRenderer[Wire]):
     """Columns of one kind and the function that fills them from a wire object."""
 
     kind: str
     columns: tuple[Column, ...]
     render: Callable[[Wire, datetime], _base.Row]
-
-    def headers(self, *, wide: bool) -> list[str]:
-        """Column names for table (or wide) output."""
-        return [c.name for c in self.columns if wide or not c.wide]
-
-    def row(self, obj: Wire, *, wide: bool, now: datetime | None = None) -> _base.Row:
-        """One object's cells for table (or wide) output."""
-        cells = self.render(obj, now or datetime.now(UTC))
-        return tuple(
-            cell for col, cell in zip(self.columns, cells, strict=True) if wide or not col.wide
-        )
 
 
 def _meta(obj: Wire) -> Wire:
@@ -53,9 +41,6 @@ def agent_run(obj: Wire, now: datetime) -> _base.Row:
     """Cells of one AgentRun (see `_agentrun.render`)."""
     spec, status = obj.get("spec") or {}, obj.get("status")
     usage = status.get("tokenUsage") if status is not None else None
-    task = _base.text(spec.get("task"))
-    if len(task) > TASK_WIDTH:
-        task = task[: TASK_WIDTH - 1] + "…"
     model = spec.get("model") or {}
     return (
         _meta(obj).get("name") or "",
@@ -66,7 +51,7 @@ def agent_run(obj: Wire, now: datetime) -> _base.Row:
         _base.duration_ms(usage.get("durationMs", 0) if usage is not None else None),
         f"{model.get('provider', 'openai')}/{model.get('model')}",
         _base.text((_meta(obj).get("labels") or {}).get(LABEL_COMPONENT)),
-        task,
+        _base.clip(_base.text(spec.get("task")), _base.TASK_WIDTH),
         _age(obj, now),
     )
 
