@@ -14,7 +14,7 @@ Row = tuple[str, ...]
 MAX_CELL = 40
 MIN_CELL = 6
 GAP = 1
-_PHASE_COLUMNS = ("PHASE", "STATUS")
+PHASE_COLUMNS = frozenset({"PHASE", "STATUS"})  # cells styled by phase; kept on narrow screens
 
 
 def truncate(cell: str, width: int = MAX_CELL) -> str:
@@ -143,7 +143,7 @@ class RowModel:
         if not count:
             return []
         priority = [0]
-        priority += [i for i, h in enumerate(self.headers) if h in _PHASE_COLUMNS and i]
+        priority += [i for i, h in enumerate(self.headers) if h in PHASE_COLUMNS and i]
         if count > 1 and count - 1 not in priority:
             priority.append(count - 1)
         priority += [i for i in range(count) if i not in priority]

@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from k8sclaw.tui._rows import GAP, MAX_CELL, Row, RowModel, truncate
+from k8sclaw.tui._rows import GAP, MAX_CELL, PHASE_COLUMNS, Row, RowModel, truncate
 
 __all__ = ["MAX_CELL", "PHASE_STYLES", "ResourceTable", "truncate"]
 
@@ -38,7 +38,6 @@ PHASE_STYLES = {
     "Pending": "yellow",
     "Unknown": "dim",
 }
-_PHASE_COLUMNS = {"PHASE", "STATUS"}
 _PHASE_RICH = {phase: Style.parse(style) for phase, style in PHASE_STYLES.items()}
 
 
@@ -293,7 +292,7 @@ class ResourceTable(ScrollView, can_focus=True):
         for col, w in layout:
             cell = row[col]
             cell_style = style
-            if not cursor and headers[col] in _PHASE_COLUMNS and cell in _PHASE_RICH:
+            if not cursor and headers[col] in PHASE_COLUMNS and cell in _PHASE_RICH:
                 cell_style = style + _PHASE_RICH[cell]
             segments.append(Segment(" " * GAP, style))
             segments.append(Segment(set_cell_size(truncate(cell, w), w), cell_style))
