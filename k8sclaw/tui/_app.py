@@ -255,7 +255,7 @@ class AppCore(App[int]):
     @on(ResourceTable.Highlighted)
     def _highlighted(self) -> None:
         feed = self.query_one(Feed)
-        if getattr(feed, "instance", None) != self.selected_instance():
+        if feed.instance != self.selected_instance():
             self.refresh_feed()
 
     @work(thread=True, group="ops", exit_on_error=False)

@@ -70,6 +70,9 @@ def feed_text(store: Store, instance: str | None, live: LiveAnswer | None = None
 class Feed(Static):
     """The feed pane; `show(store, instance)` re-renders it."""
 
+    instance: str | None = None
+    """The instance shown (None before the first `show` or with no instance)."""
+
     def show(self, store: Store, instance: str | None, live: LiveAnswer | None = None) -> None:
         """Render the feed of `instance` from the store (and the live answer, if any)."""
         self.instance = instance
