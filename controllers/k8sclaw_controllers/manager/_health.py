@@ -62,12 +62,3 @@ async def serve(host: str, port: int, ready: asyncio.Event) -> web.AppRunner:
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner
-
-
-def bound_port(runner: web.AppRunner) -> int:
-    """The port actually bound (for port 0)."""
-    for site in runner.sites:
-        server = site._server
-        if server is not None and server.sockets:  # type: ignore[attr-defined]
-            return int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
-    return 0

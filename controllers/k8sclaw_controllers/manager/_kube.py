@@ -15,7 +15,6 @@ import kubernetes
 
 Body = dict[str, Any]
 MERGE = "application/merge-patch+json"
-JSON_PATCH = "application/json-patch+json"
 APPLY = "application/apply-patch+yaml"
 FIELD_MANAGER = "k8sclaw-controller"
 
