@@ -126,7 +126,7 @@ async def _inotify_batches(
     watcher = _Inotify(root)
     loop = asyncio.get_running_loop()
     loop.add_reader(watcher.fd.fileno(), watcher.wake.set)
-    relay = asyncio.create_task(_relay(stop, watcher.wake))
+    relay_task = asyncio.create_task(relay(stop, watcher.wake))
     try:
         yield _regular_files(watcher.watch_tree(root), accept, by_mtime=True)
         while not stop.is_set():
@@ -138,7 +138,7 @@ async def _inotify_batches(
                 changed = watcher.watch_tree(root)  # re-adding a watch is harmless
             yield _regular_files(changed, accept, by_mtime=rescan)
     finally:
-        relay.cancel()
+        relay_task.cancel()
         loop.remove_reader(watcher.fd.fileno())
         watcher.fd.close()
 
@@ -147,7 +147,8 @@ def _tree(root: Path) -> list[Path]:
     return list(root.rglob("*"))
 
 
-async def _relay(source: asyncio.Event, target: asyncio.Event) -> None:
+async def relay(source: asyncio.Event, target: asyncio.Event) -> None:
+    """Set `target` once `source` is set (an outer stop reaching an inner loop)."""
     await source.wait()
     target.set()
 

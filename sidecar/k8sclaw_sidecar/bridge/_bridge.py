@@ -172,7 +172,7 @@ async def run_bridge(settings: BridgeSettings, stop: asyncio.Event | None = None
     bridge = Bridge(settings, bus)
     watcher = None
     if stop is not None:
-        watcher = asyncio.create_task(_relay(stop, bridge.stop))
+        watcher = asyncio.create_task(_watch.relay(stop, bridge.stop))
     try:
         return await bridge.run()
     finally:
@@ -181,8 +181,3 @@ async def run_bridge(settings: BridgeSettings, stop: asyncio.Event | None = None
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
         await bus.close()
-
-
-async def _relay(source: asyncio.Event, target: asyncio.Event) -> None:
-    await source.wait()
-    target.set()
