@@ -159,9 +159,7 @@ class Toolbox:
         return "sub-agent requested; its result will arrive as a follow-up"
 
     async def _tool_execute_command(self, a: dict[str, Any]) -> str:
-        return await self._execute(a)
-
-    async def _execute(self, a: dict[str, Any]) -> str:
+        """Hand the command to the sandbox through `/ipc/tools` and wait for its result."""
         timeout = max(1, min(int(a.get("timeout") or self.settings.exec_timeout), MAX_EXEC_TIMEOUT))
         req = ExecRequest(
             id=uuid.uuid4().hex[:12],
