@@ -10,8 +10,6 @@ printed raw: its answer is printed only if the streamed text did not already sho
 
 from __future__ import annotations
 
-import codecs
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -63,24 +61,12 @@ def stream(kube: Kube, run: AgentRun, *, follow: bool) -> bool:
     if follow:
         _await_container(kube, pod, run.namespace)
     printer = AnswerPrinter()
-    for text in _log_text(kube, pod, run.namespace, follow=follow):
+    for text in kube.pod_log_text(
+        pod, run.namespace, container=names.CONTAINER_AGENT, follow=follow
+    ):
         printer.feed(text)
     printer.close()
     return printer.answered
-
-
-def _log_text(kube: Kube, pod: str, namespace: str, *, follow: bool) -> Iterator[str]:
-    """The agent container's log as decoded text, one piece per HTTP chunk received."""
-    query = [("container", names.CONTAINER_AGENT)] + ([("follow", "true")] if follow else [])
-    path = f"/api/v1/namespaces/{namespace}/pods/{pod}/log"
-    resp = kube.request("GET", path, what=f"logs of pod {pod}", query=query, stream=True)
-    decoder = codecs.getincrementaldecoder("utf-8")("replace")  # "→" may span two chunks
-    try:
-        for chunk in resp.stream(4096, decode_content=True):
-            yield decoder.decode(chunk)
-        yield decoder.decode(b"", final=True)
-    finally:
-        resp.release_conn()
 
 
 class AnswerPrinter:

@@ -7,6 +7,7 @@ Returns the pydantic models of `k8sclaw_protocol`; every failure leaves as a `Ku
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections.abc import Iterator
 from typing import Any, TypeVar
@@ -221,15 +222,31 @@ class Kube:
 
     def pod_logs(self, name: str, namespace: str, *, container: str, follow: bool) -> Iterator[str]:
         """Lines of a container's log; with `follow`, until the container ends."""
-        path = f"/api/v1/namespaces/{namespace}/pods/{name}/log"
-        query = [("container", container)]
-        if follow:
-            query.append(("follow", "true"))
-        resp = self.request("GET", path, what=f"logs of pod {name}", query=query, stream=True)
+        resp = self._pod_log(name, namespace, container=container, follow=follow)
         try:
             yield from iter_lines(resp)
         finally:
             resp.release_conn()
+
+    def pod_log_text(
+        self, name: str, namespace: str, *, container: str, follow: bool
+    ) -> Iterator[str]:
+        """A container's log as decoded text, one piece per HTTP chunk received (a
+        half-written line shows at once); with `follow`, until the container ends."""
+        resp = self._pod_log(name, namespace, container=container, follow=follow)
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")  # a character may span chunks
+        try:
+            for chunk in resp.stream(4096, decode_content=True):
+                yield decoder.decode(chunk)
+            yield decoder.decode(b"", final=True)
+        finally:
+            resp.release_conn()
+
+    def _pod_log(self, name: str, namespace: str, *, container: str, follow: bool) -> Any:
+        """The open response of a container's log (`follow`: it stays open while it runs)."""
+        path = f"/api/v1/namespaces/{namespace}/pods/{name}/log"
+        query = [("container", container)] + ([("follow", "true")] if follow else [])
+        return self.request("GET", path, what=f"logs of pod {name}", query=query, stream=True)
 
 
 def iter_lines(resp: Any) -> Iterator[str]:
