@@ -43,16 +43,13 @@ class Backoff:
     initial: float = 0.05
     maximum: float = 2.0
 
-    def delays(self) -> AsyncIterator[float]:
-        return _delays(self.initial, self.maximum)
-
-
-async def _delays(initial: float, maximum: float) -> AsyncIterator[float]:
-    delay = initial
-    while True:
-        yield delay
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, maximum)
+    async def delays(self) -> AsyncIterator[float]:
+        """Endless: yields the next delay, then sleeps it before the following one."""
+        delay = self.initial
+        while True:
+            yield delay
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.maximum)
 
 
 class EventBus:
