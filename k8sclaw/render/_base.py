@@ -25,6 +25,12 @@ MASK = "********"
 TASK_WIDTH = 48  # an AgentRun's TASK cell (`-o wide`)
 
 
+def clock() -> datetime:
+    """The time ages are measured against when the caller passes none; one function so a
+    test comparing two renderings can pin it (two reads a second apart differ by `1s`)."""
+    return datetime.now(UTC)
+
+
 class TableRenderer(Generic[T]):
     """`headers` and `row` over `columns` and `render`: shared by the model renderers
     (`KindRenderer`) and the wire renderers (`_wire.WireRenderer`)."""
@@ -38,7 +44,7 @@ class TableRenderer(Generic[T]):
 
     def row(self, obj: T, *, wide: bool, now: datetime | None = None) -> Row:
         """One object's cells for table (or wide) output."""
-        cells = self.render(obj, now or datetime.now(UTC))
+        cells = self.render(obj, now or clock())
         return tuple(
             cell for col, cell in zip(self.columns, cells, strict=True) if wide or not col.wide
         )

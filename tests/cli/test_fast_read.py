@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from k8sclaw.cli import cli
+from k8sclaw.render import _base as render_base
 from k8sclaw.installer import SAMPLES_DIR
 from k8sclaw_protocol import names
 from tests.harness.kube import KubeEnv
@@ -37,6 +39,14 @@ def invoke(*args: str, **env: str) -> Result:
 
 
 # -- parity with the kubernetes-client path, on the emulator ---------------------------------
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both paths render AGE from the same instant, else a second boundary between the
+    two invocations makes `0s` vs `1s`."""
+    instant = datetime.now(UTC)
+    monkeypatch.setattr(render_base, "clock", lambda: instant)
 
 
 @pytest.fixture
