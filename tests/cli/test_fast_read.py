@@ -25,8 +25,8 @@ import yaml
 from click.testing import CliRunner, Result
 
 from k8sclaw.cli import cli
-from k8sclaw.render import _base as render_base
 from k8sclaw.installer import SAMPLES_DIR
+from k8sclaw.render import _base as render_base
 from k8sclaw_protocol import names
 from tests.harness.kube import KubeEnv
 
