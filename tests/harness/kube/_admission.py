@@ -46,7 +46,7 @@ class Admission:
             obj = _schema.admit(rtype, obj, strict=strict, subresource=subresource)
         _defaults.validate(rtype, obj)
         if operation == "CREATE" and (rtype.group, rtype.kind) == ("", "Pod"):
-            namespace = self._cluster.store.get(
+            namespace = self._cluster.store.peek(
                 ("", "namespaces"), "", obj["metadata"]["namespace"]
             )
             _podsecurity.enforce(namespace, obj)

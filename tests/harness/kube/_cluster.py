@@ -18,10 +18,6 @@ from tests.harness.kube._store import Obj, Store, clone
 from tests.harness.kube._types import Registry, ResourceType
 
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
-_UNKNOWN_MEDIA = (
-    "the body of the request was in an unknown format - accepted media types include: "
-    "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
-)
 _SYSTEM_META = (
     "uid",
     "creationTimestamp",
@@ -56,21 +52,40 @@ class Cluster:
 
     # -- reads ---------------------------------------------------------------------------
     def render(self, rtype: ResourceType, obj: Obj) -> Obj:
+        """Stamp `obj` (the caller's own) with the apiVersion and kind it is served as."""
         obj["apiVersion"], obj["kind"] = rtype.api_version, rtype.kind
         return obj
 
+    def view(self, rtype: ResourceType, obj: Obj) -> Obj:
+        """A stored object as served in `rtype`'s version without copying it: a new
+        top-level dict sharing everything else, so read-only (see `_store`'s invariant)."""
+        return {**obj, "apiVersion": rtype.api_version, "kind": rtype.kind}
+
     def read(self, rtype: ResourceType, namespace: str, name: str) -> Obj:
+        """The object, deep-copied: the caller may change it."""
         obj = self.store.get(rtype.key, namespace, name)
         if obj is None:
             raise _errors.not_found(rtype.group, rtype.plural, name)
         return self.render(rtype, obj)
+
+    def peek(self, rtype: ResourceType, namespace: str, name: str) -> Obj:
+        """The object uncopied (`view`), for reading, serialising and structural sharing."""
+        obj = self.store.peek(rtype.key, namespace, name)
+        if obj is None:
+            raise _errors.not_found(rtype.group, rtype.plural, name)
+        return self.view(rtype, obj)
 
     def find(self, rtype: ResourceType, namespace: str, name: str) -> Obj | None:
         obj = self.store.get(rtype.key, namespace, name)
         return None if obj is None else self.render(rtype, obj)
 
     def list(self, rtype: ResourceType, namespace: str | None) -> list[Obj]:
+        """Deep copies, sorted by namespace/name: the caller may change them."""
         return [self.render(rtype, o) for o in self.store.list_objects(rtype.key, namespace)]
+
+    def list_views(self, rtype: ResourceType, namespace: str | None) -> list[Obj]:
+        """`list` uncopied (`view`s): for reading and serialising only."""
+        return [self.view(rtype, o) for o in self.store.list_peek(rtype.key, namespace)]
 
     # -- create --------------------------------------------------------------------------
     def _check_namespace(self, rtype: ResourceType, namespace: str, name: str) -> None:
@@ -78,7 +93,7 @@ class Cluster:
             return
         ns_type = self.registry.find("", "v1", "namespaces")
         assert ns_type is not None
-        ns = self.store.get(ns_type.key, "", namespace)
+        ns = self.store.peek(ns_type.key, "", namespace)
         if ns is None:
             raise _errors.not_found("", "namespaces", namespace)
         if ns["metadata"].get("deletionTimestamp"):
@@ -142,7 +157,7 @@ class Cluster:
             "CREATE", rtype, body, None, strict=strict, dry_run=dry_run
         )
         if (
-            self.store.get(rtype.key, namespace if rtype.namespaced else "", meta["name"])
+            self.store.peek(rtype.key, namespace if rtype.namespaced else "", meta["name"])
             is not None
         ):
             raise _errors.already_exists(rtype.group, rtype.plural, meta["name"])
@@ -152,8 +167,12 @@ class Cluster:
 
     # -- update --------------------------------------------------------------------------
     def _merge_update(
-        self, rtype: ResourceType, old: Obj, body: Obj, subresource: str | None
+        self, rtype: ResourceType, old: Obj, body: Obj, subresource: str | None, owned: bool
     ) -> Obj:
+        """The object an update would store, built from `old` (stored, never changed) and
+        `body`. A status write shares everything but metadata and status with `old`: only
+        those two are changed on the way to the store (admission of a status write
+        touches `.status` alone)."""
         meta = body.get("metadata")
         if not isinstance(meta, dict):
             raise _errors.bad_request("Object 'metadata' is missing or not an object")
@@ -163,17 +182,7 @@ class Cluster:
                 f"the name of the object ({meta.get('name')}) does not match the name on "
                 f"the request ({name})"
             )
-        if subresource == "status":
-            new = clone(old)
-            new["status"] = clone(body.get("status"))
-            if new["status"] is None:
-                new.pop("status")
-        else:
-            new = clone(body)
-            if rtype.status and "status" in old:
-                new["status"] = clone(old["status"])
-            elif rtype.status:
-                new.pop("status", None)
+        new = _updated(rtype, old, body, subresource, owned)
         for key in _SYSTEM_META:
             if key in old["metadata"]:
                 new["metadata"][key] = old["metadata"][key]
@@ -218,8 +227,11 @@ class Cluster:
         dry_run: bool = False,
         strict: bool = False,
         require_rv: bool = True,
+        owned: bool = False,
     ) -> Obj:
-        old = self.read(rtype, namespace, name)
+        """Replace an object (or its status); `owned`: `body` is the caller's to give away
+        (a decoded request body), so it is not copied first."""
+        old = self.peek(rtype, namespace, name)  # read-only: `new` is built beside it
         given = (
             (body.get("metadata") or {}).get("resourceVersion") if isinstance(body, dict) else None
         )
@@ -237,7 +249,7 @@ class Cluster:
                     )
                 ],
             )
-        new = self._merge_update(rtype, old, body, subresource)  # copies what it keeps
+        new = self._merge_update(rtype, old, body, subresource, owned)
         self._check_finalizers(rtype, old, new)
         if subresource is None:
             _defaults.apply_defaults(rtype, new)
@@ -280,15 +292,17 @@ class Cluster:
                 raise _errors.bad_request(
                     "PATCH requests must include a fieldManager query parameter for apply requests"
                 )
-            existing = self.find(rtype, namespace, name)
-            if existing is None:
+            if self.store.peek(rtype.key, namespace, name) is None:
                 if subresource:
                     raise _errors.not_found(rtype.group, rtype.plural, name)
                 body = clone(patch)
                 body.setdefault("metadata", {}).setdefault("name", name)
-                return await self.create(rtype, namespace, body, dry_run=dry_run, strict=strict)
-        old = self.read(rtype, namespace, name)
-        new = self._apply_patch(rtype, kind, old, patch)
+                return await self.create(
+                    rtype, namespace, body, dry_run=dry_run, strict=strict, owned=True
+                )
+        old = self.peek(rtype, namespace, name)
+        # `new` may share parts with the stored `old`: `update` copies what it keeps.
+        new = _patch.apply(rtype, kind, old, patch)
         given = (new.get("metadata") or {}).get("resourceVersion")
         if given != old["metadata"]["resourceVersion"]:
             raise _errors.conflict(rtype.group, rtype.plural, name)
@@ -302,28 +316,6 @@ class Cluster:
             strict=strict,
             require_rv=False,
         )
-
-    def _apply_patch(self, rtype: ResourceType, kind: str, old: Obj, patch: Any) -> Obj:
-        if kind == "application/json-patch+json":
-            new = _patch.json_patch(old, patch)
-        elif kind == "application/merge-patch+json":
-            new = _patch.merge_patch(old, patch)
-        elif kind == "application/strategic-merge-patch+json":
-            if rtype.custom:
-                raise _errors.unsupported_media_type(_UNKNOWN_MEDIA)
-            new = _patch.strategic_merge(old, patch)
-        elif kind == "application/apply-patch+yaml" and rtype.custom:
-            new = _patch.merge_patch(old, _strip_apply(patch))
-        elif kind == "application/apply-patch+yaml":
-            new = _patch.strategic_merge(old, _strip_apply(patch))
-        else:
-            raise _errors.unsupported_media_type(_UNKNOWN_MEDIA)
-        if not isinstance(new, dict):
-            raise _errors.bad_request("the patch did not produce an object")
-        new.setdefault("metadata", {}).setdefault(
-            "resourceVersion", old["metadata"]["resourceVersion"]
-        )
-        return new
 
     # -- delete --------------------------------------------------------------------------
     async def delete(
@@ -386,12 +378,21 @@ class Cluster:
         return int(seconds)
 
 
-def _strip_apply(patch: Any) -> Any:
-    """Server-side apply, simplified: the applied configuration is merged into the live object
-    (keyed lists of built-ins by their merge key, like a strategic merge; custom resources like
-    a merge patch). No field ownership: fields the applier stops sending are kept."""
-    if not isinstance(patch, dict):
-        raise _errors.bad_request("apply patch must be an object")
-    body = clone(patch)
-    body.get("metadata", {}).pop("resourceVersion", None)
-    return body
+def _updated(rtype: ResourceType, old: Obj, body: Obj, subresource: str | None, owned: bool) -> Obj:
+    """`body` over `old` before the system metadata is carried over: a status write takes
+    only `.status` from the body (sharing spec and the rest with `old`), a main-resource
+    write keeps the stored status of a type with a status subresource."""
+    if subresource == "status":
+        new = {**old, "metadata": clone(old["metadata"])}
+        status = body.get("status")
+        if status is None:
+            new.pop("status", None)
+        else:
+            new["status"] = clone(status)
+        return new
+    new = body if owned else clone(body)
+    if rtype.status and "status" in old:
+        new["status"] = clone(old["status"])
+    elif rtype.status:
+        new.pop("status", None)
+    return new

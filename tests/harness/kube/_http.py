@@ -147,7 +147,7 @@ class Router:
             )
             return _json(obj, 201)
         if request.method == "DELETE":
-            for obj in self.cluster.list(rtype, target.namespace):
+            for obj in self.cluster.list_views(rtype, target.namespace):
                 if matches(obj):
                     await self.cluster.delete(
                         rtype, obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
@@ -165,7 +165,7 @@ class Router:
     def _list(
         self, rtype: ResourceType, namespace: str | None, matches: Callable[[Obj], bool], query: Any
     ) -> Obj:
-        items = [o for o in self.cluster.list(rtype, namespace) if matches(o)]
+        items = [o for o in self.cluster.list_views(rtype, namespace) if matches(o)]
         start = int(query.get("continue") or 0)
         limit = int(query.get("limit") or 0)
         page = items[start : start + limit] if limit else items[start:]
@@ -192,12 +192,12 @@ class Router:
         )
         cluster, sub = self.cluster, target.subresource
         if request.method == "GET":
-            return _json(cluster.read(rtype, ns, name))
+            return _json(cluster.peek(rtype, ns, name))
         if request.method == "PUT":
             body = await _body(request)
             return _json(
                 await cluster.update(
-                    rtype, ns, name, body, subresource=_sub(sub), **_write_opts(query)
+                    rtype, ns, name, body, subresource=_sub(sub), owned=True, **_write_opts(query)
                 )
             )
         if request.method == "PATCH":

@@ -194,9 +194,8 @@ class JobController(Controller):
                 "blockOwnerDeletion": True,
             }
         ]
-        await self.cluster.create(
-            pods_type, meta["namespace"], {"metadata": pod_meta, "spec": template["spec"]}
-        )
+        body = {"metadata": pod_meta, "spec": template["spec"]}  # built from our own copy
+        await self.cluster.create(pods_type, meta["namespace"], body, owned=True)
 
     def _requeue(self, job: Obj) -> None:
         self._queue.put_nowait(Event(0, "MODIFIED", JOBS, job))

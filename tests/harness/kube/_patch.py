@@ -5,14 +5,22 @@ a key (containers by `name`, volumeMounts by `mountPath`, ...), `$patch: delete`
 `$patch: replace` directives are honoured, and other lists are replaced. The merge keys
 come from the Kubernetes API types for the fields K8sClaw's objects use; unlisted lists
 fall back to replacement, which is also what kube-apiserver does for atomic lists.
+
+Merge and strategic merge never change `target`: they build new dicts and lists along the
+paths the patch touches and share the untouched parts of `target` (a stored object, see
+`_store`'s invariant), so their result is read-only until the caller copies it, as
+`Cluster.update` does. JSON patch edits a deep copy in place and returns that copy.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tests.harness.kube import _errors
-from tests.harness.kube._store import clone
+from tests.harness.kube._store import Obj, clone
+
+if TYPE_CHECKING:
+    from tests.harness.kube._types import ResourceType
 
 # list field name → merge key, for built-in kinds (patchMergeKey in the Go API types).
 _MERGE_KEYS: dict[str, str] = {
@@ -33,13 +41,17 @@ _MERGE_KEYS: dict[str, str] = {
     "initContainerStatuses": "name",
 }
 _PRIMITIVE_MERGE = {"finalizers"}
+_UNKNOWN_MEDIA = (
+    "the body of the request was in an unknown format - accepted media types include: "
+    "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+)
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386: objects merge recursively, `null` deletes, everything else replaces."""
     if not isinstance(patch, dict):
         return clone(patch)
-    result = clone(target) if isinstance(target, dict) else {}
+    result = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
@@ -139,7 +151,7 @@ def _merge_list(field: str, target: list[Any], patch: list[Any]) -> list[Any]:
         return [p for p in clone(patch) if not (isinstance(p, dict) and "$patch" in p)]
     if any(p.get("$patch") == "replace" for p in patch):
         return [p for p in clone(patch) if "$patch" not in p]
-    result = clone(target)
+    result = list(target)
     for item in patch:
         index = next(
             (
@@ -167,7 +179,7 @@ def strategic_merge(target: Any, patch: Any) -> Any:
         return {k: clone(v) for k, v in patch.items() if k != "$patch"}
     if patch.get("$patch") == "delete":
         return None
-    result = clone(target) if isinstance(target, dict) else {}
+    result = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if key.startswith(("$setElementOrder/", "$retainKeys")) or key == "$patch":
             continue
@@ -188,3 +200,42 @@ def strategic_merge(target: Any, patch: Any) -> Any:
             else:
                 result[key] = merged
     return result
+
+
+def apply(rtype: ResourceType, kind: str, old: Obj, patch: Any) -> Obj:
+    """`patch` (of media type `kind`) applied to `old`; shares parts with `old` unless
+    it is a JSON patch. Adds `old`'s resourceVersion when the patch does not name one."""
+    if kind == "application/json-patch+json":
+        new = json_patch(old, patch)
+    elif kind == "application/merge-patch+json":
+        new = merge_patch(old, patch)
+    elif kind == "application/strategic-merge-patch+json":
+        if rtype.custom:
+            raise _errors.unsupported_media_type(_UNKNOWN_MEDIA)
+        new = strategic_merge(old, patch)
+    elif kind == "application/apply-patch+yaml" and rtype.custom:
+        new = merge_patch(old, _strip_apply(patch))
+    elif kind == "application/apply-patch+yaml":
+        new = strategic_merge(old, _strip_apply(patch))
+    else:
+        raise _errors.unsupported_media_type(_UNKNOWN_MEDIA)
+    if not isinstance(new, dict):
+        raise _errors.bad_request("the patch did not produce an object")
+    meta = new.setdefault("metadata", {})
+    if isinstance(meta, dict) and "resourceVersion" not in meta:
+        # A new dict: `meta` may be the stored object's own metadata.
+        new["metadata"] = {**meta, "resourceVersion": old["metadata"]["resourceVersion"]}
+    return new
+
+
+def _strip_apply(patch: Any) -> Any:
+    """Server-side apply, simplified: the applied configuration is merged into the live object
+    (keyed lists of built-ins by their merge key, like a strategic merge; custom resources like
+    a merge patch). No field ownership: fields the applier stops sending are kept."""
+    if not isinstance(patch, dict):
+        raise _errors.bad_request("apply patch must be an object")
+    body = dict(patch)  # the merges copy what they take from it
+    meta = body.get("metadata")
+    if isinstance(meta, dict) and "resourceVersion" in meta:
+        body["metadata"] = {k: v for k, v in meta.items() if k != "resourceVersion"}
+    return body

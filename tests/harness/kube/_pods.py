@@ -87,7 +87,7 @@ class PodSubresources:
     async def log(self, request: web.Request, target: Target) -> web.StreamResponse:
         if request.method != "GET":
             raise _errors.method_not_allowed()
-        pod = self.cluster.read(target.rtype, target.namespace or "", target.name or "")
+        pod = self.cluster.peek(target.rtype, target.namespace or "", target.name or "")
         url = self._kubelet_url(pod, self._container(pod, request.query.get("container")))
         params = {
             k: v

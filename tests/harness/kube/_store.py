@@ -4,6 +4,14 @@ Every write bumps the counter, stamps `metadata.resourceVersion` and appends an 
 watches replay the history from a resourceVersion and then follow live events, and a
 version older than the retained history is `410 Gone`, as with etcd compaction.
 All calls happen on the emulator's event-loop thread, so no locking is needed.
+
+Invariant: stored objects are immutable. Writers replace, never mutate: a write hands the
+store a new object (its own copy, or a new top-level dict that shares untouched subtrees
+with the old one), and nothing changes a stored object, or anything reachable from it,
+afterwards. That is what lets events, watches, `peek`, `list_peek` and structural sharing
+in the verbs use stored objects without copying them. Code that wants to change an object
+starts from `get`/`list_objects` (deep copies) or builds new dicts around the parts it
+changes.
 """
 
 from __future__ import annotations
@@ -81,9 +89,12 @@ class Store:
 
     def list_objects(self, key: Key, namespace: str | None = None) -> list[Obj]:
         """Objects of one type, optionally in one namespace, sorted by namespace/name."""
+        return [clone(o) for o in self.list_peek(key, namespace)]
+
+    def list_peek(self, key: Key, namespace: str | None = None) -> list[Obj]:
+        """`list_objects` uncopied: the stored objects themselves, for read-only use."""
         bucket = self._objects.get(key, {})
-        found = [o for (ns, _), o in sorted(bucket.items()) if namespace in (None, ns)]
-        return [clone(o) for o in found]
+        return [o for (ns, _), o in sorted(bucket.items()) if namespace in (None, ns)]
 
     def keys(self) -> list[Key]:
         return list(self._objects)

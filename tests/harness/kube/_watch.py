@@ -90,7 +90,7 @@ async def serve(request: web.Request, scope: Scope, stopping: asyncio.Event) -> 
 
 def _backlog(scope: Scope, rv: str) -> list[bytes]:
     if rv in ("", "0"):
-        current = scope.cluster.list(scope.rtype, scope.namespace)
+        current = scope.cluster.list_views(scope.rtype, scope.namespace)
         return [scope.line("ADDED", o) for o in current if scope.matches(o)]
     try:
         since = int(rv)

@@ -121,7 +121,7 @@ class Webhooks:
         subresource: str | None,
     ) -> list[Obj]:
         hooks = []
-        for config in self.cluster.store.list_objects(key):
+        for config in self.cluster.store.list_peek(key):  # read-only
             for hook in config.get("webhooks") or []:
                 if any(
                     _rule_matches(r, operation, rtype, subresource) for r in hook.get("rules") or []
@@ -140,7 +140,7 @@ class Webhooks:
             return _selectors.match_label_selector(ns_selector, labels)
         if not rtype.namespaced:
             return True
-        ns = self.cluster.store.get(("", "namespaces"), "", obj["metadata"].get("namespace", ""))
+        ns = self.cluster.store.peek(("", "namespaces"), "", obj["metadata"].get("namespace", ""))
         ns_labels = ((ns or {}).get("metadata") or {}).get("labels") or {}
         return _selectors.match_label_selector(ns_selector, ns_labels)
 
