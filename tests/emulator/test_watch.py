@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import kubernetes
 import pytest
 
@@ -67,3 +69,32 @@ def test_too_old_resource_version_is_gone(kube: KubeEnv) -> None:
     with pytest.raises(kubernetes.client.ApiException) as info:
         _events(kube, resource_version=listing.metadata.resource_version)
     assert info.value.status == 410
+
+
+def test_a_burst_arrives_whole_and_in_order(kube: KubeEnv) -> None:
+    """One delete-collection request writes many events at once: a live watch gets every
+    one, in order, whether the server sends them one by one or together."""
+    v1, ns, prefix = core(kube), kube.namespace, unique("burst")
+    names = [f"{prefix}-{i:02d}" for i in range(20)]
+    for name in names:
+        v1.create_namespaced_config_map(
+            ns, {"metadata": {"name": name, "labels": {"burst": prefix}}}
+        )
+    marker = unique("marker")
+    rv = v1.list_namespaced_config_map(ns).metadata.resource_version
+    response = v1.list_namespaced_config_map(
+        ns, watch=True, resource_version=rv, timeout_seconds=30, _preload_content=False
+    )
+    seen: list[tuple[str, str]] = []
+    try:
+        lines = (json.loads(line) for line in response if line.strip())
+        v1.create_namespaced_config_map(ns, {"metadata": {"name": marker}})
+        assert next(lines)["object"]["metadata"]["name"] == marker  # the watch is live
+        v1.delete_collection_namespaced_config_map(ns, label_selector=f"burst={prefix}")
+        for event in lines:
+            seen.append((event["type"], event["object"]["metadata"]["name"]))
+            if len(seen) == len(names):
+                break
+    finally:
+        response.close()
+    assert seen == [("DELETED", name) for name in names]
