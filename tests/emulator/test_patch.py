@@ -124,3 +124,20 @@ def test_apply_merges_keyed_lists_of_built_ins(kube: KubeEnv) -> None:
         assert again["webhooks"][0]["clientConfig"]["caBundle"] == "Y2E="  # type: ignore[index]
     finally:
         raw(kube, "DELETE", path)
+
+
+def test_apply_body_may_be_yaml_or_json(kube: KubeEnv) -> None:
+    """Apply bodies are YAML (JSON being YAML too); a body that is neither is a 400."""
+    name = unique("cm")
+    path = f"/api/v1/namespaces/{kube.namespace}/configmaps/{name}"
+    text = f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  a: '1'\n"
+    created = _patch(kube, path, text, "application/apply-patch+yaml", fieldManager="test")
+    assert created["data"] == {"a": "1"}
+    as_json = '{"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "2"}}'
+    updated = _patch(kube, path, as_json, "application/apply-patch+yaml", fieldManager="test")
+    assert updated["data"] == {"a": "2"}
+    status, result = raw(
+        kube, "PATCH", path, "data: [unclosed", "application/apply-patch+yaml", fieldManager="t"
+    )
+    assert (status, result["reason"]) == (400, "BadRequest")
+    assert "could not be decoded" in result["message"]

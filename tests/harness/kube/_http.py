@@ -264,7 +264,21 @@ async def _body(request: web.Request, optional: bool = False) -> Any:
         raise _errors.bad_request("the request body is empty")
     try:
         if request.content_type == "application/apply-patch+yaml":
-            return yaml.safe_load(raw)
+            return _yaml(raw)
         return json.loads(raw)
     except (ValueError, yaml.YAMLError) as exc:
         raise _errors.bad_request(f"the body of the request could not be decoded: {exc}") from exc
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _yaml(raw: bytes) -> Any:
+    """An apply body: YAML, in practice JSON (what client libraries send). JSON is read
+    as JSON, several times faster than the YAML loader and with the types Go's YAML reader
+    gives it (`1e3` is a number); anything else (NaN included) goes to the YAML loader."""
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except ValueError:
+        return yaml.safe_load(raw)
