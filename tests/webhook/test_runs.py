@@ -1,5 +1,6 @@
 """The watch-fed run index behind the concurrency rule: counting, pending admissions,
-and the watch against the API server (sync, events, re-list after 410 Gone)."""
+and the watch against the API server (sync, events; 410 Gone and re-lists are the
+shared list-watch's, tested in tests/controllers/manager/test_informer.py)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ class Clock:
 def _index(*items: Any) -> tuple[_runs.RunIndex, Clock]:
     clock = Clock()
     index = _runs.RunIndex(clock)
-    index.load({"metadata": {"resourceVersion": "5"}, "items": list(items)})
+    index.listed(list(items))
     return index, clock
 
 
@@ -60,24 +61,23 @@ def test_counts_only_active_runs_of_the_instance_and_namespace() -> None:
     assert index.count(NS, "alpha", exclude="") == 2
     assert index.count(NS, "alpha", exclude="a") == 1
     assert index.count("elsewhere", "alpha", exclude="") == 0
-    assert index.resource_version == "5"
 
 
 def test_watch_events_move_runs_in_and_out() -> None:
     index, _ = _index(_item("a"))
-    index.apply({"type": "ADDED", "object": _item("b")})
+    index.changed("ADDED", _item("b"))
     assert index.count(NS, "alpha", "") == 2
-    index.apply({"type": "MODIFIED", "object": _item("a", phase="Succeeded")})
+    index.changed("MODIFIED", _item("a", phase="Succeeded"))
     assert index.count(NS, "alpha", "") == 1
-    index.apply({"type": "DELETED", "object": _item("b")})
+    index.changed("DELETED", _item("b"))
     assert index.count(NS, "alpha", "") == 0
-    index.apply({"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "99"}}})
-    assert index.resource_version == "99"
+    index.interrupted()
+    assert index.count(NS, "alpha", "") is None  # a failed watch defers to a live LIST
 
 
 def test_a_relabelled_run_moves_to_its_new_instance() -> None:
     index, _ = _index(_item("a"))
-    index.apply({"type": "MODIFIED", "object": _item("a", instance="beta")})
+    index.changed("MODIFIED", _item("a", instance="beta"))
     assert (index.count(NS, "alpha", ""), index.count(NS, "beta", "")) == (0, 1)
 
 
@@ -85,7 +85,7 @@ def test_admitted_runs_count_until_the_watch_shows_them_once() -> None:
     index, _ = _index(_item("a"))
     index.admitted(NS, "b", "alpha")
     assert index.count(NS, "alpha", "") == 2
-    index.apply({"type": "ADDED", "object": _item("b")})
+    index.changed("ADDED", _item("b"))
     assert index.count(NS, "alpha", "") == 2
     index.admitted(NS, "a", "alpha")  # already known: not counted twice
     assert index.count(NS, "alpha", "") == 2
@@ -100,41 +100,38 @@ def test_admitted_runs_never_stored_expire() -> None:
 
 
 class SignallingIndex(_runs.RunIndex):
-    """A RunIndex that wakes the test on every load and event (no polling)."""
+    """A RunIndex that wakes the test on every list and event (no polling)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.changed = asyncio.Condition()
-        self.loads = 0
+        self.wake = asyncio.Event()
 
-    def load(self, listing: dict[str, Any]) -> None:
-        super().load(listing)
-        self.loads += 1
-        asyncio.get_running_loop().create_task(self._notify())
+    def listed(self, items: list[dict[str, Any]]) -> None:
+        super().listed(items)
+        self.wake.set()
 
-    def apply(self, event: dict[str, Any]) -> None:
-        super().apply(event)
-        asyncio.get_running_loop().create_task(self._notify())
-
-    async def _notify(self) -> None:
-        async with self.changed:
-            self.changed.notify_all()
+    def changed(self, kind: str, obj: dict[str, Any]) -> None:
+        super().changed(kind, obj)
+        self.wake.set()
 
     async def until(self, predicate: Any) -> None:
-        async with self.changed:
-            await asyncio.wait_for(self.changed.wait_for(predicate), timeout=30)
+        async with asyncio.timeout(30):
+            while not predicate():
+                self.wake.clear()
+                await self.wake.wait()
 
 
 @pytest.fixture
 async def watched(kube: KubeEnv) -> AsyncIterator[SignallingIndex]:
-    watch = _runs.RunWatch(_kube.load_configuration(str(kube.kubeconfig)), SignallingIndex())
-    task = asyncio.create_task(watch.run(retry=0))
+    client = _kube.Kube.connect(_kube.load_configuration(str(kube.kubeconfig)), limit=1)
+    index = SignallingIndex()
+    task = asyncio.create_task(_runs.keep(client, index))
     try:
-        yield watch.index  # type: ignore[misc]
+        yield index
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        await watch.close()
+        await client.close()
 
 
 def _create(kube: KubeEnv, name: str) -> None:
@@ -156,21 +153,3 @@ async def test_watch_syncs_and_follows_creates(kube: KubeEnv, watched: Signallin
         assert await source.active_runs(kube.namespace, "alpha", exclude="") == 2
     finally:
         await kube_client.close()
-
-
-async def test_watch_relists_after_its_history_is_compacted(kube: KubeEnv) -> None:
-    if kube.emulator is None:
-        pytest.skip("compaction is forced through the emulator")
-    index = SignallingIndex()
-    index.load({"metadata": {"resourceVersion": "1"}, "items": []})  # a stale start
-    kube.emulator.compact()
-    watch = _runs.RunWatch(_kube.load_configuration(str(kube.kubeconfig)), index)
-    await asyncio.to_thread(_create, kube, "seen-by-relist")
-    task = asyncio.create_task(watch.run(retry=0))
-    try:
-        await index.until(lambda: index.loads >= 2 and index.synced)
-        assert index.count(kube.namespace, "alpha", "") == 1
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await watch.close()

@@ -43,14 +43,15 @@ class PrecheckError(Exception):
 
 async def reconcile(ctx: Context, body: Body, event_type: str | None) -> None:
     """Bring one AgentRun one step closer to its desired state."""
-    run = AgentRun.from_wire(body)
-    key = (run.namespace, run.name)
-    if event_type == "DELETED":
-        record = ctx.state.forget(key)
-        if record is not None and record.phase not in TERMINAL_PHASES:
-            await _deleted(ctx, run)
-            ctx.wake_queued(run.namespace, run.spec.instance_ref)
+    if event_type == "DELETED":  # the body may be a tombstone: read only its key
+        meta = body.get("metadata") or {}
+        key = (str(meta.get("namespace", "")), str(meta.get("name", "")))
+        gone = ctx.state.forget(key)
+        if gone is not None and gone.phase not in TERMINAL_PHASES:
+            await _delete_job(ctx, *key)
+            ctx.wake_queued(key[0], gone.instance)
         return
+    run = AgentRun.from_wire(body)
     record = ctx.state.observe(run)
     if run.metadata.deletion_timestamp:
         await _deleted(ctx, run)
@@ -304,13 +305,19 @@ async def _deleted(ctx: Context, run: AgentRun) -> None:
     Job is deleted with Foreground propagation as soon as the deletion is seen. Runs made
     by an older controller may still hold the finalizer; it is removed after the Job.
     """
-    ctx.state.cancel_deadline((run.namespace, run.name))
-    with contextlib.suppress(_kube.NotFoundError):
-        await ctx.kube.delete(
-            _kube.group("batch/v1", run.namespace, "jobs", run.name), propagation="Foreground"
-        )
+    await _delete_job(ctx, run.namespace, run.name)
     if names.FINALIZER_AGENT_RUN in run.metadata.finalizers:
         await _completion.remove_finalizer(ctx, run)
+
+
+async def _delete_job(ctx: Context, namespace: str, name: str) -> None:
+    """Stop the run's clock and take its Job (and pods) down in the foreground."""
+    ctx.state.cancel_deadline((namespace, name))
+    with contextlib.suppress(_kube.NotFoundError):
+        await ctx.kube.delete(
+            _kube.group("batch/v1", namespace, "jobs", names.job_name(name)),
+            propagation="Foreground",
+        )
 
 
 def _run_path(run: AgentRun, sub: str = "") -> str:

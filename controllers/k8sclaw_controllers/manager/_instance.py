@@ -24,13 +24,14 @@ MAX_HEALTH_MESSAGE = 1024
 
 async def reconcile(ctx: Context, body: Body, event_type: str | None) -> None:
     """Bring an instance's children and status in line with its spec."""
-    instance = ClawInstance.from_wire(body)
-    key = (instance.namespace, instance.name)
-    if event_type == "DELETED" or instance.metadata.deletion_timestamp:
+    meta = body.get("metadata") or {}
+    key = (str(meta.get("namespace", "")), str(meta.get("name", "")))
+    if event_type == "DELETED" or meta.get("deletionTimestamp"):  # maybe a tombstone
         ctx.state.instances.pop(key, None)
         ctx.state.parsed.pop(("ClawInstance", *key), None)
-        await _clawpolicy.refresh_namespace(ctx, instance.namespace)
+        await _clawpolicy.refresh_namespace(ctx, key[0])
         return  # owner references let the garbage collector remove Deployments
+    instance = ClawInstance.from_wire(body)
     previous = ctx.state.instances.get(key)
     ctx.state.instances[key] = body
     if previous is None or _policy_ref(previous) != instance.spec.policy_ref:

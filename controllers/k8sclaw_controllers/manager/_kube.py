@@ -1,13 +1,14 @@
 """A small async Kubernetes REST client for the reconcilers (aiohttp, raw JSON bodies).
 
-kopf watches; this client writes. It speaks plain paths and dict bodies (no model
-deserialisation, which dominates the official client's cost at 1,000s of runs) and
-translates API `Status` failures once, into `KubeError` subclasses.
+The informers (`_informer`) watch and the reconcilers write through it. It speaks plain
+paths and dict bodies (no model deserialisation, which dominates the official client's
+cost at 1,000s of runs) and translates API `Status` failures once, into `KubeError` subclasses.
 """
 
 from __future__ import annotations
 
 import ssl
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -131,6 +132,27 @@ class Kube:
         """DELETE an object; NotFoundError is the caller's to ignore."""
         body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
         await self._request("DELETE", path, json=body)
+
+    async def stream_lines(
+        self, path: str, params: dict[str, str], read_timeout: float
+    ) -> AsyncIterator[bytes]:
+        """GET a streaming response (a watch) and yield its non-empty lines.
+
+        Split here rather than with `StreamReader.readline`, which refuses lines longer
+        than its buffer (128 KiB): one object of a watch is one line, of any size.
+        """
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=read_timeout)
+        async with self._session.get(self._host + path, params=params, timeout=timeout) as reply:
+            if reply.status >= 400:
+                raise await _error(reply)
+            pending = b""
+            async for chunk in reply.content.iter_any():
+                *lines, pending = (pending + chunk).split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        yield line
+            if pending.strip():
+                yield pending
 
     async def items(self, path: str, label_selector: str = "") -> list[Body]:
         """The items of a list, optionally filtered by a label selector."""

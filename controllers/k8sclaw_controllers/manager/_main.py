@@ -15,9 +15,6 @@ from k8sclaw_controllers.manager import _operator, _settings
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the controller manager until interrupted; 2 on bad settings or no cluster access."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # kopf logs "Handler ... succeeded." at INFO for every watch event (thousands in a
-    # burst); our reconcilers log what matters. kopf's warnings and errors still show.
-    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     try:
         settings = _settings.resolve(argv)
         _kube_check(settings)

@@ -71,11 +71,12 @@ async def apply_configmap(ctx: Context, body: Body) -> None:
 
 async def reconcile(ctx: Context, body: Body, event_type: str | None) -> None:
     """SkillPack changed: keep its ConfigMap in sync and report Ready."""
-    pack = SkillPack.from_wire(body)
-    key = (pack.namespace, pack.name)
-    if event_type == "DELETED" or pack.metadata.deletion_timestamp:
+    meta = body.get("metadata") or {}
+    key = (str(meta.get("namespace", "")), str(meta.get("name", "")))
+    if event_type == "DELETED" or meta.get("deletionTimestamp"):  # maybe a tombstone
         ctx.state.skillpacks.pop(key, None)
         return  # the owner reference lets the garbage collector remove the ConfigMap
+    pack = SkillPack.from_wire(body)
     ctx.state.skillpacks[key] = body
     if pack.status and pack.status.observed_generation == pack.metadata.generation:
         return

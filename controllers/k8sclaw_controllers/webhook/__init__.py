@@ -17,7 +17,7 @@ from k8sclaw_controllers.webhook._certs import (
 )
 from k8sclaw_controllers.webhook._configs import configurations, service_client, url_client
 from k8sclaw_controllers.webhook._main import Running, dev_webhook, main
-from k8sclaw_controllers.webhook._runs import RunIndex, RunWatch
+from k8sclaw_controllers.webhook._runs import RunIndex
 from k8sclaw_controllers.webhook._server import build_app
 from k8sclaw_controllers.webhook._settings import Settings, resolve
 from k8sclaw_controllers.webhook._source import ClusterSource, Source, SourceError
@@ -27,7 +27,6 @@ __all__ = [
     "CertBundle",
     "ClusterSource",
     "RunIndex",
-    "RunWatch",
     "Running",
     "Settings",
     "Source",

@@ -46,15 +46,16 @@ async def _cluster_source(settings: Settings) -> AsyncIterator[tuple[_kube.Kube,
     """The API client and a `ClusterSource` whose run index is kept by a watch."""
     config = _kube.load_configuration(settings.kubeconfig)
     kube = _kube.Kube.connect(config)
-    watch = _runs.RunWatch(config, _runs.RunIndex())
-    task = asyncio.create_task(watch.run())
+    watch_kube = _kube.Kube.connect(config, limit=1)  # its watch never holds up a read
+    index = _runs.RunIndex()
+    task = asyncio.create_task(_runs.keep(watch_kube, index))
     try:
-        yield kube, ClusterSource(kube, watch.index)
+        yield kube, ClusterSource(kube, index)
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        await watch.close()
+        await watch_kube.close()
         await kube.close()
 
 

@@ -19,20 +19,13 @@ such a run back. Until the first LIST has been loaded, and after the watch fails
 
 from __future__ import annotations
 
-import asyncio
-import json
-import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
-import aiohttp
-import kubernetes
-
-from k8sclaw_controllers.manager import _kube
+from k8sclaw_controllers.manager import _informer, _kube
 from k8sclaw_protocol import TERMINAL_PHASES, AgentRun, names
 
-log = logging.getLogger("k8sclaw.webhook.runs")
 Body = dict[str, Any]
 Key = tuple[str, str]
 PENDING_TTL = 30.0
@@ -65,7 +58,6 @@ class RunIndex:
         self._active: dict[Key, set[str]] = {}
         self._pending: dict[Key, tuple[str, float]] = {}
         self.synced = False
-        self.resource_version = ""
 
     def _forget(self, key: Key) -> None:
         owner = self._owner.pop(key, None)
@@ -80,28 +72,25 @@ class RunIndex:
         if active:
             self._active.setdefault((key[0], instance), set()).add(key[1])
 
-    def load(self, listing: Body) -> None:
-        """Replace the state with a LIST response; the index is synced afterwards."""
+    def listed(self, items: list[Body]) -> None:
+        """Replace the state with a LIST; the index is synced afterwards."""
         self._owner, self._active = {}, {}
-        for item in listing.get("items") or []:
+        for item in items:
             self._store(item)
-        self.resource_version = str((listing.get("metadata") or {}).get("resourceVersion", ""))
         self.synced = True
 
-    def apply(self, event: Body) -> None:
-        """Apply one watch event (ADDED, MODIFIED, DELETED, BOOKMARK)."""
-        kind, item = event.get("type"), event.get("object") or {}
-        version = (item.get("metadata") or {}).get("resourceVersion")
-        if version:
-            self.resource_version = str(version)
-        if kind == "BOOKMARK":
-            return
+    def changed(self, kind: str, obj: Body) -> None:
+        """Apply one watch event (ADDED, MODIFIED, DELETED)."""
         if kind == "DELETED":
-            key = _state(item)[0]
+            key = _state(obj)[0]
             self._forget(key)
             self._pending.pop(key, None)
         else:
-            self._store(item)
+            self._store(obj)
+
+    def interrupted(self) -> None:
+        """The watch failed: callers fall back to a live LIST until the next sync."""
+        self.synced = False
 
     def admitted(self, namespace: str, name: str, instance: str) -> None:
         """Count a run this webhook just admitted until the watch reports it."""
@@ -127,62 +116,6 @@ class RunIndex:
         return len(running)
 
 
-class RunWatch:
-    """Keeps a `RunIndex` current: LIST, then WATCH from its resourceVersion.
-
-    A watch the server ends normally is resumed from the last resourceVersion; an
-    error (410 Gone after compaction, a refused or dropped connection) marks the index
-    unsynced and re-lists after `retry` seconds.
-    """
-
-    def __init__(self, config: kubernetes.client.Configuration, index: RunIndex) -> None:
-        headers = {"Accept": "application/json"}
-        if auth := _kube.auth_header(config):
-            headers["Authorization"] = auth
-        connector = aiohttp.TCPConnector(limit=2, ssl=_kube._ssl_context(config))
-        self._session = aiohttp.ClientSession(connector=connector, headers=headers)
-        self._host = str(config.host).rstrip("/")
-        self.index = index
-
-    async def close(self) -> None:
-        """Close the watch's connection pool."""
-        await self._session.close()
-
-    async def _list(self) -> None:
-        async with self._session.get(self._host + PATH) as reply:
-            if reply.status >= 400:
-                raise _kube.KubeError(reply.status, reply.reason or "", await reply.text())
-            self.index.load(await reply.json())
-
-    async def _watch(self) -> None:
-        params = {
-            "watch": "true",
-            "allowWatchBookmarks": "true",
-            "resourceVersion": self.index.resource_version,
-        }
-        forever = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=None)
-        async with self._session.get(self._host + PATH, params=params, timeout=forever) as reply:
-            if reply.status >= 400:
-                raise _kube.KubeError(reply.status, reply.reason or "", await reply.text())
-            async for line in reply.content:
-                if not line.strip():
-                    continue
-                event = json.loads(line)
-                if event.get("type") == "ERROR":
-                    status = event.get("object") or {}
-                    raise _kube.KubeError(
-                        int(status.get("code") or 410), "Expired", str(status.get("message"))
-                    )
-                self.index.apply(event)
-
-    async def run(self, retry: float = 1.0) -> None:
-        """Keep the index current until cancelled."""
-        while True:
-            try:
-                if not self.index.synced:
-                    await self._list()
-                await self._watch()
-            except (_kube.KubeError, aiohttp.ClientError, OSError, ValueError) as error:
-                log.warning("AgentRun watch interrupted (%s); re-listing", error)
-                self.index.synced = False
-                await asyncio.sleep(retry)
+async def keep(kube: _kube.Kube, index: RunIndex) -> None:
+    """Keep `index` current with every AgentRun of the cluster until cancelled."""
+    await _informer.list_watch(kube, PATH, index)

@@ -1,11 +1,10 @@
 """The HTTPS server: AdmissionReview endpoints plus /healthz and /readyz (aiohttp).
 
-Why a small aiohttp app and not kopf's admission support: kopf's webhook server is
-tied to the operator's run loop (it would start watch machinery a webhook Deployment
-does not need), registers its own configuration names, and generates self-signed
-certificates through optional packages, while we need fixed paths that the installer
-ships, failurePolicy Fail, a CA kept in a Secret with rotation, and per-path control.
-aiohttp is already a dependency of kopf and of our async REST client.
+Why a small aiohttp app and not an operator framework's admission support (kopf's):
+those are tied to the operator's run loop, register their own configuration names and
+generate self-signed certificates through optional packages, while we need fixed paths
+that the installer ships, failurePolicy Fail, a CA kept in a Secret with rotation, and
+per-path control. aiohttp is already the manager's HTTP client and server.
 """
 
 from __future__ import annotations
