@@ -7,6 +7,7 @@ cost at 1,000s of runs) and translates API `Status` failures once, into `KubeErr
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import AsyncIterator
 from typing import Any
@@ -139,18 +140,29 @@ class Kube:
         """GET a streaming response (a watch) and yield its non-empty lines.
 
         Split here rather than with `StreamReader.readline`, which refuses lines longer
-        than its buffer (128 KiB): one object of a watch is one line, of any size.
+        than its buffer (128 KiB): one object of a watch is one line, of any size. A
+        stream silent for `read_timeout` is closed and raises TimeoutError (a watchdog,
+        not aiohttp's `sock_read`, which re-arms a timer on every chunk received).
         """
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=read_timeout)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
         async with self._session.get(self._host + path, params=params, timeout=timeout) as reply:
             if reply.status >= 400:
                 raise await _error(reply)
+            watchdog = _Watchdog(reply, read_timeout)
             pending = b""
-            async for chunk in reply.content.iter_any():
-                *lines, pending = (pending + chunk).split(b"\n")
-                for line in lines:
-                    if line.strip():
-                        yield line
+            try:
+                async for chunk in reply.content.iter_any():
+                    watchdog.fed = True
+                    *lines, pending = (pending + chunk).split(b"\n")
+                    for line in lines:
+                        if line.strip():
+                            yield line
+            except aiohttp.ClientError as exc:
+                if watchdog.fired:
+                    raise TimeoutError(f"no data on {path} for {read_timeout:g}s") from exc
+                raise
+            finally:
+                watchdog.stop()
             if pending.strip():
                 yield pending
 
@@ -160,6 +172,27 @@ class Kube:
         listing = await self.get(path, **params)
         items: list[Body] = listing.get("items") or []
         return items
+
+
+class _Watchdog:
+    """Closes a streaming response that received nothing for a whole period."""
+
+    def __init__(self, reply: aiohttp.ClientResponse, period: float) -> None:
+        self._reply, self._period = reply, period
+        self.fed, self.fired = False, False
+        self._handle = asyncio.get_running_loop().call_later(period, self._check)
+
+    def _check(self) -> None:
+        if self.fed:
+            self.fed = False
+            self._handle = asyncio.get_running_loop().call_later(self._period, self._check)
+            return
+        self.fired = True
+        self._reply.close()
+
+    def stop(self) -> None:
+        """Disarm (the stream ended or was abandoned)."""
+        self._handle.cancel()
 
 
 async def _error(response: aiohttp.ClientResponse) -> KubeError:

@@ -270,3 +270,13 @@ async def test_a_failing_handler_does_not_stop_the_next_event(
     while informer.tasks:
         await asyncio.gather(*informer.tasks)
     assert calls == ["1", "2"] and "boom" in caplog.text
+
+
+async def test_a_silent_watch_is_closed_by_the_watchdog() -> None:
+    script = Script(lists=[], watches=[])
+    async with scripted(script) as client:
+        params = {"watch": "true", "resourceVersion": "1"}
+        with pytest.raises(TimeoutError, match="no data"):
+            async for _ in client.stream_lines("/api/v1/configmaps", params, read_timeout=0.2):
+                pass
+    assert script.quiet.is_set()
