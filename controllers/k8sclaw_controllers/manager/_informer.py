@@ -20,12 +20,12 @@ client-go's informers do:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 import aiohttp
+import orjson
 
 from k8sclaw_controllers.manager import _kube
 
@@ -104,7 +104,7 @@ async def _watch(
     if label_selector:
         params["labelSelector"] = label_selector
     async for line in kube.stream_lines(path, params, read_timeout=SERVER_TIMEOUT + 30):
-        event = json.loads(line)
+        event = orjson.loads(line)
         kind, obj = str(event.get("type")), event.get("object") or {}
         if kind == "ERROR":
             code = int(obj.get("code") or 500)

@@ -1,4 +1,4 @@
-"""A small async Kubernetes REST client for the reconcilers (aiohttp, raw JSON bodies).
+"""A small async Kubernetes REST client for the reconcilers (aiohttp + orjson, raw JSON).
 
 The informers (`_informer`) watch and the reconcilers write through it. It speaks plain
 paths and dict bodies (no model deserialisation, which dominates the official client's
@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import kubernetes
+import orjson
 
 Body = dict[str, Any]
 MERGE = "application/merge-patch+json"
@@ -87,7 +88,9 @@ class Kube:
             headers["Authorization"] = auth
         connector = aiohttp.TCPConnector(limit=limit, ssl=_ssl_context(config))
         timeout = aiohttp.ClientTimeout(total=60)
-        session = aiohttp.ClientSession(connector=connector, headers=headers, timeout=timeout)
+        session = aiohttp.ClientSession(
+            connector=connector, headers=headers, timeout=timeout, json_serialize=_dumps
+        )
         return cls(session, config.host)
 
     async def close(self) -> None:
@@ -99,7 +102,7 @@ class Kube:
             if response.status >= 400:
                 raise await _error(response)
             if response.content_type == "application/json":
-                return await response.json()
+                return await response.json(loads=orjson.loads)
             return await response.text()
 
     async def get(self, path: str, **params: str) -> Body:
@@ -172,6 +175,11 @@ class Kube:
         listing = await self.get(path, **params)
         items: list[Body] = listing.get("items") or []
         return items
+
+
+def _dumps(body: Any) -> str:
+    """JSON for request bodies (orjson: several times faster than `json.dumps`)."""
+    return orjson.dumps(body).decode()
 
 
 class _Watchdog:
