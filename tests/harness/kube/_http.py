@@ -8,7 +8,6 @@ objects; list responses carry the store's resourceVersion so list-then-watch wor
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from tests.harness.kube import _discovery, _errors, _openapi, _selectors, _watch
+from tests.harness.kube import _discovery, _errors, _openapi, _selectors, _watch, _wire
 from tests.harness.kube._cluster import Cluster
 from tests.harness.kube._store import Obj
 from tests.harness.kube._types import ResourceType
@@ -36,7 +35,9 @@ Handler = Callable[[web.Request, Target], Awaitable[web.StreamResponse]]
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
-    return web.Response(status=status, text=json.dumps(body), content_type="application/json")
+    return web.Response(
+        status=status, body=_wire.dumps(body), content_type="application/json", charset="utf-8"
+    )
 
 
 def error_response(exc: _errors.ApiError) -> web.Response:
@@ -265,13 +266,9 @@ async def _body(request: web.Request, optional: bool = False) -> Any:
     try:
         if request.content_type == "application/apply-patch+yaml":
             return _yaml(raw)
-        return json.loads(raw)
+        return _wire.loads(raw)
     except (ValueError, yaml.YAMLError) as exc:
         raise _errors.bad_request(f"the body of the request could not be decoded: {exc}") from exc
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _yaml(raw: bytes) -> Any:
@@ -279,6 +276,6 @@ def _yaml(raw: bytes) -> Any:
     as JSON, several times faster than the YAML loader and with the types Go's YAML reader
     gives it (`1e3` is a number); anything else (NaN included) goes to the YAML loader."""
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
+        return _wire.loads(raw)
     except ValueError:
         return yaml.safe_load(raw)

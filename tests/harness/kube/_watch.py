@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from tests.harness.kube import _errors
+from tests.harness.kube import _errors, _wire
 from tests.harness.kube._cluster import Cluster
 from tests.harness.kube._store import Event, Obj
 from tests.harness.kube._types import ResourceType
@@ -51,7 +50,7 @@ class Scope:
     def line(self, kind: str, obj: Obj) -> bytes:
         if kind != "ERROR":
             obj = self.cluster.render(self.rtype, dict(obj))
-        return (json.dumps({"type": kind, "object": obj}, separators=(",", ":")) + "\n").encode()
+        return _wire.dumps({"type": kind, "object": obj}) + b"\n"
 
     def event_line(self, event: Event) -> bytes:
         """The line for a stored event, serialised once per apiVersion for all watches."""
