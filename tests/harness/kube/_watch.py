@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -65,14 +66,8 @@ async def serve(request: web.Request, scope: Scope, stopping: asyncio.Event) -> 
     query = request.query
     limit = float(query["timeoutSeconds"]) if query.get("timeoutSeconds") else None
     bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
-    queue: asyncio.Queue[Event] = asyncio.Queue()
-
-    def offer(event: Event) -> None:
-        # Filtered here, not after the queue: a watch wakes only for its own events.
-        if scope.wanted(event):
-            queue.put_nowait(event)
-
-    unsubscribe = scope.cluster.store.subscribe(offer)
+    inbox = Inbox(scope)
+    unsubscribe = scope.cluster.store.subscribe(inbox.offer)
     try:
         lines = _backlog(scope, query.get("resourceVersion", ""))
     except _errors.ApiError as exc:
@@ -83,7 +78,7 @@ async def serve(request: web.Request, scope: Scope, stopping: asyncio.Event) -> 
     try:
         for start in range(0, len(lines), BACKLOG_BATCH):
             await response.write(b"".join(lines[start : start + BACKLOG_BATCH]))
-        await _follow(response, scope, queue, (limit, bookmarks), stopping)
+        await _follow(response, inbox, (limit, bookmarks), stopping)
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
@@ -105,10 +100,50 @@ def _backlog(scope: Scope, rv: str) -> list[bytes]:
     return [scope.event_line(e) for e in events if scope.wanted(e)]
 
 
+class Inbox:
+    """One watch's pending events. `offer` (a store listener) filters and queues; `wait`
+    blocks until something is queued or a timeout passes, with one future and one timer
+    per wait (`asyncio.wait_for` on a queue made a task as well, per event)."""
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+        self._events: deque[Event] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+
+    def offer(self, event: Event) -> None:
+        # Filtered here, not when sending: a watch wakes only for its own events.
+        if self.scope.wanted(event):
+            self._events.append(event)
+            if self._waiter is not None and not self._waiter.done():
+                self._waiter.set_result(None)
+
+    async def wait(self, seconds: float) -> bool:
+        """True once an event is queued; False if `seconds` pass first."""
+        if not self._events:
+            loop = asyncio.get_running_loop()
+            self._waiter = waiter = loop.create_future()
+            timer = loop.call_later(seconds, _expire, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self._waiter = None
+        return bool(self._events)
+
+    def take(self) -> bytes:
+        """The lines of every event queued now, in order, joined for one write."""
+        events, self._events = self._events, deque()
+        return b"".join(self.scope.event_line(e) for e in events)
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 async def _follow(
     response: web.StreamResponse,
-    scope: Scope,
-    queue: asyncio.Queue[Event],
+    inbox: Inbox,
     options: tuple[float | None, bool],
     stopping: asyncio.Event,
 ) -> None:
@@ -121,23 +156,13 @@ async def _follow(
             wait = min(wait, deadline - loop.time())
             if wait <= 0:
                 return
-        if not queue.empty():  # a burst: send what is queued without a timer per event
-            await response.write(_queued(scope, queue))
-            continue
-        try:
-            event = await asyncio.wait_for(queue.get(), wait)
-        except TimeoutError:
-            if bookmarks:
-                # The queue is empty: every wanted event up to the store's version was sent.
-                rv = scope.cluster.store.resource_version
-                await response.write(scope.line("BOOKMARK", _bookmark(scope.rtype, rv)))
-            continue
-        await response.write(scope.event_line(event) + _queued(scope, queue))
-
-
-def _queued(scope: Scope, queue: asyncio.Queue[Event]) -> bytes:
-    """The lines of every event queued now, in order, joined for one write."""
-    return b"".join(scope.event_line(queue.get_nowait()) for _ in range(queue.qsize()))
+        if await inbox.wait(wait):
+            await response.write(inbox.take())
+        elif bookmarks:
+            # Nothing is queued: every wanted event up to the store's version was sent.
+            scope = inbox.scope
+            rv = scope.cluster.store.resource_version
+            await response.write(scope.line("BOOKMARK", _bookmark(scope.rtype, rv)))
 
 
 def _bookmark(rtype: ResourceType, rv: str) -> dict[str, Any]:
