@@ -8,8 +8,8 @@ layer (`_http`) and the in-process controllers (GC, namespaces, Jobs) both call 
 
 from __future__ import annotations
 
-import datetime
 import secrets
+import time
 import uuid
 from typing import Any
 
@@ -28,9 +28,17 @@ _SYSTEM_META = (
 )
 
 
+_STAMP: list[tuple[int, str]] = [(0, "")]
+
+
 def now() -> str:
-    """RFC 3339 timestamp with second precision, like metav1.Time."""
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """RFC 3339 timestamp with second precision, like metav1.Time; formatted once per
+    second (a burst stamps thousands of objects within the same one)."""
+    second = int(time.time())
+    cached = _STAMP[0]
+    if cached[0] != second:
+        cached = _STAMP[0] = (second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second)))
+    return cached[1]
 
 
 def random_suffix(length: int = 5) -> str:

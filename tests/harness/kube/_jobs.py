@@ -222,5 +222,5 @@ class JobController(Controller):
 
 
 def _elapsed(stamp: str) -> float:
-    started = datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
+    started = datetime.datetime.fromisoformat(stamp)  # RFC 3339 with "Z": UTC
     return (datetime.datetime.now(datetime.UTC) - started).total_seconds()
