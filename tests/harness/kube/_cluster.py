@@ -18,6 +18,9 @@ from tests.harness.kube._store import Obj, Store, clone
 from tests.harness.kube._types import Registry, ResourceType
 
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+_RV_REQUIRED = (
+    ("metadata.resourceVersion", "Invalid value: 0x0: must be specified for an update"),
+)
 _SYSTEM_META = (
     "uid",
     "creationTimestamp",
@@ -246,17 +249,7 @@ class Cluster:
         if given and given != old["metadata"]["resourceVersion"]:
             raise _errors.conflict(rtype.group, rtype.plural, name)
         if not given and require_rv and rtype.custom:
-            raise _errors.invalid(
-                rtype.group,
-                rtype.kind,
-                name,
-                [
-                    (
-                        "metadata.resourceVersion",
-                        "Invalid value: 0x0: must be specified for an update",
-                    )
-                ],
-            )
+            raise _errors.invalid(rtype.group, rtype.kind, name, list(_RV_REQUIRED))
         new = self._merge_update(rtype, old, body, subresource, owned)
         self._check_finalizers(rtype, old, new)
         if subresource is None:
