@@ -134,6 +134,9 @@ async def delete_finished_job(ctx: Context, namespace: str, name: str) -> None:
     record = ctx.state.runs.get((namespace, name))
     if record is None or record.job_deleted:
         return
+    if ctx.job_exists(namespace, name) is False:  # known gone: no GET per old run on restart
+        record.job_deleted = True
+        return
     try:
         job = await ctx.kube.get(_kube.group("batch/v1", namespace, "jobs", name))
     except _kube.NotFoundError:

@@ -20,6 +20,9 @@ class Context:
     state: _state.State
     requeue: Callable[[str, str], Coroutine[Any, Any, None]] | None = None
     """Reconcile AgentRun (namespace, name) again now (wired by the operator)."""
+    job_exists: Callable[[str, str], bool | None] = lambda _ns, _name: None
+    """Whether the agent Job (namespace, name) exists, from the Job watch's cache; None
+    when that cache cannot tell (not listed yet). Wired by the operator."""
     recorder: _events.Recorder = field(init=False)
 
     def __post_init__(self) -> None:

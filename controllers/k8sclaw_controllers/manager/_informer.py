@@ -123,11 +123,14 @@ class Informer:
     """A `Sink` that calls `handler(body, event_type)` per object, serially and coalesced.
 
     `event_type` is None for objects seen in a LIST (kopf's convention, which the
-    reconcilers treat like ADDED/MODIFIED). `synced` is set after the first LIST.
+    reconcilers treat like ADDED/MODIFIED). `synced` is set after the first LIST. With a
+    `handling` event, no handler starts before it is set (objects are still tracked), so
+    a manager can list every kind before it acts on any.
     """
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, handling: asyncio.Event | None = None) -> None:
         self._handler = handler
+        self._handling = handling  # set: handlers may run (until then, events only queue)
         self._known: set[Key] = set()
         self._type = {"apiVersion": "", "kind": ""}  # of this collection, for tombstones
         self._next: dict[Key, tuple[Body, str | None]] = {}
@@ -166,8 +169,15 @@ class Informer:
     def interrupted(self) -> None:
         """Nothing to do: the next LIST brings every object (and vanished ones) back."""
 
+    def knows(self, key: Key) -> bool | None:
+        """Whether the object exists as of the last event seen; None before the first LIST."""
+        return key in self._known if self.synced.is_set() else None
+
     async def _work(self, key: Key, obj: Body, kind: str | None) -> None:
         try:
+            if self._handling is not None and not self._handling.is_set():
+                await self._handling.wait()
+                obj, kind = self._next.pop(key, (obj, kind))  # only the latest matters
             while True:
                 try:
                     await self._handler(obj, kind)

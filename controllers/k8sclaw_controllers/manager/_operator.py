@@ -104,17 +104,22 @@ class Watched:
         )
 
 
-def watched() -> tuple[Watched, ...]:
-    """Every kind the manager reconciles; agent Pods and Jobs only (by their role label)."""
-    agent = f"{names.LABEL_ROLE}={names.ROLE_AGENT}"
-    return (
-        Watched("AgentRun", names.GROUP_VERSION, "agentruns", _agentrun.reconcile),
-        Watched("ClawInstance", names.GROUP_VERSION, "clawinstances", _instance.reconcile),
-        Watched("ClawPolicy", names.GROUP_VERSION, "clawpolicies", _clawpolicy.reconcile),
-        Watched("SkillPack", names.GROUP_VERSION, "skillpacks", _skills.reconcile),
-        Watched("Pod", "v1", "pods", lambda c, b, _t: _pods.on_pod(c, b), agent),
-        Watched("Job", "batch/v1", "jobs", lambda c, b, _t: _pods.on_job(c, b), agent),
-    )
+AGENT = f"{names.LABEL_ROLE}={names.ROLE_AGENT}"
+RUNS = Watched("AgentRun", names.GROUP_VERSION, "agentruns", _agentrun.reconcile)
+JOBS = Watched("Job", "batch/v1", "jobs", lambda c, b, _t: _pods.on_job(c, b), AGENT)
+PODS = Watched("Pod", "v1", "pods", lambda c, b, _t: _pods.on_pod(c, b), AGENT)
+KINDS = (
+    Watched("ClawInstance", names.GROUP_VERSION, "clawinstances", _instance.reconcile),
+    Watched("ClawPolicy", names.GROUP_VERSION, "clawpolicies", _clawpolicy.reconcile),
+    Watched("SkillPack", names.GROUP_VERSION, "skillpacks", _skills.reconcile),
+    RUNS,
+    JOBS,
+    PODS,
+)
+"""Every watched kind. No handler runs before all are listed (client-go's "wait for
+cache sync"); then the listed objects are handled in this order, so on a restart with
+thousands of finished runs each run is known before its Pod or Job is looked at, and
+its Job's existence is read from the Job watch instead of a GET per run."""
 
 
 class Informers:
@@ -123,28 +128,34 @@ class Informers:
     def __init__(self, ctx: Context, kube: _kube.Kube, namespaces: Sequence[str]) -> None:
         self.by_path: dict[str, Informer] = {}
         self.watches: list[asyncio.Task[None]] = []
-        self._runs: dict[str | None, str] = {}  # namespace (None: all) -> AgentRun path
-        for kind in watched():
-            scopes: Sequence[str | None] = namespaces or [None]
+        self.handling = asyncio.Event()
+        scopes: Sequence[str | None] = namespaces or [None]
+        for kind in KINDS:
             for namespace in scopes:
                 path = kind.path(namespace)
-                informer = Informer(functools.partial(_guarded, ctx, kind.kind, kind.handler))
-                self.by_path[path] = informer
-                if kind.kind == "AgentRun":
-                    self._runs[namespace] = path
+                handler = functools.partial(_guarded, ctx, kind.kind, kind.handler)
+                informer = self.by_path[path] = Informer(handler, self.handling)
                 task = list_watch(kube, path, informer, kind.labels)
                 self.watches.append(asyncio.create_task(task, name=f"watch {path}"))
 
+    def _find(self, kind: Watched, namespace: str) -> Informer | None:
+        return self.by_path.get(kind.path(namespace)) or self.by_path.get(kind.path(None))
+
+    def job_exists(self, namespace: str, name: str) -> bool | None:
+        """Whether the agent Job exists, per the Job watch (None: not listed yet)."""
+        informer = self._find(JOBS, namespace)
+        return informer.knows((namespace, name)) if informer else None
+
     async def synced(self) -> None:
         """Return once every collection has been listed once."""
-        await asyncio.gather(*(i.synced.wait() for i in self.by_path.values()))
+        for informer in self.by_path.values():
+            await informer.synced.wait()
 
     def requeue(self, body: dict[str, Any]) -> None:
         """Reconcile one AgentRun again, in order with its watch events."""
-        namespace = (body.get("metadata") or {}).get("namespace")
-        path = self._runs.get(namespace) or self._runs.get(None)
-        if path is not None:
-            self.by_path[path].changed("MODIFIED", body)
+        informer = self._find(RUNS, str((body.get("metadata") or {}).get("namespace")))
+        if informer is not None:
+            informer.changed("MODIFIED", body)
 
     async def stop(self) -> None:
         """Cancel the watches, then the reconciles still in flight."""
@@ -171,11 +182,13 @@ async def run(
         runner = await _health.serve(settings.metrics_host, settings.metrics_port, ready)
     informers = Informers(ctx, watch_kube, settings.namespaces)
     ctx.requeue = lambda namespace, name: _requeue(ctx, informers, namespace, name)
+    ctx.job_exists = informers.job_exists
     if settings.event_bus_url:
         ctx.state.spawn(_buswatch.consume(ctx, settings.event_bus_url))
     try:
         await _until(informers.synced(), stop)
         if not stop.is_set():
+            informers.handling.set()
             ready.set()
             await stop.wait()
         await ctx.recorder.flush(EVENT_FLUSH_SECONDS)

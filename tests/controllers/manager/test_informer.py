@@ -280,3 +280,20 @@ async def test_a_silent_watch_is_closed_by_the_watchdog() -> None:
             async for _ in client.stream_lines("/api/v1/configmaps", params, read_timeout=0.2):
                 pass
     assert script.quiet.is_set()
+
+
+async def test_nothing_is_handled_before_handling_starts_and_then_only_the_latest() -> None:
+    handling = asyncio.Event()
+    calls: list[tuple[str | None, str]] = []
+
+    async def handler(body: Body, kind: str | None) -> None:
+        calls.append((kind, body["metadata"]["resourceVersion"]))
+
+    informer = _informer.Informer(handler, handling)
+    informer.listed([item("a", "1"), item("b", "2")])
+    informer.changed("MODIFIED", item("a", "3"))
+    await asyncio.sleep(0.01)
+    assert calls == [] and informer.knows(("ns", "a")) and informer.knows(("ns", "c")) is False
+    handling.set()
+    await asyncio.gather(*informer.tasks)
+    assert calls == [("MODIFIED", "3"), (None, "2")]
