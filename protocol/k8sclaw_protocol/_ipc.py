@@ -300,8 +300,10 @@ def result_line(result: AgentResult) -> str:
     return f"{RESULT_MARKER}{result.model_dump_json(by_alias=True)}{END_MARKER}"
 
 
-def parse_result_line(log: str) -> AgentResult | None:
-    """Find the last result marker in a log; untrusted input, so validated (None if bad)."""
+def result_payload(log: str) -> dict[str, Any] | None:
+    """The JSON object of the last result marker block in a log, unvalidated (None if
+    there is none or it is not a JSON object). The controller reads it leniently
+    (clamping junk metrics rather than rejecting the result); `parse_result_line` strictly."""
     start = log.rfind(RESULT_MARKER)
     if start < 0:
         return None
@@ -309,6 +311,18 @@ def parse_result_line(log: str) -> AgentResult | None:
     if end < 0:
         return None
     try:
-        return AgentResult.model_validate(json.loads(log[start + len(RESULT_MARKER) : end]))
-    except (ValueError, ValidationError):
+        payload = json.loads(log[start + len(RESULT_MARKER) : end])
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def parse_result_line(log: str) -> AgentResult | None:
+    """Find the last result marker in a log; untrusted input, so validated (None if bad)."""
+    payload = result_payload(log)
+    if payload is None:
+        return None
+    try:
+        return AgentResult.model_validate(payload)
+    except ValidationError:
         return None

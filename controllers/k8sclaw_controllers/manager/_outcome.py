@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from k8sclaw_protocol import TokenUsage, names
+from k8sclaw_protocol import TokenUsage, ipc, names
 
 MAX_RESULT_CHARS = 16_384
 MAX_ERROR_CHARS = 4_096
@@ -64,22 +64,6 @@ def token_usage(metrics: object) -> TokenUsage | None:
     )
 
 
-def last_marker_payload(log: str) -> dict[str, Any] | None:
-    """The JSON object of the last `__K8SCLAW_RESULT__...__K8SCLAW_END__` block, if valid."""
-    start = log.rfind(names.RESULT_MARKER_START)
-    if start < 0:
-        return None
-    body = log[start + len(names.RESULT_MARKER_START) :]
-    end = body.find(names.RESULT_MARKER_END)
-    if end < 0:
-        return None
-    try:
-        payload = json.loads(body[:end].strip())
-    except ValueError:
-        return None
-    return payload if isinstance(payload, dict) else None
-
-
 def from_payload(payload: dict[str, Any], exit_code: int | None = None) -> Outcome:
     """Outcome from the agent's result object `{status, response, error, metrics}`."""
     status = payload.get("status")
@@ -98,7 +82,7 @@ def from_payload(payload: dict[str, Any], exit_code: int | None = None) -> Outco
 
 def from_log(log: str, exit_code: int | None) -> Outcome:
     """Outcome from the agent container's log and exit code (the fallback channel)."""
-    payload = last_marker_payload(log)
+    payload = ipc.result_payload(log)
     if payload is not None:
         return from_payload(payload, exit_code)
     if exit_code == 0:
