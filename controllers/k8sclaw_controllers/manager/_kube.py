@@ -216,14 +216,21 @@ async def _error(response: aiohttp.ClientResponse) -> KubeError:
     return kind(response.status, reason, message)
 
 
+def collection(api: str, plural: str, namespace: str | None) -> str:
+    """Path of a collection of `api` ("v1" for the core group, else "group/version"), in
+    one namespace or (None) across all of them."""
+    base = "/api/v1" if api == "v1" else f"/apis/{api}"
+    return f"{base}/namespaces/{namespace}/{plural}" if namespace else f"{base}/{plural}"
+
+
 def core(namespace: str, plural: str, name: str = "", sub: str = "") -> str:
     """Path of a core/v1 namespaced collection or object."""
-    return _join(f"/api/v1/namespaces/{namespace}/{plural}", name, sub)
+    return _join(collection("v1", plural, namespace), name, sub)
 
 
 def group(api: str, namespace: str, plural: str, name: str = "", sub: str = "") -> str:
     """Path of a namespaced collection or object of an API group version (e.g. batch/v1)."""
-    return _join(f"/apis/{api}/namespaces/{namespace}/{plural}", name, sub)
+    return _join(collection(api, plural, namespace), name, sub)
 
 
 def claw(namespace: str, plural: str, name: str = "", sub: str = "") -> str:

@@ -38,13 +38,14 @@ EVENT_FLUSH_SECONDS = 2.0
 
 
 async def _guarded(
-    ctx: Context, kind: str, handler: Handler, body: dict[str, Any], event_type: str | None
+    ctx: Context, watched: Watched, body: dict[str, Any], event_type: str | None
 ) -> None:
     """Run a handler, retrying transient API failures."""
+    kind = watched.kind
     _health.RECONCILES.labels(kind).inc()
     for delay in (*RETRY_DELAYS, None):
         try:
-            await handler(ctx, body, event_type)
+            await watched.handler(ctx, body, event_type)
             return
         except _kube.NotFoundError as exc:
             # The object (or its namespace) went away meanwhile; its DELETED event follows.
@@ -61,22 +62,16 @@ async def _guarded(
                 return
             log.info("%s %s: %s; retrying in %ss", kind, _ident(body), exc, delay)
             await asyncio.sleep(delay)
-            body = await _refetch(ctx, body) or body
+            body = await _refetch(ctx, watched, body) or body
 
 
-async def _refetch(ctx: Context, body: dict[str, Any]) -> dict[str, Any] | None:
-    meta = body.get("metadata") or {}
-    api, kind = body.get("apiVersion", ""), body.get("kind", "")
-    plural = {
-        "AgentRun": "agentruns",
-        "ClawInstance": "clawinstances",
-        "ClawPolicy": "clawpolicies",
-        "SkillPack": "skillpacks",
-    }.get(kind)
-    if plural is None or not api.startswith(names.GROUP):
+async def _refetch(ctx: Context, watched: Watched, body: dict[str, Any]) -> dict[str, Any] | None:
+    """The object as it is now, before a retry (our own kinds; Pods and Jobs retry as seen)."""
+    if watched.api != names.GROUP_VERSION:
         return None
+    meta = body.get("metadata") or {}
     try:
-        return await ctx.kube.get(_kube.claw(meta["namespace"], plural, meta["name"]))
+        return await ctx.kube.get(f"{watched.path(meta.get('namespace'))}/{meta.get('name')}")
     except _kube.KubeError:
         return None
 
@@ -98,10 +93,7 @@ class Watched:
 
     def path(self, namespace: str | None) -> str:
         """The collection path, in one namespace or across all of them."""
-        base = "/api/v1" if self.api == "v1" else f"/apis/{self.api}"
-        return (
-            f"{base}/namespaces/{namespace}/{self.plural}" if namespace else f"{base}/{self.plural}"
-        )
+        return _kube.collection(self.api, self.plural, namespace)
 
 
 AGENT = f"{names.LABEL_ROLE}={names.ROLE_AGENT}"
@@ -133,7 +125,7 @@ class Informers:
         for kind in KINDS:
             for namespace in scopes:
                 path = kind.path(namespace)
-                handler = functools.partial(_guarded, ctx, kind.kind, kind.handler)
+                handler = functools.partial(_guarded, ctx, kind)
                 informer = self.by_path[path] = Informer(handler, self.handling)
                 task = list_watch(kube, path, informer, kind.labels)
                 self.watches.append(asyncio.create_task(task, name=f"watch {path}"))

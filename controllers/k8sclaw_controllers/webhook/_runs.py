@@ -30,7 +30,7 @@ Body = dict[str, Any]
 Key = tuple[str, str]
 PENDING_TTL = 30.0
 """Seconds an admitted run is counted before the watch must have shown it."""
-PATH = f"/apis/{names.GROUP_VERSION}/{AgentRun.info.plural}"
+PATH = _kube.collection(names.GROUP_VERSION, AgentRun.info.plural, None)
 
 
 def is_active(item: Body) -> bool:
