@@ -72,9 +72,17 @@ def wait_for(
     name, namespace = meta["name"], meta.get("namespace")
     rtype = resource_type(api_version, kind)
     deadline = time.monotonic() + timeout
+    only_it = ("fieldSelector", f"metadata.name={name}")
     while True:
-        items = kube.list_raw(api_version, kind, namespace, "")
-        current = next((i for i in items if i["metadata"]["name"] == name), None)
+        listing = kube.request(
+            "GET",
+            rtype.collection(namespace),
+            what=rtype.plural,
+            custom=rtype.custom,
+            query=[only_it],
+        )
+        items = listing.get("items") or []
+        current = items[0] if items else None
         if done(current):
             return
         remaining = deadline - time.monotonic()
@@ -83,9 +91,12 @@ def wait_for(
                 f"timed out after {timeout:.0f}s waiting for {kind.lower()}/{name} to be {what}",
                 hint="check it with kubectl describe, or re-run with a larger --timeout",
             )
+        # From the list's version: a change between the LIST and the WATCH is not missed
+        # (without one, a deletion in that gap left the wait blind until its timeout).
         query = [
             ("watch", "true"),
-            ("fieldSelector", f"metadata.name={name}"),
+            only_it,
+            ("resourceVersion", str((listing.get("metadata") or {}).get("resourceVersion", ""))),
             ("timeoutSeconds", str(max(1, int(remaining)))),
         ]
         resp = kube.request(
