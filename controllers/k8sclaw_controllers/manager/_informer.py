@@ -24,7 +24,6 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
-import aiohttp
 import orjson
 
 from k8sclaw_controllers.manager import _kube
@@ -71,7 +70,7 @@ async def list_watch(kube: _kube.Kube, path: str, sink: Sink, label_selector: st
         except Gone:
             log.info("watch of %s expired (410); re-listing", path)
             version = ""
-        except (_kube.KubeError, aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
+        except (_kube.KubeError, OSError, TimeoutError, ValueError) as exc:
             log.warning("watch of %s failed (%s); retrying in %.1fs", path, exc, delay)
             sink.interrupted()
             version = ""

@@ -1,22 +1,24 @@
-"""A small async Kubernetes REST client for the reconcilers (aiohttp + orjson, raw JSON).
+"""A small async Kubernetes REST client for the reconcilers (our own HTTP/1.1, orjson, raw JSON).
 
 The informers (`_informer`) watch and the reconcilers write through it. It speaks plain
 paths and dict bodies (no model deserialisation, which dominates the official client's
 cost at 1,000s of runs) and translates API `Status` failures once, into `KubeError` subclasses.
+Transport failures surface as OSError, TimeoutError or ValueError (`_http`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-import aiohttp
 import kubernetes
 import orjson
 
+from k8sclaw_controllers.manager import _http
+
 Body = dict[str, Any]
+JSON = "application/json"
 MERGE = "application/merge-patch+json"
 APPLY = "application/apply-patch+yaml"
 FIELD_MANAGER = "k8sclaw-controller"
@@ -61,9 +63,9 @@ def auth_header(config: kubernetes.client.Configuration) -> str | None:
     return str(header) if header else None
 
 
-def _ssl_context(config: kubernetes.client.Configuration) -> ssl.SSLContext | bool:
+def _ssl_context(config: kubernetes.client.Configuration) -> ssl.SSLContext | None:
     if not config.host.startswith("https"):
-        return False
+        return None
     context = ssl.create_default_context(cafile=config.ssl_ca_cert or None)
     if not config.verify_ssl:
         context.check_hostname = False
@@ -76,98 +78,96 @@ def _ssl_context(config: kubernetes.client.Configuration) -> ssl.SSLContext | bo
 class Kube:
     """Async JSON access to one API server; create with `Kube.connect`, close with `close`."""
 
-    def __init__(self, session: aiohttp.ClientSession, host: str) -> None:
-        self._session = session
-        self._host = host.rstrip("/")
+    def __init__(self, client: _http.Client) -> None:
+        self._http = client
 
     @classmethod
     def connect(cls, config: kubernetes.client.Configuration, limit: int = 64) -> Kube:
-        """A client sharing one connection pool of `limit` connections."""
-        headers = {"Accept": "application/json"}
+        """A client sharing one pool of at most `limit` connections (0: no limit)."""
+        headers = {"Accept": "application/json", "User-Agent": FIELD_MANAGER}
         if auth := auth_header(config):
             headers["Authorization"] = auth
-        connector = aiohttp.TCPConnector(limit=limit, ssl=_ssl_context(config))
-        timeout = aiohttp.ClientTimeout(total=60)
-        session = aiohttp.ClientSession(
-            connector=connector, headers=headers, timeout=timeout, json_serialize=_dumps
-        )
-        return cls(session, config.host)
+        return cls(_http.Client(config.host, headers, _ssl_context(config), limit))
 
     async def close(self) -> None:
-        """Close the connection pool."""
-        await self._session.close()
+        """Close every connection."""
+        await self._http.close()
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        async with self._session.request(method, self._host + path, **kwargs) as response:
-            if response.status >= 400:
-                raise await _error(response)
-            if response.content_type == "application/json":
-                return await response.json(loads=orjson.loads)
-            return await response.text()
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        content_type: str = JSON,
+    ) -> Any:
+        data = None if body is None else orjson.dumps(body)
+        response = await self._http.request(method, path, params, data, content_type)
+        if response.status >= 400:
+            raise _error(response)
+        kind = response.headers.get("content-type", "").partition(";")[0].strip()
+        if kind == JSON:
+            return orjson.loads(response.body) if response.body else None
+        return response.body.decode(errors="replace")
 
     async def get(self, path: str, **params: str) -> Body:
         """GET an object (or list) as a dict."""
-        result: Body = await self._request("GET", path, params=params or None)
+        result: Body = await self._request("GET", path, params)
         return result
 
     async def text(self, path: str, **params: str) -> str:
         """GET a text subresource such as pods/log."""
-        return str(await self._request("GET", path, params=params or None))
+        return str(await self._request("GET", path, params))
 
     async def create(self, path: str, body: Body) -> Body:
         """POST a new object to a collection path."""
-        result: Body = await self._request("POST", path, json=body)
+        result: Body = await self._request("POST", path, body=body)
         return result
 
     async def patch(self, path: str, body: Any, content_type: str = MERGE) -> Body:
         """PATCH with a merge patch (default) or a JSON patch."""
-        headers = {"Content-Type": content_type}
-        result: Body = await self._request("PATCH", path, json=body, headers=headers)
+        result: Body = await self._request("PATCH", path, body=body, content_type=content_type)
         return result
 
     async def apply(self, path: str, body: Body) -> Body:
         """Server-side apply `body` (JSON is YAML) as the controller's field manager."""
-        headers = {"Content-Type": APPLY}
         params = {"fieldManager": FIELD_MANAGER, "force": "true"}
-        result: Body = await self._request("PATCH", path, json=body, headers=headers, params=params)
+        result: Body = await self._request("PATCH", path, params, body, APPLY)
         return result
 
     async def delete(self, path: str, propagation: str = "Background") -> None:
         """DELETE an object; NotFoundError is the caller's to ignore."""
         body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
-        await self._request("DELETE", path, json=body)
+        await self._request("DELETE", path, body=body)
 
     async def stream_lines(
         self, path: str, params: dict[str, str], read_timeout: float
     ) -> AsyncIterator[bytes]:
         """GET a streaming response (a watch) and yield its non-empty lines.
 
-        Split here rather than with `StreamReader.readline`, which refuses lines longer
-        than its buffer (128 KiB): one object of a watch is one line, of any size. A
-        stream silent for `read_timeout` is closed and raises TimeoutError (a watchdog,
-        not aiohttp's `sock_read`, which re-arms a timer on every chunk received).
+        One object of a watch is one line, of any size. A stream silent for `read_timeout`
+        raises TimeoutError. The connection is the stream's own, closed when the stream
+        ends, fails, or its consumer stops (aclose, cancellation).
         """
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
-        async with self._session.get(self._host + path, params=params, timeout=timeout) as reply:
-            if reply.status >= 400:
-                raise await _error(reply)
-            watchdog = _Watchdog(reply, read_timeout)
-            pending = b""
-            try:
-                async for chunk in reply.content.iter_any():
-                    watchdog.fed = True
-                    *lines, pending = (pending + chunk).split(b"\n")
-                    for line in lines:
-                        if line.strip():
-                            yield line
-            except aiohttp.ClientError as exc:
-                if watchdog.fired:
-                    raise TimeoutError(f"no data on {path} for {read_timeout:g}s") from exc
-                raise
-            finally:
-                watchdog.stop()
-            if pending.strip():
-                yield pending
+        stream = await self._http.stream(path, params, read_timeout)
+        try:
+            if stream.status >= 400:
+                body = await stream.body()
+                raise _error(_http.Response(stream.status, stream.reason, stream.headers, body))
+            pending: list[bytes] = []  # the start of a line whose end has not arrived
+            while chunk := await stream.read():
+                pending.append(chunk)
+                if b"\n" not in chunk:
+                    continue
+                *lines, rest = b"".join(pending).split(b"\n")
+                pending = [rest]
+                for line in lines:
+                    if line.strip():
+                        yield line
+            if (rest := b"".join(pending)).strip():
+                yield rest
+        finally:
+            stream.close()
 
     async def items(self, path: str, label_selector: str = "") -> list[Body]:
         """The items of a list, optionally filtered by a label selector."""
@@ -177,35 +177,10 @@ class Kube:
         return items
 
 
-def _dumps(body: Any) -> str:
-    """JSON for request bodies (orjson: several times faster than `json.dumps`)."""
-    return orjson.dumps(body).decode()
-
-
-class _Watchdog:
-    """Closes a streaming response that received nothing for a whole period."""
-
-    def __init__(self, reply: aiohttp.ClientResponse, period: float) -> None:
-        self._reply, self._period = reply, period
-        self.fed, self.fired = False, False
-        self._handle = asyncio.get_running_loop().call_later(period, self._check)
-
-    def _check(self) -> None:
-        if self.fed:
-            self.fed = False
-            self._handle = asyncio.get_running_loop().call_later(self._period, self._check)
-            return
-        self.fired = True
-        self._reply.close()
-
-    def stop(self) -> None:
-        """Disarm (the stream ended or was abandoned)."""
-        self._handle.cancel()
-
-
-async def _error(response: aiohttp.ClientResponse) -> KubeError:
+def _error(response: _http.Response) -> KubeError:
+    """The KubeError for a failed response, from its API `Status` body when it has one."""
     try:
-        status = await response.json(content_type=None)
+        status = orjson.loads(response.body)
     except ValueError:
         status = {}
     if not isinstance(status, dict):
