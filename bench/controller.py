@@ -7,7 +7,10 @@
   (c) controller RSS with M AgentRuns present                          (target <= 250 MB)
 
 The controller runs as its own process (`k8sclaw-controller`); the API server is the kube
-emulator on 127.0.0.1, or a real cluster with K8SCLAW_TEST_KUBECONFIG / --kubeconfig.
+emulator on 127.0.0.1, or a real cluster with K8SCLAW_TEST_KUBECONFIG / --kubeconfig. The
+emulator's Job controller makes pods at kube-controller-manager's default client rate
+(--kube-api-qps 20, --kube-api-burst 30), as a real control plane does: the pods of the
+bare Jobs and of the runs' Jobs trickle in at that pace and are not waited for.
 
     uv run python bench/controller.py [--runs 1000] [--present 10000] [--latency 30]
 """
@@ -240,8 +243,6 @@ def burst(cluster: Cluster, count: int) -> tuple[float, float]:
     for i in range(count):
         cluster.batch.create_namespaced_job(base_ns, job_body(f"bare-{i:04d}"))
     bare = time.perf_counter() - start
-    settle(cluster, base_ns, count)
-    print(f"    (bare Jobs all have pods after {time.perf_counter() - start:.2f} s; untimed)")
     namespace = cluster.namespace()
     with controller(cluster, namespace, free_port()) as proc:
         pids = {"emulator": EMULATOR_PID[0] if EMULATOR_PID else None, "controller": proc.pid}
@@ -277,19 +278,6 @@ def burst(cluster: Cluster, count: int) -> tuple[float, float]:
         jobs = len(cluster.batch.list_namespaced_job(namespace).items)
     assert jobs == count, f"{jobs} Jobs for {count} runs"
     return bare, elapsed
-
-
-def settle(cluster: Cluster, namespace: str, count: int) -> None:
-    """Wait (untimed) until the API server's Job controller has made a pod for each of the
-    bare Jobs, so its backlog is not billed to the controller's measurement that follows."""
-    pods = {p.metadata.name for p in cluster.core.list_namespaced_pod(namespace).items}
-    if len(pods) >= count:
-        return
-    watch = kubernetes.watch.Watch()
-    for event in watch.stream(cluster.core.list_namespaced_pod, namespace, timeout_seconds=600):
-        pods.add(event["object"].metadata.name)
-        if len(pods) >= count:
-            watch.stop()
 
 
 def rss_with(cluster: Cluster, count: int) -> float:

@@ -20,7 +20,7 @@ import sys
 import threading
 from pathlib import Path
 
-from tests.harness.kube._emulator import KubeEmulator
+from tests.harness.kube._emulator import CONTROLLER_BURST, CONTROLLER_QPS, KubeEmulator
 
 GC_THRESHOLDS = (10_000, 10, 10)
 """Young-generation allocations before a collection (default 700), then the defaults."""
@@ -30,6 +30,19 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.harness.kube", description=__doc__)
     parser.add_argument("kubeconfig", type=Path, help="where to write the emulator's kubeconfig")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
+    parser.add_argument(
+        "--kube-api-qps",
+        type=float,
+        default=CONTROLLER_QPS,
+        help="writes/s of the in-process Job controller, as kube-controller-manager's flag "
+        "(default %(default)s; 0 or less: unlimited)",
+    )
+    parser.add_argument(
+        "--kube-api-burst",
+        type=int,
+        default=CONTROLLER_BURST,
+        help="burst of that rate limit (default %(default)s)",
+    )
     args = parser.parse_args(argv)
     gc.set_threshold(*GC_THRESHOLDS)
     stop = threading.Event()
@@ -37,7 +50,9 @@ def main(argv: list[str] | None = None) -> None:
         signal.signal(sig, lambda *_: stop.set())
     # stdin closing (the parent went away) ends the emulator too.
     threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
-    emulator = KubeEmulator(port=args.port).start()
+    emulator = KubeEmulator(
+        port=args.port, controller_qps=args.kube_api_qps, controller_burst=args.kube_api_burst
+    ).start()
     try:
         emulator.write_kubeconfig(args.kubeconfig)
         print(f"ready {emulator.url}", flush=True)

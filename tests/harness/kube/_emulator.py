@@ -19,7 +19,7 @@ from aiohttp import web
 
 from tests.harness.kube import _http, _kubeconfig, _pods
 from tests.harness.kube._cluster import Cluster
-from tests.harness.kube._controller import Controller
+from tests.harness.kube._controller import ClientRateLimit, Controller
 from tests.harness.kube._crds import CrdController
 from tests.harness.kube._gc import GarbageCollector
 from tests.harness.kube._namespaces import NamespaceController
@@ -27,13 +27,23 @@ from tests.harness.kube._store import Obj
 
 T = TypeVar("T")
 _SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+CONTROLLER_QPS, CONTROLLER_BURST = 20.0, 30
+"""kube-controller-manager's --kube-api-qps / --kube-api-burst defaults: the Job
+controller's writes are paced by them (`_controller.ClientRateLimit`)."""
 
 
 class KubeEmulator:
     """Start with `start()`, stop with `stop()`; `url` is the API server address."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        controller_qps: float = CONTROLLER_QPS,
+        controller_burst: int = CONTROLLER_BURST,
+    ) -> None:
         self.host, self.port = host, port
+        self.controller_qps, self.controller_burst = controller_qps, controller_burst
         self.cluster = Cluster()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -102,10 +112,14 @@ class KubeEmulator:
             await self.cluster.create(ns_type, "", {"metadata": {"name": name}})
 
     def controller_factories(self) -> list[Callable[[Cluster], Controller]]:
-        """Extra controllers (the Job controller); overridden by nothing, extended by `_jobs`."""
+        """Extra controllers: the Job controller, paced like kube-controller-manager's client."""
         from tests.harness.kube import _jobs
 
-        return [_jobs.JobController]
+        def jobs(cluster: Cluster) -> Controller:
+            limit = ClientRateLimit(self.controller_qps, self.controller_burst)
+            return _jobs.JobController(cluster, limit)
+
+        return [jobs]
 
     async def _stop(self) -> None:
         assert self._stopping is not None

@@ -16,8 +16,8 @@ import datetime
 from typing import Any
 
 from tests.harness.kube import _errors
-from tests.harness.kube._cluster import now
-from tests.harness.kube._controller import Controller
+from tests.harness.kube._cluster import Cluster, now
+from tests.harness.kube._controller import ClientRateLimit, Controller
 from tests.harness.kube._store import Event, Obj, clone
 from tests.harness.kube._types import ResourceType
 
@@ -52,7 +52,15 @@ def _finished(job: Obj) -> bool:
 
 
 class JobController(Controller):
-    """Reconciles one Job at a time whenever it or one of its Pods changes."""
+    """Reconciles one Job at a time whenever it or one of its Pods changes.
+
+    Its writes (pods, Job status) go through `limit`, as kube-controller-manager's go
+    through its client's rate limiter.
+    """
+
+    def __init__(self, cluster: Cluster, limit: ClientRateLimit | None = None) -> None:
+        super().__init__(cluster)
+        self.limit = limit or ClientRateLimit(0, 1)
 
     def wants(self, event: Event) -> bool:
         if event.key == JOBS:
@@ -111,6 +119,7 @@ class JobController(Controller):
             await self._progress(job, status, succeeded, failed, active)
         if status != job.get("status"):
             body = {"metadata": meta, "status": status}
+            await self.limit.take()
             updated = await self.cluster.update(
                 jobs, meta["namespace"], meta["name"], body, subresource="status"
             )
@@ -169,6 +178,7 @@ class JobController(Controller):
     ) -> None:
         _, pods_type = self._types()
         for pod in active:
+            await self.limit.take()
             await self.cluster.delete(
                 pods_type, pod["metadata"]["namespace"], pod["metadata"]["name"], grace=0
             )
@@ -195,6 +205,7 @@ class JobController(Controller):
             }
         ]
         body = {"metadata": pod_meta, "spec": template["spec"]}  # built from our own copy
+        await self.limit.take()
         await self.cluster.create(pods_type, meta["namespace"], body, owned=True)
 
     def _requeue(self, job: Obj) -> None:
@@ -208,6 +219,7 @@ class JobController(Controller):
         meta = job["metadata"]
 
         async def expire() -> None:
+            await self.limit.take()
             with contextlib.suppress(_errors.ApiError):
                 await self.cluster.delete(
                     jobs,
