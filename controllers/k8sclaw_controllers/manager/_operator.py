@@ -45,7 +45,8 @@ async def _guarded(
     _health.RECONCILES.labels(kind).inc()
     for delay in (*RETRY_DELAYS, None):
         try:
-            await watched.handler(ctx, body, event_type)
+            with ctx.recorder.busy():
+                await watched.handler(ctx, body, event_type)
             return
         except _kube.NotFoundError as exc:
             # The object (or its namespace) went away meanwhile; its DELETED event follows.
