@@ -58,13 +58,10 @@ class _Connection(asyncio.Protocol):
         self._error: Exception | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._lost: asyncio.Future[None] | None = None
+        self._lost = asyncio.get_running_loop().create_future()  # done in connection_lost
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-
-    def eof_received(self) -> None:
-        self.closed = True  # returning None lets the transport close; connection_lost follows
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -76,7 +73,7 @@ class _Connection(asyncio.Protocol):
             self._fail(lost)
         if self._timer:
             self._timer.cancel()
-        if self._lost and not self._lost.done():
+        if not self._lost.done():
             self._lost.set_result(None)
 
     def data_received(self, data: bytes) -> None:
@@ -139,8 +136,7 @@ class _Connection(asyncio.Protocol):
 
     async def wait_closed(self) -> None:
         """Return once `connection_lost` ran (after `close`)."""
-        if not self.closed and self.transport is not None:
-            self._lost = self._lost or asyncio.get_running_loop().create_future()
+        if self.transport is not None:
             await self._lost
 
     def _check(self, period: float) -> None:
