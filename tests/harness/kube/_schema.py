@@ -32,46 +32,60 @@ def _keeps_unknown(schema: Obj) -> bool:
     )
 
 
+_CONTAINERS = (dict, list)
+
+
 def _prune(value: Any, schema: Obj, path: str, unknown: list[str]) -> Any:
-    if (
-        isinstance(value, dict)
-        and schema.get("type", "object") == "object"
-        and not _keeps_unknown(schema)
-    ):
-        props = schema.get("properties")
-        extra = schema.get("additionalProperties")
-        if props is not None:
-            for key in [k for k in value if k not in props]:
-                if not path and key in _ROOT_KEEP:
-                    continue
-                unknown.append(f"{path}{key}")
-                del value[key]
-            for key, sub in props.items():
-                if key in value:
-                    value[key] = _prune(value[key], sub, f"{path}{key}.", unknown)
-        elif isinstance(extra, dict):
-            for key in value:
-                value[key] = _prune(value[key], extra, f"{path}{key}.", unknown)
-    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-        return [
-            _prune(v, schema["items"], f"{path[:-1]}[{i}].", unknown) for i, v in enumerate(value)
-        ]
+    """Drop the fields `schema` does not know, in place, recording their paths in `unknown`.
+
+    Recurses only into dicts and lists (scalars have nothing to prune), so the cost
+    follows the object's containers, not its every field. Returns `value`."""
+    if isinstance(value, dict):
+        if schema.get("type", "object") == "object" and not _keeps_unknown(schema):
+            _prune_fields(value, schema, path, unknown)
+    elif isinstance(value, list) and isinstance(items := schema.get("items"), dict):
+        for i, child in enumerate(value):
+            if isinstance(child, _CONTAINERS):
+                _prune(child, items, f"{path[:-1]}[{i}].", unknown)
     return value
 
 
+def _prune_fields(value: Obj, schema: Obj, path: str, unknown: list[str]) -> None:
+    props = schema.get("properties")
+    if props is not None:
+        for key in [k for k in value if k not in props]:
+            if not path and key in _ROOT_KEEP:
+                continue
+            unknown.append(f"{path}{key}")
+            del value[key]
+        for key, child in value.items():
+            if isinstance(child, _CONTAINERS) and key in props:
+                _prune(child, props[key], f"{path}{key}.", unknown)
+    elif isinstance(extra := schema.get("additionalProperties"), dict):
+        for key, child in value.items():
+            if isinstance(child, _CONTAINERS):
+                _prune(child, extra, f"{path}{key}.", unknown)
+
+
 def _default(value: Any, schema: Obj) -> Any:
+    """Fill in the `default`s of `schema` for absent fields, in place, at every level."""
     if isinstance(value, dict):
         for key, sub in (schema.get("properties") or {}).items():
-            if key not in value and "default" in sub:
+            if key not in value:
+                if "default" not in sub:
+                    continue
                 value[key] = clone(sub["default"])
-            if key in value:
-                value[key] = _default(value[key], sub)
+            if isinstance(value[key], _CONTAINERS):
+                _default(value[key], sub)
         extra = schema.get("additionalProperties")
         if isinstance(extra, dict):
-            for key in value:
-                value[key] = _default(value[key], extra)
-    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-        return [_default(v, schema["items"]) for v in value]
+            for child in value.values():
+                if isinstance(child, _CONTAINERS):
+                    _default(child, extra)
+    elif isinstance(value, list) and isinstance(items := schema.get("items"), dict):
+        for child in value:
+            if isinstance(child, _CONTAINERS):
+                _default(child, items)
     return value
 
 
