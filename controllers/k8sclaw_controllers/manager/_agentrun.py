@@ -79,7 +79,7 @@ async def _start(ctx: Context, run: AgentRun, body: Body) -> None:
     await _netpol.ensure(ctx, run.namespace, run.spec.instance_ref)
     job = _jobbuilder.build_job(run, ctx.job_options, tools)
     try:
-        await ctx.kube.create(_kube.group("batch/v1", run.namespace, "jobs"), job)
+        await ctx.kube.create(_kube.group("batch/v1", run.namespace, "jobs"), job, read=False)
         ctx.event(body, "JobCreated", f"created Job {run.name}")
         _health.RUNS_STARTED.inc()
     except _kube.ConflictError:
@@ -96,7 +96,7 @@ async def _start(ctx: Context, run: AgentRun, body: Body) -> None:
             condition("Progressing", True, "JobCreated", f"Job {run.name} created", generation),
         ],
     }
-    await ctx.kube.patch(_run_path(run, "status"), {"status": status})
+    await ctx.kube.patch(_run_path(run, "status"), {"status": status}, read=False)
     ctx.state.runs[(run.namespace, run.name)].phase = "Running"
     _schedule_timeout(ctx, run, 0.0)
     _instance.schedule_refresh(ctx, run.namespace, run.spec.instance_ref)

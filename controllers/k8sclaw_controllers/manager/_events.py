@@ -127,7 +127,7 @@ class Recorder:
 
 async def _send(kube: _kube.Kube, body: dict[str, Any]) -> None:
     try:
-        await kube.create(_kube.core(body["metadata"]["namespace"], "events"), body)
+        await kube.create(_kube.core(body["metadata"]["namespace"], "events"), body, read=False)
     except (_kube.KubeError, OSError, TimeoutError) as exc:
         log.warning(
             "could not post event %s for %s: %s", body["reason"], body["involvedObject"], exc

@@ -100,11 +100,15 @@ class Kube:
         params: Mapping[str, str] | None = None,
         body: Any = None,
         content_type: str = JSON,
+        *,
+        read: bool = True,
     ) -> Any:
         data = None if body is None else orjson.dumps(body)
         response = await self._http.request(method, path, params, data, content_type)
         if response.status >= 400:
             raise _error(response)
+        if not read:
+            return {}
         kind = response.headers.get("content-type", "").partition(";")[0].strip()
         if kind == JSON:
             return orjson.loads(response.body) if response.body else None
@@ -119,14 +123,19 @@ class Kube:
         """GET a text subresource such as pods/log."""
         return str(await self._request("GET", path, params))
 
-    async def create(self, path: str, body: Body) -> Body:
-        """POST a new object to a collection path."""
-        result: Body = await self._request("POST", path, body=body)
+    async def create(self, path: str, body: Body, *, read: bool = True) -> Body:
+        """POST a new object to a collection path; the stored object, or `{}` when `read`
+        is False (a caller that ignores the echo skips decoding it: a Job is ~5 KB)."""
+        result: Body = await self._request("POST", path, body=body, read=read)
         return result
 
-    async def patch(self, path: str, body: Any, content_type: str = MERGE) -> Body:
-        """PATCH with a merge patch (default) or a JSON patch."""
-        result: Body = await self._request("PATCH", path, body=body, content_type=content_type)
+    async def patch(
+        self, path: str, body: Any, content_type: str = MERGE, *, read: bool = True
+    ) -> Body:
+        """PATCH with a merge patch (default) or a JSON patch; `read` as for `create`."""
+        result: Body = await self._request(
+            "PATCH", path, body=body, content_type=content_type, read=read
+        )
         return result
 
     async def apply(self, path: str, body: Body) -> Body:

@@ -202,6 +202,15 @@ async def test_request_headers_body_and_percent_encoded_query() -> None:
     assert (created["method"], created["headers"]["Content-Type"]) == ("POST", "application/json")
 
 
+async def test_unread_writes_send_the_body_and_skip_decoding_the_echo() -> None:
+    async with app_server(echo) as (url, seen), connected(url) as kube:
+        created = await kube.create("/api/v1/pods", {"kind": "Pod"}, read=False)
+        patched = await kube.patch("/api/v1/pods/p", {"spec": {}}, read=False)
+        echoed = await kube.create("/api/v1/pods", {"kind": "Pod"})
+    assert created == {} and patched == {}
+    assert echoed["body"] == {"kind": "Pod"} and len(seen.requests) == 3
+
+
 @pytest.mark.parametrize("framing", ["content-length", "chunked"])
 async def test_bodies_framed_by_length_or_chunks(framing: str) -> None:
     document = {"items": [{"n": n, "pad": "x" * 500} for n in range(200)]}
