@@ -1,6 +1,6 @@
 """`KubeEmulator`: the API server on a background thread, bound to 127.0.0.1.
 
-The aiohttp server, the store and the in-process controllers all live on one event
+The HTTP server (`_server`), the store and the in-process controllers all live on one event
 loop in one daemon thread; tests talk to it over HTTP like to any API server, and use
 the few emulator-only helpers here (`compact`, `objects`) through `call`, which runs a
 function on the loop thread so the store is never touched from two threads.
@@ -15,9 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from aiohttp import web
-
-from tests.harness.kube import _http, _kubeconfig, _pods
+from tests.harness.kube import _http, _kubeconfig, _pods, _server
 from tests.harness.kube._cluster import Cluster
 from tests.harness.kube._controller import ClientRateLimit, Controller
 from tests.harness.kube._crds import CrdController
@@ -49,7 +47,7 @@ class KubeEmulator:
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="kube-emulator", daemon=True
         )
-        self._runner: web.AppRunner | None = None
+        self._server: _server.Server | None = None
         self._stopping: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.extra_handlers: dict[str, _http.Handler] = {}
@@ -99,13 +97,8 @@ class KubeEmulator:
         self._tasks = [asyncio.create_task(c.run()) for c in controllers]
         handlers = {**_pods.PodSubresources(self.cluster).handlers(), **self.extra_handlers}
         router = _http.Router(self.cluster, self._stopping, handlers)
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", router.handle)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        self._server = _server.Server(router.handle)
+        self.port = await self._server.start(self.host, self.port)
         ns_type = self.cluster.registry.find("", "v1", "namespaces")
         assert ns_type is not None
         for name in _SYSTEM_NAMESPACES:
@@ -124,8 +117,8 @@ class KubeEmulator:
     async def _stop(self) -> None:
         assert self._stopping is not None
         self._stopping.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        if self._server is not None:
+            await self._server.close(grace=1.0)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from aiohttp import web
 
 from tests.harness.kube import _discovery, _errors, _openapi, _selectors, _watch, _wire
 from tests.harness.kube._cluster import Cluster
+from tests.harness.kube._server import Request, Response, StreamResponse
 from tests.harness.kube._store import Obj
 from tests.harness.kube._types import ResourceType
 
@@ -31,16 +31,15 @@ class Target:
     subresource: str | None
 
 
-Handler = Callable[[web.Request, Target], Awaitable[web.StreamResponse]]
+Reply = Response | StreamResponse
+Handler = Callable[[Request, Target], Awaitable[Reply]]
 
 
-def _json(body: Any, status: int = 200) -> web.Response:
-    return web.Response(
-        status=status, body=_wire.dumps(body), content_type="application/json", charset="utf-8"
-    )
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(status, _wire.dumps(body), "application/json; charset=utf-8")
 
 
-def error_response(exc: _errors.ApiError) -> web.Response:
+def error_response(exc: _errors.ApiError) -> Response:
     return _json(exc.status(), exc.code)
 
 
@@ -49,7 +48,7 @@ def _not_found_path() -> _errors.ApiError:
 
 
 class Router:
-    """The aiohttp handler for every path the emulator serves."""
+    """The `_server` handler for every path the emulator serves."""
 
     def __init__(
         self, cluster: Cluster, stopping: asyncio.Event, extra: dict[str, Handler]
@@ -58,13 +57,13 @@ class Router:
         self.stopping = stopping
         self.extra = extra  # subresources served elsewhere (pods/log)
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: Request) -> Reply:
         try:
             return await self._dispatch(request)
         except _errors.ApiError as exc:
             return error_response(exc)
 
-    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+    async def _dispatch(self, request: Request) -> Reply:
         discovery = self._discovery_doc(request)
         if discovery is not None:
             return discovery
@@ -73,7 +72,7 @@ class Router:
             raise _not_found_path()
         return await self._resource(request, target)
 
-    def _discovery_doc(self, request: web.Request) -> web.Response | None:  # noqa: PLR0911
+    def _discovery_doc(self, request: Request) -> Response | None:  # noqa: PLR0911
         parts = [p for p in request.path.split("/") if p]
         registry = self.cluster.registry
         if parts == ["version"]:
@@ -89,7 +88,7 @@ class Router:
         if parts[:1] == ["apis"] and len(parts) == 3:
             return _found(_discovery.resource_list(registry, parts[1], parts[2]))
         if parts in (["healthz"], ["readyz"], ["livez"]):
-            return web.Response(text="ok")
+            return Response(200, b"ok", "text/plain; charset=utf-8")
         if parts == ["openapi", "v3"]:
             return _json(_openapi.index(registry))
         if parts[:2] == ["openapi", "v3"] and len(parts) in (4, 5):
@@ -124,14 +123,14 @@ class Router:
             return None
         return Target(rtype, namespace, rest[1] if len(rest) > 1 else None, sub)
 
-    async def _resource(self, request: web.Request, target: Target) -> web.StreamResponse:
+    async def _resource(self, request: Request, target: Target) -> Reply:
         if target.subresource in self.extra:
             return await self.extra[target.subresource](request, target)
         if target.name is None:
             return await self._collection(request, target)
         return await self._item(request, target)
 
-    async def _collection(self, request: web.Request, target: Target) -> web.StreamResponse:
+    async def _collection(self, request: Request, target: Target) -> Reply:
         rtype, query = target.rtype, request.query
         matches = self._matcher(rtype, query)
         if request.method == "GET" and query.get("watch") in ("true", "1"):
@@ -184,7 +183,7 @@ class Router:
             "items": page,
         }
 
-    async def _item(self, request: web.Request, target: Target) -> web.StreamResponse:
+    async def _item(self, request: Request, target: Target) -> Reply:
         rtype, ns, name, query = (
             target.rtype,
             target.namespace or "",
@@ -239,7 +238,7 @@ def _sub(sub: str | None) -> str | None:
     return sub
 
 
-def _found(body: dict[str, Any] | None) -> web.Response:
+def _found(body: dict[str, Any] | None) -> Response:
     if body is None:
         raise _not_found_path()
     return _json(body)
@@ -252,7 +251,7 @@ def _write_opts(query: Any) -> dict[str, bool]:
     }
 
 
-async def _body(request: web.Request, optional: bool = False) -> Any:
+async def _body(request: Request, optional: bool = False) -> Any:
     if "protobuf" in request.content_type or "cbor" in request.content_type:
         raise _errors.unsupported_media_type(
             f"the body of the request was in an unknown format - accepted media types include: "

@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
-from tests.harness.kube import _errors
+from tests.harness.kube import _errors, _wire
 from tests.harness.kube._cluster import Cluster
-from tests.harness.kube._http import Target
+from tests.harness.kube._http import Reply, Target
+from tests.harness.kube._server import Request, Response, StreamResponse
 
 
 class PodSubresources:
@@ -27,7 +27,7 @@ class PodSubresources:
     def handlers(self) -> dict[str, Any]:
         return {"binding": self.binding, "log": self.log}
 
-    async def binding(self, request: web.Request, target: Target) -> web.StreamResponse:
+    async def binding(self, request: Request, target: Target) -> Reply:
         if request.method != "POST":
             raise _errors.method_not_allowed()
         body = await request.json()
@@ -48,7 +48,7 @@ class PodSubresources:
             "status": "Success",
             "code": 201,
         }
-        return web.json_response(status, status=201)
+        return Response(201, _wire.dumps(status), "application/json; charset=utf-8")
 
     def _container(self, pod: dict[str, Any], wanted: str | None) -> str:
         names: list[str] = [c["name"] for c in pod["spec"].get("containers", [])]
@@ -84,7 +84,7 @@ class PodSubresources:
         ns = pod["metadata"]["namespace"]
         return f"https://{address}:{port}/containerLogs/{ns}/{name}/{container}"
 
-    async def log(self, request: web.Request, target: Target) -> web.StreamResponse:
+    async def log(self, request: Request, target: Target) -> Reply:
         if request.method != "GET":
             raise _errors.method_not_allowed()
         pod = self.cluster.peek(target.rtype, target.namespace or "", target.name or "")
@@ -103,7 +103,7 @@ class PodSubresources:
             async with upstream:
                 if upstream.status != 200:
                     raise _errors.bad_request((await upstream.text()).strip())
-                response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+                response = StreamResponse(headers={"Content-Type": "text/plain"})
                 await response.prepare(request)
                 async for chunk in upstream.content.iter_any():
                     await response.write(chunk)

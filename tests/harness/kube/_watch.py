@@ -20,10 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
-
 from tests.harness.kube import _errors, _wire
 from tests.harness.kube._cluster import Cluster
+from tests.harness.kube._server import Request, StreamResponse
 from tests.harness.kube._store import Event, Obj
 from tests.harness.kube._types import ResourceType
 
@@ -61,7 +60,7 @@ class Scope:
         return line
 
 
-async def serve(request: web.Request, scope: Scope, stopping: asyncio.Event) -> web.StreamResponse:
+async def serve(request: Request, scope: Scope, stopping: asyncio.Event) -> StreamResponse:
     """Stream watch events until `timeoutSeconds`, client disconnect or server shutdown."""
     query = request.query
     limit = float(query["timeoutSeconds"]) if query.get("timeoutSeconds") else None
@@ -72,8 +71,7 @@ async def serve(request: web.Request, scope: Scope, stopping: asyncio.Event) -> 
         lines = _backlog(scope, query.get("resourceVersion", ""))
     except _errors.ApiError as exc:
         lines, limit = [scope.line("ERROR", exc.status())], 0
-    response = web.StreamResponse(headers={"Content-Type": "application/json"})
-    response.enable_chunked_encoding()
+    response = StreamResponse(headers={"Content-Type": "application/json"})
     await response.prepare(request)
     try:
         for start in range(0, len(lines), BACKLOG_BATCH):
@@ -142,7 +140,7 @@ def _expire(waiter: asyncio.Future[None]) -> None:
 
 
 async def _follow(
-    response: web.StreamResponse,
+    response: StreamResponse,
     inbox: Inbox,
     options: tuple[float | None, bool],
     stopping: asyncio.Event,
