@@ -35,12 +35,13 @@ Reply = Response | StreamResponse
 Handler = Callable[[Request, Target], Awaitable[Reply]]
 
 
-def _json(body: Any, status: int = 200) -> Response:
+def json_response(body: Any, status: int = 200) -> Response:
+    """A JSON body as the API server sends it (also for subresource handlers)."""
     return Response(status, _wire.dumps(body), "application/json; charset=utf-8")
 
 
 def error_response(exc: _errors.ApiError) -> Response:
-    return _json(exc.status(), exc.code)
+    return json_response(exc.status(), exc.code)
 
 
 def _not_found_path() -> _errors.ApiError:
@@ -76,11 +77,11 @@ class Router:
         parts = [p for p in request.path.split("/") if p]
         registry = self.cluster.registry
         if parts == ["version"]:
-            return _json(_discovery.VERSION_INFO)
+            return json_response(_discovery.VERSION_INFO)
         if parts == ["api"]:
-            return _json(_discovery.core_versions(request.host))
+            return json_response(_discovery.core_versions(request.host))
         if parts == ["apis"]:
-            return _json(_discovery.api_groups(registry))
+            return json_response(_discovery.api_groups(registry))
         if parts[:1] == ["api"] and len(parts) == 2:
             return _found(_discovery.resource_list(registry, "", parts[1]))
         if parts[:1] == ["apis"] and len(parts) == 2:
@@ -90,7 +91,7 @@ class Router:
         if parts in (["healthz"], ["readyz"], ["livez"]):
             return Response(200, b"ok", "text/plain; charset=utf-8")
         if parts == ["openapi", "v3"]:
-            return _json(_openapi.index(registry))
+            return json_response(_openapi.index(registry))
         if parts[:2] == ["openapi", "v3"] and len(parts) in (4, 5):
             gv = parts[2:]
             group, version = (
@@ -137,7 +138,7 @@ class Router:
             scope = _watch.Scope(self.cluster, rtype, target.namespace, matches)
             return await _watch.serve(request, scope, self.stopping)
         if request.method == "GET":
-            return _json(self._list(rtype, target.namespace, matches, query))
+            return json_response(self._list(rtype, target.namespace, matches, query))
         if request.method == "POST":
             if rtype.namespaced and target.namespace is None:
                 raise _errors.method_not_allowed()
@@ -145,14 +146,14 @@ class Router:
             obj = await self.cluster.create(
                 rtype, target.namespace or "", body, owned=True, **_write_opts(query)
             )
-            return _json(obj, 201)
+            return json_response(obj, 201)
         if request.method == "DELETE":
             for obj in self.cluster.list_views(rtype, target.namespace):
                 if matches(obj):
                     await self.cluster.delete(
                         rtype, obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
                     )
-            return _json(
+            return json_response(
                 {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
             )
         raise _errors.method_not_allowed()
@@ -192,10 +193,10 @@ class Router:
         )
         cluster, sub = self.cluster, target.subresource
         if request.method == "GET":
-            return _json(cluster.peek(rtype, ns, name))
+            return json_response(cluster.peek(rtype, ns, name))
         if request.method == "PUT":
             body = await _body(request)
-            return _json(
+            return json_response(
                 await cluster.update(
                     rtype, ns, name, body, subresource=_sub(sub), owned=True, **_write_opts(query)
                 )
@@ -212,7 +213,7 @@ class Router:
                 field_manager=query.get("fieldManager"),
                 **_write_opts(query),
             )
-            return _json(obj)
+            return json_response(obj)
         if request.method == "DELETE" and sub is None:
             options = await _body(request, optional=True)
             propagation = query.get("propagationPolicy") or options.get("propagationPolicy")
@@ -228,7 +229,7 @@ class Router:
                 dry_run=query.get("dryRun") == "All",
                 grace=None if grace is None else int(grace),
             )
-            return _json(obj)
+            return json_response(obj)
         raise _errors.method_not_allowed()
 
 
@@ -241,7 +242,7 @@ def _sub(sub: str | None) -> str | None:
 def _found(body: dict[str, Any] | None) -> Response:
     if body is None:
         raise _not_found_path()
-    return _json(body)
+    return json_response(body)
 
 
 def _write_opts(query: Any) -> dict[str, bool]:

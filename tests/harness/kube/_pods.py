@@ -12,10 +12,10 @@ from typing import Any
 
 import aiohttp
 
-from tests.harness.kube import _errors, _wire
+from tests.harness.kube import _errors
 from tests.harness.kube._cluster import Cluster
-from tests.harness.kube._http import Reply, Target
-from tests.harness.kube._server import Request, Response, StreamResponse
+from tests.harness.kube._http import Reply, Target, json_response
+from tests.harness.kube._server import Request, StreamResponse
 
 
 class PodSubresources:
@@ -48,7 +48,7 @@ class PodSubresources:
             "status": "Success",
             "code": 201,
         }
-        return Response(201, _wire.dumps(status), "application/json; charset=utf-8")
+        return json_response(status, 201)
 
     def _container(self, pod: dict[str, Any], wanted: str | None) -> str:
         names: list[str] = [c["name"] for c in pod["spec"].get("containers", [])]
