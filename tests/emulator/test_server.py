@@ -119,23 +119,24 @@ async def test_pipelined_requests_are_answered_in_order(served: tuple[App, int])
     await _close(writer)
 
 
-async def test_connection_close_is_honoured(served: tuple[App, int]) -> None:
+@pytest.mark.parametrize(
+    ("raw", "answered"),
+    [
+        # Connection: close is honoured: /two, pipelined behind it, is never answered.
+        (b"GET /one HTTP/1.1\r\nConnection: close\r\n\r\nGET /two HTTP/1.1\r\n\r\n", b"GET /one "),
+        (b"GET /old HTTP/1.0\r\n\r\n", b"GET /old "),  # HTTP/1.0 closes after the response
+    ],
+    ids=["connection-close", "http-1.0"],
+)
+async def test_the_connection_closes_after_the_response(
+    served: tuple[App, int], raw: bytes, answered: bytes
+) -> None:
     _, port = served
     reader, writer = await _connect(port)
-    writer.write(b"GET /one HTTP/1.1\r\nConnection: close\r\n\r\nGET /two HTTP/1.1\r\n\r\n")
+    writer.write(raw)
     _, headers, body = await _response(reader)
     assert headers["connection"] == "close"
-    assert body.startswith(b"GET /one ")
-    assert await reader.read() == b""  # closed: /two is never answered
-    await _close(writer)
-
-
-async def test_http_1_0_closes_after_the_response(served: tuple[App, int]) -> None:
-    _, port = served
-    reader, writer = await _connect(port)
-    writer.write(b"GET /old HTTP/1.0\r\n\r\n")
-    _, headers, _ = await _response(reader)
-    assert headers["connection"] == "close"
+    assert body.startswith(answered)
     assert await reader.read() == b""
     await _close(writer)
 

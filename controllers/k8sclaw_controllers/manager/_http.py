@@ -377,7 +377,9 @@ class Client:
                 )
         except TimeoutError as exc:
             where = f"{self._host}:{self._port}"
-            raise TimeoutError(f"connecting to the API server at {where} took over 10s") from exc
+            raise TimeoutError(
+                f"connecting to the API server at {where} took over {CONNECT_TIMEOUT:g}s"
+            ) from exc
         return conn
 
     def _encode(
