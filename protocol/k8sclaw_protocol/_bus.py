@@ -310,7 +310,7 @@ class Subscription:
     async def _deliver_one(self, msg: Any) -> None:
         seq = int(msg.metadata.sequence.stream)
         try:
-            event = _events.Event.from_bytes(msg.data)
+            event = _events.Event.from_bytes(msg.data).delivered(msg.subject, seq)
         except ValidationError as exc:
             log.warning("dropping malformed event on %s: %s", msg.subject, exc.errors()[:1])
         else:

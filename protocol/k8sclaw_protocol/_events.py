@@ -7,10 +7,12 @@ server, TUI) imports these names, so a topic is spelled exactly once (reference 
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 SUBJECT_PREFIX: Final = "k8sclaw."
 STREAM_NAME: Final = "k8sclaw"
@@ -70,6 +72,58 @@ def topic_of(subject_name: str) -> str:
     return subject_name[len(SUBJECT_PREFIX) :]
 
 
+# A scope token is a namespace or an object name that fits one NATS subject token: a
+# DNS-1123 label (no dots, no wildcards), which every Kubernetes namespace already is and
+# which admission requires of AgentRun and ClawInstance names (SPEC §17).
+_SCOPE_TOKEN = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class Scoped:
+    """A subject split into its topic and the namespace/name it concerns (a run, or an
+    instance for channel topics). Consumers take identity from here, never the payload."""
+
+    topic: str
+    namespace: str
+    name: str
+
+
+def scope_token_ok(value: str) -> bool:
+    """True when `value` can stand as one subject token (DNS-1123 label)."""
+    return bool(_SCOPE_TOKEN.match(value))
+
+
+def scoped_subject(topic: str, namespace: str, name: str) -> str:
+    """`k8sclaw.<topic>.<namespace>.<name>`: the subject of an event about one object.
+
+    Raises ValueError when namespace or name is not a DNS-1123 label, so a hostile
+    name can never inject subject tokens or wildcards.
+    """
+    for what, value in (("namespace", namespace), ("name", name)):
+        if not scope_token_ok(value):
+            raise ValueError(f"{what} {value!r} is not a DNS-1123 label; cannot scope a subject")
+    return f"{SUBJECT_PREFIX}{topic}.{namespace}.{name}"
+
+
+def scoped_filter(topic: str, namespace: str = "*", name: str = "*") -> str:
+    """Subscription topic (without the prefix) matching `topic` for one namespace/name or
+    any (`*`): pass it to `EventBus.subscribe`."""
+    return f"{topic}.{namespace}.{name}"
+
+
+def parse_subject(subject_name: str) -> Scoped:
+    """Inverse of `scoped_subject`; ValueError unless the topic is a known one and both
+    scope tokens are DNS-1123 labels."""
+    topic_and_scope = topic_of(subject_name)
+    topic, sep, scope = topic_and_scope.rpartition(".")
+    topic, sep2, namespace = topic.rpartition(".")
+    if not (sep and sep2) or topic not in TOPICS:
+        raise ValueError(f"subject {subject_name!r} has no known topic with namespace and name")
+    if not (scope_token_ok(namespace) and scope_token_ok(scope)):
+        raise ValueError(f"subject {subject_name!r} has a malformed namespace or name")
+    return Scoped(topic=topic, namespace=namespace, name=scope)
+
+
 def followup_topic(run_id: str) -> str:
     """Per-run topic the bridge turns into `/ipc/input/followup-*.json`."""
     return f"{AGENT_FOLLOWUP}.{run_id}"
@@ -93,6 +147,26 @@ class Event(BaseModel):
     timestamp: datetime = Field(default_factory=_now)
     metadata: dict[str, str] = Field(default_factory=dict)
     data: Any = None
+    # Set by the subscription from what the server delivered, never read from the payload
+    # (private attributes are not validated from input): the authorised subject and the
+    # stream sequence, which is the event's unique id in the stream.
+    _subject: str | None = PrivateAttr(default=None)
+    _sequence: int | None = PrivateAttr(default=None)
+
+    @property
+    def subject(self) -> str | None:
+        """The subject the server delivered this event on (None for an unsent event)."""
+        return self._subject
+
+    @property
+    def sequence(self) -> int | None:
+        """The JetStream stream sequence of a delivered event (None for an unsent event)."""
+        return self._sequence
+
+    def delivered(self, subject: str, sequence: int) -> Event:
+        """Stamp what the server said about this message; returns self."""
+        self._subject, self._sequence = subject, sequence
+        return self
 
     @classmethod
     def new(cls, topic: str, data: Any = None, metadata: dict[str, str] | None = None) -> Event:

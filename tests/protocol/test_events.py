@@ -48,3 +48,52 @@ def test_envelope_round_trip_has_the_four_keys() -> None:
 def test_malformed_envelope_is_rejected(raw: bytes) -> None:
     with pytest.raises(ValidationError):
         Event.from_bytes(raw)
+
+
+def test_scoped_subject_carries_namespace_and_name_and_parses_back() -> None:
+    subject = events.scoped_subject(events.AGENT_RUN_COMPLETED, "team-a", "run-1")
+    assert subject == "k8sclaw.agent.run.completed.team-a.run-1"
+    scoped = events.parse_subject(subject)
+    assert (scoped.topic, scoped.namespace, scoped.name) == (
+        events.AGENT_RUN_COMPLETED,
+        "team-a",
+        "run-1",
+    )
+    assert events.parse_subject("k8sclaw.agent.followup.ns.r").topic == events.AGENT_FOLLOWUP
+    chunk_filter = events.scoped_filter(events.AGENT_STREAM_CHUNK, "team-a")
+    assert chunk_filter == "agent.stream.chunk.team-a.*"
+
+
+@pytest.mark.parametrize(
+    ("namespace", "name"),
+    [("a.b", "r"), ("ns", "*"), ("ns", ">"), ("NS", "r"), ("ns", ""), ("ns", "r" * 64)],
+    ids=["dot", "star", "gt", "upper", "empty", "too-long"],
+)
+def test_scoped_subject_refuses_tokens_that_are_not_dns_labels(namespace: str, name: str) -> None:
+    with pytest.raises(ValueError, match="DNS-1123 label"):
+        events.scoped_subject(events.AGENT_RUN_COMPLETED, namespace, name)
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "k8sclaw.agent.run.completed",
+        "k8sclaw.agent.run.bogus.ns.r",
+        "k8sclaw.agent.run.completed.NS.r",
+        "other.agent.run.completed.ns.r",
+    ],
+    ids=["unscoped", "unknown-topic", "bad-namespace", "foreign-prefix"],
+)
+def test_parse_subject_refuses_what_scoped_subject_cannot_make(subject: str) -> None:
+    with pytest.raises(ValueError):
+        events.parse_subject(subject)
+
+
+def test_delivery_stamp_is_never_read_from_the_payload() -> None:
+    raw = b'{"topic": "agent.run.completed", "subject": "k8sclaw.x.ns.r", "_subject": "y"}'
+    event = Event.from_bytes(raw)
+    assert event.subject is None
+    assert event.sequence is None
+    event.delivered("k8sclaw.agent.run.completed.ns.r", 7)
+    assert (event.subject, event.sequence) == ("k8sclaw.agent.run.completed.ns.r", 7)
+    assert "subject" not in json.loads(event.to_bytes())
