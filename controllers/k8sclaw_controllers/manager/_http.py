@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from urllib.parse import quote, urlencode, urlsplit
 
 CONNECT_TIMEOUT = 10.0
@@ -283,6 +283,9 @@ class Client:
     idle connections are kept alive for the next request, so at most `limit` are open.
     """
 
+    auth: Callable[[], str] | None = None
+    """Gives each request's Authorization value (a rotating token: `_token.TokenFile`)."""
+
     def __init__(
         self, url: str, headers: Mapping[str, str], context: ssl.SSLContext | None, limit: int
     ) -> None:
@@ -389,6 +392,8 @@ class Client:
         if query:
             target += "?" + urlencode(query)
         head = f"{method} {target} HTTP/1.1\r\n{self._fixed}"
+        if self.auth is not None:
+            head += f"Authorization: {self.auth()}\r\n"
         if body is None:
             return (head + "\r\n").encode()
         head += f"Content-Type: {kind}\r\nContent-Length: {len(body)}\r\n\r\n"

@@ -8,20 +8,24 @@ Transport failures surface as OSError, TimeoutError or ValueError (`_http`).
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import kubernetes
 import orjson
+import yaml
 
-from k8sclaw_controllers.manager import _http
+from k8sclaw_controllers.manager import _http, _token
 
 Body = dict[str, Any]
 JSON = "application/json"
 MERGE = "application/merge-patch+json"
 APPLY = "application/apply-patch+yaml"
 FIELD_MANAGER = "k8sclaw-controller"
+SERVICE_TOKEN = kubernetes.config.incluster_config.SERVICE_TOKEN_FILENAME
+TOKEN_FILE = "k8sclaw_token_file"  # the Configuration attribute naming a token's file
 
 
 class KubeError(Exception):
@@ -43,16 +47,44 @@ class ConflictError(KubeError):
 
 
 def load_configuration(kubeconfig: str | None) -> kubernetes.client.Configuration:
-    """Client configuration from a kubeconfig file, else in-cluster, else the default file."""
+    """Client configuration from a kubeconfig file, else in-cluster, else the default file.
+
+    When the bearer token comes from a file (in-cluster: the projected ServiceAccount token;
+    a kubeconfig user's `tokenFile`), `token_file(config)` names it, and `Kube.connect`
+    re-reads it as it rotates instead of keeping the token loaded here.
+    """
     config = kubernetes.client.Configuration()
     if kubeconfig:
         kubernetes.config.load_kube_config(config_file=kubeconfig, client_configuration=config)  # type: ignore[no-untyped-call]
+        setattr(config, TOKEN_FILE, _kubeconfig_token_file(kubeconfig))
         return config
     try:
         kubernetes.config.load_incluster_config(client_configuration=config)  # type: ignore[no-untyped-call]
+        setattr(config, TOKEN_FILE, SERVICE_TOKEN)
     except kubernetes.config.ConfigException:
         kubernetes.config.load_kube_config(client_configuration=config)  # type: ignore[no-untyped-call]
+        default = os.path.expanduser(os.environ.get("KUBECONFIG") or "~/.kube/config")
+        if os.pathsep not in default:  # (a merged list: its users are not looked into)
+            setattr(config, TOKEN_FILE, _kubeconfig_token_file(default))
     return config
+
+
+def token_file(config: kubernetes.client.Configuration) -> str | None:
+    """The file the configuration's bearer token is read from, if it is read from one."""
+    path = getattr(config, TOKEN_FILE, None)
+    return str(path) if path else None
+
+
+def _kubeconfig_token_file(path: str) -> str | None:
+    """The current context's user's `tokenFile` (relative to the kubeconfig), if any."""
+    with open(path, encoding="utf-8") as file:
+        doc = yaml.safe_load(file) or {}
+    current = doc.get("current-context")
+    context: Body = next((c for c in doc.get("contexts") or [] if c.get("name") == current), {})
+    user_name = (context.get("context") or {}).get("user")
+    user: Body = next((u for u in doc.get("users") or [] if u.get("name") == user_name), {})
+    name = (user.get("user") or {}).get("tokenFile")
+    return os.path.join(os.path.dirname(os.path.abspath(path)), name) if name else None
 
 
 def auth_header(config: kubernetes.client.Configuration) -> str | None:
@@ -78,16 +110,34 @@ def _ssl_context(config: kubernetes.client.Configuration) -> ssl.SSLContext | No
 class Kube:
     """Async JSON access to one API server; create with `Kube.connect`, close with `close`."""
 
-    def __init__(self, client: _http.Client) -> None:
+    def __init__(self, client: _http.Client, token: _token.TokenFile | None = None) -> None:
         self._http = client
+        self._token = token
+        if token is not None:
+            client.auth = token.header
 
     @classmethod
     def connect(cls, config: kubernetes.client.Configuration, limit: int = 64) -> Kube:
-        """A client sharing one pool of at most `limit` connections (0: no limit)."""
+        """A client sharing one pool of at most `limit` connections (0: no limit).
+
+        A token read from a file (`token_file`) is re-read when the file changes and after
+        a 401; any other credential is fixed for the client's life."""
         headers = {"Accept": "application/json", "User-Agent": FIELD_MANAGER}
-        if auth := auth_header(config):
+        path = token_file(config)
+        token = _token.TokenFile(path) if path else None
+        if token is None and (auth := auth_header(config)):
             headers["Authorization"] = auth
-        return cls(_http.Client(config.host, headers, _ssl_context(config), limit))
+        return cls(_http.Client(config.host, headers, _ssl_context(config), limit), token)
+
+    def _renewed(self) -> bool:
+        """After a 401: re-read the token file; True if it now holds another token, so the
+        refused request is worth sending once more (a revoked token, unchanged, is not)."""
+        if self._token is None:
+            return False
+        try:
+            return self._token.reload()
+        except (OSError, _token.TokenError):
+            return False
 
     async def close(self) -> None:
         """Close every connection."""
@@ -105,6 +155,8 @@ class Kube:
     ) -> Any:
         data = None if body is None else orjson.dumps(body)
         response = await self._http.request(method, path, params, data, content_type)
+        if response.status == 401 and self._renewed():
+            response = await self._http.request(method, path, params, data, content_type)
         if response.status >= 400:
             raise _error(response)
         if not read:
@@ -159,6 +211,9 @@ class Kube:
         ends, fails, or its consumer stops (aclose, cancellation).
         """
         stream = await self._http.stream(path, params, read_timeout)
+        if stream.status == 401 and self._renewed():
+            stream.close()
+            stream = await self._http.stream(path, params, read_timeout)
         try:
             if stream.status >= 400:
                 body = await stream.body()
