@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from k8sclaw.cli._errors import CliError
+from k8sclaw.render import terminal_safe
 from k8sclaw_protocol import TERMINAL_PHASES, AgentLogReader, AgentRun, LogPiece, names
 
 if TYPE_CHECKING:
@@ -95,20 +96,22 @@ class AnswerPrinter:
             self._line_open = False
 
     def _show(self, piece: LogPiece) -> None:
+        """Print one piece; the agent wrote it, so only its terminal-safe text is shown."""
+        text = terminal_safe(piece.text)
         if piece.kind == "text":
-            click.echo(piece.text, nl=False)
-            self._segment += piece.text
-            self._line_open = not piece.text.endswith("\n")
+            click.echo(text, nl=False)
+            self._segment += text
+            self._line_open = not text.endswith("\n")
         elif piece.kind == "tool":
             self._end_line()
-            click.secho(piece.text, dim=True)
+            click.secho(text, dim=True)
             self._segment = ""
         elif piece.kind == "log":
             self._end_line()
-            click.echo(piece.text, err=True)
+            click.echo(text, err=True)
         elif piece.result is not None and piece.result.status == "success":
             self._end_line()
-            response = (piece.result.response or "").strip()
+            response = terminal_safe(piece.result.response or "").strip()
             if response and response != self._segment.strip():
                 click.echo(response)  # the log did not stream it (or not all of it)
             self.answered = True

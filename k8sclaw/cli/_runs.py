@@ -12,6 +12,7 @@ import click
 
 from k8sclaw.cli import _common, _output, _resources
 from k8sclaw.cli._errors import CliError
+from k8sclaw.render import terminal_safe
 
 if TYPE_CHECKING:
     from k8sclaw.kube import Kube
@@ -86,10 +87,11 @@ def _finish(run: AgentRun, *, shown: bool = False) -> None:
     status = run.status
     if status and status.phase == "Succeeded":
         if not shown:
-            click.echo(status.result or "")
+            click.echo(terminal_safe(status.result or ""))
         return
+    error = terminal_safe((status.error if status else None) or "no error recorded")
     raise CliError(
-        f"agentrun/{run.name} failed: {(status.error if status else None) or 'no error recorded'}",
+        f"agentrun/{run.name} failed: {error}",
         hint=f"see `k8sclaw runs get {run.name}` and `k8sclaw runs logs {run.name}`",
     )
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from k8sclaw.render._base import MASK, NONE, KindRenderer, Row, age, duration_ms, mask
 from k8sclaw.render._columns import Column
+from k8sclaw.render._terminal import terminal_safe
 from k8sclaw.render._wire import WIRE_RENDERERS, WireRenderer
 
 if TYPE_CHECKING:
@@ -65,4 +66,5 @@ __all__ = [
     "duration_ms",
     "mask",
     "renderer_for",
+    "terminal_safe",
 ]

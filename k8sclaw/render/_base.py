@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from k8sclaw.render._columns import Column
+from k8sclaw.render._terminal import terminal_safe
 
 if TYPE_CHECKING:
     from k8sclaw_protocol import Resource
@@ -90,10 +91,10 @@ def parse_time(value: object) -> datetime | None:
 
 
 def text(value: object) -> str:
-    """A cell: `-` for empty values, one line for everything else."""
+    """A cell: `-` for empty values, one terminal-safe line for everything else."""
     if value is None or value == "":
         return NONE
-    return " ".join(str(value).split())
+    return " ".join(terminal_safe(str(value)).split())
 
 
 def clip(cell: str, width: int) -> str:

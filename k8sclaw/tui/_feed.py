@@ -11,6 +11,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from k8sclaw.render import terminal_safe
 from k8sclaw.tui._livefeed import LiveAnswer
 from k8sclaw.tui._store import RUNS, Store
 from k8sclaw.tui._table import PHASE_STYLES
@@ -24,11 +25,11 @@ def _streamed(out: Text, live: LiveAnswer) -> None:
     body = Text()
     for piece in live.pieces:
         if piece.kind == "text":
-            body.append(piece.text)
+            body.append(terminal_safe(piece.text))
         elif piece.kind == "tool":
             if body.plain and not body.plain.endswith("\n"):
                 body.append("\n")
-            body.append(piece.text + "\n", style="dim")
+            body.append(terminal_safe(piece.text) + "\n", style="dim")
     body.rstrip()
     if not body.plain:
         out.append("…\n", style="dim")
@@ -54,12 +55,12 @@ def feed_text(store: Store, instance: str | None, live: LiveAnswer | None = None
     for run in runs[-MAX_RUNS:]:
         phase = (run.status.phase if run.status else None) or "Pending"
         out.append("> ", style="bold")
-        out.append(f"{run.spec.task}\n")
+        out.append(f"{terminal_safe(run.spec.task)}\n")
         out.append(f"  [{phase}] ", style=PHASE_STYLES.get(phase, ""))
         if run.status and run.status.result:
-            out.append(run.status.result.strip() + "\n")
+            out.append(terminal_safe(run.status.result).strip() + "\n")
         elif run.status and run.status.error:
-            out.append(f"✗ {run.status.error}\n", style="red")
+            out.append(f"✗ {terminal_safe(run.status.error)}\n", style="red")
         elif live is not None and live.run == run.name:
             _streamed(out, live)
         else:

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, Label, RichLog, Select, Static
 
 from k8sclaw import onboard
+from k8sclaw.render import terminal_safe
 from k8sclaw.tui._ops import Onboarding
 from k8sclaw_protocol import CHANNEL_TYPES, PROVIDERS
 
@@ -73,7 +74,7 @@ class TextScreen(Screen[None]):
 
     def on_mount(self) -> None:
         log = self.query_one(RichLog)
-        for line in self.text.splitlines():
+        for line in terminal_safe(self.text).splitlines():
             log.write(line)
         if self.stream is not None:
             # A dedicated thread (not a worker from the shared executor): it may follow for
@@ -89,8 +90,9 @@ class TextScreen(Screen[None]):
             self.post_message(LogLine(f"✗ log stream ended: {' '.join(str(exc).split())}"))
 
     def on_log_line(self, message: LogLine) -> None:
-        self.lines.append(message.line)
-        self.query_one(RichLog).write(message.line)
+        line = terminal_safe(message.line)  # the agent's log, or an error quoting it
+        self.lines.append(line)
+        self.query_one(RichLog).write(line)
 
     def on_unmount(self) -> None:
         if self.closer is not None:
