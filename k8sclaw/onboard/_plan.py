@@ -71,10 +71,45 @@ def default_policy(namespace: str) -> dict[str, Any]:
     return body
 
 
+def tenant_access(namespace: str) -> list[dict[str, Any]]:
+    """The namespace opting in: labelled a tenant, and the RoleBinding that grants the
+    controller its write role here (and only here: the role is never bound cluster-wide)."""
+    labels = {names.LABEL_MANAGED_BY: names.MANAGED_BY}
+    ns = {names.LABEL_TENANT: names.TENANT_LABEL_VALUE}
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {
+            "name": names.CONTROLLER_TENANT_BINDING,
+            "namespace": namespace,
+            "labels": labels,
+        },
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": names.CONTROLLER_TENANT_ROLE,
+        },
+        "subjects": [
+            {
+                "kind": "ServiceAccount",
+                "name": names.CONTROLLER_SERVICE_ACCOUNT,
+                "namespace": names.SYSTEM_NAMESPACE,
+            }
+        ],
+    }
+    namespace_obj = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": namespace, "labels": ns},
+    }
+    return [namespace_obj, binding]
+
+
 def plan(answers: Answers) -> list[dict[str, Any]]:
-    """Objects to server-side apply, in order: Secrets, policy, instance."""
+    """Objects to server-side apply, in order: the tenant namespace and the controller's
+    RoleBinding in it, Secrets, policy, instance."""
     provider, ns, inst = PROVIDERS[answers.provider], answers.namespace, answers.instance
-    objects: list[dict[str, Any]] = []
+    objects: list[dict[str, Any]] = tenant_access(ns)
     auth_refs = []
     if answers.api_key and provider.key_env:
         secret = names.provider_secret_name(inst, provider.name)

@@ -17,6 +17,14 @@ CATEGORY: Final = "k8sclaw"
 
 SYSTEM_NAMESPACE: Final = "k8sclaw-system"
 AGENT_SERVICE_ACCOUNT: Final = "k8sclaw-agent"
+CONTROLLER_SERVICE_ACCOUNT: Final = "k8sclaw-controller"
+# A namespace opts in to K8sClaw (SPEC §17, docs/security.md "## RBAC"): `k8sclaw onboard`
+# labels it and binds the controller's write role there with a RoleBinding; the controller
+# can write nowhere else.
+LABEL_TENANT: Final = f"{GROUP}/tenant"
+TENANT_LABEL_VALUE: Final = "true"
+CONTROLLER_TENANT_ROLE: Final = "k8sclaw-controller-tenant"
+CONTROLLER_TENANT_BINDING: Final = "k8sclaw-controller"
 NATS_SERVICE: Final = "nats"
 NATS_PORT: Final = 4222
 EVENT_BUS_URL: Final = f"nats://{NATS_SERVICE}.{SYSTEM_NAMESPACE}.svc:{NATS_PORT}"

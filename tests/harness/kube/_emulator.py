@@ -2,7 +2,7 @@
 
 The HTTP server (`_server`), the store and the in-process controllers all live on one event
 loop in one daemon thread; tests talk to it over HTTP like to any API server, and use
-the few emulator-only helpers here (`compact`, `objects`) through `call`, which runs a
+the few emulator-only helpers here (`compact`, `objects`, `recording`) through `call`, which runs a
 function on the loop thread so the store is never touched from two threads.
 """
 
@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tests.harness.kube import _http, _kubeconfig, _pods, _server
+from tests.harness.kube import _audit, _http, _kubeconfig, _pods, _server
 from tests.harness.kube._cluster import Cluster
 from tests.harness.kube._controller import ClientRateLimit, Controller
 from tests.harness.kube._crds import CrdController
@@ -51,6 +52,7 @@ class KubeEmulator:
         self._stopping: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.extra_handlers: dict[str, _http.Handler] = {}
+        self._router: _http.Router | None = None
 
     @property
     def url(self) -> str:
@@ -96,7 +98,7 @@ class KubeEmulator:
         controllers.extend(factory(self.cluster) for factory in self.controller_factories())
         self._tasks = [asyncio.create_task(c.run()) for c in controllers]
         handlers = {**_pods.PodSubresources(self.cluster).handlers(), **self.extra_handlers}
-        router = _http.Router(self.cluster, self._stopping, handlers)
+        router = self._router = _http.Router(self.cluster, self._stopping, handlers)
         self._server = _server.Server(router.handle)
         self.port = await self._server.start(self.host, self.port)
         ns_type = self.cluster.registry.find("", "v1", "namespaces")
@@ -125,6 +127,19 @@ class KubeEmulator:
         await self.cluster.admission.close()
 
     # -- emulator-only helpers --------------------------------------------------------
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[list[_audit.Access]]:
+        """Log every resource request while the block runs (RBAC's view of each: verb,
+        group, resource, namespace); the list fills as requests arrive."""
+        router = self._router
+        assert router is not None, "the emulator is not running"
+        log: list[_audit.Access] = []
+        self.call(lambda: setattr(router, "audit", log))
+        try:
+            yield log
+        finally:
+            self.call(lambda: setattr(router, "audit", None))
+
     def write_kubeconfig(self, path: Path, namespace: str = "default") -> Path:
         return _kubeconfig.write_kubeconfig(path, self.url, namespace)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from tests.harness.kube import _discovery, _errors, _openapi, _selectors, _watch, _wire
+from tests.harness.kube import _audit, _discovery, _errors, _openapi, _selectors, _watch, _wire
 from tests.harness.kube._cluster import Cluster
 from tests.harness.kube._server import Request, Response, StreamResponse
 from tests.harness.kube._store import Obj
@@ -48,6 +48,18 @@ def _not_found_path() -> _errors.ApiError:
     return _errors.ApiError(404, "NotFound", "the server could not find the requested resource", {})
 
 
+def _access(request: Request, target: Target) -> _audit.Access:
+    rtype, sub = target.rtype, target.subresource
+    return _audit.Access(
+        request.headers.get("user-agent", ""),
+        _audit.verb(request.method, target.name is not None, request.query),
+        rtype.group,
+        f"{rtype.plural}/{sub}" if sub else rtype.plural,
+        target.namespace,
+        target.name,
+    )
+
+
 class Router:
     """The `_server` handler for every path the emulator serves."""
 
@@ -57,6 +69,7 @@ class Router:
         self.cluster = cluster
         self.stopping = stopping
         self.extra = extra  # subresources served elsewhere (pods/log)
+        self.audit: list[_audit.Access] | None = None  # set: resource requests are logged
 
     async def handle(self, request: Request) -> Reply:
         try:
@@ -71,6 +84,8 @@ class Router:
         target = self._target([p for p in request.path.split("/") if p])
         if target is None:
             raise _not_found_path()
+        if self.audit is not None:
+            self.audit.append(_access(request, target))
         return await self._resource(request, target)
 
     def _discovery_doc(self, request: Request) -> Response | None:  # noqa: PLR0911
