@@ -68,13 +68,13 @@ async def reconcile(ctx: Context, body: Body, event_type: str | None) -> None:
 async def _start(ctx: Context, run: AgentRun, body: Body) -> None:
     try:
         tools = await precheck(ctx, run)
+        await _ensure_service_account(ctx, run.namespace)
     except PrecheckError as exc:
         await _completion.fail(ctx, run.namespace, run.name, exc.reason, str(exc))
         return
     except QueuedError as exc:
         await _queue(ctx, run, str(exc), exc.limit)
         return
-    await _ensure_service_account(ctx, run.namespace)
     await _skills.mirror_for_run(ctx, run)
     await _netpol.ensure(ctx, run.namespace, run.spec.instance_ref)
     job = _jobbuilder.build_job(run, ctx.job_options, tools)
@@ -263,8 +263,20 @@ async def _create_service_account(ctx: Context, namespace: str) -> None:
         },
         "automountServiceAccountToken": False,
     }
-    with contextlib.suppress(_kube.ConflictError):
+    try:
         await ctx.kube.create(_kube.core(namespace, "serviceaccounts"), body)
+    except _kube.ConflictError:
+        pass
+    except _kube.KubeError as exc:
+        if exc.status != 403:
+            raise
+        # The first write of a run in its namespace: refused when the namespace never
+        # opted in (no RoleBinding for our tenant role there; docs/security.md "## RBAC").
+        raise PrecheckError(
+            "NamespaceNotOnboarded",
+            f"the controller may not create objects in namespace {namespace}: "
+            f"opt it in with `k8sclaw onboard -n {namespace}` ({exc.message})",
+        ) from exc
     ctx.state.service_accounts.add(namespace)
 
 

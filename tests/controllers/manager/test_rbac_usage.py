@@ -140,3 +140,29 @@ async def test_every_request_is_granted_and_every_grant_is_used(
     assert not (CLUSTER | TENANT) - used - set(UNEXERCISED), "granted but never used"
     secrets = {a.verb for a in ours if a.resource == "secrets"}
     assert secrets == {"get"}, "Secrets are read by name only, never listed or watched"
+
+
+async def test_a_run_in_a_namespace_that_did_not_opt_in_fails_saying_so(
+    kube: KubeEnv, llm: ScriptedLLM
+) -> None:
+    """Without the tenant RoleBinding only the cluster role applies: the emulator refuses
+    the rest with 403, as RBAC would, and the run fails naming the fix."""
+    if kube.emulator is None:
+        pytest.skip("the emulator stands in for RBAC here")
+
+    def not_onboarded(access: Any) -> bool:
+        grant = (access.verb, access.group, access.resource)
+        return access.user_agent == "k8sclaw-controller" and grant not in CLUSTER
+
+    create(kube, "clawinstances", instance_body())
+    model = {"provider": "openai", "model": "gpt-4o", "baseURL": llm.base_url("openai")}
+    with kube.emulator.forbidding(not_onboarded):
+        async with _harness.running(_harness.settings_for(kube)):
+            create(kube, "agentruns", run_body("early", model=model))
+            run = await wait_run(kube, "early", lambda o: phase(o) == "Failed", 60)
+    assert f"k8sclaw onboard -n {kube.namespace}" in run["status"]["error"]
+    assert "forbidden" in run["status"]["error"]
+    reasons = {c["reason"] for c in run["status"]["conditions"]}
+    assert "NamespaceNotOnboarded" in reasons, run["status"]
+    jobs = kubernetes.client.BatchV1Api(kube.api_client).list_namespaced_job(kube.namespace)
+    assert jobs.items == []

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tests.harness.kube import _errors
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -22,6 +24,17 @@ class Access:
     resource: str  # "pods", or "pods/log" with its subresource
     namespace: str | None
     name: str | None
+
+
+def forbidden(access: Access) -> _errors.ApiError:
+    """The 403 kube-apiserver's RBAC authorizer answers, in its words."""
+    plural = access.resource.partition("/")[0]
+    where = " at the cluster scope"
+    if access.namespace:
+        where = f' in the namespace "{access.namespace}"'
+    resource = f'resource "{access.resource}" in API group "{access.group}"'
+    why = f'User "{access.user_agent}" cannot {access.verb} {resource}{where}'
+    return _errors.forbidden(access.group, plural, access.name or "", why)
 
 
 def verb(method: str, named: bool, query: Mapping[str, str]) -> str:

@@ -140,6 +140,18 @@ class KubeEmulator:
         finally:
             self.call(lambda: setattr(router, "audit", None))
 
+    @contextlib.contextmanager
+    def forbidding(self, deny: Callable[[_audit.Access], bool]) -> Iterator[None]:
+        """Answer 403 Forbidden, as RBAC would, to requests `deny` picks (the emulator
+        authorises everyone otherwise: it has no RBAC of its own)."""
+        router = self._router
+        assert router is not None, "the emulator is not running"
+        self.call(lambda: setattr(router, "deny", deny))
+        try:
+            yield
+        finally:
+            self.call(lambda: setattr(router, "deny", None))
+
     def write_kubeconfig(self, path: Path, namespace: str = "default") -> Path:
         return _kubeconfig.write_kubeconfig(path, self.url, namespace)
 

@@ -70,6 +70,7 @@ class Router:
         self.stopping = stopping
         self.extra = extra  # subresources served elsewhere (pods/log)
         self.audit: list[_audit.Access] | None = None  # set: resource requests are logged
+        self.deny: Callable[[_audit.Access], bool] | None = None  # True: answer 403
 
     async def handle(self, request: Request) -> Reply:
         try:
@@ -84,8 +85,12 @@ class Router:
         target = self._target([p for p in request.path.split("/") if p])
         if target is None:
             raise _not_found_path()
-        if self.audit is not None:
-            self.audit.append(_access(request, target))
+        if self.audit is not None or self.deny is not None:
+            access = _access(request, target)
+            if self.audit is not None:
+                self.audit.append(access)
+            if self.deny is not None and self.deny(access):
+                raise _audit.forbidden(access)
         return await self._resource(request, target)
 
     def _discovery_doc(self, request: Request) -> Response | None:  # noqa: PLR0911
