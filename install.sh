@@ -112,6 +112,9 @@ main() {
   trap 'on_signal 130' INT
   trap 'on_signal 143' TERM
   NEW_DIR=$(mktemp -d "$HOME_DIR/venv.XXXXXX") || fail "could not create a directory in $HOME_DIR"
+  # mktemp makes it private (0700); a venv made in place would follow the umask (0755 for
+  # most), which others need when the command is linked into /usr/local/bin.
+  chmod "$(printf '%o' $((0777 & ~$(umask))))" "$NEW_DIR"
   "$PYTHON" -m venv "$NEW_DIR" || fail "could not create a virtual environment (on Debian/Ubuntu: apt install python3-venv)"
   "$NEW_DIR/bin/python" -m pip install --quiet --disable-pip-version-check "$@" "$SPEC" \
     || fail "pip could not install $SPEC"

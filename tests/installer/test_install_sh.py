@@ -56,6 +56,12 @@ def _run(home: Path, source: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _leftovers(home: Path) -> list[str]:
     """Entries of the install directory other than the `venv` link and what it points to."""
     base = home / ".local" / "share" / "k8sclaw"
@@ -74,6 +80,7 @@ def test_installs_from_local_wheels_and_runs(wheels: Path, tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr
     assert "Next: k8sclaw install" in result.stdout
     assert legacy.is_symlink() and os.readlink(legacy).startswith("venv.")
+    assert legacy.stat().st_mode & 0o777 == 0o777 & ~_umask()  # as a venv made in place
     assert not (legacy / "old-marker").exists()  # replaced, and removed after success
     assert _leftovers(home) == []
     exe = home / ".local" / "bin" / "k8sclaw"
