@@ -1,4 +1,5 @@
-"""`k8sclaw uninstall`: remove everything `install` and `onboard` created, leaving nothing
+"""`k8sclaw uninstall`: remove everything `install` and `onboard` created (onboarded
+namespaces stay, without their RoleBinding and tenant label), leaving nothing
 stuck Terminating.
 
 Order matters (upstream hung here): stop the controller so it cannot re-add finalizers,
@@ -9,6 +10,7 @@ plane, the CRDs and the namespace — waiting for each to be gone.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +32,7 @@ def uninstall(kube: Kube, *, keep_crds: bool, timeout: float, say: Say) -> None:
             _delete(kube, obj, say)
     _delete_custom_resources(kube, say, timeout=timeout)
     _delete_onboarded_secrets(kube, say)
+    _revoke_tenant_access(kube, say)
     for obj in reversed(objects):
         if obj["kind"] not in _CLUSTER_KINDS_LAST and not obj["kind"].endswith(
             "WebhookConfiguration"
@@ -101,3 +104,23 @@ def _delete_onboarded_secrets(kube: Kube, say: Say) -> None:
     selector = f"{names.LABEL_MANAGED_BY}={names.MANAGED_BY}"
     for item in kube.list_raw("v1", "Secret", None, selector):
         _delete(kube, {"apiVersion": "v1", "kind": "Secret", "metadata": item["metadata"]}, say)
+
+
+def _revoke_tenant_access(kube: Kube, say: Say) -> None:
+    """Undo what onboarding did to namespaces: the controller's RoleBindings and the
+    tenant label (the namespaces themselves stay: they hold the user's own objects)."""
+    rbac = "rbac.authorization.k8s.io/v1"
+    selector = f"{names.LABEL_MANAGED_BY}={names.MANAGED_BY}"
+    for item in kube.list_raw(rbac, "RoleBinding", None, selector):
+        if (item.get("roleRef") or {}).get("name") == names.CONTROLLER_TENANT_ROLE:
+            _delete(
+                kube, {"apiVersion": rbac, "kind": "RoleBinding", "metadata": item["metadata"]}, say
+            )
+    tenants = f"{names.LABEL_TENANT}={names.TENANT_LABEL_VALUE}"
+    for item in kube.list_raw("v1", "Namespace", None, tenants):
+        name = item["metadata"]["name"]
+        with contextlib.suppress(NotFoundError):
+            kube.patch_raw(
+                "v1", "Namespace", name, None, {"metadata": {"labels": {names.LABEL_TENANT: None}}}
+            )
+            say(f"unlabelled namespace/{name} ({names.LABEL_TENANT})")

@@ -170,3 +170,20 @@ def test_uninstall_leaves_nothing_even_with_finalizers(cluster: KubeEnv) -> None
     ]
     again = k8sclaw(cluster, "uninstall", "--yes")
     assert again.exit_code == 0, again.stderr
+
+
+def test_uninstall_revokes_what_onboarding_granted(cluster: KubeEnv) -> None:
+    # Onboarded before the install: no webhook pod serves admission here.
+    onboarded = k8sclaw(cluster, "onboard", "--non-interactive", "--provider", "ollama")
+    assert onboarded.exit_code == 0, onboarded.stderr
+    assert k8sclaw(cluster, "install", "--no-wait").exit_code == 0
+    rbac = kubernetes.client.RbacAuthorizationV1Api(cluster.api_client)
+    core = kubernetes.client.CoreV1Api(cluster.api_client)
+    assert core.read_namespace(cluster.namespace).metadata.labels[names.LABEL_TENANT] == "true"
+
+    result = k8sclaw(cluster, "uninstall", "--yes", "--timeout", "30")
+    assert result.exit_code == 0, result.stderr
+    assert f"rolebinding/{names.CONTROLLER_TENANT_BINDING} -n {cluster.namespace}" in result.stderr
+    assert not rbac.list_namespaced_role_binding(cluster.namespace).items
+    labels = core.read_namespace(cluster.namespace).metadata.labels or {}
+    assert names.LABEL_TENANT not in labels  # the namespace itself stays, opted out
