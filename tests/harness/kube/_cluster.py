@@ -307,16 +307,13 @@ class Cluster:
         given = (new.get("metadata") or {}).get("resourceVersion")
         if given != old["metadata"]["resourceVersion"]:
             raise _errors.conflict(rtype.group, rtype.plural, name)
-        return await self.update(
-            rtype,
-            namespace,
-            name,
-            new,
-            subresource=subresource,
-            dry_run=dry_run,
-            strict=strict,
-            require_rv=False,
-        )
+        try:
+            return await self.update(
+                rtype, namespace, name, new, subresource=subresource, dry_run=dry_run,
+                strict=strict, require_rv=False,
+            )  # fmt: skip
+        except _errors.ApiError as exc:
+            raise _errors.strict_patch(exc, new) from exc
 
     # -- delete --------------------------------------------------------------------------
     async def delete(

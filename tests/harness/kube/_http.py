@@ -142,7 +142,7 @@ class Router:
         if request.method == "POST":
             if rtype.namespaced and target.namespace is None:
                 raise _errors.method_not_allowed()
-            body = await _body(request)
+            body = await _body(request, kind=rtype.kind)
             obj = await self.cluster.create(
                 rtype, target.namespace or "", body, owned=True, **_write_opts(query)
             )
@@ -195,7 +195,7 @@ class Router:
         if request.method == "GET":
             return json_response(cluster.peek(rtype, ns, name))
         if request.method == "PUT":
-            body = await _body(request)
+            body = await _body(request, kind=rtype.kind)
             return json_response(
                 await cluster.update(
                     rtype, ns, name, body, subresource=_sub(sub), owned=True, **_write_opts(query)
@@ -252,7 +252,10 @@ def _write_opts(query: Any) -> dict[str, bool]:
     }
 
 
-async def _body(request: Request, optional: bool = False) -> Any:
+async def _body(request: Request, optional: bool = False, kind: str = "") -> Any:
+    """The decoded request body. An object body (`kind`: POST, PUT) that is not JSON is
+    reported as kube-apiserver's decoder does (`transformDecodeError`), quoting Go's parse
+    error and the body's first 30 bytes."""
     if "protobuf" in request.content_type or "cbor" in request.content_type:
         raise _errors.unsupported_media_type(
             f"the body of the request was in an unknown format - accepted media types include: "
@@ -267,7 +270,14 @@ async def _body(request: Request, optional: bool = False) -> Any:
         if request.content_type == "application/apply-patch+yaml":
             return _yaml(raw)
         return _wire.loads(raw)
-    except (ValueError, yaml.YAMLError) as exc:
+    except ValueError as exc:
+        if kind:
+            raise _errors.bad_request(
+                f"the object provided is unrecognized (must be of type {kind}): couldn't get "
+                f"version/kind; json parse error: {_wire.go_error(raw)} ({_wire.summarize(raw)})"
+            ) from exc
+        raise _errors.bad_request(f"the body of the request could not be decoded: {exc}") from exc
+    except yaml.YAMLError as exc:
         raise _errors.bad_request(f"the body of the request could not be decoded: {exc}") from exc
 
 
