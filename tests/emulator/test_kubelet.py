@@ -15,7 +15,7 @@ import pytest
 from k8sclaw_protocol import names
 from tests.emulator._util import core, unique, wait_for
 from tests.harness.kube import KubeEnv
-from tests.harness.kubelet import ProcessKubelet
+from tests.harness.kubelet import ProcessKubelet, _volumes
 
 
 def _pod(name: str, command: list[str], **extra: object) -> dict[str, object]:
@@ -205,3 +205,11 @@ def test_pod_logs_go_to_the_first_preferred_node_address(kube: KubeEnv) -> None:
         assert "lookup no-such-host.invalid" in json.loads(info.value.body)["message"]
     finally:
         v1.delete_node(node)
+
+
+@pytest.mark.parametrize("path", ["../escape", "/etc/passwd", "a/../../b"])
+def test_volume_paths_stay_inside_the_volume(tmp_path: Path, path: str) -> None:
+    """Absolute or `..` item paths are refused (kube-apiserver's validation refuses them)."""
+    with pytest.raises(_volumes.MountError, match="must be relative"):
+        _volumes._write(tmp_path / "v", {"k": b"x"}, [{"key": "k", "path": path}])
+    assert not (tmp_path / "escape").exists()

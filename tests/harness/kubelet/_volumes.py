@@ -29,6 +29,8 @@ def _write(directory: Path, data: dict[str, bytes], items: list[Obj] | None) -> 
     chosen = {i["key"]: i.get("path", i["key"]) for i in items} if items else {k: k for k in data}
     for key, rel in chosen.items():
         if key in data:
+            if rel.startswith("/") or ".." in Path(rel).parts:  # the API server refuses these
+                raise MountError(f'invalid path "{rel}": must be relative, without ".."')
             target = directory / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data[key])
