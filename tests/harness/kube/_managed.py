@@ -23,6 +23,8 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from tests.harness.kube import _errors, _patch
 from tests.harness.kube._patch import MERGE_KEYS
 from tests.harness.kube._store import Obj, clone
@@ -97,7 +99,7 @@ def _flatten(rtype: ResourceType, value: Any, path: Path, field: str, out: dict[
     key = None if rtype.custom else MERGE_KEYS.get(field)
     if key and isinstance(value, list) and all(isinstance(i, dict) and key in i for i in value):
         for item in value:
-            item_path = (*path, "k:" + json.dumps({key: item[key]}, separators=(",", ":")))
+            item_path = (*path, f'k:{{"{key}":{orjson.dumps(item[key]).decode()}}}')
             out[item_path] = _MARK
             for child_key, child in item.items():
                 _flatten(rtype, child, (*item_path, f"f:{child_key}"), child_key, out)
@@ -109,14 +111,13 @@ def _flatten(rtype: ResourceType, value: Any, path: Path, field: str, out: dict[
 def to_fields_v1(paths: set[Path]) -> Obj:
     """Paths as the nested `FieldsV1` map; `.` marks a path that also has children."""
     root: Obj = {}
-    for path in sorted(paths):
-        node = root
-        for element in path:
-            node = node.setdefault(element, {})
+    ends = []
     for path in paths:
         node = root
         for element in path:
-            node = node[element]
+            node = node.setdefault(element, {})
+        ends.append(node)
+    for node in ends:
         if node:
             node["."] = {}
     return root
