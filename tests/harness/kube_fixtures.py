@@ -23,6 +23,20 @@ from k8sclaw.installer import CRDS_DIR
 from tests.harness.kube import KubeEmulator, KubeEnv, api_client
 
 REAL_KUBECONFIG_ENV = "K8SCLAW_TEST_KUBECONFIG"
+LOCAL_APISERVER_ENV = "K8SCLAW_TEST_LOCAL_APISERVER"
+LOCAL_ONLY = (
+    "needs the API server to call this machine's 127.0.0.1 (a webhook): set "
+    f"{LOCAL_APISERVER_ENV}=1 when the real API server runs on this machine"
+)
+
+
+def reaches_this_machine(kube: KubeEnv) -> bool:
+    """Can the API server call back to 127.0.0.1 here (webhooks, the process kubelet)?
+    The emulator can; a real one when it runs on this machine, which only the person
+    running the suite knows (`K8SCLAW_TEST_LOCAL_APISERVER=1`)."""
+    if kube.emulator is not None:
+        return True
+    return os.environ.get(LOCAL_APISERVER_ENV, "").lower() in ("1", "true", "yes")
 
 
 def _real_kubeconfig() -> Path | None:
@@ -178,9 +192,11 @@ def kube(
 
 
 __all__ = [
+    "LOCAL_ONLY",
     "install_crds",
     "kube",
     "kube_server",
+    "reaches_this_machine",
     "wait_created",
     "wait_established",
     "wait_namespace_filled",
