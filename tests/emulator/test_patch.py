@@ -177,8 +177,11 @@ def test_apply_of_a_field_another_applier_owns_is_a_conflict(kube: KubeEnv) -> N
 def test_apply_of_the_same_value_shares_the_field(kube: KubeEnv) -> None:
     path, body = _applied_cm(kube, "t", {"a": "1"})
     shared = _patch(kube, path, body, APPLY, fieldManager="other")
-    managers = [(e["manager"], e["operation"]) for e in shared["metadata"]["managedFields"]]
-    assert managers == [("t", "Apply"), ("other", "Apply")]
+    entries = shared["metadata"]["managedFields"]
+    assert {(e["manager"], e["operation"]) for e in entries} == {("t", "Apply"), ("other", "Apply")}
+    assert all(e["fieldsV1"] == {"f:data": {"f:a": {}}} for e in entries)
+    order = [(e["operation"], e["time"], e["manager"]) for e in entries]
+    assert order == sorted(order)  # as kube-apiserver serves them
 
 
 def test_apply_conflicts_with_an_update_manager_and_lists_every_field(kube: KubeEnv) -> None:

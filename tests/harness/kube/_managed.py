@@ -181,8 +181,15 @@ def _entry(rtype: ResourceType, manager: str, operation: str, sub: str | None, a
     return entry
 
 
+def _order(entry: Obj) -> tuple[str, ...]:
+    """The order kube-apiserver serves entries in: operation, time, manager, version."""
+    keys = ("operation", "time", "manager", "apiVersion", "subresource")
+    return tuple(str(entry.get(k, "")) for k in keys)
+
+
 def _render(entries: list[Entry]) -> list[Obj]:
-    return [{**entry, "fieldsV1": to_fields_v1(paths)} for entry, paths in entries if paths]
+    rendered = [{**entry, "fieldsV1": to_fields_v1(paths)} for entry, paths in entries if paths]
+    return sorted(rendered, key=_order)
 
 
 def _replace_mine(entries: list[Entry], mine: Entry) -> list[Entry]:
@@ -203,7 +210,7 @@ def after_update(
     gone = before.keys() - after.keys()
     entries = _entries(old)
     if not changed and not gone:
-        return [{**e, "fieldsV1": to_fields_v1(p)} for e, p in entries] or None
+        return _render(entries) or None
     me = _entry(rtype, manager, UPDATE, sub, at)
     mine: set[Path] = next((p for e, p in entries if _identity(e) == _identity(me)), set())
     kept = (mine - gone) | changed
