@@ -13,7 +13,7 @@ pytest_plugins = sorted(
     f"tests.harness.{p.stem}" for p in (Path(__file__).parent / "harness").glob("*_fixtures.py")
 )
 
-_KEEP = {"K8SCLAW_TEST_KUBECONFIG"}
+_KEEP = {"K8SCLAW_TEST_KUBECONFIG", "K8SCLAW_TEST_LOCAL_APISERVER"}
 
 
 @pytest.fixture(autouse=True)

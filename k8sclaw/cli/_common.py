@@ -43,6 +43,12 @@ class Target:
             self._kube = Kube.connect(ClusterTarget(self.kubeconfig, self.context))
         return self._kube
 
+    def close(self) -> None:
+        """Close the cluster client the command opened (its connections), if any."""
+        if self._kube is not None:
+            self._kube.close()
+            self._kube = None
+
     def rest(self) -> RestClient | None:
         """The fast read-only client, or None when only `kube()` can use this kubeconfig."""
         if self._rest is None and not self._rest_refused:
@@ -84,7 +90,10 @@ def cluster_options(*, all_namespaces: bool = False) -> Callable[[F], F]:
         ) -> Any:
             every = bool(kwargs.pop("all_namespaces", False))
             target = Target(kubeconfig, context, namespace, every)
-            return func(*args, target=target, **kwargs)
+            try:
+                return func(*args, target=target, **kwargs)
+            finally:
+                target.close()
 
         opts = [
             click.option(

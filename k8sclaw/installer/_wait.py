@@ -99,14 +99,33 @@ def wait_for(
             ("resourceVersion", str((listing.get("metadata") or {}).get("resourceVersion", ""))),
             ("timeoutSeconds", str(max(1, int(remaining)))),
         ]
-        resp = kube.request(
-            "GET", rtype.collection(namespace), what=rtype.plural, query=query, stream=True
-        )
-        try:
-            for line in iter_lines(resp):
-                event = json.loads(line)
-                gone_now = event.get("type") == "DELETED"
-                if done(None if gone_now else event.get("object")):
-                    return
-        finally:
-            resp.release_conn()
+        if _watch_until(kube, rtype.collection(namespace), rtype.plural, query, done):
+            return
+
+
+def _watch_until(
+    kube: Kube,
+    path: str,
+    plural: str,
+    query: list[tuple[str, str]],
+    done: Callable[[dict[str, Any] | None], bool],
+) -> bool:
+    """One watch: True as soon as `done`, False when the server ended the stream first.
+
+    A watch left before its end is closed, never handed back to the connection pool: its
+    connection still carries the rest of the stream (kube-apiserver keeps it open until
+    `timeoutSeconds`), so the next request on it would read watch events or wait."""
+    resp = kube.request("GET", path, what=plural, query=query, stream=True)
+    finished = False
+    try:
+        for line in iter_lines(resp):
+            event = json.loads(line)
+            gone_now = event.get("type") == "DELETED"
+            if done(None if gone_now else event.get("object")):
+                return True
+        finished = True
+        return False
+    finally:
+        if not finished:
+            resp.close()
+        resp.release_conn()

@@ -38,6 +38,13 @@ class Kube:
         """The kubeconfig context's namespace (kubectl's default for -n)."""
         return self.connection.namespace
 
+    def close(self) -> None:
+        """Close this client's connections now, not whenever the garbage collector gets
+        to them (on a real API server an uninstall's long waits left a pile of sockets
+        that surfaced as ResourceWarnings in some later test)."""
+        self.api_client.rest_client.pool_manager.clear()
+        self.api_client.close()
+
     # -- raw requests -------------------------------------------------------------------
 
     def request(

@@ -43,7 +43,8 @@ def test_zero_or_negative_qps_means_unlimited() -> None:
 
 
 async def test_take_waits_out_the_debt() -> None:
-    limit = ClientRateLimit(qps=1000, burst=1)
+    clock = Clock()  # stands still: no refill however long the loop takes (a loaded machine)
+    limit = ClientRateLimit(qps=10, burst=1, clock=clock)
     await limit.take()
-    await limit.take()  # waits about a millisecond, then the token is spent
-    assert limit.reserve() > 0
+    await limit.take()  # sleeps a tenth of a second, then the token is spent
+    assert limit.reserve() == pytest.approx(0.2)

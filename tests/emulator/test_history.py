@@ -67,7 +67,9 @@ def test_custom_resource_versions_replay_as_written(kube: KubeEnv) -> None:
     ops = [{"op": "replace", "path": "/spec/task", "value": "again"}]
     written.append(_ok(raw(kube, "PATCH", path, ops, jsonp)))
     applied = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "AgentRun", "spec": {"task": "ssa"}}
-    query = {"fieldManager": "test"}
+    # The product applies with force (`k8sclaw.kube` and the controller); without it this
+    # apply conflicts with the merge patches' manager, which set `spec.task` first.
+    query = {"fieldManager": "test", "force": "true"}
     written.append(_ok(raw(kube, "PATCH", path, applied, "application/apply-patch+yaml", **query)))
     replaced = {**written[-1], "metadata": {**written[-1]["metadata"], "labels": {"tier": "b"}}}
     written.append(_ok(raw(kube, "PUT", path, replaced)))

@@ -37,5 +37,23 @@ def test_status_writes_prune_unknown_status_fields(kube: KubeEnv) -> None:
     assert written["status"] == {"phase": "Running"}
     with pytest.raises(kubernetes.client.ApiException) as info:
         _status_write(kube, {"phase": "Running", "bogus": 1}, field_validation="Strict")
+    status = json.loads(info.value.body)
+    assert (info.value.status, status["reason"]) == (422, "Invalid")
+    assert status["message"].endswith('strict decoding error: unknown field "status.bogus"')
+    assert [c["field"] for c in status["details"]["causes"]] == ["patch"]
+
+
+def test_strict_create_and_update_answer_bad_request(kube: KubeEnv) -> None:
+    """POST and PUT with `fieldValidation=Strict` answer 400 (only patches answer 422)."""
+    api, name = custom(kube), unique("run")
+    body = agent_run(name)
+    body["spec"]["bogus"] = 1
+    with pytest.raises(kubernetes.client.ApiException) as info:
+        api.create_namespaced_custom_object(
+            GROUP, VERSION, kube.namespace, PLURAL, body, field_validation="Strict"
+        )
     assert info.value.status == 400
-    assert 'unknown field "status.bogus"' in json.loads(info.value.body)["message"]
+    assert (
+        'strict decoding error: unknown field "spec.bogus"'
+        in json.loads(info.value.body)["message"]
+    )

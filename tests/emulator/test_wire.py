@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from tests.emulator._util import core, unique
 from tests.harness.kube import KubeEnv, _wire
 
@@ -31,21 +33,40 @@ def test_non_ascii_round_trips(kube: KubeEnv) -> None:
 
 
 def test_nan_is_not_json(kube: KubeEnv) -> None:
-    """Go's decoder (kube-apiserver's) rejects NaN and Infinity; so does the emulator."""
+    """Go's decoder (kube-apiserver's) rejects NaN and Infinity; the message is
+    kube-apiserver's, quoting the body's first 30 bytes."""
     path = f"/api/v1/namespaces/{kube.namespace}/configmaps"
     status, result = _post(kube, path, b'{"metadata": {"name": "nan"}, "data": {"x": NaN}}')
     assert (status, result["reason"]) == (400, "BadRequest")
-    assert "could not be decoded" in result["message"]
+    assert result["message"] == (
+        "the object provided is unrecognized (must be of type ConfigMap): couldn't get "
+        "version/kind; json parse error: invalid character 'N' looking for beginning of value "
+        '({"metadata": {"name": "nan"},  ...)'
+    )
 
 
-def test_invalid_json_message_is_the_decoders(kube: KubeEnv) -> None:
+def test_invalid_json_message_is_the_api_servers(kube: KubeEnv) -> None:
     path = f"/api/v1/namespaces/{kube.namespace}/configmaps"
     status, result = _post(kube, path, b'{"metadata": ')
-    try:
-        json.loads('{"metadata": ')
-    except ValueError as exc:
-        expected = f"the body of the request could not be decoded: {exc}"
-    assert (status, result["message"]) == (400, expected)
+    assert (status, result["reason"]) == (400, "BadRequest")
+    assert result["message"] == (
+        "the object provided is unrecognized (must be of type ConfigMap): couldn't get "
+        'version/kind; json parse error: unexpected end of JSON input ({"metadata": )'
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        (b'{"a" 1}', "invalid character '1' after object key"),
+        (b'{"a": 1} x', "invalid character 'x' after top-level value"),
+        (b"{1: 2}", "invalid character '1' looking for beginning of object key string"),
+        (b'{"a": 1 "b": 2}', "invalid character '\"' after object key:value pair"),
+        (b"", "unexpected end of JSON input"),
+    ],
+)
+def test_parse_errors_read_as_gos(raw: bytes, error: str) -> None:
+    assert _wire.go_error(raw) == error
 
 
 def test_values_beyond_orjson_fall_back_to_the_standard_library() -> None:

@@ -2,8 +2,9 @@
 
 By default the in-process kube emulator serves the API on a free 127.0.0.1 port; with
 `K8SCLAW_TEST_KUBECONFIG` set, a real cluster is used instead. Either way the K8sClaw
-CRDs are installed once per session, and every test gets a fresh namespace that is
-deleted afterwards, so the same test runs unchanged on both.
+CRDs are installed once per session, and every test gets a fresh namespace (once its
+`default` ServiceAccount and `kube-root-ca.crt` exist) that is deleted afterwards, so the
+same test runs unchanged on both.
 """
 
 from __future__ import annotations
@@ -22,6 +23,20 @@ from k8sclaw.installer import CRDS_DIR
 from tests.harness.kube import KubeEmulator, KubeEnv, api_client
 
 REAL_KUBECONFIG_ENV = "K8SCLAW_TEST_KUBECONFIG"
+LOCAL_APISERVER_ENV = "K8SCLAW_TEST_LOCAL_APISERVER"
+LOCAL_ONLY = (
+    "needs the API server to call this machine's 127.0.0.1 (a webhook): set "
+    f"{LOCAL_APISERVER_ENV}=1 when the real API server runs on this machine"
+)
+
+
+def reaches_this_machine(kube: KubeEnv) -> bool:
+    """Can the API server call back to 127.0.0.1 here (webhooks, the process kubelet)?
+    The emulator can; a real one when it runs on this machine, which only the person
+    running the suite knows (`K8SCLAW_TEST_LOCAL_APISERVER=1`)."""
+    if kube.emulator is not None:
+        return True
+    return os.environ.get(LOCAL_APISERVER_ENV, "").lower() in ("1", "true", "yes")
 
 
 def _real_kubeconfig() -> Path | None:
@@ -75,6 +90,37 @@ def wait_established(
     )
 
 
+def wait_created(list_fn: Any, namespace: str, name: str, timeout: int) -> None:
+    """Block on a watch until `namespace/name` exists (listed first: it may already)."""
+    selector = f"metadata.name={name}"
+    listing = list_fn(namespace, field_selector=selector)
+    if listing.items:
+        return
+    watch = kubernetes.watch.Watch()
+    for event in watch.stream(
+        list_fn,
+        namespace,
+        field_selector=selector,
+        resource_version=listing.metadata.resource_version,
+        timeout_seconds=timeout,
+    ):
+        if event["type"] in ("ADDED", "MODIFIED"):
+            watch.stop()
+            return
+    raise TimeoutError(f"{namespace}/{name} was not created within {timeout}s")
+
+
+def wait_namespace_filled(
+    client: kubernetes.client.ApiClient, namespace: str, timeout: int = 60
+) -> None:
+    """Wait for what kube-controller-manager adds to a new namespace a moment after its
+    creation: the `default` ServiceAccount and the `kube-root-ca.crt` ConfigMap (users'
+    tooling waits for them too; a pod created before its ServiceAccount exists is refused)."""
+    core = kubernetes.client.CoreV1Api(client)
+    wait_created(core.list_namespaced_service_account, namespace, "default", timeout)
+    wait_created(core.list_namespaced_config_map, namespace, "kube-root-ca.crt", timeout)
+
+
 @pytest.fixture(scope="session")
 def kube_server() -> Iterator[KubeEmulator | None]:
     """The running emulator for the session, or None when a real cluster is configured."""
@@ -125,6 +171,7 @@ def kube(
     client = api_client(kubeconfig)
     core = kubernetes.client.CoreV1Api(client)
     core.create_namespace({"metadata": {"name": namespace, "labels": {"k8sclaw.io/test": "true"}}})
+    wait_namespace_filled(client, namespace)
     env = KubeEnv(
         kubeconfig=kubeconfig,
         namespace=namespace,
@@ -144,4 +191,13 @@ def kube(
         client.close()
 
 
-__all__ = ["install_crds", "kube", "kube_server", "wait_established"]
+__all__ = [
+    "LOCAL_ONLY",
+    "install_crds",
+    "kube",
+    "kube_server",
+    "reaches_this_machine",
+    "wait_created",
+    "wait_established",
+    "wait_namespace_filled",
+]

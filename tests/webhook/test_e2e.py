@@ -3,9 +3,9 @@
 The webhook runs as a subprocess (dev mode registers its configurations in the test
 cluster and removes them on exit); objects are created through the official client, so
 the API server (kube emulator or real) calls the webhook over HTTPS with the caBundle.
-On a real cluster the API server cannot reach 127.0.0.1 of this machine, so the tests
-that need the webhook called skip there; so do they while the emulator cannot call
-admission webhooks (probed once, with a run that must be refused).
+On a real cluster the tests that need the webhook called run only when its API server
+can reach 127.0.0.1 of this machine (`K8SCLAW_TEST_LOCAL_APISERVER=1`), and skip
+otherwise; the webhook is probed once, with a run that must be refused.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from kubernetes.client.exceptions import ApiException
 from k8sclaw_controllers.webhook import _certs, _configs
 from k8sclaw_protocol import names
 from tests.harness.kube import KubeEnv
+from tests.harness.kube_fixtures import LOCAL_ONLY, reaches_this_machine
 from tests.policy._builders import policy_body, run_body, sandbox
 from tests.webhook._cases import RULE_VIOLATIONS
 
@@ -117,8 +118,8 @@ def cluster(kube: KubeEnv) -> Cluster:
 
 @pytest.fixture
 def webhook(kube: KubeEnv, cluster: Cluster) -> Iterator[DevWebhook]:
-    if kube.is_real:
-        pytest.skip("a real API server cannot reach a webhook on this machine's 127.0.0.1")
+    if not reaches_this_machine(kube):
+        pytest.skip(LOCAL_ONLY)
     hook = _start(kube)
     try:
         yield hook

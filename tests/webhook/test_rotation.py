@@ -111,7 +111,7 @@ async def _abort_and_cleanup(runner: web.AppRunner) -> None:
 @pytest.fixture
 async def served(kube: KubeEnv, tmp_path: Path) -> AsyncIterator[Served]:
     if kube.emulator is None:
-        pytest.skip("a real API server cannot reach a webhook on this machine's 127.0.0.1")
+        pytest.skip("routes the webhook Service to this machine, which only the emulator can")
     namespace, name = kube.namespace, f"k8sclaw-webhook-rot-{secrets.token_hex(3)}"
     client = _kube.Kube.connect(_kube.load_configuration(str(kube.kubeconfig)))
     placeholder, _ = _certs.new_ca()

@@ -1,6 +1,7 @@
 """The admission chain every write passes, in kube-apiserver's order.
 
-Mutating webhooks → custom-resource schema (defaulting, pruning, validation) → built-in
+Built-in mutating plugins (ServiceAccount, for pod creation) → mutating webhooks →
+custom-resource schema (defaulting, pruning, validation) → built-in
 validation → Pod Security → validating webhooks. Each step raises the `ApiError`
 the real server would return.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tests.harness.kube import _defaults, _podsecurity, _schema, _webhooks
+from tests.harness.kube import _defaults, _podsecurity, _schema, _serviceaccounts, _webhooks
 
 if TYPE_CHECKING:
     from tests.harness.kube._cluster import Cluster
@@ -37,6 +38,8 @@ class Admission:
     ) -> Obj:
         """Return the admitted (possibly mutated) object or raise the rejection."""
         hooks = self.webhooks
+        if operation == "CREATE" and (rtype.group, rtype.kind) == ("", "Pod"):
+            await _serviceaccounts.admit(self._cluster, obj)
         mutated = await hooks.run(
             operation, rtype, obj, old, mutating=True, dry_run=dry_run, subresource=subresource
         )

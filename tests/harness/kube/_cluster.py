@@ -9,11 +9,11 @@ layer (`_http`) and the in-process controllers (GC, namespaces, Jobs) both call 
 from __future__ import annotations
 
 import secrets
-import time
 import uuid
 from typing import Any
 
-from tests.harness.kube import _admission, _defaults, _errors, _patch
+from tests.harness.kube import _admission, _defaults, _errors, _managed, _patch
+from tests.harness.kube._managed import now
 from tests.harness.kube._store import Obj, Store, clone
 from tests.harness.kube._types import Registry, ResourceType
 
@@ -28,20 +28,8 @@ _SYSTEM_META = (
     "deletionTimestamp",
     "deletionGracePeriodSeconds",
     "resourceVersion",
+    "managedFields",
 )
-
-
-_STAMP: list[tuple[int, str]] = [(0, "")]
-
-
-def now() -> str:
-    """RFC 3339 timestamp with second precision, like metav1.Time; formatted once per
-    second (a burst stamps thousands of objects within the same one)."""
-    second = int(time.time())
-    cached = _STAMP[0]
-    if cached[0] != second:
-        cached = _STAMP[0] = (second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second)))
-    return cached[1]
 
 
 def random_suffix(length: int = 5) -> str:
@@ -153,9 +141,12 @@ class Cluster:
         dry_run: bool = False,
         strict: bool = False,
         owned: bool = False,
+        manager: str | None = None,
+        managed: list[Obj] | None = None,
     ) -> Obj:
-        """Create an object; `owned`: `body` is the caller's to give away (a decoded
-        request body), so it is not copied first."""
+        """Create an object as `manager` (`managed`: its managedFields, from an apply);
+        `owned`: `body` is the caller's to give away (a decoded request body), so it is not
+        copied first."""
         body = body if owned else clone(body)
         meta = self._new_meta(rtype, namespace, body)
         _defaults.validate_name(rtype, meta["name"])
@@ -172,6 +163,7 @@ class Cluster:
             is not None
         ):
             raise _errors.already_exists(rtype.group, rtype.plural, meta["name"])
+        body = _managed.stamp(rtype, None, body, manager, sub=None, managed=managed)
         if dry_run:
             return body
         return self.render(rtype, self.store.write(rtype.key, body))
@@ -239,9 +231,12 @@ class Cluster:
         strict: bool = False,
         require_rv: bool = True,
         owned: bool = False,
+        manager: str | None = None,
+        managed: list[Obj] | None = None,
     ) -> Obj:
-        """Replace an object (or its status); `owned`: `body` is the caller's to give away
-        (a decoded request body), so it is not copied first."""
+        """Replace an object (or its status) as `manager` (`managed` as for `create`);
+        `owned`: `body` is the caller's to give away (a decoded request body), so it is not
+        copied first."""
         old = self.peek(rtype, namespace, name)  # read-only: `new` is built beside it
         given = (
             (body.get("metadata") or {}).get("resourceVersion") if isinstance(body, dict) else None
@@ -262,6 +257,7 @@ class Cluster:
             raise _errors.not_found(rtype.group, rtype.plural, name)
         if current["metadata"]["resourceVersion"] != old["metadata"]["resourceVersion"]:
             raise _errors.conflict(rtype.group, rtype.plural, name)
+        new = _managed.stamp(rtype, old, new, manager, sub=subresource, managed=managed)
         return self._commit_update(rtype, old, new, dry_run)
 
     def _commit_update(self, rtype: ResourceType, old: Obj, new: Obj, dry_run: bool) -> Obj:
@@ -285,38 +281,30 @@ class Cluster:
         subresource: str | None = None,
         dry_run: bool = False,
         strict: bool = False,
-        field_manager: str | None = None,
+        manager: str | None = None,
+        force: bool = False,
     ) -> Obj:
+        """A JSON, merge or strategic-merge patch, or a server-side apply (`_managed`)."""
         kind = content_type.split(";", maxsplit=1)[0].strip()
-        if kind == "application/apply-patch+yaml":
-            if not field_manager:
-                raise _errors.bad_request(
-                    "PATCH requests must include a fieldManager query parameter for apply requests"
-                )
-            if self.store.peek(rtype.key, namespace, name) is None:
-                if subresource:
-                    raise _errors.not_found(rtype.group, rtype.plural, name)
-                body = clone(patch)
-                body.setdefault("metadata", {}).setdefault("name", name)
-                return await self.create(
-                    rtype, namespace, body, dry_run=dry_run, strict=strict, owned=True
-                )
+        if kind == _managed.APPLY_PATCH:
+            obj, _ = await _managed.server_side_apply(
+                self, rtype, namespace, name, patch, sub=subresource, manager=manager,
+                force=force, dry_run=dry_run, strict=strict,
+            )  # fmt: skip
+            return obj
         old = self.peek(rtype, namespace, name)
         # `new` may share parts with the stored `old`: `update` copies what it keeps.
         new = _patch.apply(rtype, kind, old, patch)
         given = (new.get("metadata") or {}).get("resourceVersion")
         if given != old["metadata"]["resourceVersion"]:
             raise _errors.conflict(rtype.group, rtype.plural, name)
-        return await self.update(
-            rtype,
-            namespace,
-            name,
-            new,
-            subresource=subresource,
-            dry_run=dry_run,
-            strict=strict,
-            require_rv=False,
-        )
+        try:
+            return await self.update(
+                rtype, namespace, name, new, subresource=subresource, dry_run=dry_run,
+                strict=strict, require_rv=False, manager=manager,
+            )  # fmt: skip
+        except _errors.ApiError as exc:
+            raise _errors.strict_patch(exc, new) from exc
 
     # -- delete --------------------------------------------------------------------------
     async def delete(

@@ -1,5 +1,8 @@
 """Base of the in-process controllers (garbage collector, namespaces, Jobs).
 
+Writes go through a `ClientRateLimit` (`limit`), shared by the controllers of one
+emulator as kube-controller-manager's writes go through its clients' limiters.
+
 Each controller subscribes to store events, queues the ones it cares about and handles
 them one at a time on the emulator's loop, through the same `Cluster` verbs a real
 controller would call over HTTP (so admission applies to what they create).
@@ -54,8 +57,9 @@ class ClientRateLimit:
 class Controller:
     """Queue store events, handle them sequentially; API errors are logged, not fatal."""
 
-    def __init__(self, cluster: Cluster) -> None:
+    def __init__(self, cluster: Cluster, limit: ClientRateLimit | None = None) -> None:
         self.cluster = cluster
+        self.limit = limit or ClientRateLimit(0, 1)  # paces the controller's writes
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._unsubscribe = cluster.store.subscribe(self._on_event)
 

@@ -45,6 +45,7 @@ def _resource_entries(rtype: ResourceType) -> list[dict[str, Any]]:
             "log": ("Pod", ["get"]),
             "binding": ("Binding", ["create"]),
             "finalize": ("Namespace", ["update"]),
+            "token": ("TokenRequest", ["create"]),
         }[extra]
     for name, (kind, verbs) in sub.items():
         entries.append(

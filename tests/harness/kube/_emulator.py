@@ -16,19 +16,20 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tests.harness.kube import _audit, _http, _kubeconfig, _pods, _server
+from tests.harness.kube import _audit, _http, _kubeconfig, _pods, _server, _tokens
 from tests.harness.kube._cluster import Cluster
 from tests.harness.kube._controller import ClientRateLimit, Controller
 from tests.harness.kube._crds import CrdController
 from tests.harness.kube._gc import GarbageCollector
-from tests.harness.kube._namespaces import NamespaceController
+from tests.harness.kube._namespaces import FILL_DELAY, NamespaceController
 from tests.harness.kube._store import Obj
 
 T = TypeVar("T")
 _SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 CONTROLLER_QPS, CONTROLLER_BURST = 20.0, 30
-"""kube-controller-manager's --kube-api-qps / --kube-api-burst defaults: the Job
-controller's writes are paced by them (`_controller.ClientRateLimit`)."""
+"""kube-controller-manager's --kube-api-qps / --kube-api-burst defaults: the writes of the
+Job, namespace and garbage-collector controllers are paced by them (one shared
+`_controller.ClientRateLimit`)."""
 
 
 class KubeEmulator:
@@ -40,9 +41,12 @@ class KubeEmulator:
         port: int = 0,
         controller_qps: float = CONTROLLER_QPS,
         controller_burst: int = CONTROLLER_BURST,
+        namespace_fill_delay: float = FILL_DELAY,
     ) -> None:
         self.host, self.port = host, port
         self.controller_qps, self.controller_burst = controller_qps, controller_burst
+        self.namespace_fill_delay = namespace_fill_delay
+        self.limit = ClientRateLimit(controller_qps, controller_burst)
         self.cluster = Cluster()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -92,12 +96,16 @@ class KubeEmulator:
         self._stopping = asyncio.Event()
         controllers: list[Controller] = [
             CrdController(self.cluster),
-            GarbageCollector(self.cluster),
-            NamespaceController(self.cluster),
+            GarbageCollector(self.cluster, self.limit),
+            NamespaceController(self.cluster, self.limit, self.namespace_fill_delay),
         ]
         controllers.extend(factory(self.cluster) for factory in self.controller_factories())
         self._tasks = [asyncio.create_task(c.run()) for c in controllers]
-        handlers = {**_pods.PodSubresources(self.cluster).handlers(), **self.extra_handlers}
+        handlers = {
+            **_pods.PodSubresources(self.cluster).handlers(),
+            **_tokens.TokenRequests(self.cluster).handlers(),
+            **self.extra_handlers,
+        }
         router = self._router = _http.Router(self.cluster, self._stopping, handlers)
         self._server = _server.Server(router.handle)
         self.port = await self._server.start(self.host, self.port)
@@ -107,12 +115,12 @@ class KubeEmulator:
             await self.cluster.create(ns_type, "", {"metadata": {"name": name}})
 
     def controller_factories(self) -> list[Callable[[Cluster], Controller]]:
-        """Extra controllers: the Job controller, paced like kube-controller-manager's client."""
+        """Extra controllers: the Job controller, paced like kube-controller-manager's client
+        (the one limit all the emulator's controllers share)."""
         from tests.harness.kube import _jobs
 
         def jobs(cluster: Cluster) -> Controller:
-            limit = ClientRateLimit(self.controller_qps, self.controller_burst)
-            return _jobs.JobController(cluster, limit)
+            return _jobs.JobController(cluster, self.limit)
 
         return [jobs]
 

@@ -7,6 +7,7 @@ same way they parse a real cluster's errors.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -121,3 +122,16 @@ def unsupported_media_type(message: str) -> ApiError:
 def internal(message: str) -> ApiError:
     """500 InternalError (e.g. an admission webhook that failed with failurePolicy Fail)."""
     return ApiError(500, "InternalError", message)
+
+
+def strict_patch(exc: ApiError, patched: Any) -> ApiError:
+    """A patch (JSON, merge or strategic) rejected by `fieldValidation=Strict`, as
+    kube-apiserver's patcher reports it: 422 Invalid, not the 400 of a POST or PUT, with
+    one cause on field `patch` quoting the patched object. Other errors pass unchanged."""
+    marker = "strict decoding error: "
+    if exc.code != 400 or marker not in exc.message:
+        return exc
+    why = exc.message[exc.message.index(marker) :]
+    message = f"Invalid value: {json.dumps(json.dumps(patched, separators=(',', ':')))}: {why}"
+    details = {"causes": [{"reason": "FieldValueInvalid", "message": message, "field": "patch"}]}
+    return ApiError(422, "Invalid", f' "" is invalid: patch: {message}', details)

@@ -77,6 +77,7 @@ class GarbageCollector(Controller):
         meta = dep["metadata"]
         refs = [r for r in meta["ownerReferences"] if r.get("uid") != uid]
         patch: Obj = {"metadata": {"ownerReferences": refs or None}}
+        await self.limit.take()
         await self.cluster.patch(
             rtype, meta.get("namespace", ""), meta["name"], "application/merge-patch+json", patch
         )
@@ -85,6 +86,7 @@ class GarbageCollector(Controller):
         rtype = self._rtype(key, obj)
         if rtype is not None:
             meta = obj["metadata"]
+            await self.limit.take()
             await self.cluster.delete(
                 rtype, meta.get("namespace", ""), meta["name"], propagation=cascade
             )
@@ -114,6 +116,7 @@ class GarbageCollector(Controller):
                 "resourceVersion": meta["resourceVersion"],
             }
         }
+        await self.limit.take()
         await self.cluster.patch(
             rtype, meta.get("namespace", ""), meta["name"], "application/merge-patch+json", patch
         )

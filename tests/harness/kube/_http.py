@@ -14,7 +14,16 @@ from typing import Any
 
 import yaml
 
-from tests.harness.kube import _audit, _discovery, _errors, _openapi, _selectors, _watch, _wire
+from tests.harness.kube import (
+    _audit,
+    _discovery,
+    _errors,
+    _managed,
+    _openapi,
+    _selectors,
+    _watch,
+    _wire,
+)
 from tests.harness.kube._cluster import Cluster
 from tests.harness.kube._server import Request, Response, StreamResponse
 from tests.harness.kube._store import Obj
@@ -162,9 +171,9 @@ class Router:
         if request.method == "POST":
             if rtype.namespaced and target.namespace is None:
                 raise _errors.method_not_allowed()
-            body = await _body(request)
+            body = await _body(request, kind=rtype.kind)
             obj = await self.cluster.create(
-                rtype, target.namespace or "", body, owned=True, **_write_opts(query)
+                rtype, target.namespace or "", body, owned=True, **_write_opts(request)
             )
             return json_response(obj, 201)
         if request.method == "DELETE":
@@ -215,25 +224,14 @@ class Router:
         if request.method == "GET":
             return json_response(cluster.peek(rtype, ns, name))
         if request.method == "PUT":
-            body = await _body(request)
+            body = await _body(request, kind=rtype.kind)
             return json_response(
                 await cluster.update(
-                    rtype, ns, name, body, subresource=_sub(sub), owned=True, **_write_opts(query)
+                    rtype, ns, name, body, subresource=_sub(sub), owned=True, **_write_opts(request)
                 )
             )
         if request.method == "PATCH":
-            body = await _body(request)
-            obj = await cluster.patch(
-                rtype,
-                ns,
-                name,
-                request.content_type,
-                body,
-                subresource=_sub(sub),
-                field_manager=query.get("fieldManager"),
-                **_write_opts(query),
-            )
-            return json_response(obj)
+            return await self._patch(request, target)
         if request.method == "DELETE" and sub is None:
             options = await _body(request, optional=True)
             propagation = query.get("propagationPolicy") or options.get("propagationPolicy")
@@ -252,6 +250,25 @@ class Router:
             return json_response(obj)
         raise _errors.method_not_allowed()
 
+    async def _patch(self, request: Request, target: Target) -> Reply:
+        """A patch; an apply that creates the object answers 201, as kube-apiserver does."""
+        body = await _body(request)
+        rtype, ns, name = target.rtype, target.namespace or "", target.name or ""
+        if request.content_type == _managed.APPLY_PATCH:
+            opts = _write_opts(request)
+            del opts["manager"]  # an apply names its manager or fails
+            obj, created = await _managed.server_side_apply(
+                self.cluster, rtype, ns, name, body, sub=_sub(target.subresource),
+                manager=request.query.get("fieldManager"),
+                force=request.query.get("force") in ("true", "1"), **opts,
+            )  # fmt: skip
+            return json_response(obj, 201 if created else 200)
+        obj = await self.cluster.patch(
+            rtype, ns, name, request.content_type, body, subresource=_sub(target.subresource),
+            **_write_opts(request),
+        )  # fmt: skip
+        return json_response(obj)
+
 
 def _sub(sub: str | None) -> str | None:
     if sub == "finalize":
@@ -265,14 +282,21 @@ def _found(body: dict[str, Any] | None) -> Response:
     return json_response(body)
 
 
-def _write_opts(query: Any) -> dict[str, bool]:
+def _write_opts(request: Request) -> dict[str, Any]:
+    query = request.query
     return {
         "dry_run": query.get("dryRun") == "All",
         "strict": query.get("fieldValidation") == "Strict",
+        "manager": _managed.manager_from(
+            query.get("fieldManager"), request.headers.get("user-agent")
+        ),
     }
 
 
-async def _body(request: Request, optional: bool = False) -> Any:
+async def _body(request: Request, optional: bool = False, kind: str = "") -> Any:
+    """The decoded request body. An object body (`kind`: POST, PUT) that is not JSON is
+    reported as kube-apiserver's decoder does (`transformDecodeError`), quoting Go's parse
+    error and the body's first 30 bytes."""
     if "protobuf" in request.content_type or "cbor" in request.content_type:
         raise _errors.unsupported_media_type(
             f"the body of the request was in an unknown format - accepted media types include: "
@@ -287,7 +311,14 @@ async def _body(request: Request, optional: bool = False) -> Any:
         if request.content_type == "application/apply-patch+yaml":
             return _yaml(raw)
         return _wire.loads(raw)
-    except (ValueError, yaml.YAMLError) as exc:
+    except ValueError as exc:
+        if kind:
+            raise _errors.bad_request(
+                f"the object provided is unrecognized (must be of type {kind}): couldn't get "
+                f"version/kind; json parse error: {_wire.go_error(raw)} ({_wire.summarize(raw)})"
+            ) from exc
+        raise _errors.bad_request(f"the body of the request could not be decoded: {exc}") from exc
+    except yaml.YAMLError as exc:
         raise _errors.bad_request(f"the body of the request could not be decoded: {exc}") from exc
 
 

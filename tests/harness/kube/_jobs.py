@@ -59,8 +59,7 @@ class JobController(Controller):
     """
 
     def __init__(self, cluster: Cluster, limit: ClientRateLimit | None = None) -> None:
-        super().__init__(cluster)
-        self.limit = limit or ClientRateLimit(0, 1)
+        super().__init__(cluster, limit)
 
     def wants(self, event: Event) -> bool:
         if event.key == JOBS:

@@ -1,21 +1,40 @@
 """The namespace controllers: per-namespace defaults, and deletion of a namespace's contents.
 
 A new namespace gets its `default` ServiceAccount and `kube-root-ca.crt` ConfigMap (as
-the service-account and root-CA publisher controllers do). A namespace being deleted
-stays `Terminating` until everything in it is gone, then loses its `kubernetes`
-finalizer and disappears.
+kube-controller-manager's service-account and root-CA publisher controllers do) a moment
+*after* it exists (`fill_delay`, then each write paced by the shared client rate limit):
+a list or watch right after creating a namespace may not see them yet, as on a real
+cluster, so tools wait for them. A namespace being deleted stays `Terminating` until
+everything in it is gone, then loses its `kubernetes` finalizer and disappears.
 """
 
 from __future__ import annotations
 
-from tests.harness.kube._controller import Controller
+import asyncio
+import logging
+
+from tests.harness.kube import _errors
+from tests.harness.kube._cluster import Cluster
+from tests.harness.kube._controller import ClientRateLimit, Controller
 from tests.harness.kube._store import Event
+
+log = logging.getLogger(__name__)
+FILL_DELAY = 0.02
+"""Seconds between a namespace's creation and its defaults: the informer and work-queue
+latency of kube-controller-manager, small but never zero."""
 
 ROOT_CA = "-----BEGIN CERTIFICATE-----\nk8sclaw-emulator\n-----END CERTIFICATE-----\n"
 
 
 class NamespaceController(Controller):
     """Seeds new namespaces and empties terminating ones."""
+
+    def __init__(
+        self, cluster: Cluster, limit: ClientRateLimit | None = None, fill_delay: float = FILL_DELAY
+    ) -> None:
+        super().__init__(cluster, limit)
+        self.fill_delay = fill_delay
+        self._filling: set[asyncio.Task[None]] = set()
 
     def wants(self, event: Event) -> bool:
         return event.key == ("", "namespaces") or (
@@ -28,19 +47,32 @@ class NamespaceController(Controller):
             return
         meta = event.obj["metadata"]
         if event.type == "ADDED":
-            await self._seed(meta["name"])
+            task = asyncio.create_task(self._seed_later(meta["name"]))
+            self._filling.add(task)
+            task.add_done_callback(self._filling.discard)
         elif event.type == "MODIFIED" and meta.get("deletionTimestamp"):
             await self._empty(meta["name"])
             await self._maybe_finish(meta["name"])
+
+    async def _seed_later(self, name: str) -> None:
+        """The namespace's defaults, after `fill_delay`; its own task, so a slow fill never
+        holds up deletions (the real controllers are separate work queues too)."""
+        await asyncio.sleep(self.fill_delay)
+        try:
+            await self._seed(name)
+        except _errors.ApiError as exc:  # the namespace went away meanwhile
+            log.debug("namespace %s: %s", name, exc.message)
 
     async def _seed(self, name: str) -> None:
         registry = self.cluster.registry
         sa, cm = registry.find("", "v1", "serviceaccounts"), registry.find("", "v1", "configmaps")
         assert sa is not None and cm is not None
         if self.cluster.find(sa, name, "default") is None:
+            await self.limit.take()
             await self.cluster.create(sa, name, {"metadata": {"name": "default"}})
         if self.cluster.find(cm, name, "kube-root-ca.crt") is None:
             body = {"metadata": {"name": "kube-root-ca.crt"}, "data": {"ca.crt": ROOT_CA}}
+            await self.limit.take()
             await self.cluster.create(cm, name, body)
 
     async def _empty(self, namespace: str) -> None:
@@ -49,6 +81,7 @@ class NamespaceController(Controller):
                 continue
             for obj in self.cluster.list(rtype, namespace):
                 if not obj["metadata"].get("deletionTimestamp"):
+                    await self.limit.take()
                     await self.cluster.delete(
                         rtype, namespace, obj["metadata"]["name"], propagation="Background", grace=0
                     )

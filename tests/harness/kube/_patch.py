@@ -40,6 +40,7 @@ _MERGE_KEYS: dict[str, str] = {
     "webhooks": "name",
     "initContainerStatuses": "name",
 }
+MERGE_KEYS = _MERGE_KEYS  # also the list keys of field ownership (`_managed`)
 _PRIMITIVE_MERGE = {"finalizers"}
 _UNKNOWN_MEDIA = (
     "the body of the request was in an unknown format - accepted media types include: "
@@ -214,9 +215,9 @@ def apply(rtype: ResourceType, kind: str, old: Obj, patch: Any) -> Obj:
             raise _errors.unsupported_media_type(_UNKNOWN_MEDIA)
         new = strategic_merge(old, patch)
     elif kind == "application/apply-patch+yaml" and rtype.custom:
-        new = merge_patch(old, _strip_apply(patch))
+        new = merge_patch(old, strip_apply(patch))
     elif kind == "application/apply-patch+yaml":
-        new = strategic_merge(old, _strip_apply(patch))
+        new = strategic_merge(old, strip_apply(patch))
     else:
         raise _errors.unsupported_media_type(_UNKNOWN_MEDIA)
     if not isinstance(new, dict):
@@ -228,7 +229,7 @@ def apply(rtype: ResourceType, kind: str, old: Obj, patch: Any) -> Obj:
     return new
 
 
-def _strip_apply(patch: Any) -> Any:
+def strip_apply(patch: Any) -> Any:
     """Server-side apply, simplified: the applied configuration is merged into the live object
     (keyed lists of built-ins by their merge key, like a strategic merge; custom resources like
     a merge patch). No field ownership: fields the applier stops sending are kept."""

@@ -2,8 +2,11 @@
 
 `pods/binding` assigns a node (what a scheduler does; the process kubelet uses it).
 `pods/log` is proxied, like kube-apiserver does, to the kubelet of the pod's node at the
-Node's InternalIP and `daemonEndpoints.kubeletEndpoint.Port` (HTTPS, `/containerLogs/`),
-so the same kubelet serves logs behind the emulator and behind a real API server.
+first of the Node's addresses in `--kubelet-preferred-address-types` order (Hostname,
+InternalDNS, InternalIP, ExternalDNS, ExternalIP; a name that does not resolve is a 500,
+as there) and `daemonEndpoints.kubeletEndpoint.Port` (HTTPS, `/containerLogs/`, the
+certificate unverified as kube-apiserver's default), so the same kubelet serves logs
+behind the emulator and behind a real API server.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from tests.harness.kube import _errors
 from tests.harness.kube._cluster import Cluster
 from tests.harness.kube._http import Reply, Target, json_response
 from tests.harness.kube._server import Request, StreamResponse
+
+PREFERRED_ADDRESS_TYPES = ("Hostname", "InternalDNS", "InternalIP", "ExternalDNS", "ExternalIP")
 
 
 class PodSubresources:
@@ -74,10 +79,8 @@ class PodSubresources:
         assert nodes is not None
         node = self.cluster.find(nodes, "", node_name)
         status = (node or {}).get("status", {})
-        address = next(
-            (a["address"] for a in status.get("addresses", []) if a.get("type") == "InternalIP"),
-            None,
-        )
+        addresses = {a.get("type"): a.get("address") for a in status.get("addresses", [])}
+        address = next((addresses[t] for t in PREFERRED_ADDRESS_TYPES if addresses.get(t)), None)
         port = status.get("daemonEndpoints", {}).get("kubeletEndpoint", {}).get("Port")
         if address is None or port is None:
             raise _errors.bad_request(waiting)
@@ -98,6 +101,10 @@ class PodSubresources:
         async with aiohttp.ClientSession(timeout=timeout) as session:
             try:
                 upstream = await session.get(url, params=params, ssl=False)
+            except aiohttp.ClientConnectorDNSError as exc:
+                host = url.split("/")[2].rsplit(":", 1)[0]
+                why = f"dial tcp: lookup {host}: no such host"
+                raise _errors.internal(f'Get "{url}": {why}') from exc
             except aiohttp.ClientError as exc:
                 raise _errors.internal(f'Get "{url}": {exc}') from exc
             async with upstream:

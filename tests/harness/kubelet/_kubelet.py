@@ -1,6 +1,10 @@
 """`ProcessKubelet`: plays a node for the agent pods of one namespace.
 
-It registers a Node (InternalIP 127.0.0.1, kubelet port = its HTTPS log server), watches
+It registers a Node whose every address resolves (InternalIP 127.0.0.1, Hostname
+`localhost`: kube-apiserver dials the first of `--kubelet-preferred-address-types`,
+Hostname first, to proxy `pods/log`; kubelet port = its HTTPS log server), keeps it Ready
+and its `kube-node-lease` Lease renewed every `lease_interval` seconds (without them the
+node lifecycle controller taints the node and evicts its pods), watches
 pods labelled `k8sclaw.io/role=agent`, binds unscheduled ones to itself through
 `pods/binding` (there is no scheduler), runs them with `PodRunner`, and on deletion stops
 the processes and removes the pod (grace period 0), as a kubelet does. Everything goes
@@ -10,6 +14,7 @@ through the API, so it works behind the emulator and behind a real API server al
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import secrets
 import threading
@@ -23,6 +28,19 @@ from tests.harness.kubelet._logserver import LogServer
 from tests.harness.kubelet._runner import PodRunner
 
 Obj = dict[str, Any]
+LEASE_NAMESPACE = "kube-node-lease"
+LEASE_INTERVAL = 10.0
+"""The kubelet's lease renew interval (a quarter of the 40 s lease duration)."""
+LEASE_DURATION = 40
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _micro_now() -> str:
+    """metav1.MicroTime, as a Lease's renewTime is written."""
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class ProcessKubelet:
@@ -37,8 +55,11 @@ class ProcessKubelet:
         images: dict[str, str] | None = None,
         node_name: str | None = None,
         selector: str = f"{names.LABEL_ROLE}={names.ROLE_AGENT}",
+        lease_interval: float = LEASE_INTERVAL,
     ) -> None:
         self.core = kubernetes.client.CoreV1Api(api_client)
+        self.leases = kubernetes.client.CoordinationV1Api(api_client)
+        self._node_uid = ""
         self.namespace, self.workdir, self.selector = namespace, workdir, selector
         self.images = images or {}
         self.node_name = node_name or f"process-kubelet-{secrets.token_hex(3)}"
@@ -48,11 +69,21 @@ class ProcessKubelet:
         self._response: Any = None
         self._logs = LogServer(self._lookup)
         self._thread = threading.Thread(target=self._watch, name="process-kubelet", daemon=True)
+        self.lease_interval = lease_interval
+        self._heart = threading.Thread(target=self._heartbeat, name="kubelet-lease", daemon=True)
+
+    @property
+    def serving_ca(self) -> Any:
+        """The `trustme.CA` of the kubelet's serving certificate (SANs 127.0.0.1 and
+        localhost, its Node's addresses; kube-apiserver does not verify it by default)."""
+        return self._logs.ca
 
     def start(self) -> ProcessKubelet:
         self._logs.start()
         self._register_node()
+        self._renew_lease()
         self._thread.start()
+        self._heart.start()
         return self
 
     def stop(self) -> None:
@@ -62,6 +93,7 @@ class ProcessKubelet:
             with contextlib.suppress(Exception):
                 response.shutdown()
         self._thread.join(timeout=10)
+        self._heart.join(timeout=10)
         with self._lock:
             runners = list(self.runners.values())
         for runner in runners:
@@ -69,26 +101,59 @@ class ProcessKubelet:
         self._logs.stop()
         with contextlib.suppress(kubernetes.client.ApiException):
             self.core.delete_node(self.node_name)
+        with contextlib.suppress(kubernetes.client.ApiException):
+            self.leases.delete_namespaced_lease(self.node_name, LEASE_NAMESPACE)
 
     def _register_node(self) -> None:
         labels = {"kubernetes.io/hostname": self.node_name, "kubernetes.io/os": "linux"}
-        self.core.create_node({"metadata": {"name": self.node_name, "labels": labels}})
+        node = self.core.create_node({"metadata": {"name": self.node_name, "labels": labels}})
+        self._node_uid = node.metadata.uid
         status = {
             "addresses": [
                 {"type": "InternalIP", "address": "127.0.0.1"},
-                {"type": "Hostname", "address": self.node_name},
+                {"type": "Hostname", "address": "localhost"},
             ],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": self._logs.port}},
-            "conditions": [
-                {
-                    "type": "Ready",
-                    "status": "True",
-                    "reason": "KubeletReady",
-                    "message": "process kubelet is posting ready status",
-                }
-            ],
+            "conditions": [self._ready_condition()],
         }
         self.core.patch_node_status(self.node_name, {"status": status})
+
+    def _ready_condition(self) -> Obj:
+        return {
+            "type": "Ready",
+            "status": "True",
+            "reason": "KubeletReady",
+            "message": "process kubelet is posting ready status",
+            "lastHeartbeatTime": _now(),
+        }
+
+    # -- node heartbeat ------------------------------------------------------------------------
+    def _renew_lease(self) -> None:
+        """Create or renew the node's Lease (owned by the Node, so it goes with it)."""
+        spec = {
+            "holderIdentity": self.node_name,
+            "leaseDurationSeconds": LEASE_DURATION,
+            "renewTime": _micro_now(),
+        }
+        try:
+            self.leases.patch_namespaced_lease(self.node_name, LEASE_NAMESPACE, {"spec": spec})
+        except kubernetes.client.ApiException as exc:
+            if exc.status != 404:
+                raise
+            owner = {"apiVersion": "v1", "kind": "Node", "name": self.node_name}
+            meta = {"name": self.node_name, "ownerReferences": [{**owner, "uid": self._node_uid}]}
+            body = {"metadata": meta, "spec": spec}
+            self.leases.create_namespaced_lease(LEASE_NAMESPACE, body)
+
+    def _heartbeat(self) -> None:
+        """Every `lease_interval`: renew the Lease and the Ready condition's heartbeat."""
+        while not self._stopping.wait(self.lease_interval):
+            try:
+                self._renew_lease()
+                status = {"conditions": [self._ready_condition()]}
+                self.core.patch_node_status(self.node_name, {"status": status})
+            except (kubernetes.client.ApiException, OSError, ValueError):
+                continue  # the API server is away for a moment; the next beat retries
 
     def _lookup(self, namespace: str, pod: str, container: str) -> Any:
         with self._lock:

@@ -23,7 +23,7 @@ class LogServer:
     """A threaded HTTPS server on 127.0.0.1 with a self-signed certificate."""
 
     def __init__(self, lookup: LogLookup) -> None:
-        ca = trustme.CA()
+        self.ca = ca = trustme.CA()
         cert = ca.issue_cert("127.0.0.1", "localhost")
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         cert.configure_cert(context)

@@ -5,12 +5,17 @@ Each volume is a directory under the pod's work dir and the mount paths listed i
 container states, exit codes) is written back through `pods/status`. Init containers
 with `restartPolicy: Always` are sidecars: started, then stopped once the regular
 containers are done. Restart policies `Always`/`OnFailure` do not restart processes.
+A volume that cannot be set up (a missing ConfigMap, Secret or ServiceAccount) leaves the
+pod Pending with its containers waiting in `ContainerCreating`, is reported as a
+`FailedMount` Warning Event naming the missing object, and is retried (backing off to
+`MOUNT_RETRY_MAX` seconds) until it can be or the pod is deleted, as a kubelet does.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime
+import logging
 import os
 import signal
 import subprocess
@@ -23,6 +28,8 @@ import kubernetes
 from tests.harness.kubelet import _images, _volumes
 
 Obj = dict[str, Any]
+log = logging.getLogger(__name__)
+MOUNT_RETRY_FIRST, MOUNT_RETRY_MAX = 0.5, 4.0
 _BASE_ENV = ("PATH", "LANG", "LC_ALL", "SYSTEMROOT", "VIRTUAL_ENV")
 
 
@@ -40,6 +47,7 @@ class Container:
         self.started_at = ""
         self.finished_at = ""
         self.error = ""
+        self.waiting = "ContainerCreating"  # until its volumes are set up
 
     @property
     def finished(self) -> bool:
@@ -65,7 +73,7 @@ class Container:
                 }
             }
         elif self.process is None:
-            out["state"] = {"waiting": {"reason": "PodInitializing"}}
+            out["state"] = {"waiting": {"reason": self.waiting}}
         elif self.process.poll() is None:
             out.update(ready=True, started=True, containerID=f"process://{self.process.pid}")
             out["state"] = {"running": {"startedAt": self.started_at}}
@@ -147,7 +155,11 @@ class PodRunner:
                 self._wait(container)
             failed = any(c.exit_code != 0 for c in self.main)
             self._finish("Failed" if failed else "Succeeded", sidecars)
-        except kubernetes.client.ApiException:
+        except _StoppedError:
+            return
+        except kubernetes.client.ApiException as exc:
+            if exc.status != 404:  # 404: the pod is gone, nothing to report to
+                log.warning("pod %s/%s: %s %s", self.namespace, self.name, exc.status, exc.body)
             self._stop.set()
 
     def _finish(self, phase: str, sidecars: list[Container]) -> None:
@@ -162,12 +174,61 @@ class PodRunner:
             container.finished_at = _now()
 
     def _prepare_volumes(self) -> dict[str, Path]:
+        """Every volume's directory; retried while one cannot be set up (see the module)."""
+        delay, reported = MOUNT_RETRY_FIRST, set()
+        while True:
+            try:
+                dirs = self._materialise()
+            except _volumes.MountError as exc:
+                if str(exc) not in reported:
+                    reported.add(str(exc))
+                    self._report("Pending")
+                    self._event("FailedMount", str(exc))
+                if self._stop.wait(delay):
+                    raise _StoppedError from exc
+                delay = min(delay * 2, MOUNT_RETRY_MAX)
+                continue
+            if self.init:
+                for container in self.main:
+                    container.waiting = "PodInitializing"
+            return dirs
+
+    def _materialise(self) -> dict[str, Path]:
         dirs: dict[str, Path] = {}
         for volume in self.pod["spec"].get("volumes", []):
             path = self.workdir / "volumes" / volume["name"]
-            _volumes.materialise(self.core, self.namespace, volume, path)
+            _volumes.materialise(self.core, self.pod, volume, path)
             dirs[volume["name"]] = path
         return dirs
+
+    def _event(self, reason: str, message: str) -> None:
+        """A Warning Event about the pod, as the kubelet's event recorder writes it."""
+        node, stamp = self.pod["spec"].get("nodeName", ""), _now()
+        involved = {"apiVersion": "v1", "kind": "Pod", "namespace": self.namespace}
+        involved.update(name=self.name, uid=self.pod["metadata"].get("uid", ""))
+        body = {
+            "metadata": {"generateName": f"{self.name}."},
+            "involvedObject": involved,
+            "reason": reason,
+            "message": message,
+            "type": "Warning",
+            "source": {"component": "kubelet", "host": node},
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "count": 1,
+            "reportingComponent": "kubelet",
+            "reportingInstance": node,
+        }
+        try:
+            self.core.create_namespaced_event(self.namespace, body)
+        except kubernetes.client.ApiException as exc:  # e.g. the namespace is terminating
+            log.warning(
+                "pod %s/%s: event %s not recorded: %s",
+                self.namespace,
+                self.name,
+                reason,
+                exc.status,
+            )
 
     def _launch(self, container: Container, dirs: dict[str, Path]) -> None:
         if self._stop.is_set():
@@ -275,6 +336,10 @@ class PodRunner:
             status["initContainerStatuses"] = [c.status() for c in self.init]
         self.pod["status"] = status
         self.core.patch_namespaced_pod_status(self.name, self.namespace, {"status": status})
+
+
+class _StoppedError(Exception):
+    """The pod was deleted while its volumes were still being set up."""
 
 
 def _kill(container: Container, grace: float) -> None:
