@@ -356,16 +356,21 @@ class Subscription:
         except ValidationError as exc:
             log.warning("dropping malformed event on %s: %s", msg.subject, exc.errors()[:1])
         else:
+            if self._manual_ack:
+                await self._hand_out_unacked(seq, msg, event)
+                return
             # A sequence already handed out is a redelivery after a re-subscribe.
             if self._last_seq is None or seq > self._last_seq:
                 self._last_seq = seq
-                if self._manual_ack:
-                    self._unacked[seq] = msg
                 await self._queue.put(event)
-                if self._manual_ack:
-                    return
-            elif seq in self._unacked:
-                self._unacked[seq] = msg  # still being worked on: its owner acks this one
-                return
         with contextlib.suppress(*_RETRYABLE):
             await msg.ack()
+
+    async def _hand_out_unacked(self, seq: int, msg: Any, event: _events.Event) -> None:
+        """Manual ack: redeliveries (after a nak, an ack wait, a restart) come in any order,
+        so every sequence not being worked on is handed out; the owner acks it."""
+        known = seq in self._unacked
+        self._unacked[seq] = msg  # the owner acks the latest delivery
+        if not known:
+            self._last_seq = max(seq, self._last_seq or 0)
+            await self._queue.put(event)
