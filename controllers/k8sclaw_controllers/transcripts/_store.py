@@ -53,6 +53,12 @@ _RUN_COLUMNS = (
 _EVENT_COLUMNS = (
     "e.seq, e.namespace, r.instance, r.session_key, e.run, e.kind, e.topic, e.time_ms, e.data"
 )
+_SESSION_SELECT = (
+    "SELECT s.namespace, s.instance, s.session_key, s.created_ms, s.updated_ms,"
+    " (SELECT COUNT(*) FROM runs r WHERE r.namespace = s.namespace"
+    "  AND r.instance = s.instance AND r.session_key = s.session_key)"
+    " FROM sessions s WHERE s.namespace = ?"
+)
 _EVENTS_FROM = "FROM events e JOIN runs r ON r.namespace = e.namespace AND r.run = e.run"
 
 
@@ -82,6 +88,13 @@ def _event_row(row: _driver.Row) -> _rows.EventRow:
     seq, ns, instance, session, run, kind, topic, time_ms, data = row
     return _rows.EventRow(
         int(seq), ns, instance, session, run, kind, topic, _rows.from_ms(time_ms), _load(data)
+    )
+
+
+def _session_row(row: _driver.Row) -> _rows.SessionRow:
+    ns, instance, key, created, updated, runs = row
+    return _rows.SessionRow(
+        ns, instance, key, _rows.from_ms(created), _rows.from_ms(updated), int(runs)
     )
 
 
@@ -169,21 +182,13 @@ class SqlStore:
         return [_run_row(r) for r in rows]
 
     async def sessions(self, namespace: str, instance: str | None = None) -> list[_rows.SessionRow]:
-        sql = (
-            "SELECT s.namespace, s.instance, s.session_key, s.created_ms, s.updated_ms,"
-            " (SELECT COUNT(*) FROM runs r WHERE r.namespace = s.namespace"
-            "  AND r.instance = s.instance AND r.session_key = s.session_key)"
-            " FROM sessions s WHERE s.namespace = ?"
-        )
+        sql = _SESSION_SELECT
         params = [namespace] if instance is None else [namespace, instance]
         if instance is not None:
             sql += " AND s.instance = ?"
         async with self.driver.transaction() as tx:
             rows = await tx.fetch(sql + " ORDER BY s.updated_ms DESC, s.session_key", params)
-        return [
-            _rows.SessionRow(ns, inst, key, _rows.from_ms(c), _rows.from_ms(u), int(n))
-            for ns, inst, key, c, u, n in rows
-        ]
+        return [_session_row(row) for row in rows]
 
     async def session(
         self,
@@ -192,11 +197,14 @@ class SqlStore:
         after: int | None = None,
         limit: int = _interface.DEFAULT_PAGE,
     ) -> _rows.SessionDetail | None:
-        found = [s for s in await self.sessions(namespace) if s.key == key]
-        if not found:
-            return None
         limit = _limit(limit)
         async with self.driver.transaction() as tx:
+            found = await tx.fetch(
+                f"{_SESSION_SELECT} AND s.session_key = ? ORDER BY s.updated_ms DESC",
+                (namespace, key),
+            )
+            if not found:
+                return None
             rows = await tx.fetch(
                 f"SELECT {_EVENT_COLUMNS} {_EVENTS_FROM} WHERE r.namespace = ?"
                 " AND r.session_key = ? AND e.seq > ? ORDER BY e.seq LIMIT ?",
@@ -205,7 +213,7 @@ class SqlStore:
         runs = await self.runs(namespace, session=key)
         events = [_event_row(r) for r in rows]
         next_after = events[-1].seq if len(events) == limit else None
-        return _rows.SessionDetail(found[0], runs, events, next_after)
+        return _rows.SessionDetail(_session_row(found[0]), runs, events, next_after)
 
     async def sweep(
         self, policy: _rows.RetentionPolicy, now_ms: int | None = None

@@ -189,3 +189,33 @@ async def test_a_recorder_killed_mid_stream_leaves_no_gap_and_no_duplicate(
     # The batch committed but never acknowledged came back and was written nothing twice.
     assert (second.stats.duplicates > 0) is after_commit
     assert second.stats.recorded == 200 - stored_at_death
+
+
+class UnreachableAtFirst:
+    """A RunLookup whose API server is unreachable for the first `failures` calls."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+
+    async def __call__(self, namespace: str, run: str) -> transcripts.RunInfo:
+        if self.failures:
+            self.failures -= 1
+            raise OSError("connection refused")
+        return transcripts.RunInfo("alpha", "s-1", "task")
+
+
+async def test_the_recorder_waits_out_an_unreachable_api_server(
+    store_url: str | None, tmp_path: Path, nats: NatsServer
+) -> None:
+    bus = await EventBus.connect(nats.url, backoff=FAST)
+    items = [(events.AGENT_STREAM_CHUNK, "team-a", "run-1", {"type": "text", "index": i})
+             for i in range(20)]  # fmt: skip
+    async with opened(store_url, tmp_path) as store:
+        published = await publish_scoped(bus, items)
+        recorder = transcripts.Recorder(bus, store, UnreachableAtFirst(3), backoff=FAST)
+        async with _recording(recorder):
+            await _wait_for(store, "team-a", "run-1", len(published))
+        rows = (await _all(store, "team-a", "run-1"))[1:]
+    await bus.close()
+    assert [r.seq for r in rows] == published
+    assert recorder.stats.failures == 3 and recorder.stats.duplicates == 0
