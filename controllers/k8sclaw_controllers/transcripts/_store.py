@@ -2,8 +2,8 @@
 
 Writes are idempotent: an event's primary key is its bus stream sequence and inserts
 say `ON CONFLICT DO NOTHING`, so a batch redelivered after a crash stores nothing twice.
-Per-run counts are recomputed from the events in the same transaction, so they stay
-true under redelivery and retention alike.
+Per-run counts grow by the rows really inserted, in the same transaction (retention
+recounts what it trims), so they stay true under redelivery and concurrent writers.
 """
 
 from __future__ import annotations
@@ -39,12 +39,10 @@ _INSERT_EVENT = (
     "INSERT INTO events (seq, namespace, run, topic, kind, time_ms, data, recorded_ms, size_bytes)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (seq) DO NOTHING"
 )
-REFRESH_RUN = (
-    "UPDATE runs SET"
-    " event_count = (SELECT COUNT(*) FROM events e"
-    "  WHERE e.namespace = runs.namespace AND e.run = runs.run),"
-    " last_seq = (SELECT COALESCE(MAX(e.seq), 0) FROM events e"
-    "  WHERE e.namespace = runs.namespace AND e.run = runs.run)"
+# Counts grow by what was really inserted, so a write costs O(batch) however long the run.
+_BUMP_RUN = (
+    "UPDATE runs SET event_count = event_count + ?,"
+    " last_seq = CASE WHEN last_seq < ? THEN ? ELSE last_seq END"
     " WHERE namespace = ? AND run = ?"
 )
 _RUN_COLUMNS = (
@@ -65,6 +63,22 @@ _EVENTS_FROM = "FROM events e JOIN runs r ON r.namespace = e.namespace AND r.run
 def now_ms() -> int:
     """The recorder's clock in milliseconds."""
     return int(time.time() * 1000)
+
+
+async def _insert_events(
+    tx: _driver.Tx, batch: Sequence[_rows.NewEvent], key: tuple[str, str], now: int
+) -> int:
+    """Insert the events of one run (skipping stored ones); returns how many were new."""
+    mine = [e for e in batch if (e.namespace, e.run) == key]
+    inserted = await tx.executemany(
+        _INSERT_EVENT,
+        [(e.seq, e.namespace, e.run, e.topic, e.kind, e.time_ms, e.data_json, now,
+          len(e.data_json)) for e in mine],
+    )  # fmt: skip
+    if inserted:
+        top = max(e.seq for e in mine)
+        await tx.execute(_BUMP_RUN, (inserted, top, top, *key))
+    return inserted
 
 
 def _run_row(row: _driver.Row) -> _rows.RunRow:
@@ -133,13 +147,7 @@ class SqlStore:
                 [(ns, run, i.uid, i.instance, i.session_key, _rows.cap_text(i.task), now, now)
                  for (ns, run), i in infos.items()],
             )  # fmt: skip
-            inserted = await tx.executemany(
-                _INSERT_EVENT,
-                [(e.seq, e.namespace, e.run, e.topic, e.kind, e.time_ms, e.data_json, now,
-                  len(e.data_json)) for e in batch],
-            )  # fmt: skip
-            await tx.executemany(REFRESH_RUN, keys)
-        return inserted
+            return sum([await _insert_events(tx, batch, key, now) for key in keys])
 
     async def _run(self, tx: _driver.Tx, namespace: str, run: str) -> _rows.RunRow | None:
         rows = await tx.fetch(
