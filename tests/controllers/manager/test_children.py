@@ -160,22 +160,37 @@ def ctx() -> Context:
 
 
 @pytest.mark.parametrize(
-    ("metadata", "expected"),
+    ("subject", "metadata", "expected"),
     [
-        ({"agentRunID": "r1"}, ("team", "r1")),
-        ({"agentRunID": "r1", "instanceName": "alice"}, ("team", "r1")),
-        ({"agentRunID": "r1", "instanceName": "bob"}, None),
-        ({"agentRunID": "r1", "namespace": "other"}, ("other", "r1")),
-        ({"agentRunID": "nope"}, None),
-        ({}, None),
+        ("k8sclaw.agent.run.completed.team.r1", {}, ("team", "r1")),
+        # The payload's claims are never believed: the subject is what the server authorised.
+        (
+            "k8sclaw.agent.run.completed.team.r1",
+            {"namespace": "x", "agentRunID": "r2"},
+            ("team", "r1"),
+        ),
+        ("k8sclaw.agent.run.completed", {"agentRunID": "r1", "namespace": "team"}, None),
+        ("k8sclaw.agent.run.completed.Team.r1", {}, None),
+        (None, {"agentRunID": "r1", "namespace": "team"}, None),
     ],
-    ids=["name", "name+instance", "wrong-instance", "namespace", "unknown", "empty"],
+    ids=["scoped", "forged-metadata", "unscoped", "malformed", "undelivered"],
 )
-def test_bus_events_find_their_run(
-    ctx: Context, metadata: dict[str, str], expected: tuple[str, str] | None
+def test_bus_events_are_located_by_their_subject(
+    subject: str | None, metadata: dict[str, str], expected: tuple[str, str] | None
 ) -> None:
     event = _events.Event.new(_events.AGENT_RUN_COMPLETED, {}, metadata)
-    assert _buswatch.find_run(ctx, event) == expected
+    if subject is not None:
+        event.delivered(subject, 7)
+    scope = _buswatch.scope_of(event)
+    assert (None if scope is None else (scope.namespace, scope.name)) == expected
+
+
+async def test_completions_for_unknown_runs_are_ignored(ctx: Context) -> None:
+    """A completion for a run this manager does not know (another tenant's name in another
+    namespace, or a forged one) never reaches the API (ctx.kube is None here)."""
+    event = _events.Event.new(_events.AGENT_RUN_COMPLETED, {"status": "success"})
+    await _buswatch.handle(ctx, event.delivered("k8sclaw.agent.run.completed.other.r1", 1))
+    await _buswatch.handle(ctx, event.delivered("k8sclaw.agent.stream.chunk.team.r1", 2))
 
 
 def test_bus_outcomes_are_validated() -> None:
