@@ -137,8 +137,10 @@ class EventBus:
         async for _ in self._backoff.delays():
             try:
                 try:
-                    await self._js.stream_info(_events.STREAM_NAME)
-                    await self._js.update_stream(config)
+                    info = await self._js.stream_info(_events.STREAM_NAME)
+                    # Unchanged: no update, so readers without stream rights connect too.
+                    if not _same_stream(info.config, config):
+                        await self._js.update_stream(config)
                 except NotFoundError:
                     await self._js.add_stream(config)
                 return
@@ -285,6 +287,12 @@ class EventBus:
 
 _SKIPPED: asyncio.Future[Any] = asyncio.Future.__new__(asyncio.Future)
 """Placeholder for an oversized event in `publish_many` (never awaited)."""
+
+
+def _same_stream(current: api.StreamConfig, wanted: api.StreamConfig) -> bool:
+    fields = ("subjects", "max_age", "max_msg_size", "storage", "retention")
+    return all(getattr(current, f) == getattr(wanted, f) for f in fields)
+
 
 CONSUMER_IDLE_SECONDS = 24 * 3600.0
 """A durable consumer nobody pulled from for this long is removed by the server (a run's

@@ -262,3 +262,23 @@ async def test_since_skips_events_stored_before_it(nats: NatsServer) -> None:
         assert (got.data, got.subject) == ("new", "k8sclaw.agent.followup.ns1.r1")
     finally:
         await bus.close()
+
+
+async def test_a_reader_without_stream_rights_connects_once_the_stream_exists(
+    nats: NatsServer,
+) -> None:
+    """The recorder may not create or update the stream; once the controller made it,
+    `connect` finds it unchanged and needs no more than stream info."""
+    control = await EventBus.connect(
+        nats.url, backoff=FAST, credentials=nats.creds_for("controller")
+    )
+    try:
+        reader = await asyncio.wait_for(
+            EventBus.connect(nats.url, backoff=FAST, credentials=nats.creds_for("recorder")), 20
+        )
+        async with reader.subscribe(events.scoped_filter(events.AGENT_RUN_STARTED)) as sub:
+            await control.publish(Event.new(events.AGENT_RUN_STARTED, "hi"), scope=SCOPE)
+            assert (await sub.next(10)).data == "hi"
+        await reader.close()
+    finally:
+        await control.close()
