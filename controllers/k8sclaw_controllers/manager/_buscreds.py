@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from k8sclaw_controllers.manager import _kube
-from k8sclaw_protocol import AgentRun, UserCreds, busauth, mint_user, names
+from k8sclaw_protocol import AgentRun, ClawInstance, UserCreds, busauth, mint_user, names
 
 log = logging.getLogger("k8sclaw.controller.buscreds")
 Body = dict[str, Any]
@@ -62,6 +62,24 @@ def owner_reference(run: AgentRun) -> Body:
     }
 
 
+def _creds_secret(
+    name: str, namespace: str, labels: dict[str, str], owner: Body, creds: UserCreds
+) -> Body:
+    data = base64.b64encode(creds.text().encode()).decode()
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {**labels, names.LABEL_MANAGED_BY: names.MANAGED_BY},
+            "ownerReferences": [owner],
+        },
+        "data": {busauth.BUS_CREDS_KEY: data},
+    }
+
+
 def secret_for(run: AgentRun, seed: str, timeout_seconds: float) -> Body:
     """The run's creds Secret (labelled, owned by the run)."""
     permissions = busauth.run_permissions(run.namespace, run.name, run.metadata.uid or "")
@@ -71,29 +89,40 @@ def secret_for(run: AgentRun, seed: str, timeout_seconds: float) -> Body:
         permissions.claims(),
         expires_in=timeout_seconds + EXPIRY_MARGIN_SECONDS,
     )
-    data = base64.b64encode(creds.text().encode()).decode()
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "type": "Opaque",
-        "metadata": {
-            "name": secret_name(run),
-            "namespace": run.namespace,
-            "labels": {names.LABEL_AGENT_RUN: run.name, names.LABEL_MANAGED_BY: names.MANAGED_BY},
-            "ownerReferences": [owner_reference(run)],
-        },
-        "data": {busauth.BUS_CREDS_KEY: data},
-    }
+    labels = {names.LABEL_AGENT_RUN: run.name}
+    return _creds_secret(secret_name(run), run.namespace, labels, owner_reference(run), creds)
+
+
+def channel_secret_name(instance: ClawInstance) -> str:
+    return f"{instance.name}-channel-bus-{(instance.metadata.uid or '')[:8]}"
+
+
+def channel_secret_for(instance: ClawInstance, seed: str, owner: Body) -> Body:
+    """The creds of an instance's channel pods (`busauth.channel_permissions`); no expiry:
+    the pods live as long as the instance, which owns the Secret."""
+    permissions = busauth.channel_permissions(instance.namespace, instance.name)
+    creds = mint_user(seed, f"channel-{instance.namespace}-{instance.name}", permissions.claims())
+    labels = {names.LABEL_INSTANCE: instance.name, names.LABEL_COMPONENT: names.COMPONENT_CHANNEL}
+    name = channel_secret_name(instance)
+    return _creds_secret(name, instance.namespace, labels, owner, creds)
 
 
 async def ensure_secret(kube: _kube.Kube, run: AgentRun, seed: str, lifetime: float) -> None:
     """Create the run's creds Secret; an existing one is this very run's (a start retried
     after a controller restart) and is kept."""
-    body = secret_for(run, seed, lifetime)
+    await create_once(kube, secret_for(run, seed, lifetime))
+
+
+async def create_once(kube: _kube.Kube, body: Body) -> None:
+    """Create a creds Secret unless it exists (its name carries its owner's uid, so an
+    existing one is the same owner's: minted earlier, still valid)."""
+    meta = body["metadata"]
     try:
-        await kube.create(_kube.core(run.namespace, "secrets"), body, read=False)
+        await kube.create(_kube.core(meta["namespace"], "secrets"), body, read=False)
     except _kube.ConflictError:
-        log.info("bus credentials of %s/%s exist already; keeping them", run.namespace, run.name)
+        log.info(
+            "bus credentials %s/%s exist already; keeping them", meta["namespace"], meta["name"]
+        )
 
 
 def bridge_env(run: AgentRun) -> dict[str, str]:
@@ -114,10 +143,14 @@ def bridge_mount() -> Body:
 
 def volume(run: AgentRun) -> Body:
     """Only the creds key; group-readable for the pod's fsGroup, mounted in the bridge only."""
+    return secret_volume(secret_name(run))
+
+
+def secret_volume(name: str) -> Body:
     return {
         "name": VOLUME,
         "secret": {
-            "secretName": secret_name(run),
+            "secretName": name,
             "defaultMode": 0o440,
             "items": [{"key": busauth.BUS_CREDS_KEY, "path": busauth.BUS_CREDS_KEY}],
         },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -52,6 +53,33 @@ def test_channel_deployment_is_named_owned_restricted_and_uses_the_secret() -> N
     assert body["spec"]["selector"]["matchLabels"].items() <= (
         body["spec"]["template"]["metadata"]["labels"].items()
     )
+
+
+def test_channel_pods_get_their_instance_bus_user_as_a_file() -> None:
+    from k8sclaw_controllers.manager import _buscreds
+    from k8sclaw_protocol import BusKeys, busauth
+    from k8sclaw_protocol._busjwt import decode_claims
+
+    inst = instance(channels=[{"type": "telegram", "configRef": {"secret": "tg"}}])
+    secret = _buscreds.channel_secret_for(inst, BusKeys.generate().account_seed, {"uid": "i-1"})
+    assert secret["metadata"]["name"] == "alice-channel-bus-i-1"
+    creds = base64.b64decode(secret["data"][busauth.BUS_CREDS_KEY]).decode()
+    claims = decode_claims(creds.split("JWT-----\n")[1].split("\n")[0])
+    assert claims["nats"]["pub"]["allow"][:2] == [
+        "k8sclaw.channel.message.received.team.alice",
+        "k8sclaw.channel.health.update.team.alice",
+    ]
+    name = secret["metadata"]["name"]
+    body = _channels.channel_deployment(
+        inst, inst.spec.channels[0], "img", "nats://b", "7", bus_creds_secret=name
+    )
+    pod = body["spec"]["template"]["spec"]
+    assert _podsecurity.violations("restricted", pod) == []
+    (volume,) = [v for v in pod["volumes"] if "secret" in v]
+    assert volume["secret"]["secretName"] == name
+    container = pod["containers"][0]
+    assert {"name": busauth.ENV_BUS_CREDS_DIR, "value": busauth.BUS_CREDS_MOUNT} in container["env"]
+    assert any(m["mountPath"] == busauth.BUS_CREDS_MOUNT for m in container["volumeMounts"])
 
 
 def test_config_hash_changes_with_secret_name_and_version() -> None:
