@@ -82,3 +82,22 @@ async def test_a_run_ending_during_an_outage_completes_from_the_pod_naming_it(
     bus = next(c for c in run["status"]["conditions"] if c["type"] == "EventBus")
     assert (bus["status"], bus["reason"]) == ("False", "BusUnavailable")
     assert "event bus" in bus["message"]
+
+
+def test_a_missing_signing_seed_keeps_the_manager_unready(tmp_path: Any) -> None:
+    from k8sclaw_controllers.manager import _buswatch
+
+    missing = str(tmp_path / "account.seed")
+    settings = Settings(
+        images=Images(), event_bus_url="nats://bus:4222", bus_signing_seed_file=missing
+    )
+    ctx = Context(kube=None, settings=settings, state=State())  # type: ignore[arg-type]
+    _buswatch.prepare(ctx)
+    assert ctx.bus_seed is None and not ctx.job_options.bus_credentials
+    assert missing in (ctx.bus_state.not_ready() or "")
+    (tmp_path / "account.seed").write_text("not a seed")
+    _buswatch.prepare(ctx)
+    assert ctx.bus_seed is None and "account nkey seed" in (ctx.bus_state.not_ready() or "")
+    off = Context(kube=None, settings=Settings(images=Images(), event_bus_url=""), state=State())  # type: ignore[arg-type]
+    _buswatch.prepare(off)
+    assert off.bus_state.not_ready() is None  # the bus is off: nothing to be unready about
