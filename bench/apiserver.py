@@ -51,10 +51,14 @@ async def static_lookup(namespace: str, run: str) -> transcripts.RunInfo:
     return INFO
 
 
+CREDS: dict[str, Path] = {}
+"""Bus identities' creds files, written once the bench's NATS server is up."""
+
+
 def chunk(i: int) -> Event:
     text = f"token {i} " + "lorem ipsum dolor sit amet " * 3
     data = {"type": "text", "content": text, "index": i}
-    return Event.new(events.scoped_filter(events.AGENT_STREAM_CHUNK, NS, RUN), data)
+    return Event.new(events.AGENT_STREAM_CHUNK, data)
 
 
 def rows(n: int, offset: int, run: str) -> list[tuple[object, ...]]:
@@ -136,7 +140,7 @@ async def bench_backend(
     name: str, url: str | None, data_dir: Path, nats_url: str, *, n: int, n_reads: int, offset: int
 ) -> None:
     store = await transcripts.open_store(url, data_dir)
-    bus = await EventBus.connect(nats_url)
+    bus = await EventBus.connect(nats_url, credentials=CREDS["recorder"])
     try:
         # The per-row loop's rate is flat in n; 2,000 rows keep PostgreSQL's fsync-bound
         # loop (~200 commits/s on a laptop disk) from dominating the run time.
@@ -189,9 +193,10 @@ def postgres(url: str | None, data_dir: Path) -> Iterator[str | None]:
 
 @contextlib.asynccontextmanager
 async def published(nats_url: str, n: int) -> AsyncIterator[None]:
-    bus = await EventBus.connect(nats_url)
+    bus = await EventBus.connect(nats_url, credentials=CREDS["controller"])
     for start in range(0, n, 500):
-        await bus.publish_many([(chunk(i), None) for i in range(start, min(start + 500, n))])
+        batch = [(chunk(i), None) for i in range(start, min(start + 500, n))]
+        await bus.publish_many(batch, scope=(NS, RUN))
     await bus.close()
     yield
 
@@ -206,6 +211,7 @@ async def main() -> None:
         root = Path(tmp)
         nats = NatsServer(root / "nats")
         nats.start()
+        CREDS.update({who: nats.creds_for(who) for who in ("controller", "recorder")})
         try:
             async with published(nats.url, args.events):
                 await bench_backend(

@@ -7,6 +7,9 @@ of files), for the real bridge and for a bare loop (the same watcher as the brid
 dedupe). Prints figures and ratios; never fails on time.
 Targets: p50 ≤ 2 ms, p99 ≤ 10 ms, throughput ratio ≥ 0.7.
 
+Both run against the authenticated server of the tests (operator mode, the shipped
+permissions): the bridge as its run's scoped user, exactly as in a pod.
+
 The `/ipc` stand-in lives on tmpfs (`/dev/shm`) when there is one, as in the pod (an
 emptyDir with `medium: Memory`); on a disk the writer's own file creation (~1 ms per
 file on a busy ext4) would be measured instead of the bridge.
@@ -29,11 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import nats
 
-from k8sclaw_protocol import EventBus, IpcLayout, StreamChunk, events, ipc
+from k8sclaw_protocol import EventBus, IpcLayout, StreamChunk, busauth, events, ipc
 from k8sclaw_sidecar import _watch
 from k8sclaw_sidecar.bridge import Bridge, BridgeSettings
 from tests.harness.nats_fixtures import NatsServer
 
+NS, RUN = "bench", "bench"
 LATENCY_SAMPLES = 200
 BURST = 2000
 SHM = Path("/dev/shm")
@@ -44,10 +48,10 @@ def _read(path: Path) -> bytes:
     return path.read_bytes()
 
 
-async def _bare_loop(root: Path, url: str, stop: asyncio.Event) -> None:
-    nc = await nats.connect(url)
+async def _bare_loop(server: NatsServer, root: Path, stop: asyncio.Event) -> None:
+    nc = await nats.connect(server.url, user_credentials=str(server.creds_for("controller")))
     js = nc.jetstream()
-    subject = events.subject(events.AGENT_STREAM_CHUNK)
+    subject = events.scoped_subject(events.AGENT_STREAM_CHUNK, NS, RUN)
     async for batch in _watch.watch_files(root, stop):
         for path in batch:
             if path.suffix == ".json":
@@ -56,29 +60,41 @@ async def _bare_loop(root: Path, url: str, stop: asyncio.Event) -> None:
     await nc.close()
 
 
-async def _bridge_loop(root: Path, url: str, stop: asyncio.Event) -> None:
-    bus = await EventBus.connect(url)
-    bridge = Bridge(BridgeSettings(root, "bench", "bench", url), bus)
+async def _bridge_loop(server: NatsServer, root: Path, stop: asyncio.Event) -> None:
+    creds = server.run_creds(NS, RUN, "bench-uid")
+    settings = BridgeSettings(root, RUN, "bench", server.url, NS, creds, "bench-uid")
+    bus = await EventBus.connect(
+        server.url,
+        credentials=settings.creds,
+        inbox_prefix=busauth.scoped_inbox("run", NS, RUN),
+        manage_stream=False,
+    )
+    bridge = Bridge(settings, bus)
     bridge.stop = stop
     await bridge.run()
     await bus.close()
 
 
 async def _measure(
-    name: str, url: str, loop: Callable[[Path, str, asyncio.Event], Awaitable[None]]
+    name: str,
+    server: NatsServer,
+    loop: Callable[[NatsServer, Path, asyncio.Event], Awaitable[None]],
 ) -> tuple[float, float, float]:
     with tempfile.TemporaryDirectory(dir=IPC_PARENT) as tmp:
         layout = IpcLayout(Path(tmp))
         layout.ensure()
-        nc = await nats.connect(url)
+        # A core subscriber, as a bench-only user (no component may subscribe to k8sclaw.>).
+        reader = server.creds(busauth.Permissions(publish=(), subscribe=("k8sclaw.>",)), "bench")
+        nc = await nats.connect(server.url, user_credentials=str(reader))
         received: asyncio.Queue[float] = asyncio.Queue()
 
         async def on_message(_msg: object) -> None:
             received.put_nowait(time.perf_counter())
 
-        await nc.subscribe(events.subject(events.AGENT_STREAM_CHUNK), cb=on_message)
+        subject = events.scoped_subject(events.AGENT_STREAM_CHUNK, NS, RUN)
+        await nc.subscribe(subject, cb=on_message)
         stop = asyncio.Event()
-        task = asyncio.create_task(loop(layout.root, url, stop))
+        task = asyncio.create_task(loop(server, layout.root, stop))
         await asyncio.sleep(0.5)  # watcher start-up; not part of any figure
         latencies = []
         for i in range(LATENCY_SAMPLES):
@@ -110,11 +126,12 @@ async def _main() -> None:
         server = NatsServer(Path(store))
         server.start()
         try:
-            bus = await EventBus.connect(server.url)  # creates the stream
+            creds = server.creds_for("controller")
+            bus = await EventBus.connect(server.url, credentials=creds)  # creates the stream
             await bus.close()
             print(f"/ipc stand-in on {IPC_PARENT or tempfile.gettempdir()}")
-            bare = await _measure("bare", server.url, _bare_loop)
-            real = await _measure("bridge", server.url, _bridge_loop)
+            bare = await _measure("bare", server, _bare_loop)
+            real = await _measure("bridge", server, _bridge_loop)
         finally:
             server.stop()
     print(

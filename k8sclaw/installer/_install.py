@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from k8sclaw.installer import _bundle, _wait
+from k8sclaw.installer import _bundle, _bussecrets, _wait
 from k8sclaw.kube import Kube, KubeError, NotFoundError
 from k8sclaw_protocol import names
 
@@ -118,6 +118,13 @@ def install(
     result = InstallResult()
     workloads: list[dict[str, Any]] = []  # NATS and the control plane, rolled out together
     for step in _ordered(steps, wait=wait):
+        if step.name == "nats" and step.objects:
+            # Keys first: the server's config and the controller's signing seed.
+            namespace = step.objects[0]["metadata"]["namespace"]
+            for obj in _bussecrets.missing(kube, namespace):
+                result.actions[_bundle.object_ref(obj)] = "created"
+                kube.apply(obj)
+                report(step.name, _bundle.object_ref(obj), "created")
         for obj in step.objects:
             ref = _bundle.object_ref(obj)
             result.actions[ref] = action = apply_object(kube, obj)

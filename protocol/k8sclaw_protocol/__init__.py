@@ -10,6 +10,7 @@ commands, the webhook and the TUI never touch the bus.
 
 from typing import TYPE_CHECKING, Any
 
+from k8sclaw_protocol import _busauth as busauth
 from k8sclaw_protocol import _events as events
 from k8sclaw_protocol import _ipc as ipc
 from k8sclaw_protocol import _names as names
@@ -67,9 +68,17 @@ from k8sclaw_protocol._schedule import ClawSchedule, ClawScheduleSpec, ClawSched
 from k8sclaw_protocol._skillpack import Skill, SkillPack, SkillPackSpec, SkillPackStatus
 
 if TYPE_CHECKING:
-    from k8sclaw_protocol._bus import Backoff, BusError, EventBus, Subscription
+    from k8sclaw_protocol._bus import (
+        Backoff,
+        BusError,
+        EventBus,
+        PayloadTooLargeError,
+        Subscription,
+    )
+    from k8sclaw_protocol._busjwt import BusKeys, UserCreds, mint_user
 
-_LAZY_BUS = frozenset({"Backoff", "BusError", "EventBus", "Subscription"})
+_LAZY_BUS = frozenset({"Backoff", "BusError", "EventBus", "PayloadTooLargeError", "Subscription"})
+_LAZY_JWT = frozenset({"BusKeys", "UserCreds", "mint_user"})
 
 
 def __getattr__(name: str) -> Any:
@@ -78,6 +87,10 @@ def __getattr__(name: str) -> Any:
         from k8sclaw_protocol import _bus
 
         return getattr(_bus, name)
+    if name in _LAZY_JWT:
+        from k8sclaw_protocol import _busjwt
+
+        return getattr(_busjwt, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -92,6 +105,7 @@ __all__ = [
     "AgentRunStatus",
     "Backoff",
     "BusError",
+    "BusKeys",
     "CHANNEL_TYPES",
     "ChannelSpec",
     "ChannelStatus",
@@ -120,6 +134,7 @@ __all__ = [
     "OwnerReference",
     "PROVIDERS",
     "ParentRef",
+    "PayloadTooLargeError",
     "QuarantinedError",
     "Resource",
     "ResourceRequirements",
@@ -143,12 +158,15 @@ __all__ = [
     "ToolGating",
     "ToolPolicy",
     "ToolRule",
+    "UserCreds",
     "VERSION",
     "__version__",
     "build_run",
+    "busauth",
     "events",
     "instance_provider",
     "ipc",
     "kind_for",
+    "mint_user",
     "names",
 ]

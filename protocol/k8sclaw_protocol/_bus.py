@@ -14,28 +14,43 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 import nats
-from nats.aio.client import Client
+from nats.aio.client import Client, RawCredentials
 from nats.js import JetStreamContext, api
 from nats.js.errors import BadRequestError, NotFoundError
-from pydantic import ValidationError
 
-from k8sclaw_protocol import _events
+from k8sclaw_protocol import _busjwt, _events, _subscription
+from k8sclaw_protocol._subscription import CLOSE_POLL, Deliver, Subscription
+
+__all__ = [
+    "CLOSE_POLL",
+    "Backoff",
+    "BusError",
+    "Deliver",
+    "EventBus",
+    "PayloadTooLargeError",
+    "Subscription",
+]
 
 log = logging.getLogger("k8sclaw.bus")
 
-Deliver = Literal["new", "all"]
-_RETRYABLE = (nats.errors.Error, TimeoutError, OSError)
-CLOSE_POLL = 0.5
-"""Seconds between repeated cancels while a subscription closes."""
-FETCH_WAIT = 0.5
-"""Seconds one pull request waits for messages."""
+Scope = tuple[str, str]
+"""(namespace, name) an event concerns: its subject is `k8sclaw.<topic>.<ns>.<name>`."""
+Credentials = str | Path | _busjwt.UserCreds
+"""A `.creds` file path, or a user's JWT and seed in memory."""
+_RETRYABLE = _subscription.RETRYABLE
 
 
 class BusError(Exception):
     """The event bus could not do what was asked (message names the cause)."""
+
+
+class PayloadTooLargeError(BusError):
+    """An event over `events.MAX_EVENT_BYTES`: permanent, never retried (issue #13 item 5)."""
 
 
 @dataclass(frozen=True)
@@ -57,49 +72,45 @@ class Backoff:
 class EventBus:
     """A connected bus: publish events and subscribe to topics."""
 
-    def __init__(self, nc: Client, backoff: Backoff) -> None:
+    def __init__(self, nc: Client, backoff: Backoff, *, manage_stream: bool = True) -> None:
         self._nc = nc
         self._js: JetStreamContext = nc.jetstream()
         self._backoff = backoff
+        self.manage_stream = manage_stream
         self.reconnects = 0
+        self.oversized = 0
+        """Events refused for size (a permanent error each; see `PayloadTooLargeError`)."""
 
     @classmethod
     async def connect(
-        cls, url: str, *, name: str = "k8sclaw", backoff: Backoff | None = None
+        cls,
+        url: str,
+        *,
+        name: str = "k8sclaw",
+        backoff: Backoff | None = None,
+        credentials: Credentials | None = None,
+        inbox_prefix: str | None = None,
+        manage_stream: bool = True,
     ) -> EventBus:
-        """Connect (retrying forever until the server answers) and ensure the stream."""
+        """Connect (retrying forever until the server answers) and ensure the stream.
+
+        `credentials` identify this component (the bus refuses anonymous clients);
+        `inbox_prefix` is the reply prefix a scoped user may subscribe to; a component
+        without stream rights (a run's bridge) passes `manage_stream=False`.
+        """
         backoff = backoff or Backoff()
         holder: list[EventBus] = []
-
-        async def reconnected() -> None:
-            if holder:
-                holder[0].reconnects += 1
-            log.info("reconnected to %s", url)
-
-        async def disconnected() -> None:
-            log.warning("disconnected from %s; reconnecting", url)
-
-        async def error(exc: Exception) -> None:
-            log.debug("nats error: %s", exc)
-
+        options = _options(url, backoff, holder, credentials, inbox_prefix)
         async for _ in backoff.delays():
             try:
-                nc = await nats.connect(
-                    url,
-                    name=name,
-                    max_reconnect_attempts=-1,
-                    reconnect_time_wait=backoff.maximum,
-                    connect_timeout=2,
-                    reconnected_cb=reconnected,
-                    disconnected_cb=disconnected,
-                    error_cb=error,
-                )
+                nc = await nats.connect(url, name=name, **options)
                 break
             except _RETRYABLE as exc:
                 log.warning("cannot reach the event bus at %s (%s); retrying", url, exc)
-        bus = cls(nc, backoff)
+        bus = cls(nc, backoff, manage_stream=manage_stream)
         holder.append(bus)
-        await bus.ensure_stream()
+        if manage_stream:
+            await bus.ensure_stream()
         return bus
 
     @property
@@ -115,7 +126,9 @@ class EventBus:
         with contextlib.suppress(*_RETRYABLE):
             await self._nc.flush(timeout=2)
         if not self._nc.is_closed:
-            await self._nc.close()
+            # During an outage nats-py's close fails flushing its buffer: closed anyway.
+            with contextlib.suppress(*_RETRYABLE):
+                await self._nc.close()
 
     async def ensure_stream(self) -> None:
         """Create or update the `k8sclaw` stream; retries forever (JetStream may be starting)."""
@@ -125,13 +138,16 @@ class EventBus:
             retention=api.RetentionPolicy.LIMITS,
             storage=api.StorageType.FILE,
             max_age=_events.STREAM_MAX_AGE_SECONDS,
+            max_msg_size=_events.MAX_PAYLOAD_BYTES,
             num_replicas=1,
         )
         async for _ in self._backoff.delays():
             try:
                 try:
-                    await self._js.stream_info(_events.STREAM_NAME)
-                    await self._js.update_stream(config)
+                    info = await self._js.stream_info(_events.STREAM_NAME)
+                    # Unchanged: no update, so readers without stream rights connect too.
+                    if not _same_stream(info.config, config):
+                        await self._js.update_stream(config)
                 except NotFoundError:
                     await self._js.add_stream(config)
                 return
@@ -140,57 +156,109 @@ class EventBus:
             except _RETRYABLE as exc:
                 log.warning("cannot set up stream %s (%s); retrying", _events.STREAM_NAME, exc)
 
+    def _payload(self, event: _events.Event) -> bytes:
+        payload = event.to_bytes()
+        if len(payload) > _events.MAX_EVENT_BYTES:
+            self.oversized += 1
+            raise PayloadTooLargeError(
+                f"{event.topic} event of {len(payload)} bytes exceeds the bus cap of "
+                f"{_events.MAX_EVENT_BYTES} bytes; not published"
+            )
+        return payload
+
     async def publish(
-        self, event: _events.Event, *, msg_id: str | None = None, retry: bool = False
+        self,
+        event: _events.Event,
+        *,
+        scope: Scope,
+        msg_id: str | None = None,
+        retry: bool = False,
+        give_up_after: float | None = None,
     ) -> int:
-        """Publish with a JetStream ack; returns the stream sequence.
+        """Publish on `k8sclaw.<topic>.<ns>.<name>` with a JetStream ack; returns the
+        stream sequence.
 
         With `retry`, keeps trying with back-off until the server acknowledges (used
-        for results that must never be lost); `msg_id` lets the server drop the
-        duplicate when an ack was lost but the message stored.
+        for results that must never be lost) or `give_up_after` seconds have passed
+        (then BusError); `msg_id` lets the server drop the duplicate when an ack was
+        lost but the message stored. An oversized event raises `PayloadTooLargeError` at once.
         """
         headers = {"Nats-Msg-Id": msg_id} if msg_id else None
-        payload = event.to_bytes()
-        subject = _events.subject(event.topic)
+        payload = self._payload(event)
+        subject = _events.scoped_subject(event.topic, *scope)
+        loop = asyncio.get_running_loop()
+        deadline = None if give_up_after is None else loop.time() + give_up_after
         async for _ in self._backoff.delays():
             try:
                 ack = await self._js.publish(subject, payload, timeout=2, headers=headers)
                 return int(ack.seq)
+            except nats.errors.MaxPayloadError as exc:
+                self.oversized += 1
+                raise PayloadTooLargeError(f"publish to {subject} refused: {exc}") from exc
             except _RETRYABLE as exc:
-                if not retry:
+                if not retry or (deadline is not None and loop.time() >= deadline):
                     raise BusError(f"publish to {subject} failed: {exc}") from exc
                 log.warning("publish to %s not acknowledged (%s); retrying", subject, exc)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def publish_many(
-        self, items: Sequence[tuple[_events.Event, str | None]], *, retry: bool = False
-    ) -> list[int]:
+        self,
+        items: Sequence[tuple[_events.Event, str | None]],
+        *,
+        scope: Scope,
+        retry: bool = False,
+    ) -> list[int | None]:
         """Publish `(event, msg_id)` pairs pipelined: all sent in order, then acks awaited.
 
         One round trip for a burst instead of one per event. An event whose ack fails
         or does not come within 2 s is published again on its own through `publish`
-        (same `retry` rule; its message id makes a stored duplicate harmless).
+        (same `retry` rule; its message id makes a stored duplicate harmless). An
+        oversized event is skipped with a log line (None in its place): it must never
+        hold up the rest.
         """
-        futures: list[asyncio.Future[Any] | None] = []
-        for event, msg_id in items:
-            headers = {"Nats-Msg-Id": msg_id} if msg_id else None
-            try:
-                subject = _events.subject(event.topic)
-                futures.append(
-                    await self._js.publish_async(subject, event.to_bytes(), headers=headers)
-                )
-            except _RETRYABLE:
-                futures.append(None)
-        seqs = []
+        futures = [await self._send_async(event, msg_id, scope) for event, msg_id in items]
+        seqs: list[int | None] = []
         for (event, msg_id), future in zip(items, futures, strict=True):
             try:
+                if future is _SKIPPED:
+                    seqs.append(None)
+                    continue
                 if future is None:
                     raise TimeoutError("not sent")
                 ack = await asyncio.wait_for(future, 2)
                 seqs.append(int(ack.seq))
             except _RETRYABLE:
-                seqs.append(await self.publish(event, msg_id=msg_id, retry=retry))
+                seqs.append(await self._publish_or_skip(event, scope, msg_id, retry))
         return seqs
+
+    async def _send_async(
+        self, event: _events.Event, msg_id: str | None, scope: Scope
+    ) -> asyncio.Future[Any] | None:
+        """The ack future of a pipelined publish; `_SKIPPED` when oversized, None when the
+        send itself failed (published again on its own)."""
+        headers = {"Nats-Msg-Id": msg_id} if msg_id else None
+        try:
+            payload = self._payload(event)
+        except PayloadTooLargeError as exc:
+            log.error("%s", exc)
+            return _SKIPPED
+        subject = _events.scoped_subject(event.topic, *scope)
+        try:
+            future: asyncio.Future[Any] = await self._js.publish_async(
+                subject, payload, headers=headers
+            )
+            return future
+        except _RETRYABLE:
+            return None
+
+    async def _publish_or_skip(
+        self, event: _events.Event, scope: Scope, msg_id: str | None, retry: bool
+    ) -> int | None:
+        try:
+            return await self.publish(event, scope=scope, msg_id=msg_id, retry=retry)
+        except PayloadTooLargeError as exc:
+            log.error("%s", exc)
+            return None
 
     def subscribe(
         self,
@@ -198,186 +266,90 @@ class EventBus:
         *,
         durable: str | None = None,
         deliver: Deliver = "new",
+        since: datetime | None = None,
         manual_ack: bool = False,
     ) -> Subscription:
         """A pull subscription on one topic (wildcards allowed); durable when named.
 
-        With `manual_ack`, the caller acknowledges each event with `Subscription.ack` once
-        it has done its work (e.g. committed it), so a crash before then means redelivery.
+        `since` delivers only events stored at or after that time (a re-created run
+        never sees its predecessor's follow-ups); it overrides `deliver`. With
+        `manual_ack`, the caller acknowledges each event with `Subscription.ack` once it
+        has done its work (e.g. committed it), so a crash before then means redelivery.
         """
-        return Subscription(self, topic, durable, deliver, manual_ack=manual_ack)
+        return Subscription(self, topic, durable, since or deliver, manual_ack=manual_ack)
 
     async def _consumer(
-        self, topic: str, durable: str | None, deliver: Deliver, start_seq: int | None
+        self, topic: str, durable: str | None, deliver: Deliver | datetime, start_seq: int | None
     ) -> JetStreamContext.PullSubscription:
+        opt_time = None
         if start_seq is not None:
             policy, opt = api.DeliverPolicy.BY_START_SEQUENCE, start_seq
+        elif isinstance(deliver, datetime):
+            policy, opt = api.DeliverPolicy.BY_START_TIME, None
+            opt_time = deliver
         else:
             policy = api.DeliverPolicy.NEW if deliver == "new" else api.DeliverPolicy.ALL
             opt = None
         config = api.ConsumerConfig(
-            deliver_policy=policy, opt_start_seq=opt, ack_policy=api.AckPolicy.EXPLICIT
+            deliver_policy=policy,
+            opt_start_seq=opt,
+            opt_start_time=opt_time,
+            ack_policy=api.AckPolicy.EXPLICIT,
+            inactive_threshold=CONSUMER_IDLE_SECONDS if durable else None,
         )
         return await self._js.pull_subscribe(
             _events.subject(topic), durable=durable, stream=_events.STREAM_NAME, config=config
         )
 
 
-class Subscription:
-    """Iterate events of one topic; the consumer is re-created after a server restart.
+_SKIPPED: asyncio.Future[Any] = asyncio.Future.__new__(asyncio.Future)
+"""Placeholder for an oversized event in `publish_many` (never awaited)."""
 
-    Messages are acknowledged when handed to the iterator, or with `manual_ack` when the
-    caller calls `ack` (unacknowledged ones are nak'ed on close, so the next consumer gets
-    them at once); malformed envelopes are acknowledged and dropped with a log line (they
-    would otherwise be redelivered forever). An ephemeral consumer resumes after the last
-    delivered sequence.
-    """
 
-    def __init__(
-        self,
-        bus: EventBus,
-        topic: str,
-        durable: str | None,
-        deliver: Deliver,
-        *,
-        manual_ack: bool = False,
-    ) -> None:
-        self._bus, self._topic, self._durable, self._deliver = bus, topic, durable, deliver
-        self._manual_ack = manual_ack
-        self._unacked: dict[int, Any] = {}  # stream sequence -> latest delivery of it
-        self._fetch_until = 0.0  # loop time when the pull request last sent expires
-        self._queue: asyncio.Queue[_events.Event] = asyncio.Queue(maxsize=256)
-        self._last_seq: int | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._ready = asyncio.Event()
-        self._closing = False
+def _same_stream(current: api.StreamConfig, wanted: api.StreamConfig) -> bool:
+    fields = ("subjects", "max_age", "max_msg_size", "storage", "retention")
+    return all(getattr(current, f) == getattr(wanted, f) for f in fields)
 
-    async def start(self) -> Subscription:
-        """Create the consumer and start pulling; returns once the consumer exists."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._pump(), name=f"bus-sub-{self._topic}")
-        waiter = asyncio.create_task(self._ready.wait())
-        done, _ = await asyncio.wait({waiter, self._task}, return_when=asyncio.FIRST_COMPLETED)
-        if waiter not in done:
-            waiter.cancel()
-            await self._task  # re-raises the pump's failure
-        return self
 
-    async def __aenter__(self) -> Subscription:
-        return await self.start()
+CONSUMER_IDLE_SECONDS = 24 * 3600.0
+"""A durable consumer nobody pulled from for this long is removed by the server (a run's
+consumers outlive their pod by at most this; the controller's are pulled constantly)."""
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
-    def __aiter__(self) -> Subscription:
-        return self
+def _options(
+    url: str,
+    backoff: Backoff,
+    holder: list[EventBus],
+    credentials: Credentials | None,
+    inbox_prefix: str | None,
+) -> dict[str, Any]:
+    """nats-py connect options: reconnect forever, callbacks, identity."""
 
-    async def __anext__(self) -> _events.Event:
-        return await self._queue.get()
+    async def reconnected() -> None:
+        if holder:
+            holder[0].reconnects += 1
+        log.info("reconnected to %s", url)
 
-    async def next(self, wait: float | None = None) -> _events.Event:
-        """The next event, or TimeoutError after `wait` seconds."""
-        return await asyncio.wait_for(self._queue.get(), wait)
+    async def disconnected() -> None:
+        log.warning("disconnected from %s; reconnecting", url)
 
-    def ready(self, limit: int) -> list[_events.Event]:
-        """Up to `limit` events already received, without waiting (for batching readers)."""
-        taken: list[_events.Event] = []
-        while len(taken) < limit and not self._queue.empty():
-            taken.append(self._queue.get_nowait())
-        return taken
+    async def error(exc: Exception) -> None:
+        # Permission violations land here: worth a warning (a bug or an attack).
+        level = logging.WARNING if "permissions violation" in str(exc).lower() else logging.DEBUG
+        log.log(level, "nats error: %s", exc)
 
-    async def ack(self, *events: _events.Event) -> None:
-        """Acknowledge events handed out by a `manual_ack` subscription (others: no-op)."""
-        for event in events:
-            msg = self._unacked.pop(event.sequence or 0, None)
-            if msg is not None:
-                with contextlib.suppress(*_RETRYABLE):
-                    await msg.ack()
-
-    async def close(self) -> None:
-        """Stop pulling. On Python 3.11 `asyncio.wait_for` (inside nats' fetch) can swallow
-        a cancellation that races its timeout (gh-86296), which left the pump running and
-        this await hanging; so the pump also checks a flag, and the cancel is repeated
-        until the task has really ended."""
-        task, self._task = self._task, None
-        if task is None:
-            return
-        self._closing = True
-        while not task.done():
-            task.cancel()
-            await asyncio.wait({task}, timeout=CLOSE_POLL)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("subscription to %s ended with %r", self._topic, task.exception())
-        unacked, self._unacked = list(self._unacked.values()), {}
-        if unacked or self._durable:
-            # The pull request the pump left open would swallow nak'ed or new messages of
-            # the durable consumer (nobody reads it; they would come back only after the
-            # ack wait): let it expire first, so the next consumer gets them at once.
-            await asyncio.sleep(max(0.0, self._fetch_until - asyncio.get_running_loop().time()))
-        for msg in unacked:
-            with contextlib.suppress(*_RETRYABLE):
-                await msg.nak()
-
-    async def _subscribe(self) -> tuple[JetStreamContext.PullSubscription, int]:
-        start = None if self._last_seq is None or self._durable else self._last_seq + 1
-        async for _ in self._bus._backoff.delays():
-            try:
-                await self._bus.ensure_stream()
-                psub = await self._bus._consumer(self._topic, self._durable, self._deliver, start)
-                return psub, self._bus.reconnects
-            except _RETRYABLE as exc:
-                log.warning("cannot subscribe to %s (%s); retrying", self._topic, exc)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _pump(self) -> None:
-        psub, seen_reconnects = await self._subscribe()
-        self._ready.set()
-        while not self._closing:
-            try:
-                self._fetch_until = asyncio.get_running_loop().time() + FETCH_WAIT + 0.05
-                msgs = await psub.fetch(16, timeout=FETCH_WAIT)
-            except TimeoutError:
-                if self._bus.reconnects == seen_reconnects or not self._bus.connected:
-                    continue
-                # The server restarted: its ephemeral consumer may be gone.
-                psub, seen_reconnects = await self._resubscribe(psub)
-                continue
-            except _RETRYABLE as exc:
-                log.warning("fetch on %s failed (%s); re-subscribing", self._topic, exc)
-                psub, seen_reconnects = await self._resubscribe(psub)
-                continue
-            for msg in msgs:
-                await self._deliver_one(msg)
-
-    async def _resubscribe(
-        self, old: JetStreamContext.PullSubscription
-    ) -> tuple[JetStreamContext.PullSubscription, int]:
-        with contextlib.suppress(*_RETRYABLE):
-            await old.unsubscribe()
-        return await self._subscribe()
-
-    async def _deliver_one(self, msg: Any) -> None:
-        seq = int(msg.metadata.sequence.stream)
-        try:
-            event = _events.Event.from_bytes(msg.data).delivered(msg.subject, seq)
-        except ValidationError as exc:
-            log.warning("dropping malformed event on %s: %s", msg.subject, exc.errors()[:1])
-        else:
-            if self._manual_ack:
-                await self._hand_out_unacked(seq, msg, event)
-                return
-            # A sequence already handed out is a redelivery after a re-subscribe.
-            if self._last_seq is None or seq > self._last_seq:
-                self._last_seq = seq
-                await self._queue.put(event)
-        with contextlib.suppress(*_RETRYABLE):
-            await msg.ack()
-
-    async def _hand_out_unacked(self, seq: int, msg: Any, event: _events.Event) -> None:
-        """Manual ack: redeliveries (after a nak, an ack wait, a restart) come in any order,
-        so every sequence not being worked on is handed out; the owner acks it."""
-        known = seq in self._unacked
-        self._unacked[seq] = msg  # the owner acks the latest delivery
-        if not known:
-            self._last_seq = max(seq, self._last_seq or 0)
-            await self._queue.put(event)
+    options: dict[str, Any] = {
+        "max_reconnect_attempts": -1,
+        "reconnect_time_wait": backoff.maximum,
+        "connect_timeout": 2,
+        "reconnected_cb": reconnected,
+        "disconnected_cb": disconnected,
+        "error_cb": error,
+    }
+    if isinstance(credentials, _busjwt.UserCreds):
+        options["user_credentials"] = RawCredentials(credentials.text())
+    elif credentials is not None:
+        options["user_credentials"] = str(credentials)
+    if inbox_prefix:
+        options["inbox_prefix"] = inbox_prefix
+    return options

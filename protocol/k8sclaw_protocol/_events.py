@@ -6,6 +6,7 @@ server, TUI) imports these names, so a topic is spelled exactly once (reference 
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import dataclass
@@ -18,6 +19,13 @@ SUBJECT_PREFIX: Final = "k8sclaw."
 STREAM_NAME: Final = "k8sclaw"
 STREAM_SUBJECTS: Final = ("k8sclaw.>",)
 STREAM_MAX_AGE_SECONDS: Final = 24 * 3600
+MAX_PAYLOAD_BYTES: Final = 1024 * 1024
+"""The server's `max_payload` (shipped config and test fixture) and the stream's
+`max_msg_size`."""
+MAX_EVENT_BYTES: Final = MAX_PAYLOAD_BYTES - 64 * 1024
+"""The cap on one serialised event: below `MAX_PAYLOAD_BYTES`, leaving room for headers.
+Publishers fit events under it (`fit`); the bus refuses larger ones permanently."""
+TRUNCATION_MARKER: Final = "\n…[truncated {dropped} bytes]"
 
 # Metadata keys every bridge event carries.
 META_AGENT_RUN_ID: Final = "agentRunID"
@@ -124,16 +132,6 @@ def parse_subject(subject_name: str) -> Scoped:
     return Scoped(topic=topic, namespace=namespace, name=scope)
 
 
-def followup_topic(run_id: str) -> str:
-    """Per-run topic the bridge turns into `/ipc/input/followup-*.json`."""
-    return f"{AGENT_FOLLOWUP}.{run_id}"
-
-
-def exec_result_topic(run_id: str) -> str:
-    """Per-run topic the bridge turns into `/ipc/tools/exec-result-*.json`."""
-    return f"{TOOL_EXEC_RESULT}.{run_id}"
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -181,9 +179,61 @@ class Event(BaseModel):
             "metadata": self.metadata,
             "data": self.data,
         }
-        return json.dumps(body, separators=(",", ":")).encode()
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Event:
         """Parse a bus message; raises pydantic.ValidationError on a bad envelope."""
         return cls.model_validate_json(raw)
+
+
+def fit(event: Event, cap: int = MAX_EVENT_BYTES) -> Event:
+    """`event` when it serialises within `cap` bytes; else a copy whose longest strings in
+    `data` are cut (at a UTF-8 boundary, `TRUNCATION_MARKER` appended) until it does.
+
+    A result or a tool output over the cap is thus delivered shortened, never lost and
+    never retried forever (issue #13 item 5). Strings are measured as serialised, so a
+    text of escapes (control characters, quotes) shrinks by what it really costs.
+    """
+    size = len(event.to_bytes())
+    if size <= cap:
+        return event
+    box: list[Any] = [copy.deepcopy(event.data)]
+    for _ in range(64):
+        longest = _longest_string(box)
+        if longest is None:
+            break
+        container, key = longest
+        container[key] = _cut(container[key], size - cap)
+        event = event.model_copy(update={"data": box[0]})
+        size = len(event.to_bytes())
+        if size <= cap:
+            return event
+    return event.model_copy(update={"data": {"truncated": True, "bytes": size}})
+
+
+def _cut(value: str, excess: int) -> str:
+    raw = value.encode()
+    serialised = len(json.dumps(value, ensure_ascii=False).encode())
+    marker_room = len(TRUNCATION_MARKER.encode()) + 24
+    per_byte = max(1.0, serialised / max(1, len(raw)))
+    keep = max(0, len(raw) - int((excess + marker_room) / per_byte) - 1)
+    kept = raw[:keep].decode(errors="ignore")
+    return kept + TRUNCATION_MARKER.format(dropped=len(raw) - len(kept.encode()))
+
+
+def _longest_string(node: Any) -> tuple[Any, Any] | None:
+    """(container, key) of the longest string under `node` (a list or dict), or None."""
+    best: tuple[Any, Any] | None = None
+    best_len = 0
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        keys: Any = current.keys() if isinstance(current, dict) else range(len(current))
+        for key in keys:
+            value = current[key]
+            if isinstance(value, str) and len(value) > best_len:
+                best, best_len = (current, key), len(value)
+            elif isinstance(value, dict | list):
+                stack.append(value)
+    return best

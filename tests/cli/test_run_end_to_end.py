@@ -55,7 +55,7 @@ async def test_run_prints_the_answer_and_exits_0(
 ) -> None:
     _instance(kube, llm)
     llm.script(text("forty-two", input_tokens=3, output_tokens=2))
-    async with _harness.running(_harness.settings_for(kube, event_bus_url=nats.url)):
+    async with _harness.running(_harness.settings_for(kube, **nats.controller_settings())):
         code, out, err = await _k8sclaw(kube, "run", "what is the answer?", flag)
     assert code == 0, err
     assert out.splitlines()[-1] == "forty-two", out
@@ -68,7 +68,7 @@ async def test_run_that_fails_exits_non_zero_with_the_error(
 ) -> None:
     _instance(kube, llm)
     llm.script(error(401, "invalid key sk-test"))
-    async with _harness.running(_harness.settings_for(kube, event_bus_url=nats.url)):
+    async with _harness.running(_harness.settings_for(kube, **nats.controller_settings())):
         code, out, err = await _k8sclaw(kube, "run", "hi", "--wait")
     assert code == 1, (out, err)
     assert "failed:" in err and "401" in err and "Traceback" not in err
@@ -95,7 +95,7 @@ async def test_runs_logs_follow_streams_the_answer_as_it_is_written(
         calls(tool("list_directory", path="/workspace")),
         text("streamed answer, word by word", hold=hold),
     )
-    async with _harness.running(_harness.settings_for(kube, event_bus_url=nats.url)):
+    async with _harness.running(_harness.settings_for(kube, **nats.controller_settings())):
         code, out, err = await _k8sclaw(kube, "runs", "create", "hi", "--timeout", "2m")
         assert code == 0, err
         name = out.strip().split("/")[-1]

@@ -56,6 +56,17 @@ def _installed(kube: KubeEnv) -> dict[str, Any]:
     }
 
 
+def _bus_secrets(kube: KubeEnv) -> dict[str, Any]:
+    """The bus Secrets of the install, by name (their data: keys, config, creds)."""
+    core = kubernetes.client.CoreV1Api(kube.api_client)
+    found = core.list_namespaced_secret(names.SYSTEM_NAMESPACE).items
+    return {
+        s.metadata.name: s.data
+        for s in found
+        if "bus" in s.metadata.name or "nats" in s.metadata.name
+    }
+
+
 def test_install_twice_second_changes_nothing(cluster: KubeEnv) -> None:
     first = k8sclaw(cluster, "install", "--no-wait", "--timeout", "30")
     assert first.exit_code == 0, first.stderr
@@ -65,6 +76,8 @@ def test_install_twice_second_changes_nothing(cluster: KubeEnv) -> None:
     assert state["statefulsets"] == ["nats"]
     assert all(i.endswith(":" + names.VERSION) for i in state["images"])
     assert state["policies"] == ["network-isolated", "permissive", "restrictive"]
+    keys = _bus_secrets(cluster)
+    assert set(keys) >= {"k8sclaw-bus-signing", "k8sclaw-nats-config", "k8sclaw-bus-controller"}
 
     second = k8sclaw(cluster, "install", "--no-wait", "--timeout", "30")
     assert second.exit_code == 0, second.stderr
@@ -72,6 +85,7 @@ def test_install_twice_second_changes_nothing(cluster: KubeEnv) -> None:
     assert "configured" not in second.stderr
     assert ", 0 changed," in second.stderr
     assert _installed(cluster) == state
+    assert _bus_secrets(cluster) == keys  # the bus keys survive a re-install
 
     # Policy is now enforced: with no webhook pod serving, a run is refused, with the fix.
     instance = {

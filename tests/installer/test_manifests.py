@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import kubernetes_validate
@@ -11,8 +12,8 @@ from click.testing import CliRunner
 
 from k8sclaw import __version__
 from k8sclaw.cli import cli
-from k8sclaw.installer import STEPS, load_bundle, to_yaml
-from k8sclaw_protocol import names
+from k8sclaw.installer import STEPS, _bussecrets, load_bundle, to_yaml
+from k8sclaw_protocol import BusKeys, names
 from tests.support import crdschema
 
 K8S_VERSION = "1.32.0"
@@ -104,8 +105,15 @@ def test_nats_statefulset_keeps_jetstream_on_a_volume(docs: list[dict[str, Any]]
     spec = sts["spec"]
     assert spec["volumeClaimTemplates"][0]["metadata"]["name"] == "data"
     container = spec["template"]["spec"]["containers"][0]
-    assert "--jetstream" in container["args"] and "--store_dir=/data" in container["args"]
+    assert container["args"] == ["--config=/etc/nats/nats.conf"]
     assert {"name": "data", "mountPath": "/data"} in container["volumeMounts"]
+    (config,) = spec["template"]["spec"]["volumes"]
+    assert config["secret"]["secretName"] == _bussecrets.NATS_CONFIG_SECRET
+    # The generated config keeps JetStream on that volume and refuses anonymous clients.
+    text = _bussecrets.secrets_for(BusKeys.generate(), "k8sclaw-system")[1]["data"]
+    conf = base64.b64decode(text[_bussecrets.NATS_CONFIG_KEY]).decode()
+    assert 'store_dir: "/data"' in conf and "resolver: MEMORY" in conf
+    assert "no_auth_user" not in conf and "http_port: 8222" in conf
     services = {s["metadata"]["name"]: s for s in _of(docs, "Service")}
     assert services[names.NATS_SERVICE]["metadata"]["labels"][names.LABEL_NAME] == "nats"
     assert services[names.NATS_SERVICE]["spec"]["ports"][0]["port"] == names.NATS_PORT

@@ -264,3 +264,13 @@ def test_deny_all_false_applies_no_egress_and_drops_model_warnings() -> None:
     assert plan.warnings == ()
     strict = network_policies(NS, make_policy(), model=model)
     assert strict.warnings == model.warnings
+
+
+@pytest.mark.parametrize("with_sandbox", [False, True], ids=["agent-pod", "sandbox-pod"])
+def test_agent_pods_reach_nats_clients_port_but_never_its_monitor(with_sandbox: bool) -> None:
+    plan = network_policies(NS, make_policy(), instance="alpha")
+    egress = _egress_of(plan.policies, _pod_labels(with_sandbox))
+    system = ns_labels(names.SYSTEM_NAMESPACE)
+    nats_pod = {names.LABEL_NAME: names.NATS_APP_NAME}
+    assert allows_pod(egress, system, nats_pod, names.NATS_PORT)
+    assert not allows_pod(egress, system, nats_pod, 8222)

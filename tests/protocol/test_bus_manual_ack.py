@@ -11,40 +11,42 @@ from tests.harness.nats_fixtures import NatsServer
 
 FAST = Backoff(initial=0.02, maximum=0.2)
 TOPIC = events.AGENT_STREAM_CHUNK
+SCOPE = ("team-a", "run-1")
+FILTER = events.scoped_filter(TOPIC, *SCOPE)
 
 
 async def _take(bus: EventBus, n: int, ack: int) -> list[int]:
     """Read `n` events on the durable "worker", ack the first `ack`, then stop."""
-    async with bus.subscribe(TOPIC, durable="worker", deliver="all", manual_ack=True) as sub:
+    async with bus.subscribe(FILTER, durable="worker", deliver="all", manual_ack=True) as sub:
         got = [await sub.next(20) for _ in range(n)]
         await sub.ack(*got[:ack])
     return [e.data["i"] for e in got]
 
 
 async def test_unacknowledged_events_come_back_to_the_next_consumer(nats: NatsServer) -> None:
-    bus = await EventBus.connect(nats.url, backoff=FAST)
+    bus = await EventBus.connect(nats.url, credentials=nats.creds_for("controller"), backoff=FAST)
     try:
         for i in range(5):
-            await bus.publish(Event.new(TOPIC, {"i": i}))
+            await bus.publish(Event.new(TOPIC, {"i": i}), scope=SCOPE)
         assert await _take(bus, 5, ack=2) == [0, 1, 2, 3, 4]
         # Only the three unacknowledged events are delivered again, in order.
         assert await _take(bus, 3, ack=3) == [2, 3, 4]
-        async with bus.subscribe(TOPIC, durable="worker", manual_ack=True) as sub:
-            await bus.publish(Event.new(TOPIC, {"i": 5}))
+        async with bus.subscribe(FILTER, durable="worker", manual_ack=True) as sub:
+            await bus.publish(Event.new(TOPIC, {"i": 5}), scope=SCOPE)
             assert (await sub.next(20)).data == {"i": 5}
     finally:
         await bus.close()
 
 
 async def test_without_manual_ack_events_are_acknowledged_on_hand_out(nats: NatsServer) -> None:
-    bus = await EventBus.connect(nats.url, backoff=FAST)
+    bus = await EventBus.connect(nats.url, credentials=nats.creds_for("controller"), backoff=FAST)
     try:
         for i in range(3):
-            await bus.publish(Event.new(TOPIC, {"i": i}))
-        async with bus.subscribe(TOPIC, durable="auto", deliver="all") as sub:
+            await bus.publish(Event.new(TOPIC, {"i": i}), scope=SCOPE)
+        async with bus.subscribe(FILTER, durable="auto", deliver="all") as sub:
             assert [(await sub.next(20)).data["i"] for _ in range(3)] == [0, 1, 2]
-        async with bus.subscribe(TOPIC, durable="auto", deliver="all") as sub:
-            await bus.publish(Event.new(TOPIC, {"i": 3}))
+        async with bus.subscribe(FILTER, durable="auto", deliver="all") as sub:
+            await bus.publish(Event.new(TOPIC, {"i": 3}), scope=SCOPE)
             assert (await sub.next(20)).data == {"i": 3}
             try:
                 extra = await sub.next(0.5)
@@ -56,11 +58,11 @@ async def test_without_manual_ack_events_are_acknowledged_on_hand_out(nats: Nats
 
 
 async def test_ack_ignores_events_of_other_subscriptions(nats: NatsServer) -> None:
-    bus = await EventBus.connect(nats.url, backoff=FAST)
+    bus = await EventBus.connect(nats.url, credentials=nats.creds_for("controller"), backoff=FAST)
     try:
-        async with bus.subscribe(TOPIC, manual_ack=True) as sub:
+        async with bus.subscribe(FILTER, manual_ack=True) as sub:
             await sub.ack(Event.new(TOPIC, {}))  # never delivered: nothing to do
-            await bus.publish(Event.new(TOPIC, {"i": 1}))
+            await bus.publish(Event.new(TOPIC, {"i": 1}), scope=SCOPE)
             got = await sub.next(20)
             await sub.ack(got, got)  # twice is harmless
             await asyncio.sleep(0)

@@ -17,9 +17,28 @@ def test_subject_is_prefixed_topic_and_invertible() -> None:
         events.topic_of("other.agent.run.completed")
 
 
-def test_per_run_topics() -> None:
-    assert events.followup_topic("run-1") == "agent.followup.run-1"
-    assert events.exec_result_topic("run-1") == "tool.exec.result.run-1"
+def test_per_run_subjects_carry_namespace_and_run() -> None:
+    subject = events.scoped_subject(events.AGENT_FOLLOWUP, "team-a", "run-1")
+    assert subject == "k8sclaw.agent.followup.team-a.run-1"
+    assert events.parse_subject(subject) == events.Scoped(events.AGENT_FOLLOWUP, "team-a", "run-1")
+    assert not hasattr(events, "followup_topic")  # the unscoped per-run topics are gone
+
+
+def test_to_bytes_keeps_non_ascii_as_utf8() -> None:
+    raw = Event.new(events.AGENT_STREAM_CHUNK, "\N{GRINNING FACE}").to_bytes()
+    assert "\N{GRINNING FACE}".encode() in raw and b"\\u" not in raw
+
+
+def test_fit_leaves_small_events_alone_and_cuts_the_longest_string_by_bytes() -> None:
+    small = Event.new(events.AGENT_RUN_COMPLETED, {"response": "ok"})
+    assert events.fit(small) is small
+    control = "\x01" * 200_000  # 6 bytes each once escaped
+    big = Event.new(events.AGENT_RUN_COMPLETED, {"status": "success", "out": [control, "keep"]})
+    fitted = events.fit(big, cap=100_000)
+    assert len(fitted.to_bytes()) <= 100_000
+    assert fitted.data["status"] == "success" and fitted.data["out"][1] == "keep"
+    assert "truncated" in fitted.data["out"][0]
+    assert big.data["out"][0] == control  # the original is untouched
 
 
 def test_topics_are_unique_and_inside_the_stream() -> None:

@@ -43,10 +43,10 @@ async def test_spawn_and_message_tools_write_files_the_bridge_publishes(
     assert not err and "slack" in out
     assert _only_file(layout.messages) == {"channel": "slack", "text": "hi"}
 
-    bus = await EventBus.connect(nats.url, backoff=FAST)
+    bus = await EventBus.connect(nats.url, backoff=FAST, credentials=nats.creds_for("controller"))
     try:
         async with bus.subscribe("agent.spawn.>") as spawns, bus.subscribe("channel.>") as sends:
-            bridge = Bridge(BridgeSettings(pod.ipc, "run-t", "alice", nats.url), bus)
+            bridge = Bridge(BridgeSettings(pod.ipc, "run-t", "alice", nats.url, "team-a"), bus)
             running = asyncio.create_task(bridge.run())
             spawned, sent = await spawns.next(10), await sends.next(10)
             bridge.stop.set()
@@ -61,7 +61,12 @@ async def test_spawn_and_message_tools_write_files_the_bridge_publishes(
         events.CHANNEL_MESSAGE_SEND,
         {"channel": "slack", "text": "hi"},
     )
-    assert spawned.metadata == {"agentRunID": "run-t", "instanceName": "alice"}
+    assert spawned.subject == "k8sclaw.agent.spawn.request.team-a.run-t"
+    assert spawned.metadata == {
+        "agentRunID": "run-t",
+        "instanceName": "alice",
+        "namespace": "team-a",
+    }
 
 
 @pytest.mark.parametrize(

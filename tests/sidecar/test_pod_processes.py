@@ -34,6 +34,9 @@ def _env(pod: PodPaths, nats: NatsServer, llm: ScriptedLLM) -> dict[str, str]:
         AGENT_RUN_ID="run-e2e",
         INSTANCE_NAME="alice",
         EVENT_BUS_URL=nats.url,
+        POD_NAMESPACE="team-a",
+        K8SCLAW_BUS_CREDS_DIR=str(nats.run_creds("team-a", "run-e2e", "uid-e2e").parent),
+        AGENT_RUN_UID="uid-e2e",
         TASK="write then cat",
         MODEL_PROVIDER="openai",
         MODEL_NAME="m-1",
@@ -83,6 +86,12 @@ def pod_procs(pod: PodPaths, nats: NatsServer, llm: ScriptedLLM) -> Iterator[Pod
         procs.kill_all()
 
 
+async def _create_stream(nats: NatsServer) -> None:
+    """As the controller does at start: the bridge has no right to create the stream."""
+    bus = await EventBus.connect(nats.url, backoff=FAST, credentials=nats.creds_for("controller"))
+    await bus.close()
+
+
 def _script(llm: ScriptedLLM) -> None:
     llm.script(
         calls(tool("write_file", path="notes.txt", content="hello from the agent")),
@@ -104,7 +113,7 @@ async def test_write_then_cat_run_succeeds_through_the_bus(
     pod_procs: Pod, nats: NatsServer, llm: ScriptedLLM, pod: PodPaths
 ) -> None:
     _script(llm)
-    bus = await EventBus.connect(nats.url, backoff=FAST)
+    bus = await EventBus.connect(nats.url, backoff=FAST, credentials=nats.creds_for("controller"))
     seen: list[Event] = []
     done = asyncio.Event()
     collector = asyncio.create_task(_collect(bus, done, seen))
@@ -135,7 +144,12 @@ async def test_write_then_cat_run_succeeds_through_the_bus(
     assert events.AGENT_STREAM_CHUNK in topics and events.AGENT_STATUS_UPDATE in topics
     assert events.TOOL_EXEC_REQUEST not in topics  # subscribed to agent.> only
     completed = next(e for e in seen if e.topic == events.AGENT_RUN_COMPLETED)
-    assert completed.metadata == {"agentRunID": "run-e2e", "instanceName": "alice"}
+    assert completed.subject == "k8sclaw.agent.run.completed.team-a.run-e2e"
+    assert completed.metadata == {
+        "agentRunID": "run-e2e",
+        "instanceName": "alice",
+        "namespace": "team-a",
+    }
     assert completed.data["metrics"]["toolCalls"] == 2
     tool_results = [
         e.data["content"]
@@ -150,6 +164,7 @@ async def test_nats_restart_mid_run_loses_no_result(
     pod_procs: Pod, nats: NatsServer, llm: ScriptedLLM, pod: PodPaths
 ) -> None:
     llm.script(text("answer after the outage"))
+    await _create_stream(nats)
     pod_procs.start("ipc-bridge", "k8sclaw-ipc-bridge")
     # Wait until the bridge is up (it creates the /ipc layout), then take NATS away.
     async for _ in awatch(pod.ipc, rust_timeout=50, yield_on_timeout=True):
@@ -163,9 +178,11 @@ async def test_nats_restart_mid_run_loses_no_result(
     await asyncio.to_thread(nats.start)
     code, _, err = await asyncio.to_thread(pod_procs.wait, "ipc-bridge")
     assert code == 0, err
-    bus = await EventBus.connect(nats.url, backoff=FAST)
+    bus = await EventBus.connect(nats.url, backoff=FAST, credentials=nats.creds_for("controller"))
     try:
-        async with bus.subscribe(events.AGENT_RUN_COMPLETED, deliver="all") as sub:
+        async with bus.subscribe(
+            events.scoped_filter(events.AGENT_RUN_COMPLETED), deliver="all"
+        ) as sub:
             ev = await sub.next(10)
             assert ev.data["response"] == "answer after the outage"
             with pytest.raises(TimeoutError):
@@ -180,15 +197,18 @@ async def test_failed_run_publishes_run_failed_and_exits_nonzero(
     from tests.harness.llm import error
 
     llm.script(error(401, "bad key"))
+    await _create_stream(nats)
     pod_procs.start("ipc-bridge", "k8sclaw-ipc-bridge")
     pod_procs.start("agent", "k8sclaw-agent")
     code, out, _ = await asyncio.to_thread(pod_procs.wait, "agent")
     assert code == 1
     assert "HTTP 401" in out
     assert (await asyncio.to_thread(pod_procs.wait, "ipc-bridge"))[0] == 0
-    bus = await EventBus.connect(nats.url, backoff=FAST)
+    bus = await EventBus.connect(nats.url, backoff=FAST, credentials=nats.creds_for("controller"))
     try:
-        async with bus.subscribe(events.AGENT_RUN_FAILED, deliver="all") as sub:
+        async with bus.subscribe(
+            events.scoped_filter(events.AGENT_RUN_FAILED), deliver="all"
+        ) as sub:
             assert "HTTP 401" in (await sub.next(10)).data["error"]
     finally:
         await bus.close()

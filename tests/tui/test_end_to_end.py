@@ -64,7 +64,7 @@ async def test_slash_run_appears_runs_and_its_answer_reaches_the_feed(
     api = Kube.connect(ClusterTarget(kubeconfig=str(kube.kubeconfig)))
     await asyncio.to_thread(seed_cluster, api, kube.namespace, llm)
     llm.script(text("hello from the agent", input_tokens=7, output_tokens=3))
-    settings = _harness.settings_for(kube, event_bus_url=nats.url)
+    settings = _harness.settings_for(kube, **nats.controller_settings())
     app = K8sClawApp(api, namespace=kube.namespace)
     phases = record_run_phases(app.store)
     async with _harness.running(settings), app.run_test(size=(160, 48)) as pilot:
@@ -99,7 +99,7 @@ async def test_the_feed_shows_the_answer_while_it_streams_then_the_result_once(
         calls(tool("list_directory", path="/workspace"), say="Looking."),
         text(answer, hold=hold),
     )
-    settings = _harness.settings_for(kube, event_bus_url=nats.url)
+    settings = _harness.settings_for(kube, **nats.controller_settings())
     app = K8sClawApp(api, namespace=kube.namespace)
     async with _harness.running(settings), app.run_test(size=(160, 48)) as pilot:
         feed = app.query_one("#feed")

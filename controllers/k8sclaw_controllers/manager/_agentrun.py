@@ -14,6 +14,7 @@ import logging
 from typing import Any, TypeVar
 
 from k8sclaw_controllers.manager import (
+    _buscreds,
     _completion,
     _health,
     _instance,
@@ -77,6 +78,9 @@ async def _start(ctx: Context, run: AgentRun, body: Body) -> None:
         return
     await _skills.mirror_for_run(ctx, run)
     await _netpol.ensure(ctx, run.namespace, run.spec.instance_ref)
+    if ctx.bus_seed is not None:
+        timeout = _jobbuilder.run_timeout_seconds(run, ctx.settings.default_timeout_seconds)
+        await _buscreds.ensure_secret(ctx.kube, run, ctx.bus_seed, timeout)
     job = _jobbuilder.build_job(run, ctx.job_options, tools)
     try:
         await ctx.kube.create(_kube.group("batch/v1", run.namespace, "jobs"), job, read=False)

@@ -1,9 +1,10 @@
 """The bus side of the manager: run completions and channel health.
 
-`agent.run.completed` / `agent.run.failed` (from the bridge) finish runs;
+`agent.run.completed` / `agent.run.failed` (from a run's bridge) finish runs;
 `channel.health.update` (from channel pods) updates the ClawInstance's channel status.
-Events name their namespace (`metadata.namespace`), so equal names in two namespaces
-never collide; events without it are matched only when the name is unambiguous.
+Which run or instance an event is about comes from the subject the server delivered it
+on (`k8sclaw.<topic>.<namespace>.<name>`), which the publisher's credentials confine to
+its own run or instance; the payload's metadata is never believed (SPEC §17).
 Runs beside the watches and never blocks them: while NATS is unreachable the Pod/Job path
 keeps finishing runs, and the durable consumers catch up on what was published meanwhile
 (a run already terminal is simply skipped).
@@ -14,43 +15,41 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
 from typing import Any
 
-from k8sclaw_controllers.manager import _completion, _instance, _outcome
+from k8sclaw_controllers.manager import _buscreds, _completion, _instance, _outcome
 from k8sclaw_controllers.manager._context import Context
 from k8sclaw_protocol import _events
 from k8sclaw_protocol._bus import EventBus
 
 log = logging.getLogger("k8sclaw.controller.bus")
-DURABLE_PREFIX = "k8sclaw-controller"
-META_NAMESPACE = _events.META_NAMESPACE
+# v2: the consumers of the unscoped subjects (before #13) kept their old filters; new
+# names make the controller bind consumers filtered on the scoped subjects.
+DURABLE_PREFIX = "k8sclaw-controller-v2"
 TOPICS = (_events.AGENT_RUN_COMPLETED, _events.AGENT_RUN_FAILED, _events.CHANNEL_HEALTH_UPDATE)
 CLOSE_TIMEOUT = 2.0
 
 
-def _locate(
-    event: _events.Event, name_key: str, known: Iterable[tuple[str, str]]
-) -> tuple[str, str] | None:
-    """(namespace, name) an event names: from its namespace metadata, else the one known
-    object of that name (events from older bridges carry no namespace); None if ambiguous."""
-    name = event.metadata.get(name_key)
-    if not name:
+def prepare(ctx: Context) -> None:
+    """Load the signing seed when the bus is on; a missing seed keeps /readyz at 503."""
+    if not ctx.settings.event_bus_url:
+        return
+    ctx.bus_state.enabled = True
+    try:
+        ctx.bus_seed = _buscreds.load_seed(ctx.settings.bus_signing_seed_file)
+    except _buscreds.SigningKeyError as exc:
+        log.error("%s; runs cannot get bus credentials", exc)
+        ctx.bus_state.problem = str(exc)
+
+
+def scope_of(event: _events.Event) -> _events.Scoped | None:
+    """(topic, namespace, name) from the delivered subject; None when malformed."""
+    if event.subject is None:
         return None
-    namespace = event.metadata.get(META_NAMESPACE)
-    if namespace:
-        return namespace, name
-    matches = [key for key in known if key[1] == name]
-    return matches[0] if len(matches) == 1 else None
-
-
-def find_run(ctx: Context, event: _events.Event) -> tuple[str, str] | None:
-    """(namespace, name) of the run an event is about, when it is unambiguous."""
-    instance = event.metadata.get(_events.META_INSTANCE_NAME)
-    known = (
-        key for key, record in ctx.state.runs.items() if not instance or record.instance == instance
-    )
-    return _locate(event, _events.META_AGENT_RUN_ID, known)
+    try:
+        return _events.parse_subject(event.subject)
+    except ValueError:
+        return None
 
 
 def outcome_of(event: _events.Event) -> _outcome.Outcome:
@@ -61,28 +60,33 @@ def outcome_of(event: _events.Event) -> _outcome.Outcome:
     return _outcome.from_payload(data)
 
 
-def find_instance(ctx: Context, event: _events.Event) -> tuple[str, str] | None:
-    """(namespace, name) of the ClawInstance a channel event is about, when unambiguous."""
-    return _locate(event, _events.META_INSTANCE_NAME, ctx.state.instances)
-
-
 async def handle(ctx: Context, event: _events.Event) -> None:
     """Apply one bus event: finish a run (unless already terminal) or record channel health."""
-    if event.topic == _events.CHANNEL_HEALTH_UPDATE:
-        instance = find_instance(ctx, event)
+    scope = scope_of(event)
+    if scope is None:
+        log.warning("ignoring an event on unscoped subject %r", event.subject)
+        return
+    key = (scope.namespace, scope.name)
+    if scope.topic == _events.CHANNEL_HEALTH_UPDATE:
         health = _instance.health_of(event.data)
-        if instance is not None and health is not None:
-            await _instance.apply_health(ctx, instance[0], instance[1], health)
+        if key in ctx.state.instances and health is not None:
+            await _instance.apply_health(ctx, scope.namespace, scope.name, health)
         return
-    key = find_run(ctx, event)
-    if key is None or ctx.state.is_terminal(key):
+    if scope.topic not in (_events.AGENT_RUN_COMPLETED, _events.AGENT_RUN_FAILED):
         return
-    await _completion.finish(ctx, key[0], key[1], outcome_of(event))
+    if key not in ctx.state.runs or ctx.state.is_terminal(key):
+        return
+    await _completion.finish(ctx, scope.namespace, scope.name, outcome_of(event))
 
 
-async def consume(ctx: Context, url: str) -> None:
-    """Connect (forever, with back-off) and handle completion events until cancelled."""
-    bus = await EventBus.connect(url, name=DURABLE_PREFIX)
+async def consume(ctx: Context, url: str, seed: str) -> None:
+    """Connect as the controller (forever, with back-off) and handle completion events
+    until cancelled."""
+    bus = await EventBus.connect(
+        url, name="k8sclaw-controller", credentials=_buscreds.controller_creds(seed)
+    )
+    ctx.bus_state.connected = lambda: bus.connected
+    ctx.bus_state.problem = f"the event bus at {url} is unreachable"
     try:
         await asyncio.gather(*(_consume_topic(ctx, bus, topic) for topic in TOPICS))
     finally:
@@ -93,9 +97,10 @@ async def consume(ctx: Context, url: str) -> None:
 
 async def _consume_topic(ctx: Context, bus: EventBus, topic: str) -> None:
     durable = f"{DURABLE_PREFIX}-{topic.replace('.', '-')}"
-    async with bus.subscribe(topic, durable=durable, deliver="all") as subscription:
+    subscription = bus.subscribe(_events.scoped_filter(topic), durable=durable, deliver="all")
+    async with subscription:
         async for event in subscription:
             try:
                 await handle(ctx, event)
             except Exception:  # one bad event must not stop completions
-                log.exception("could not apply %s for %s", topic, event.metadata)
+                log.exception("could not apply %s from %s", topic, event.subject)

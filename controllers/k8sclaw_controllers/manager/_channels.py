@@ -6,8 +6,8 @@ import hashlib
 import json
 from typing import Any
 
-from k8sclaw_controllers.manager import _jobbuilder
-from k8sclaw_protocol import ChannelSpec, ClawInstance, names
+from k8sclaw_controllers.manager import _buscreds, _jobbuilder
+from k8sclaw_protocol import ChannelSpec, ClawInstance, busauth, names
 
 Body = dict[str, Any]
 ANNOTATION_CONFIG_HASH = f"{names.GROUP}/config-hash"
@@ -48,10 +48,13 @@ def channel_deployment(
     image: str,
     event_bus_url: str,
     secret_version: str = "",
+    *,
+    bus_creds_secret: str | None = None,
 ) -> Body:
-    """The Deployment serving one channel; its config hash changes with the secret."""
+    """The Deployment serving one channel; its config hash changes with the secret. With
+    `bus_creds_secret`, the instance's channel bus user is mounted as a file."""
     labels = channel_labels(instance.name, channel.type)
-    container = {
+    container: Body = {
         "name": "channel",
         "image": image,
         "imagePullPolicy": "IfNotPresent",
@@ -66,6 +69,13 @@ def channel_deployment(
         "securityContext": _jobbuilder._container_security(),
         "volumeMounts": [{"name": "tmp", "mountPath": _jobbuilder.TMP_DIR}],
     }
+    volumes: list[Body] = [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}]
+    if bus_creds_secret:
+        container["env"].append(
+            {"name": busauth.ENV_BUS_CREDS_DIR, "value": busauth.BUS_CREDS_MOUNT}
+        )
+        container["volumeMounts"].append(_buscreds.bridge_mount())
+        volumes.append(_buscreds.secret_volume(bus_creds_secret))
     pod_spec = {
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
@@ -77,7 +87,7 @@ def channel_deployment(
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "containers": [container],
-        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+        "volumes": volumes,
     }
     digest = _hash({"pod": pod_spec, "secretVersion": secret_version})
     return {

@@ -19,6 +19,7 @@ log = logging.getLogger("k8sclaw.controller.completion")
 Body = dict[str, Any]
 LOG_TAIL_LINES = "200"
 _ATTEMPTS = 5
+BUS_UNAVAILABLE = "BusUnavailable"
 
 
 async def finish(
@@ -83,6 +84,10 @@ def _terminal_status(run: AgentRun, outcome: _outcome.Outcome, pod_name: str | N
             ),
         ],
     }
+    if outcome.bus_problem:
+        status["conditions"].append(
+            condition("EventBus", False, BUS_UNAVAILABLE, outcome.bus_problem, generation)
+        )
     if pod_name and not (run.status and run.status.pod_name):
         status["podName"] = pod_name
     if not (run.status and run.status.started_at):

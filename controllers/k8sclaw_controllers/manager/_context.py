@@ -12,6 +12,21 @@ from k8sclaw_protocol import Condition
 
 
 @dataclass
+class BusState:
+    """What /readyz reports about the bus: off, connected, or why not."""
+
+    enabled: bool = False
+    connected: Callable[[], bool] = lambda: False
+    problem: str = "not connected to the event bus yet"
+
+    def not_ready(self) -> str | None:
+        """None when fine (or the bus is off), else the reason the manager is not ready."""
+        if not self.enabled or self.connected():
+            return None
+        return self.problem
+
+
+@dataclass
 class Context:
     """Shared by the reconcilers of one manager process."""
 
@@ -23,6 +38,9 @@ class Context:
     job_exists: Callable[[str, str], bool | None] = lambda _ns, _name: None
     """Whether the agent Job (namespace, name) exists, from the Job watch's cache; None
     when that cache cannot tell (not listed yet). Wired by the operator."""
+    bus_seed: str | None = None
+    """The bus account's signing seed, when the bus is on and the seed was readable."""
+    bus_state: BusState = field(default_factory=BusState)
     recorder: _events.Recorder = field(init=False)
 
     def __post_init__(self) -> None:
@@ -36,6 +54,7 @@ class Context:
             event_bus_url=self.settings.event_bus_url,
             ttl_seconds=self.settings.job_ttl_seconds,
             default_timeout_seconds=self.settings.default_timeout_seconds,
+            bus_credentials=self.bus_seed is not None,
         )
 
     def event(self, obj: dict[str, Any], reason: str, message: str, warning: bool = False) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import prometheus_client
 from aiohttp import web
@@ -37,16 +38,30 @@ EVENTS_DROPPED = prometheus_client.Counter(
 )
 
 
-async def serve(host: str, port: int, ready: asyncio.Event) -> web.AppRunner:
-    """Start the endpoint; /readyz answers 200 once `ready` is set (watches established)."""
+Check = Callable[[], Awaitable[str | None]]
+"""A readiness check: None when fine, else why the manager is not ready."""
+
+
+async def _no_problem() -> str | None:
+    return None
+
+
+async def serve(
+    host: str, port: int, ready: asyncio.Event, check: Check = _no_problem
+) -> web.AppRunner:
+    """Start the endpoint; /readyz answers 200 once `ready` is set (watches established)
+    and while `check` finds nothing wrong (the bus and API connections, issue #13 item 12)."""
 
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(text="ok")
 
     async def readyz(_: web.Request) -> web.Response:
-        if ready.is_set():
-            return web.Response(text="ok")
-        return web.Response(status=503, text="watches not established yet")
+        if not ready.is_set():
+            return web.Response(status=503, text="watches not established yet")
+        problem = await check()
+        if problem:
+            return web.Response(status=503, text=problem)
+        return web.Response(text="ok")
 
     async def metrics(_: web.Request) -> web.Response:
         body = prometheus_client.generate_latest(REGISTRY)

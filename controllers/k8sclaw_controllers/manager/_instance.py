@@ -12,7 +12,7 @@ import contextlib
 import logging
 from typing import Any
 
-from k8sclaw_controllers.manager import _channels, _clawpolicy, _kube, _netpol
+from k8sclaw_controllers.manager import _buscreds, _channels, _clawpolicy, _kube, _netpol
 from k8sclaw_controllers.manager._context import Context, condition, timestamp
 from k8sclaw_controllers.manager._outcome import clean_text
 from k8sclaw_protocol import CHANNEL_TYPES, ChannelSpec, ClawInstance, names
@@ -67,8 +67,19 @@ async def _channel(ctx: Context, instance: ClawInstance, channel: ChannelSpec) -
             f"secret generic {secret_name} -n {instance.namespace} ...",
         }
     version = str((secret.get("metadata") or {}).get("resourceVersion", ""))
+    creds = None
+    if ctx.bus_seed is not None:
+        owner = _channels.owner(instance)[0]
+        creds_body = _buscreds.channel_secret_for(instance, ctx.bus_seed, owner)
+        await _buscreds.create_once(ctx.kube, creds_body)
+        creds = creds_body["metadata"]["name"]
     desired = _channels.channel_deployment(
-        instance, channel, ctx.settings.images.channel, ctx.settings.event_bus_url, version
+        instance,
+        channel,
+        ctx.settings.images.channel,
+        ctx.settings.event_bus_url,
+        version,
+        bus_creds_secret=creds,
     )
     name = desired["metadata"]["name"]
     path = _kube.group("apps/v1", instance.namespace, "deployments", name)

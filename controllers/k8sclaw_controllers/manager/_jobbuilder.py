@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from k8sclaw_controllers.manager import _settings
+from k8sclaw_controllers.manager import _buscreds, _settings
 from k8sclaw_protocol import AgentRun, ResourceRequirements, names
 
 Body = dict[str, Any]
@@ -47,6 +47,9 @@ class JobOptions:
     event_bus_url: str
     ttl_seconds: int = 300
     default_timeout_seconds: float = 600.0
+    bus_credentials: bool = False
+    """Mount the run's bus creds Secret into the bridge (`_buscreds`; the controller
+    creates the Secret before the Job)."""
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,7 @@ def _pod_spec(run: AgentRun, options: JobOptions, tools: Tools) -> Body:
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "containers": containers,
-        "volumes": _volumes(run),
+        "volumes": _volumes(run) + ([_buscreds.volume(run)] if options.bus_credentials else []),
     }
 
 
@@ -218,6 +221,7 @@ def _bridge(run: AgentRun, options: JobOptions) -> Body:
         "INSTANCE_NAME": run.spec.instance_ref,
         "EVENT_BUS_URL": options.event_bus_url,
         **_dirs(ipc=True),
+        **(_buscreds.bridge_env(run) if options.bus_credentials else {}),
     }
     # The bridge tags its bus events with the run's namespace (equal run names in two
     # namespaces must not collide); the downward API gives it the pod's own namespace.
@@ -232,7 +236,10 @@ def _bridge(run: AgentRun, options: JobOptions) -> Body:
         "env": [*_env(env), namespace],
         "resources": BRIDGE_RESOURCES,
         "securityContext": _container_security(),
-        "volumeMounts": [{"name": "ipc", "mountPath": IPC_DIR}],
+        "volumeMounts": [
+            {"name": "ipc", "mountPath": IPC_DIR},
+            *([_buscreds.bridge_mount()] if options.bus_credentials else []),
+        ],
     }
 
 

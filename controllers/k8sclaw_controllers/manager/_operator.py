@@ -171,13 +171,16 @@ async def run(
     ready = ready or asyncio.Event()
     stop = stop or _signal_stop()
     runner = None
+    _buswatch.prepare(ctx)
     if settings.metrics_port:
-        runner = await _health.serve(settings.metrics_host, settings.metrics_port, ready)
+        runner = await _health.serve(
+            settings.metrics_host, settings.metrics_port, ready, lambda: _readiness(ctx)
+        )
     informers = Informers(ctx, watch_kube, settings.namespaces)
     ctx.requeue = lambda namespace, name: _requeue(ctx, informers, namespace, name)
     ctx.job_exists = informers.job_exists
-    if settings.event_bus_url:
-        ctx.state.spawn(_buswatch.consume(ctx, settings.event_bus_url))
+    if ctx.bus_seed is not None:
+        ctx.state.spawn(_buswatch.consume(ctx, settings.event_bus_url, ctx.bus_seed))
     try:
         await _until(informers.synced(), stop)
         if not stop.is_set():
@@ -192,6 +195,20 @@ async def run(
         await watch_kube.close()
         if runner is not None:
             await runner.cleanup()
+
+
+API_CHECK_TIMEOUT = 5.0
+
+
+async def _readiness(ctx: Context) -> str | None:
+    """Why the manager cannot do its work right now: bus, then API server; None if fine."""
+    if problem := ctx.bus_state.not_ready():
+        return problem
+    try:
+        await asyncio.wait_for(ctx.kube.get("/version"), API_CHECK_TIMEOUT)
+    except (_kube.KubeError, OSError, TimeoutError) as exc:
+        return f"cannot reach the Kubernetes API server: {exc or type(exc).__name__}"
+    return None
 
 
 async def _until(work: Awaitable[None], stop: asyncio.Event) -> None:

@@ -29,6 +29,9 @@ class Outcome:
     exit_code: int | None = None
     token_usage: TokenUsage | None = None
     reason: str = ""
+    bus_problem: str | None = None
+    """Set when the result came from the pod because the event bus was unreachable: the
+    run's status then carries an `EventBus` condition naming the outage (issue #13 item 12)."""
 
 
 def clean_text(text: object, limit: int) -> str:

@@ -8,6 +8,7 @@ log marker; the Job's own failure (deadline, eviction) fails runs that never rep
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from typing import Any
 
@@ -21,10 +22,30 @@ Body = dict[str, Any]
 
 def agent_termination(pod: Body) -> Body | None:
     """The `terminated` state of the pod's agent container, if it has ended."""
+    return _termination(pod, names.CONTAINER_AGENT)
+
+
+def _termination(pod: Body, container: str) -> Body | None:
     for status in (pod.get("status") or {}).get("containerStatuses") or []:
-        if status.get("name") == names.CONTAINER_AGENT:
+        if status.get("name") == container:
             terminated: Body | None = (status.get("state") or {}).get("terminated")
             return terminated
+    return None
+
+
+BRIDGE_EXIT_BUS_UNAVAILABLE = 4
+"""The ipc-bridge's exit code when the bus did not take the result in time."""
+
+
+def bus_problem(ctx: Context, pod: Body) -> str | None:
+    """Why this run's result could not come over the bus, if it could not: the bridge gave
+    up on an unreachable bus, or the controller itself is cut off from it."""
+    bridge = _termination(pod, names.CONTAINER_IPC_BRIDGE)
+    if bridge is not None and bridge.get("exitCode") == BRIDGE_EXIT_BUS_UNAVAILABLE:
+        return "the run's ipc-bridge could not publish to the event bus; result read from the pod"
+    problem = ctx.bus_state.not_ready()
+    if problem:
+        return f"{problem}; result read from the pod"
     return None
 
 
@@ -80,7 +101,8 @@ async def outcome_from_pod(ctx: Context, pod: Body, terminated: Body | None) -> 
         text = ""
     if not text and terminated and terminated.get("message"):
         text = str(terminated["message"])  # terminationMessagePath fallback
-    return _outcome.from_log(text, exit_code)
+    outcome = _outcome.from_log(text, exit_code)
+    return dataclasses.replace(outcome, bus_problem=bus_problem(ctx, pod))
 
 
 async def _set_pod_name(ctx: Context, namespace: str, run_name: str, pod_name: str) -> None:
@@ -112,7 +134,11 @@ async def on_job(ctx: Context, job: Body) -> None:
         ),
         None,
     )
-    if failed is not None:
+    pods = await ctx.kube.items(
+        _kube.core(namespace, "pods"), f"{names.LABEL_AGENT_RUN}={run_name}"
+    )
+    ended = [pod for pod in pods if agent_termination(pod) is not None]
+    if failed is not None and not (ended and failed.get("reason") != "DeadlineExceeded"):
         await _completion.fail(
             ctx,
             namespace,
@@ -121,9 +147,9 @@ async def on_job(ctx: Context, job: Body) -> None:
             failed.get("message") or f"Job {meta.get('name')} failed",
         )
         return
-    pods = await ctx.kube.items(
-        _kube.core(namespace, "pods"), f"{names.LABEL_AGENT_RUN}={run_name}"
-    )
-    if pods:
-        outcome = await outcome_from_pod(ctx, pods[0], agent_termination(pods[0]))
-        await _completion.finish(ctx, namespace, run_name, outcome, pods[0]["metadata"]["name"])
+    # The agent finished: its log marker is the result, even when the Job failed afterwards
+    # because a sidecar did (the bridge giving up on an unreachable bus, issue #13 item 12).
+    if ended or pods:
+        pod = (ended or pods)[0]
+        outcome = await outcome_from_pod(ctx, pod, agent_termination(pod))
+        await _completion.finish(ctx, namespace, run_name, outcome, pod["metadata"]["name"])

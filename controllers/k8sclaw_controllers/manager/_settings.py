@@ -36,6 +36,9 @@ class Images:
     channel: str = names.image(names.IMAGE_CHANNEL)
 
 
+BUS_SIGNING_SEED_FILE = "/var/run/k8sclaw/bus-signing/account.seed"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the controller manager is told from outside."""
@@ -46,6 +49,9 @@ class Settings:
     """Kubeconfig file; None means KUBECONFIG, then in-cluster config."""
     event_bus_url: str = names.EVENT_BUS_URL
     """NATS URL for completion events; empty disables the bus (Job/Pod status only)."""
+    bus_signing_seed_file: str = BUS_SIGNING_SEED_FILE
+    """The bus account's signing seed (mounted Secret `k8sclaw-bus-signing`): the
+    controller mints its own NATS user and one per run from it."""
     images: Images = field(default_factory=Images)
     """Images used for agent and channel pods."""
     history_limit: int = names.DEFAULT_RUN_HISTORY_LIMIT
@@ -91,6 +97,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--kubeconfig", help="kubeconfig file (env KUBECONFIG; else in-cluster)")
     parser.add_argument(
         "--event-bus-url", help=f"NATS URL (env EVENT_BUS_URL; {names.EVENT_BUS_URL})"
+    )
+    parser.add_argument(
+        "--bus-signing-seed-file",
+        help=f"bus account seed (env K8SCLAW_BUS_SIGNING_SEED_FILE; {BUS_SIGNING_SEED_FILE})",
     )
     for attr, flag in (
         ("agent", "agent"),
@@ -153,6 +163,8 @@ def resolve(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = N
         event_bus_url=defaults.event_bus_url
         if (bus := pick(args.event_bus_url, "EVENT_BUS_URL")) is None
         else bus,
+        bus_signing_seed_file=pick(args.bus_signing_seed_file, "K8SCLAW_BUS_SIGNING_SEED_FILE")
+        or defaults.bus_signing_seed_file,
         images=images,
         history_limit=int(
             pick(args.history_limit, "K8SCLAW_HISTORY_LIMIT") or defaults.history_limit

@@ -11,10 +11,16 @@ import sys
 from collections.abc import Sequence
 
 from k8sclaw_sidecar._settings import setup_logging
-from k8sclaw_sidecar.bridge._bridge import EXIT_NO_RESULT, Bridge, run_bridge
+from k8sclaw_sidecar.bridge._bridge import (
+    EXIT_BUS_UNAVAILABLE,
+    EXIT_NO_RESULT,
+    Bridge,
+    run_bridge,
+)
 from k8sclaw_sidecar.bridge._settings import BridgeSettings, SettingsError
 
 __all__ = [
+    "EXIT_BUS_UNAVAILABLE",
     "EXIT_NO_RESULT",
     "Bridge",
     "BridgeSettings",

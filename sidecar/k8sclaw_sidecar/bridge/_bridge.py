@@ -21,12 +21,14 @@ from pydantic import ValidationError
 
 from k8sclaw_protocol import (
     AgentResult,
+    BusError,
     Event,
     EventBus,
     ExecResult,
     IpcLayout,
     QuarantinedError,
     Subscription,
+    busauth,
     events,
     ipc,
 )
@@ -37,6 +39,9 @@ log = logging.getLogger("k8sclaw.bridge")
 
 EXIT_NO_RESULT = 3
 """Exit code after `/ipc/done` without a valid `result.json` (agent.run.failed published)."""
+EXIT_BUS_UNAVAILABLE = 4
+"""Exit code when the bus did not take the run's events within `result_timeout` seconds:
+the controller completes the run from the agent's log and names the outage."""
 
 
 class Bridge:
@@ -50,6 +55,7 @@ class Bridge:
         self._published: set[tuple[Path, str]] = set()
         self._result_published = False
         self.exit_code = 0
+        self.scope = (settings.namespace, settings.run_id)
         self.metadata = {
             events.META_AGENT_RUN_ID: settings.run_id,
             events.META_INSTANCE_NAME: settings.instance,
@@ -59,11 +65,7 @@ class Bridge:
 
     async def run(self) -> int:
         self.layout.ensure()
-        run_id = self.settings.run_id
-        inbound = [
-            self.bus.subscribe(events.followup_topic(run_id), deliver="all"),
-            self.bus.subscribe(events.exec_result_topic(run_id), deliver="all"),
-        ]
+        inbound = [self._inbound(events.AGENT_FOLLOWUP), self._inbound(events.TOOL_EXEC_RESULT)]
         for sub in inbound:
             await sub.start()
         writers = [
@@ -80,27 +82,56 @@ class Bridge:
                 await sub.close()
         return self.exit_code
 
+    def _inbound(self, topic: str) -> Subscription:
+        """This run's consumer of `topic`: the one name and filter its credentials allow,
+        from the run's creation on (a re-created run never sees its predecessor's)."""
+        namespace, run = self.scope
+        since = self.settings.run_created
+        return self.bus.subscribe(
+            events.scoped_filter(topic, namespace, run),
+            durable=busauth.consumer_name(topic, namespace, run, self.settings.run_uid),
+            deliver="all",
+            since=since,
+        )
+
     async def _handle_batch(self, batch: list[Path]) -> None:
         """Publish a batch: other files pipelined in order, then the result, then `done`.
 
-        The result goes last, so everything the agent wrote before it is out first.
+        The result goes last, so everything the agent wrote before it is out first. A bus
+        that takes nothing for `result_timeout` seconds ends the bridge (see
+        `EXIT_BUS_UNAVAILABLE`) instead of holding the pod forever.
         """
         special = (self.layout.result, self.layout.done)
-        ready = [self._prepare(p) for p in batch if p not in special]
-        items = [(event, msg_id) for event, msg_id, _ in filter(None, ready)]
-        if items:
-            await self.bus.publish_many(items, retry=True)
-        if self.layout.result in batch:
-            await self._publish_result()
-        if self.layout.done in batch and not self.stop.is_set():
-            await self._on_done()
+        try:
+            ready = [self._prepare(p) for p in batch if p not in special]
+            items = [(event, msg_id) for event, msg_id, _ in filter(None, ready)]
+            if items:
+                await self.bus.publish_many(items, scope=self.scope, retry=True)
+            if self.layout.result in batch:
+                await self._publish_result()
+            if self.layout.done in batch and not self.stop.is_set():
+                await self._on_done()
+        except BusError as exc:
+            log.error("the event bus is unavailable (%s); exiting, the result is on the log", exc)
+            self.exit_code = EXIT_BUS_UNAVAILABLE
+            self.stop.set()
+
+    async def _publish(self, event: Event, msg_id: str) -> None:
+        """Publish one event that must not be lost, bounded by `result_timeout`."""
+        await self.bus.publish(
+            event,
+            scope=self.scope,
+            msg_id=msg_id,
+            retry=True,
+            give_up_after=self.settings.result_timeout,
+        )
 
     async def _publish_result(self) -> bool:
         """Publish `result.json` if it is new and valid; True once the result is out."""
         prepared = self._prepare(self.layout.result)
         if prepared is not None:
             event, msg_id, model = prepared
-            await self.bus.publish(event, msg_id=msg_id, retry=True)
+            await self._publish(event, msg_id)
             assert isinstance(model, AgentResult)
             await self._on_result(model, msg_id)
         return self._result_published
@@ -123,14 +154,15 @@ class Bridge:
         self._published.add((path, digest))
         relative = path.relative_to(self.layout.root)
         msg_id = f"{self.settings.run_id}:{relative}:{digest}"
-        return Event.new(route.topic, json.loads(raw), self.metadata), msg_id, model
+        event = events.fit(Event.new(route.topic, json.loads(raw), self.metadata))
+        return event, msg_id, model
 
     async def _on_result(self, result: AgentResult, msg_id: str) -> None:
         if result.status == "error":
             failed = Event.new(
                 events.AGENT_RUN_FAILED, {"error": result.error or "agent failed"}, self.metadata
             )
-            await self.bus.publish(failed, msg_id=msg_id + ":failed", retry=True)
+            await self._publish(failed, msg_id + ":failed")
         self._result_published = True
         log.info("result published (%s); exiting", result.status)
         self.stop.set()
@@ -144,7 +176,7 @@ class Bridge:
             {"error": "the agent finished without writing a valid result.json"},
             self.metadata,
         )
-        await self.bus.publish(failed, msg_id=f"{self.settings.run_id}:done:failed", retry=True)
+        await self._publish(failed, f"{self.settings.run_id}:done:failed")
         log.error("agent finished without a valid result; published agent.run.failed")
         self.exit_code = EXIT_NO_RESULT
         self.stop.set()
@@ -168,16 +200,50 @@ class Bridge:
 
 async def run_bridge(settings: BridgeSettings, stop: asyncio.Event | None = None) -> int:
     """Connect, bridge until the result is out (or `stop` is set), flush and close."""
-    bus = await EventBus.connect(settings.bus_url, name=f"ipc-bridge-{settings.run_id}")
+    stop = stop or asyncio.Event()
+    bus = await _connect(settings, stop)
+    if bus is None:
+        return 0 if stop.is_set() else EXIT_BUS_UNAVAILABLE
     bridge = Bridge(settings, bus)
-    watcher = None
-    if stop is not None:
-        watcher = asyncio.create_task(_watch.relay(stop, bridge.stop))
+    watcher = asyncio.create_task(_watch.relay(stop, bridge.stop))
     try:
         return await bridge.run()
     finally:
-        if watcher is not None:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
         await bus.close()
+
+
+async def _connect(settings: BridgeSettings, stop: asyncio.Event) -> EventBus | None:
+    """The run's bus connection; None when stopped, or when the agent has finished and the
+    bus stayed unreachable for `result_timeout` seconds after (never waits forever)."""
+    namespace, run = settings.namespace, settings.run_id
+    connecting = asyncio.create_task(
+        EventBus.connect(
+            settings.bus_url,
+            name=f"ipc-bridge-{namespace}-{run}",
+            credentials=settings.creds,
+            inbox_prefix=busauth.scoped_inbox("run", namespace, run),
+            manage_stream=False,
+        )
+    )
+    layout, loop = IpcLayout(settings.ipc_dir), asyncio.get_running_loop()
+    finished_at: float | None = None
+    while not connecting.done():
+        await asyncio.wait({connecting}, timeout=CONNECT_POLL)
+        if finished_at is None and (layout.result.exists() or layout.done.exists()):
+            finished_at = loop.time()
+        gave_up = finished_at is not None and loop.time() - finished_at >= settings.result_timeout
+        if not connecting.done() and (stop.is_set() or gave_up):
+            connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await connecting
+            if gave_up:
+                log.error("the event bus is unreachable; exiting, the result is on the log")
+            return None
+    return connecting.result()
+
+
+CONNECT_POLL = 0.5
+"""Seconds between checks for a finished agent while the bus is unreachable."""

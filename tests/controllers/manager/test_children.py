@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -52,6 +53,33 @@ def test_channel_deployment_is_named_owned_restricted_and_uses_the_secret() -> N
     assert body["spec"]["selector"]["matchLabels"].items() <= (
         body["spec"]["template"]["metadata"]["labels"].items()
     )
+
+
+def test_channel_pods_get_their_instance_bus_user_as_a_file() -> None:
+    from k8sclaw_controllers.manager import _buscreds
+    from k8sclaw_protocol import BusKeys, busauth
+    from k8sclaw_protocol._busjwt import decode_claims
+
+    inst = instance(channels=[{"type": "telegram", "configRef": {"secret": "tg"}}])
+    secret = _buscreds.channel_secret_for(inst, BusKeys.generate().account_seed, {"uid": "i-1"})
+    assert secret["metadata"]["name"] == "alice-channel-bus-i-1"
+    creds = base64.b64decode(secret["data"][busauth.BUS_CREDS_KEY]).decode()
+    claims = decode_claims(creds.split("JWT-----\n")[1].split("\n")[0])
+    assert claims["nats"]["pub"]["allow"][:2] == [
+        "k8sclaw.channel.message.received.team.alice",
+        "k8sclaw.channel.health.update.team.alice",
+    ]
+    name = secret["metadata"]["name"]
+    body = _channels.channel_deployment(
+        inst, inst.spec.channels[0], "img", "nats://b", "7", bus_creds_secret=name
+    )
+    pod = body["spec"]["template"]["spec"]
+    assert _podsecurity.violations("restricted", pod) == []
+    (volume,) = [v for v in pod["volumes"] if "secret" in v]
+    assert volume["secret"]["secretName"] == name
+    container = pod["containers"][0]
+    assert {"name": busauth.ENV_BUS_CREDS_DIR, "value": busauth.BUS_CREDS_MOUNT} in container["env"]
+    assert any(m["mountPath"] == busauth.BUS_CREDS_MOUNT for m in container["volumeMounts"])
 
 
 def test_config_hash_changes_with_secret_name_and_version() -> None:
@@ -160,22 +188,37 @@ def ctx() -> Context:
 
 
 @pytest.mark.parametrize(
-    ("metadata", "expected"),
+    ("subject", "metadata", "expected"),
     [
-        ({"agentRunID": "r1"}, ("team", "r1")),
-        ({"agentRunID": "r1", "instanceName": "alice"}, ("team", "r1")),
-        ({"agentRunID": "r1", "instanceName": "bob"}, None),
-        ({"agentRunID": "r1", "namespace": "other"}, ("other", "r1")),
-        ({"agentRunID": "nope"}, None),
-        ({}, None),
+        ("k8sclaw.agent.run.completed.team.r1", {}, ("team", "r1")),
+        # The payload's claims are never believed: the subject is what the server authorised.
+        (
+            "k8sclaw.agent.run.completed.team.r1",
+            {"namespace": "x", "agentRunID": "r2"},
+            ("team", "r1"),
+        ),
+        ("k8sclaw.agent.run.completed", {"agentRunID": "r1", "namespace": "team"}, None),
+        ("k8sclaw.agent.run.completed.Team.r1", {}, None),
+        (None, {"agentRunID": "r1", "namespace": "team"}, None),
     ],
-    ids=["name", "name+instance", "wrong-instance", "namespace", "unknown", "empty"],
+    ids=["scoped", "forged-metadata", "unscoped", "malformed", "undelivered"],
 )
-def test_bus_events_find_their_run(
-    ctx: Context, metadata: dict[str, str], expected: tuple[str, str] | None
+def test_bus_events_are_located_by_their_subject(
+    subject: str | None, metadata: dict[str, str], expected: tuple[str, str] | None
 ) -> None:
     event = _events.Event.new(_events.AGENT_RUN_COMPLETED, {}, metadata)
-    assert _buswatch.find_run(ctx, event) == expected
+    if subject is not None:
+        event.delivered(subject, 7)
+    scope = _buswatch.scope_of(event)
+    assert (None if scope is None else (scope.namespace, scope.name)) == expected
+
+
+async def test_completions_for_unknown_runs_are_ignored(ctx: Context) -> None:
+    """A completion for a run this manager does not know (another tenant's name in another
+    namespace, or a forged one) never reaches the API (ctx.kube is None here)."""
+    event = _events.Event.new(_events.AGENT_RUN_COMPLETED, {"status": "success"})
+    await _buswatch.handle(ctx, event.delivered("k8sclaw.agent.run.completed.other.r1", 1))
+    await _buswatch.handle(ctx, event.delivered("k8sclaw.agent.stream.chunk.team.r1", 2))
 
 
 def test_bus_outcomes_are_validated() -> None:

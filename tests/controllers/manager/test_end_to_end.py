@@ -38,7 +38,7 @@ async def test_a_run_succeeds_with_its_result_in_status(
 ) -> None:
     model = setup_instance(kube, llm)
     llm.script(text("hello from the agent", input_tokens=7, output_tokens=3))
-    async with _harness.running(_harness.settings_for(kube, event_bus_url=nats.url)):
+    async with _harness.running(_harness.settings_for(kube, **nats.controller_settings())):
         create(kube, "agentruns", run_body("ok", model=model, cleanup="keep"))
         run = await wait_run(kube, "ok", terminal, within=120)
     status = run["status"]
@@ -54,7 +54,7 @@ async def test_a_failing_agent_fails_the_run_with_its_error(
 ) -> None:
     model = setup_instance(kube, llm)
     llm.script(error(401, "invalid key sk-test"))
-    async with _harness.running(_harness.settings_for(kube, event_bus_url=nats.url)):
+    async with _harness.running(_harness.settings_for(kube, **nats.controller_settings())):
         create(kube, "agentruns", run_body("bad", model=model))
         run = await wait_run(kube, "bad", terminal, within=120)
     assert phase(run) == "Failed", run["status"]

@@ -288,3 +288,58 @@ def test_a_run_without_uid_is_refused() -> None:
     run.metadata.uid = None
     with pytest.raises(ValueError, match="no uid"):
         build_job(run, OPTIONS)
+
+
+def test_bus_credentials_are_a_secret_file_in_the_bridge_only() -> None:
+    from dataclasses import replace
+
+    run = AgentRun.from_wire(
+        {
+            **make_run().to_wire(),
+            "metadata": {
+                "name": "run-1",
+                "namespace": "team",
+                "uid": "0123456789abcdef",
+                "creationTimestamp": "2026-12-04T10:00:00Z",
+            },
+        }
+    )
+    job = build_job(run, replace(OPTIONS, bus_credentials=True))
+    pod = job["spec"]["template"]["spec"]
+    (volume,) = [v for v in pod["volumes"] if "secret" in v]
+    assert volume["secret"]["secretName"] == "run-1-bus-01234567"
+    bridge = containers(job)[names.CONTAINER_IPC_BRIDGE]
+    assert {"name": volume["name"], "mountPath": "/var/run/k8sclaw/bus", "readOnly": True} in (
+        bridge["volumeMounts"]
+    )
+    assert env(bridge)["K8SCLAW_BUS_CREDS_DIR"] == "/var/run/k8sclaw/bus"
+    assert env(bridge)["AGENT_RUN_UID"] == "0123456789abcdef"
+    assert env(bridge)["AGENT_RUN_CREATED"] == "2026-12-04T10:00:00Z"
+    for name, container in containers(job).items():
+        if name != names.CONTAINER_IPC_BRIDGE:
+            assert all(m["name"] != volume["name"] for m in container["volumeMounts"]), name
+        assert not any("secretKeyRef" in str(e) and "bus" in str(e) for e in container["env"])
+    assert "K8SCLAW_BUS_CREDS_DIR" not in str(build_job(run, OPTIONS))  # off unless minted
+
+
+def test_run_creds_secret_is_owned_scoped_and_expires_after_the_timeout() -> None:
+    import base64
+    import time
+
+    from k8sclaw_controllers.manager import _buscreds
+    from k8sclaw_protocol import BusKeys, busauth
+    from k8sclaw_protocol._busjwt import decode_claims
+
+    run = make_run()
+    keys = BusKeys.generate()
+    secret = _buscreds.secret_for(run, keys.account_seed, 600)
+    assert secret["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+    assert secret["metadata"]["name"] == "run-1-bus-uid-1"
+    text = base64.b64decode(secret["data"][busauth.BUS_CREDS_KEY]).decode()
+    jwt = text.split("-----BEGIN NATS USER JWT-----\n")[1].split("\n")[0]
+    claims = decode_claims(jwt)
+    expected = busauth.run_permissions("team", "run-1", "uid-1").claims()
+    assert claims["nats"]["pub"] == expected["pub"] and claims["nats"]["sub"] == expected["sub"]
+    lifetime = claims["exp"] - time.time()
+    assert 600 < lifetime <= 600 + _buscreds.EXPIRY_MARGIN_SECONDS + 5
+    assert "SU" in text and keys.account_seed not in text  # the user's seed, not the account's

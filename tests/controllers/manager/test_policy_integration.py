@@ -10,7 +10,7 @@ import kubernetes
 import pytest
 
 from k8sclaw_controllers import netpol
-from k8sclaw_protocol import Event, EventBus, events
+from k8sclaw_protocol import Event, EventBus, busauth, events
 from tests.controllers.manager import _harness
 from tests.controllers.manager._harness import create, instance_body, phase, run_body, wait_run
 from tests.harness.kube import KubeEnv
@@ -123,9 +123,17 @@ async def test_channel_health_events_update_the_instance_channel_status(
     )
     channels = [{"type": "telegram", "configRef": {"secret": "tg"}}]
     create(kube, "clawinstances", instance_body(channels=channels))
-    bus = await EventBus.connect(nats.url, name="test-channel")
+    channel = busauth.channel_permissions(kube.namespace, "alice")
+    bus = await EventBus.connect(
+        nats.url,
+        name="test-channel",
+        credentials=nats.creds(channel),
+        inbox_prefix=channel.inbox_prefix,
+        manage_stream=False,
+    )
+    scope = (kube.namespace, "alice")
     try:
-        settings = _harness.settings_for(kube, event_bus_url=nats.url)
+        settings = _harness.settings_for(kube, **nats.controller_settings())
         async with _harness.running(settings):
             await _wait_instance(kube, lambda s: _channel(s).get("status") == "Disconnected")
             # Play the Deployment controller: one ready replica.
@@ -133,15 +141,15 @@ async def test_channel_health_events_update_the_instance_channel_status(
                 "alice-channel-telegram", kube.namespace, {"status": {"readyReplicas": 1}}
             )
             report = {"channel": "telegram", "connected": False, "message": "token revoked"}
-            meta = {events.META_INSTANCE_NAME: "alice", events.META_NAMESPACE: kube.namespace}
-            await bus.publish(Event.new(events.CHANNEL_HEALTH_UPDATE, report, meta))
+            health = Event.new(events.CHANNEL_HEALTH_UPDATE, report)
+            await bus.publish(health, scope=scope, retry=True)
             status = await _wait_instance(
                 kube, lambda s: _channel(s).get("message") == "token revoked"
             )
             assert _channel(status)["status"] == "Disconnected"
             assert _channel(status)["lastHealthCheck"]
             report = {"channel": "telegram", "connected": True}
-            await bus.publish(Event.new(events.CHANNEL_HEALTH_UPDATE, report, meta))
+            await bus.publish(Event.new(events.CHANNEL_HEALTH_UPDATE, report), scope=scope)
             await _wait_instance(kube, lambda s: _channel(s).get("status") == "Connected")
     finally:
         await asyncio.wait_for(bus.close(), 5)

@@ -127,7 +127,7 @@ async def test_every_request_is_granted_and_every_grant_is_used(
     llm.script(text("done", input_tokens=1, output_tokens=1))
     with kube.emulator.recording() as log:
         _scenario_objects(kube)
-        async with _harness.running(_harness.settings_for(kube, event_bus_url=nats.url)):
+        async with _harness.running(_harness.settings_for(kube, **nats.controller_settings())):
             skills = [{"skillPackRef": "ops"}]
             create(kube, "agentruns", run_body("ok", model=model, skills=skills))
             run = await wait_run(kube, "ok", lambda o: phase(o) in ("Succeeded", "Failed"), 120)
@@ -139,7 +139,8 @@ async def test_every_request_is_granted_and_every_grant_is_used(
     assert used >= INFORMED
     assert not (CLUSTER | TENANT) - used - set(UNEXERCISED), "granted but never used"
     secrets = {a.verb for a in ours if a.resource == "secrets"}
-    assert secrets == {"get"}, "Secrets are read by name only, never listed or watched"
+    # Read by name, and each run's bus credentials created (never updated, listed or watched).
+    assert secrets == {"get", "create"}, "Secrets are read by name only, never listed or watched"
 
 
 async def test_a_run_in_a_namespace_that_did_not_opt_in_fails_saying_so(

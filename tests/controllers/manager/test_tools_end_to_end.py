@@ -20,10 +20,12 @@ from tests.harness.llm import ScriptedLLM, calls, text, tool
 pytestmark = pytest.mark.slow
 
 
-async def _events_of(url: str, run: str) -> list[Event]:
+async def _events_of(nats: Any, namespace: str, run: str) -> list[Event]:
     """Every event the stream kept for `run`, read after the fact (JetStream retains them),
     plus a short grace so a duplicate completion would be seen too."""
-    bus = await EventBus.connect(url)
+    bus = await EventBus.connect(
+        nats.url, credentials=nats.creds_for("recorder"), manage_stream=False
+    )
     seen: list[Event] = []
     try:
         async with bus.subscribe("agent.>", deliver="all") as sub:
@@ -32,7 +34,8 @@ async def _events_of(url: str, run: str) -> list[Event]:
                     event = await sub.next(1.0)
                 except TimeoutError:
                     return seen
-                if event.metadata.get("agentRunID") == run:
+                scope = events.parse_subject(event.subject or "")
+                if (scope.namespace, scope.name) == (namespace, run):
                     seen.append(event)
     finally:
         await bus.close()
@@ -65,14 +68,14 @@ async def test_write_then_cat_in_the_sandbox_succeeds_through_the_kubelet(
         calls(tool("execute_command", command="cat notes.txt")),
         text("The file says: hello from the agent"),
     )
-    async with _harness.running(_harness.settings_for(kube, event_bus_url=nats.url)):
+    async with _harness.running(_harness.settings_for(kube, **nats.controller_settings())):
         create(
             kube,
             "agentruns",
             run_body("tools", model=model, cleanup="keep", sandbox={"enabled": True}),
         )
         run = await wait_run(kube, "tools", terminal, within=180)
-    seen = await _events_of(nats.url, "tools")
+    seen = await _events_of(nats, kube.namespace, "tools")
     assert phase(run) == "Succeeded", run["status"]
     assert run["status"]["result"] == "The file says: hello from the agent"
     topics = [e.topic for e in seen]

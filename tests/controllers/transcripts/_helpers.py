@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -52,12 +53,13 @@ Item = tuple[str, str, str, Any]
 async def publish_scoped(
     bus: EventBus, items: Sequence[Item], meta: dict[str, str] | None = None
 ) -> list[int]:
-    """Publish each item on its run's scoped subject `k8sclaw.<topic>.<ns>.<run>`, pipelined
-    and in order; returns the stream sequences. The one place these tests know how the bus
-    API is told a subject's scope."""
-    return await bus.publish_many(
-        [
-            (Event.new(events.scoped_filter(t, ns, run), data, meta), None)
-            for t, ns, run, data in items
-        ]
-    )
+    """Publish each item on its run's scoped subject `k8sclaw.<topic>.<ns>.<run>`, in order
+    and pipelined per run of consecutive items with one scope; returns the stream sequences.
+    The one place these tests know how the bus API is told a subject's scope."""
+    seqs: list[int] = []
+    for (ns, run), group in itertools.groupby(items, key=lambda item: (item[1], item[2])):
+        batch = [(Event.new(t, data, meta), None) for t, _, _, data in group]
+        for seq in await bus.publish_many(batch, scope=(ns, run)):
+            assert seq is not None, "a test event was too large to publish"
+            seqs.append(seq)
+    return seqs

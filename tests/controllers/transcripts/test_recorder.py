@@ -91,13 +91,13 @@ async def test_a_run_end_to_end_leaves_a_complete_transcript(
             {"status": "success", "response": "done", "metrics": {"input_tokens": 7}},
         ),
     ]
-    bus = await EventBus.connect(nats.url, backoff=FAST)
+    bus = await EventBus.connect(nats.url, credentials=nats.creds_for("controller"), backoff=FAST)
     async with _kube_client(kube) as client, opened(store_url, tmp_path) as store:
         await _create_run(client, ns, run, sessionKey="chat-42", task="list the files")
         lookup = transcripts.KubeRunLookup(client)
         recorder = transcripts.Recorder(bus, store, lookup, backoff=FAST)
         # Not about a run: an unscoped subject and a channel (instance-scoped) topic.
-        await bus.publish(Event.new(events.AGENT_STREAM_CHUNK, {"content": "unscoped"}))
+        await _publish_unscoped(nats, Event.new(events.AGENT_STREAM_CHUNK, {"content": "x"}))
         await publish_scoped(bus, [(events.CHANNEL_MESSAGE_SEND, ns, "alpha", {"text": "x"})])
         published = await publish_scoped(bus, [(t, ns, run, d) for t, d in script], lie)
         async with _recording(recorder):
@@ -166,7 +166,7 @@ async def test_a_recorder_killed_mid_stream_leaves_no_gap_and_no_duplicate(
             for i in numbers
         ]
 
-    bus = await EventBus.connect(nats.url, backoff=FAST)
+    bus = await EventBus.connect(nats.url, credentials=nats.creds_for("controller"), backoff=FAST)
     async with _kube_client(kube) as client, opened(store_url, tmp_path) as store:
         await _create_run(client, ns, run)
         lookup = transcripts.KubeRunLookup(client)
@@ -208,7 +208,7 @@ class UnreachableAtFirst:
 async def test_the_recorder_waits_out_an_unreachable_api_server(
     store_url: str | None, tmp_path: Path, nats: NatsServer
 ) -> None:
-    bus = await EventBus.connect(nats.url, backoff=FAST)
+    bus = await EventBus.connect(nats.url, credentials=nats.creds_for("controller"), backoff=FAST)
     items = [(events.AGENT_STREAM_CHUNK, "team-a", "run-1", {"type": "text", "index": i})
              for i in range(20)]  # fmt: skip
     async with opened(store_url, tmp_path) as store:
@@ -228,9 +228,15 @@ async def test_a_recorder_process_killed_with_sigkill_leaves_no_gap_and_no_dupli
 ) -> None:
     """No nak, no rollback, no goodbye: what it missed comes back after the ack wait (30 s)."""
     items = [(events.AGENT_STREAM_CHUNK, "team-a", "run-1", {"index": i}) for i in range(400)]
-    cmd = [sys.executable, "-m", "tests.controllers.transcripts._child_recorder", nats.url]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tests.controllers.transcripts._child_recorder",
+        nats.url,
+        str(nats.creds_for("recorder")),
+    ]
     cmd += [str(tmp_path), *([store_url] if store_url else [])]
-    bus = await EventBus.connect(nats.url, backoff=FAST)
+    bus = await EventBus.connect(nats.url, credentials=nats.creds_for("controller"), backoff=FAST)
     async with opened(store_url, tmp_path) as store:
         child = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE)
         try:
@@ -250,3 +256,15 @@ async def test_a_recorder_process_killed_with_sigkill_leaves_no_gap_and_no_dupli
     assert at_death is not None and 40 <= at_death.event_count < 400
     assert [r.seq for r in rows] == published
     assert [r.data["index"] for r in rows] == list(range(400))
+
+
+async def _publish_unscoped(nats: NatsServer, event: Event) -> None:
+    """Publish on the bare topic subject (no namespace/run), which the bus client no longer
+    makes: only a raw client of an identity allowed all of `k8sclaw.>` can."""
+    import nats as nats_client
+
+    nc = await nats_client.connect(nats.url, user_credentials=str(nats.creds_for("controller")))
+    try:
+        await nc.jetstream().publish(events.subject(event.topic), event.to_bytes())
+    finally:
+        await nc.close()

@@ -160,7 +160,7 @@ async def test_run_transcripts_records_and_enforces_retention(
         "metadata": {"name": "alpha", "annotations": {transcripts.ANNOTATION_MAX_EVENTS: "2"}},
         "spec": {"agents": {"default": {"model": "gpt-4o"}}},
     }
-    bus = await EventBus.connect(nats.url)
+    bus = await EventBus.connect(nats.url, credentials=nats.creds_for("controller"))
     try:
         await client.create(_kube.claw(ns, "clawinstances"), instance)
         await client.create(_kube.claw(ns, "agentruns"), run_body("run-1", ns))

@@ -28,6 +28,7 @@ MOUNT_ENV: dict[str, str] = {
     "/skills": "K8SCLAW_SKILLS_DIR",
     "/memory": "K8SCLAW_MEMORY_DIR",
     "/tmp": "K8SCLAW_TMP_DIR",
+    "/var/run/k8sclaw/bus": "K8SCLAW_BUS_CREDS_DIR",
 }
 
 
