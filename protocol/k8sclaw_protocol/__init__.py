@@ -62,7 +62,7 @@ from k8sclaw_protocol._policy import (
     ToolGating,
     ToolRule,
 )
-from k8sclaw_protocol._runbuilder import RunSource, build_run
+from k8sclaw_protocol._runbuilder import RunSource, build_run, instance_model
 from k8sclaw_protocol._schedule import ClawSchedule, ClawScheduleSpec, ClawScheduleStatus
 from k8sclaw_protocol._skillpack import Skill, SkillPack, SkillPackSpec, SkillPackStatus
 
@@ -147,6 +147,7 @@ __all__ = [
     "__version__",
     "build_run",
     "events",
+    "instance_model",
     "instance_provider",
     "ipc",
     "kind_for",

@@ -184,6 +184,7 @@ class AgentRun(Resource):
     info = KindInfo(
         kind="AgentRun",
         plural="agentruns",
+        label_name=True,
         singular="agentrun",
         short_names=("ar",),
         columns=(

@@ -13,11 +13,16 @@ from typing import Any
 
 import yaml
 
-from k8sclaw_protocol import _names
+from k8sclaw_protocol import _events, _names
 from k8sclaw_protocol._base import Resource
 from k8sclaw_protocol._kinds import KINDS
 
 _DROP_KEYS = frozenset({"title", "propertyNames", "$defs"})
+_NAME_RULE = {
+    "rule": f"self.metadata.name.matches('{_events.SCOPE_TOKEN_PATTERN}')",
+    "message": "metadata.name must be a DNS-1123 label: at most 63 lower-case letters, "
+    "digits and '-', no dots (it becomes a Job name, a label value and a bus subject token)",
+}
 
 
 def crd_for(model: type[Resource]) -> dict[str, Any]:
@@ -40,6 +45,8 @@ def crd_for(model: type[Resource]) -> dict[str, Any]:
             "status": status_schema,
         },
     }
+    if info.label_name:
+        schema["x-kubernetes-validations"] = [_NAME_RULE]
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",

@@ -190,12 +190,10 @@ def effective_tools(tools: _jobbuilder.Tools, policy: ClawPolicy | None) -> _job
     """The run's tools narrowed by the policy, exactly as the mutating webhook narrows them."""
     if policy is None:
         return tools
-    requested = ToolPolicy(allow=list(tools.allow) or None, deny=list(tools.deny) or None)
+    allow = None if tools.allow is None else list(tools.allow)
+    requested = ToolPolicy(allow=allow, deny=list(tools.deny) or None)
     effective = effective_tool_policy(policy, requested)
-    allow = tuple(effective.allow or ())
-    if tools.allow and not allow:
-        allow = ("none",)  # an empty TOOLS_ALLOW means "all" to the agent: offer nothing
-    return _jobbuilder.Tools(allow, tuple(effective.deny or ()))
+    return _jobbuilder.Tools(tuple(effective.allow or ()), tuple(effective.deny or ()))
 
 
 async def _get_instance(ctx: Context, run: AgentRun) -> ClawInstance:
