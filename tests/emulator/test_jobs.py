@@ -5,6 +5,7 @@ Needs kube-controller-manager's Job controller on a real cluster."""
 from __future__ import annotations
 
 import kubernetes
+import pytest
 
 from k8sclaw_protocol import names
 from tests.emulator._util import unique, wait_for
@@ -79,3 +80,19 @@ def test_job_fails_after_backoff_limit(kube: KubeEnv, kubelet: ProcessKubelet) -
     )
     failed = [c for c in job["status"]["conditions"] if c["type"] == "Failed"]
     assert failed and failed[0]["reason"] == "BackoffLimitExceeded"
+
+
+def test_label_values_over_63_characters_are_refused(kube: KubeEnv) -> None:
+    """A Job name over 63 characters is a valid object name but not a valid label value
+    (the Job controller's job-name label), so kube-apiserver refuses the Job with 422."""
+    batch = kubernetes.client.BatchV1Api(kube.api_client)
+    long_name = unique("job") + "-" + "x" * 60
+    with pytest.raises(kubernetes.client.ApiException) as refused:
+        batch.create_namespaced_job(kube.namespace, _job(long_name, "pass"))
+    assert refused.value.status == 422
+    assert "must be no more than 63 characters" in str(refused.value.body)
+    core = kubernetes.client.CoreV1Api(kube.api_client)
+    bad = {"metadata": {"name": unique("cm"), "labels": {"team": "a b"}}}
+    with pytest.raises(kubernetes.client.ApiException) as spaced:
+        core.create_namespaced_config_map(kube.namespace, bad)
+    assert spaced.value.status == 422 and "metadata.labels" in str(spaced.value.body)

@@ -19,12 +19,19 @@ from k8sclaw_controllers.manager import (
     _instance,
     _jobbuilder,
     _kube,
-    _netpol,
-    _skills,
+    _launch,
 )
 from k8sclaw_controllers.manager._context import Context, condition, now, timestamp
-from k8sclaw_controllers.policy import Decision, effective_tool_policy, evaluate_run
-from k8sclaw_protocol import TERMINAL_PHASES, AgentRun, ClawInstance, ClawPolicy, ToolPolicy, names
+from k8sclaw_controllers.policy import Decision, bind, effective_tool_policy, evaluate_run
+from k8sclaw_protocol import (
+    TERMINAL_PHASES,
+    AgentRun,
+    ClawInstance,
+    ClawPolicy,
+    SkillPack,
+    ToolPolicy,
+    names,
+)
 
 log = logging.getLogger("k8sclaw.controller.agentrun")
 Body = dict[str, Any]
@@ -67,22 +74,18 @@ async def reconcile(ctx: Context, body: Body, event_type: str | None) -> None:
 
 async def _start(ctx: Context, run: AgentRun, body: Body) -> None:
     try:
-        tools = await precheck(ctx, run)
-    except PrecheckError as exc:
+        tools, bound = await precheck(ctx, run)
+        created = await _launch.launch(ctx, bound, tools)
+    except (PrecheckError, _launch.RefusedError) as exc:
         await _completion.fail(ctx, run.namespace, run.name, exc.reason, str(exc))
         return
     except QueuedError as exc:
         await _queue(ctx, run, str(exc), exc.limit)
         return
-    await _ensure_service_account(ctx, run.namespace)
-    await _skills.mirror_for_run(ctx, run)
-    await _netpol.ensure(ctx, run.namespace, run.spec.instance_ref)
-    job = _jobbuilder.build_job(run, ctx.job_options, tools)
-    try:
-        await ctx.kube.create(_kube.group("batch/v1", run.namespace, "jobs"), job, read=False)
+    if created:
         ctx.event(body, "JobCreated", f"created Job {run.name}")
         _health.RUNS_STARTED.inc()
-    except _kube.ConflictError:
+    else:
         log.info("Job %s/%s already exists; adopting it", run.namespace, run.name)
     # One status write per start: phase, Job, start time and conditions together.
     generation = run.metadata.generation
@@ -110,8 +113,10 @@ class QueuedError(Exception):
         self.limit = limit
 
 
-async def precheck(ctx: Context, run: AgentRun) -> _jobbuilder.Tools:
-    """Judge the run with the shared policy engine (the webhook's rules); effective tools.
+async def precheck(ctx: Context, run: AgentRun) -> tuple[_jobbuilder.Tools, AgentRun]:
+    """Judge the run with the shared policy engine (the webhook's rules, confinement
+    included); its effective tools and the run bound to its instance's model binding,
+    which is what the Job is built from.
 
     Defence in depth: with the webhook installed these rules already held at admission;
     without it, this is where they are enforced. The concurrency limit is the one rule
@@ -119,6 +124,7 @@ async def precheck(ctx: Context, run: AgentRun) -> _jobbuilder.Tools:
     """
     instance = await _get_instance(ctx, run)
     policy = await _policy(ctx, run, instance)
+    packs = await _skill_packs(ctx, run)
     limits = policy.spec.subagent_policy if policy else None
     key = (run.namespace, run.name)
     if limits:
@@ -129,7 +135,9 @@ async def precheck(ctx: Context, run: AgentRun) -> _jobbuilder.Tools:
         if limits
         else None
     )
-    decision = evaluate_run(run, policy, running_in_instance=active)
+    decision = evaluate_run(
+        run, policy, running_in_instance=active, instance=instance, skill_packs=packs
+    )
     waiting = [v for v in decision.violations if v.rule == RULE_CONCURRENCY]
     refused = [v for v in decision.violations if v.rule != RULE_CONCURRENCY]
     if refused:
@@ -141,7 +149,25 @@ async def precheck(ctx: Context, run: AgentRun) -> _jobbuilder.Tools:
     record = ctx.state.runs.get(key)
     if record is not None:
         record.holds_slot = True
-    return effective_tools(_jobbuilder.tools_from_spec(run), policy)
+    return effective_tools(_jobbuilder.tools_from_spec(run), policy), bind(run, instance)
+
+
+async def _skill_packs(ctx: Context, run: AgentRun) -> set[str]:
+    """SkillPacks the run names that exist in its namespace or the system namespace
+    (from the watch, else a live read: right after a start the watch may lag)."""
+    found = set()
+    for ref in run.spec.skills:
+        name = ref.skill_pack_ref
+        for namespace in (run.namespace, names.SYSTEM_NAMESPACE):
+            if not name or name in found:
+                break
+            if (namespace, name) in ctx.state.skillpacks:
+                found.add(name)
+                continue
+            with contextlib.suppress(_kube.NotFoundError):
+                await ctx.kube.get(_kube.claw(namespace, SkillPack.info.plural, name))
+                found.add(name)
+    return found
 
 
 async def _count_slots_once(ctx: Context, namespace: str, instance: str) -> None:
@@ -241,29 +267,6 @@ def _parsed(ctx: Context, model: type[M], body: Body) -> M:
     parsed = model.from_wire(body)
     ctx.state.parsed[key] = (body, parsed)
     return parsed
-
-
-async def _ensure_service_account(ctx: Context, namespace: str) -> None:
-    if namespace in ctx.state.service_accounts:
-        return
-    async with ctx.state.lock("serviceaccount", namespace):
-        if namespace not in ctx.state.service_accounts:
-            await _create_service_account(ctx, namespace)
-
-
-async def _create_service_account(ctx: Context, namespace: str) -> None:
-    body = {
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": {
-            "name": names.AGENT_SERVICE_ACCOUNT,
-            "labels": {names.LABEL_MANAGED_BY: names.MANAGED_BY},
-        },
-        "automountServiceAccountToken": False,
-    }
-    with contextlib.suppress(_kube.ConflictError):
-        await ctx.kube.create(_kube.core(namespace, "serviceaccounts"), body)
-    ctx.state.service_accounts.add(namespace)
 
 
 async def _running(ctx: Context, run: AgentRun) -> None:

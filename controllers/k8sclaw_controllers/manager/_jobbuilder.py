@@ -176,7 +176,7 @@ def _agent(run: AgentRun, options: JobOptions, tools: Tools) -> Body:
         "INSTANCE_NAME": spec.instance_ref,
         "TASK": spec.task,
         "SYSTEM_PROMPT": spec.system_prompt or "",
-        "MODEL_PROVIDER": spec.model.provider,
+        "MODEL_PROVIDER": spec.model.provider or "openai",
         "MODEL_NAME": spec.model.model,
         "MODEL_BASE_URL": spec.model.base_url or "",
         "THINKING_MODE": spec.model.thinking or "",

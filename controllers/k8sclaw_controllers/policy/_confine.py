@@ -45,7 +45,7 @@ def _bound_fields(run: AgentRun, instance: ClawInstance) -> list[tuple[str, obje
     """(field, run's value, instance's value) for each field the run set itself."""
     model, bound = run.spec.model, instance_model(instance)
     found: list[tuple[str, object, object]] = []
-    if "provider" in model.model_fields_set:
+    if model.provider is not None:
         found.append(("provider", model.provider, bound.provider))
     if model.auth_secret_ref is not None:
         found.append(("authSecretRef", model.auth_secret_ref, bound.auth_secret_ref))

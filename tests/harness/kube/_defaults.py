@@ -29,6 +29,14 @@ _LABEL_MSG = (
     "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
 )
 _LABEL_NAME_KINDS = {"Namespace", "Service"}
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_LABEL_VALUE_MAX = 63
+_LABEL_VALUE_MSG = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "
+    "or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "
+    "'my_value',  or '12345', regex used for validation is "
+    "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+)
 
 Obj = dict[str, Any]
 
@@ -58,7 +66,10 @@ def apply_defaults(rtype: ResourceType, obj: Obj) -> None:
 def validate(rtype: ResourceType, obj: Obj) -> None:
     """Per-kind validation (422 Invalid) for the rules tests rely on."""
     name = obj["metadata"].get("name", "")
-    causes: list[tuple[str, str]] = []
+    causes = _label_values("metadata.labels", obj["metadata"].get("labels"))
+    if (rtype.group, rtype.kind) == ("batch", "Job"):
+        template = ((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}
+        causes += _label_values("spec.template.labels", template.get("labels"))
     if (rtype.group, rtype.kind) in (("", "Pod"), ("batch", "Job")):
         spec = obj.get("spec") or {}
         prefix = "spec"
@@ -82,6 +93,21 @@ def validate(rtype: ResourceType, obj: Obj) -> None:
                     causes.append((f"{prefix}.containers[{i}].{required}", "Required value"))
     if causes:
         raise _errors.invalid(rtype.group, rtype.kind, name, causes)
+
+
+def _label_values(field: str, labels: object) -> list[tuple[str, str]]:
+    """Label values: at most 63 characters of [A-Za-z0-9_.-], alphanumeric at both ends
+    (kube-apiserver refuses e.g. a Job whose name, copied into a label, is longer)."""
+    if not isinstance(labels, dict):
+        return []
+    causes = []
+    for value in labels.values():
+        text = str(value)
+        if len(text) > _LABEL_VALUE_MAX:
+            causes.append((field, f'Invalid value: "{text}": must be no more than 63 characters'))
+        elif not _LABEL_VALUE.match(text):
+            causes.append((field, f'Invalid value: "{text}": {_LABEL_VALUE_MSG}'))
+    return causes
 
 
 def _container(container: Obj) -> None:
