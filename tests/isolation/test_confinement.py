@@ -22,14 +22,16 @@ from kubernetes.client.exceptions import ApiException
 from k8sclaw_protocol import ClawInstance, build_run, names
 from tests.controllers.manager import _harness
 from tests.harness.kube import KubeEnv
+from tests.policy._egress import allows_ip
 from tests.webhook.test_e2e import DevWebhook, _start, _stop
 
 KEY = "tenant-b-openai-key"
-ENDPOINT = "https://llm.tenant-b.example/v1"
+ENDPOINT = "https://203.0.113.10/v1"  # an IP literal: the NetworkPolicy names it exactly
+ATTACKER = "198.51.100.7"
 ATTACKS = [
     pytest.param({"model": {"model": "gpt-4o", "authSecretRef": "db-password"}},
                  "spec.model.authSecretRef", id="other-secret"),
-    pytest.param({"model": {"model": "gpt-4o", "baseURL": "https://attacker.example/v1"}},
+    pytest.param({"model": {"model": "gpt-4o", "baseURL": f"https://{ATTACKER}/v1"}},
                  "spec.model.baseURL", id="own-server"),
     pytest.param({"model": {"model": "gpt-4o", "provider": "ollama"}},
                  "spec.model.provider", id="other-provider"),
@@ -132,3 +134,9 @@ async def test_without_a_webhook_the_controller_refuses_each_attack_before_any_j
         if c.name == names.CONTAINER_AGENT
     ]
     assert [source.secret_ref.name for source in agent.env_from] == [KEY]
+    # Egress: the instance's endpoint is open, the attacker's server is not.
+    nets = kubernetes.client.NetworkingV1Api(kube.api_client)
+    agent_policy = nets.read_namespaced_network_policy("k8sclaw-agent-tenant-b", kube.namespace)
+    egress = kube.api_client.sanitize_for_serialization(agent_policy)["spec"]["egress"]
+    assert allows_ip(egress, "203.0.113.10", 443)
+    assert not allows_ip(egress, ATTACKER, 443)
