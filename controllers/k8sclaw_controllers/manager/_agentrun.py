@@ -75,6 +75,7 @@ async def reconcile(ctx: Context, body: Body, event_type: str | None) -> None:
 async def _start(ctx: Context, run: AgentRun, body: Body) -> None:
     try:
         tools, bound = await precheck(ctx, run)
+        await _ensure_service_account(ctx, run.namespace)
         created = await _launch.launch(ctx, bound, tools)
     except (PrecheckError, _launch.RefusedError) as exc:
         await _completion.fail(ctx, run.namespace, run.name, exc.reason, str(exc))
@@ -267,6 +268,29 @@ def _parsed(ctx: Context, model: type[M], body: Body) -> M:
     parsed = model.from_wire(body)
     ctx.state.parsed[key] = (body, parsed)
     return parsed
+
+
+async def _ensure_service_account(ctx: Context, namespace: str) -> None:
+    if namespace in ctx.state.service_accounts:
+        return
+    async with ctx.state.lock("serviceaccount", namespace):
+        if namespace not in ctx.state.service_accounts:
+            await _create_service_account(ctx, namespace)
+
+
+async def _create_service_account(ctx: Context, namespace: str) -> None:
+    body = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {
+            "name": names.AGENT_SERVICE_ACCOUNT,
+            "labels": {names.LABEL_MANAGED_BY: names.MANAGED_BY},
+        },
+        "automountServiceAccountToken": False,
+    }
+    with contextlib.suppress(_kube.ConflictError):
+        await ctx.kube.create(_kube.core(namespace, "serviceaccounts"), body)
+    ctx.state.service_accounts.add(namespace)
 
 
 async def _running(ctx: Context, run: AgentRun) -> None:

@@ -1,22 +1,22 @@
-"""Creating what a run needs (ServiceAccount, skill ConfigMaps, NetworkPolicies, Job), and
+"""Creating what a run needs (skill ConfigMaps, NetworkPolicies, Job), and
 turning a refusal by the API server into a loud failure (#13 item 11).
 
-A request the API server refuses with 400, 403 or 422 gets the same answer when
-retried: a run name that cannot be a label value (422), a ResourceQuota that is
-exhausted or a namespace being terminated (403). Retrying forever left such runs
-Pending with no condition and no Event; now the run fails with the API's own message
-(a Failed condition and a warning Event, via `_completion.fail`). Other errors (5xx,
-timeouts, connection loss) still propagate and are retried with back-off.
+The ServiceAccount is created just before, by the reconciler. A request the API server
+refuses with 400, 403 or 422 gets the same answer when retried: a run name that cannot
+be a label value (422), a ResourceQuota that is exhausted or a namespace being
+terminated (403). Retrying forever left such runs Pending with no condition and no
+Event; now the run fails with the API's own message (a Failed condition and a warning
+Event, via `_completion.fail`). Other errors (5xx, timeouts, connection loss) still
+propagate and are retried with back-off.
 """
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from k8sclaw_controllers.manager import _jobbuilder, _kube, _netpol, _skills
 from k8sclaw_controllers.manager._context import Context
-from k8sclaw_protocol import AgentRun, names
+from k8sclaw_protocol import AgentRun
 
 Body = dict[str, Any]
 FINAL_STATUSES = frozenset({400, 403, 422})
@@ -40,10 +40,8 @@ def _reason(error: _kube.KubeError) -> str:
 async def launch(ctx: Context, run: AgentRun, tools: _jobbuilder.Tools) -> bool:
     """Create the run's children and its Job; True when the Job was created (False: it
     already existed and is adopted). Raises `RefusedError` for a final refusal."""
-    step = "ServiceAccount"
+    step = "skill ConfigMaps"
     try:
-        await _ensure_service_account(ctx, run.namespace)
-        step = "skill ConfigMaps"
         await _skills.mirror_for_run(ctx, run)
         step = "NetworkPolicies"
         await _netpol.ensure(ctx, run.namespace, run.spec.instance_ref)
@@ -61,26 +59,3 @@ async def launch(ctx: Context, run: AgentRun, tools: _jobbuilder.Tools) -> bool:
             raise
         text = f"the API server refused the {step}: {error.status} {error.reason}: {error.message}"
         raise RefusedError(_reason(error), text) from error
-
-
-async def _ensure_service_account(ctx: Context, namespace: str) -> None:
-    if namespace in ctx.state.service_accounts:
-        return
-    async with ctx.state.lock("serviceaccount", namespace):
-        if namespace not in ctx.state.service_accounts:
-            await _create_service_account(ctx, namespace)
-
-
-async def _create_service_account(ctx: Context, namespace: str) -> None:
-    body = {
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": {
-            "name": names.AGENT_SERVICE_ACCOUNT,
-            "labels": {names.LABEL_MANAGED_BY: names.MANAGED_BY},
-        },
-        "automountServiceAccountToken": False,
-    }
-    with contextlib.suppress(_kube.ConflictError):
-        await ctx.kube.create(_kube.core(namespace, "serviceaccounts"), body)
-    ctx.state.service_accounts.add(namespace)
