@@ -62,7 +62,7 @@ from k8sclaw_protocol._policy import (
     ToolGating,
     ToolRule,
 )
-from k8sclaw_protocol._runbuilder import RunSource, build_run, instance_model
+from k8sclaw_protocol._runbuilder import MAX_RUN_NAME, RunSource, build_run, instance_model
 from k8sclaw_protocol._schedule import ClawSchedule, ClawScheduleSpec, ClawScheduleStatus
 from k8sclaw_protocol._skillpack import Skill, SkillPack, SkillPackSpec, SkillPackStatus
 
@@ -114,6 +114,7 @@ __all__ = [
     "KINDS",
     "KindInfo",
     "LogPiece",
+    "MAX_RUN_NAME",
     "ModelSpec",
     "ObjectMeta",
     "OutboundMessage",

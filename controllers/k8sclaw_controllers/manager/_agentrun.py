@@ -22,8 +22,15 @@ from k8sclaw_controllers.manager import (
     _launch,
 )
 from k8sclaw_controllers.manager._context import Context, condition, now, timestamp
-from k8sclaw_controllers.policy import Decision, bind, effective_tool_policy, evaluate_run
+from k8sclaw_controllers.policy import (
+    Decision,
+    bind,
+    effective_tool_policy,
+    evaluate_run,
+    name_token,
+)
 from k8sclaw_protocol import (
+    MAX_RUN_NAME,
     TERMINAL_PHASES,
     AgentRun,
     ClawInstance,
@@ -123,6 +130,7 @@ async def precheck(ctx: Context, run: AgentRun) -> tuple[_jobbuilder.Tools, Agen
     without it, this is where they are enforced. The concurrency limit is the one rule
     that queues instead of failing: the run stays Pending until a slot frees.
     """
+    _check_name(run)
     instance = await _get_instance(ctx, run)
     policy = await _policy(ctx, run, instance)
     packs = await _skill_packs(ctx, run)
@@ -151,6 +159,15 @@ async def precheck(ctx: Context, run: AgentRun) -> tuple[_jobbuilder.Tools, Agen
     if record is not None:
         record.holds_slot = True
     return effective_tools(_jobbuilder.tools_from_spec(run), policy), bind(run, instance)
+
+
+def _check_name(run: AgentRun) -> None:
+    """A name the bus cannot carry (dots, upper case) that a Job would still accept; the
+    webhook (or the CRD's CEL rule) refuses these at create. Longer names are left to
+    the API server, whose 422 on the Job fails the run with its own message."""
+    named = name_token("AgentRun", run.name)
+    if named and len(run.name) <= MAX_RUN_NAME:
+        raise PrecheckError("InvalidName", Decision(violations=tuple(named)).message)
 
 
 async def _skill_packs(ctx: Context, run: AgentRun) -> set[str]:

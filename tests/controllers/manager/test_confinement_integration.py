@@ -144,3 +144,17 @@ async def test_a_run_mounting_a_plain_configmap_fails(kube: KubeEnv) -> None:
         in (run["status"]["error"])
     )
     assert _jobs(kube) == []
+
+
+async def test_a_name_the_bus_cannot_carry_fails_before_any_job(kube: KubeEnv) -> None:
+    """`my.run` is a valid AgentRun and Job name but not a subject token (no webhook here;
+    on a real API server the CRD's CEL rule refuses it at create)."""
+    if kube.is_real:
+        pytest.skip("the CRD's x-kubernetes-validations rule refuses the name at create")
+    create(kube, "clawinstances", _instance())
+    async with _harness.running(_harness.settings_for(kube)):
+        create(kube, "agentruns", run_body("my.run"))
+        run = await wait_run(kube, "my.run", lambda o: phase(o) == "Failed")
+    assert _failed(run)["reason"] == "InvalidName"
+    assert "rule metadata.name" in run["status"]["error"]
+    assert _jobs(kube) == []
