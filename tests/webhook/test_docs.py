@@ -131,6 +131,7 @@ def _confinement_denials() -> list[Any]:
             skill_packs=set(),
         ),
         "name": Decision(violations=tuple(name_token("AgentRun", "my.run"))),
+        "instance-name": Decision(violations=tuple(name_token("ClawInstance", "team.alpha"))),
     }
     return [pytest.param(decision.message, id=name) for name, decision in cases.items()]
 

@@ -149,6 +149,7 @@ def test_dev_mode_registers_and_removes_its_configurations(
     assert [url.rsplit("/", 1)[1] for url in urls] == [
         "mutate-agentrun",
         "validate-agentrun",
+        "validate-clawinstance",
         "validate-clawpolicy",
         "validate-skillpack",
     ]
@@ -356,3 +357,18 @@ def test_a_policy_rule_for_an_unknown_tool_is_refused(enforcing: Cluster) -> Non
         enforcing.create("clawpolicies", policy_body(name="typo", toolGating=typo))
     body = str(caught.value.body)
     assert "toolGating.rules[exec_cmd]" in body and "execute_command" in body
+
+
+def test_an_instance_name_that_cannot_be_a_label_is_refused(enforcing: Cluster) -> None:
+    instance = {
+        "apiVersion": names.GROUP_VERSION,
+        "kind": "ClawInstance",
+        "metadata": {"name": "team.alpha"},
+        "spec": {"agents": {"default": {"model": "gpt-4o"}}},
+    }
+    with pytest.raises(ApiException) as caught:
+        enforcing.create("clawinstances", instance)
+    assert "rule metadata.name" in str(caught.value.body)
+    assert 'ClawInstance name \\"team.alpha\\"' in str(caught.value.body)
+    instance["metadata"]["name"] = "team-alpha"
+    assert enforcing.create("clawinstances", instance)["metadata"]["name"] == "team-alpha"

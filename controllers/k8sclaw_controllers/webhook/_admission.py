@@ -203,6 +203,20 @@ class Admission:
             violations=tuple(validate_policy(policy)), warnings=tuple(policy_warnings(policy))
         )
 
+    async def validate_instance(self, request: AdmissionRequest) -> Decision:
+        """Validating webhook for ClawInstances (CREATE): the name must be a DNS-1123
+        label, as it becomes label values, Deployment names and bus subject tokens."""
+        if request.being_deleted or request.operation != "CREATE":
+            return ALLOW
+        meta = request.object.get("metadata") or {}
+        name, prefix = meta.get("name"), meta.get("generateName")
+        found = name_token(
+            "ClawInstance",
+            name if isinstance(name, str) else None,
+            prefix if isinstance(prefix, str) else None,
+        )
+        return Decision(violations=tuple(found))
+
     async def validate_skillpack(self, request: AdmissionRequest) -> Decision:
         """Validating webhook for SkillPacks: size, names, requirements."""
         if request.being_deleted:
