@@ -96,3 +96,17 @@ def test_label_values_over_63_characters_are_refused(kube: KubeEnv) -> None:
     with pytest.raises(kubernetes.client.ApiException) as spaced:
         core.create_namespaced_config_map(kube.namespace, bad)
     assert spaced.value.status == 422 and "metadata.labels" in str(spaced.value.body)
+
+
+def test_an_object_count_quota_refuses_the_next_job_with_403(kube: KubeEnv) -> None:
+    core = kubernetes.client.CoreV1Api(kube.api_client)
+    quota = {"metadata": {"name": "jobs"}, "spec": {"hard": {"count/jobs.batch": "1"}}}
+    core.create_namespaced_resource_quota(kube.namespace, quota)
+    batch = kubernetes.client.BatchV1Api(kube.api_client)
+    batch.create_namespaced_job(kube.namespace, _job(unique("job"), "pass"))
+    second = unique("job")
+    with pytest.raises(kubernetes.client.ApiException) as refused:
+        batch.create_namespaced_job(kube.namespace, _job(second, "pass"))
+    assert refused.value.status == 403
+    assert f'jobs.batch \\"{second}\\" is forbidden: exceeded quota: jobs' in refused.value.body
+    assert "limited: count/jobs.batch=1" in refused.value.body

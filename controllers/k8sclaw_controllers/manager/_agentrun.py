@@ -84,12 +84,19 @@ async def _start(ctx: Context, run: AgentRun, body: Body) -> None:
         tools, bound = await precheck(ctx, run)
         await _ensure_service_account(ctx, run.namespace)
         created = await _launch.launch(ctx, bound, tools)
-    except (PrecheckError, _launch.RefusedError) as exc:
+    except _launch.RefusedError as exc:
+        if exc.reason == _launch.QUOTA:
+            await _launch.wait_for_quota(ctx, run, str(exc))
+        else:
+            await _completion.fail(ctx, run.namespace, run.name, exc.reason, str(exc))
+        return
+    except PrecheckError as exc:
         await _completion.fail(ctx, run.namespace, run.name, exc.reason, str(exc))
         return
     except QueuedError as exc:
         await _queue(ctx, run, str(exc), exc.limit)
         return
+    ctx.state.quota_attempts.pop((run.namespace, run.name), None)
     if created:
         ctx.event(body, "JobCreated", f"created Job {run.name}")
         _health.RUNS_STARTED.inc()

@@ -158,3 +158,35 @@ async def test_a_name_the_bus_cannot_carry_fails_before_any_job(kube: KubeEnv) -
     assert _failed(run)["reason"] == "InvalidName"
     assert "rule metadata.name" in run["status"]["error"]
     assert _jobs(kube) == []
+
+
+async def test_a_run_over_a_job_quota_waits_queued_and_starts_when_room_frees(
+    kube: KubeEnv,
+) -> None:
+    """A ResourceQuota refusal frees up by itself: the run waits Pending with the API's
+    message in a `Queued` condition and is retried with back-off, never failed."""
+    core = kubernetes.client.CoreV1Api(kube.api_client)
+    quota = {"metadata": {"name": "jobs"}, "spec": {"hard": {"count/jobs.batch": "1"}}}
+    core.create_namespaced_resource_quota(kube.namespace, quota)
+    create(kube, "clawinstances", _instance())
+
+    def quota_queued(obj: dict[str, Any]) -> bool:
+        conditions = (obj.get("status") or {}).get("conditions") or []
+        return any(c["type"] == "Queued" and c["reason"] == "QuotaExceeded" for c in conditions)
+
+    async with _harness.running(_harness.settings_for(kube)):
+        create(kube, "agentruns", run_body("first"))
+        await wait_run(kube, "first", lambda o: phase(o) == "Running")
+        create(kube, "agentruns", run_body("second"))
+        waiting = await wait_run(kube, "second", quota_queued)
+        event = await _event(kube, "second", "QuotaExceeded")
+        kubernetes.client.BatchV1Api(kube.api_client).delete_namespaced_job(
+            "first", kube.namespace, propagation_policy="Background"
+        )
+        started = await wait_run(kube, "second", lambda o: phase(o) == "Running", within=90)
+    assert phase(waiting) == "Pending"
+    [queued] = [c for c in waiting["status"]["conditions"] if c["type"] == "Queued"]
+    assert "the API server refused the Job second: 403" in queued["message"]
+    assert "exceeded quota: jobs" in queued["message"]
+    assert event.type == "Warning"
+    assert not quota_queued(started)

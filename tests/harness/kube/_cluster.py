@@ -13,7 +13,7 @@ import time
 import uuid
 from typing import Any
 
-from tests.harness.kube import _admission, _defaults, _errors, _patch
+from tests.harness.kube import _admission, _defaults, _errors, _patch, _quota
 from tests.harness.kube._store import Obj, Store, clone
 from tests.harness.kube._types import Registry, ResourceType
 
@@ -172,6 +172,7 @@ class Cluster:
             is not None
         ):
             raise _errors.already_exists(rtype.group, rtype.plural, meta["name"])
+        _quota.check(self.store, rtype, namespace, meta["name"])
         if dry_run:
             return body
         return self.render(rtype, self.store.write(rtype.key, body))

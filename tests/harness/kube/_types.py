@@ -79,6 +79,7 @@ BUILTINS: tuple[ResourceType, ...] = (
     _t("", "v1", "ConfigMap", "configmaps", short_names=("cm",)),
     _t("", "v1", "Secret", "secrets", field_selectors=("type",)),
     _t("", "v1", "ServiceAccount", "serviceaccounts", short_names=("sa",)),
+    _t("", "v1", "ResourceQuota", "resourcequotas", short_names=("quota",), status=True),
     _t(
         "",
         "v1",
