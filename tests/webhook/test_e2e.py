@@ -309,9 +309,8 @@ def test_names_that_cannot_become_a_job_or_a_subject_token_are_refused(
     enforcing: Cluster,
 ) -> None:
     _setup(enforcing)
-    for name in ("r" * 64, "my.run"):
-        message = enforcing.refused(run_body(name=name))
-        assert "rule metadata.name" in message and "DNS-1123 label" in message
+    for name in ("r" * 64, "my.run"):  # the CRD schema refuses them before the webhook
+        assert "metadata.name" in enforcing.refused(run_body(name=name))
     generated = run_body(name="")
     del generated["metadata"]["name"]
     generated["metadata"]["generateName"] = "alpha-run-"
@@ -368,7 +367,7 @@ def test_an_instance_name_that_cannot_be_a_label_is_refused(enforcing: Cluster) 
     }
     with pytest.raises(ApiException) as caught:
         enforcing.create("clawinstances", instance)
-    assert "rule metadata.name" in str(caught.value.body)
-    assert 'ClawInstance name \\"team.alpha\\"' in str(caught.value.body)
+    assert "metadata.name" in str(caught.value.body)
+    assert "team.alpha" in str(caught.value.body)
     instance["metadata"]["name"] = "team-alpha"
     assert enforcing.create("clawinstances", instance)["metadata"]["name"] == "team-alpha"

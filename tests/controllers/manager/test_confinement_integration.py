@@ -11,7 +11,8 @@ from typing import Any
 import kubernetes
 import pytest
 
-from k8sclaw_protocol import names
+from k8sclaw_controllers.manager._agentrun import PrecheckError, _check_name
+from k8sclaw_protocol import AgentRun, names
 from tests.controllers.manager import _harness
 from tests.controllers.manager._harness import create, instance_body, phase, run_body, wait_run
 from tests.harness.kube import KubeEnv
@@ -89,18 +90,19 @@ async def test_the_job_takes_secret_and_endpoint_from_the_instance(kube: KubeEnv
 async def test_a_run_whose_job_the_api_server_refuses_fails_with_its_message(
     kube: KubeEnv,
 ) -> None:
-    """A 64-character name is a valid AgentRun name without the webhook, but not a valid
-    label value: the Job create gets 422 and the run fails at once, not Pending forever."""
+    """A sandbox requesting more CPU than its limit is a valid AgentRun, but its Job is
+    invalid: the create gets 422 and the run fails at once, not Pending forever."""
     create(kube, "clawinstances", _instance())
-    name = "r" * 64
+    resources = {"requests": {"cpu": "1"}, "limits": {"cpu": "500m"}}
+    sandbox = {"enabled": True, "resources": resources}
     async with _harness.running(_harness.settings_for(kube)):
-        create(kube, "agentruns", run_body(name))
-        run = await wait_run(kube, name, lambda o: phase(o) == "Failed")
-        event = await _event(kube, name, "JobRejected")
+        create(kube, "agentruns", run_body("greedy", sandbox=sandbox))
+        run = await wait_run(kube, "greedy", lambda o: phase(o) == "Failed")
+        event = await _event(kube, "greedy", "JobRejected")
     failed = _failed(run)
     assert failed["reason"] == "JobRejected"
-    assert f"the API server refused the Job {name}: 422" in run["status"]["error"]
-    assert "63 characters" in run["status"]["error"]
+    assert "the API server refused the Job greedy: 422" in run["status"]["error"]
+    assert "must be less than or equal to cpu limit" in run["status"]["error"]
     assert event.type == "Warning" and "422" in event.message
     assert _jobs(kube) == []
 
@@ -146,18 +148,24 @@ async def test_a_run_mounting_a_plain_configmap_fails(kube: KubeEnv) -> None:
     assert _jobs(kube) == []
 
 
-async def test_a_name_the_bus_cannot_carry_fails_before_any_job(kube: KubeEnv) -> None:
-    """`my.run` is a valid AgentRun and Job name but not a subject token (no webhook here;
-    on a real API server the CRD's CEL rule refuses it at create)."""
-    if kube.is_real:
-        pytest.skip("the CRD's x-kubernetes-validations rule refuses the name at create")
-    create(kube, "clawinstances", _instance())
-    async with _harness.running(_harness.settings_for(kube)):
-        create(kube, "agentruns", run_body("my.run"))
-        run = await wait_run(kube, "my.run", lambda o: phase(o) == "Failed")
-    assert _failed(run)["reason"] == "InvalidName"
-    assert "rule metadata.name" in run["status"]["error"]
-    assert _jobs(kube) == []
+@pytest.mark.parametrize("name", ["my.run", "r" * 64])
+def test_the_crd_refuses_names_the_bus_or_a_job_cannot_carry(kube: KubeEnv, name: str) -> None:
+    """No webhook here: the CRD schema's pattern on metadata.name refuses them (a dotted
+    name would be a valid Job name but no subject token; a 64-character one no label)."""
+    with pytest.raises(kubernetes.client.ApiException) as refused:
+        create(kube, "agentruns", run_body(name))
+    assert refused.value.status == 422
+    assert "metadata.name" in refused.value.body
+
+
+def test_the_precheck_refuses_such_names_from_an_older_crd() -> None:
+    """Defence in depth for runs stored before the CRD had the pattern."""
+    run = AgentRun.from_wire(run_body("my.run"))
+    with pytest.raises(PrecheckError) as refused:
+        _check_name(run)
+    assert refused.value.reason == "InvalidName"
+    assert "rule metadata.name" in str(refused.value)
+    _check_name(AgentRun.from_wire(run_body("r" * 64)))  # left to the API server's 422
 
 
 async def test_a_run_over_a_job_quota_waits_queued_and_starts_when_room_frees(

@@ -91,8 +91,42 @@ def validate(rtype: ResourceType, obj: Obj) -> None:
             for required in ("name", "image"):
                 if not container.get(required):
                     causes.append((f"{prefix}.containers[{i}].{required}", "Required value"))
+            causes += _requests_within_limits(f"{prefix}.containers[{i}]", container)
     if causes:
         raise _errors.invalid(rtype.group, rtype.kind, name, causes)
+
+
+_QUANTITY = re.compile(r"^([0-9.]+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
+_SUFFIX = {
+    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+    "n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15,
+    "E": 1e18,
+}  # fmt: skip
+
+
+def _quantity(value: object) -> float | None:
+    match = _QUANTITY.match(str(value))
+    if match is None:
+        return None
+    return float(match[1]) * _SUFFIX.get(match[2] or "", 1)
+
+
+def _requests_within_limits(field: str, container: Obj) -> list[tuple[str, str]]:
+    """A request above its limit: 422 `must be less than or equal to cpu limit of 500m`."""
+    resources = container.get("resources") or {}
+    requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+    causes = []
+    for name, raw in requests.items():
+        wanted, cap = _quantity(raw), _quantity(limits.get(name))
+        if wanted is not None and cap is not None and wanted > cap:
+            causes.append(
+                (
+                    f"{field}.resources.requests",
+                    f'Invalid value: "{raw}": must be less than or equal to {name} limit '
+                    f"of {limits[name]}",
+                )
+            )
+    return causes
 
 
 def _label_values(field: str, labels: object) -> list[tuple[str, str]]:
