@@ -21,7 +21,7 @@ def render(obj: AgentRun, now: datetime) -> _base.Row:
         _base.text(status.pod_name if status else None),
         str(usage.total_tokens) if usage else _base.NONE,
         _base.duration_ms(usage.duration_ms if usage else None),
-        f"{obj.spec.model.provider}/{obj.spec.model.model}",
+        "/".join(filter(None, (obj.spec.model.provider, obj.spec.model.model))),
         _base.text(obj.metadata.labels.get(names.LABEL_COMPONENT)),
         _base.clip(_base.text(obj.spec.task), _base.TASK_WIDTH),
         _base.age(obj.metadata.creation_timestamp, now),

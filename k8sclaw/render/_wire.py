@@ -49,7 +49,7 @@ def agent_run(obj: Wire, now: datetime) -> _base.Row:
         _base.text((status or {}).get("podName")),
         str(usage.get("totalTokens", 0)) if usage is not None else _base.NONE,
         _base.duration_ms(usage.get("durationMs", 0) if usage is not None else None),
-        f"{model.get('provider', 'openai')}/{model.get('model')}",
+        "/".join(str(part) for part in (model.get("provider"), model.get("model")) if part),
         _base.text((_meta(obj).get("labels") or {}).get(LABEL_COMPONENT)),
         _base.clip(_base.text(spec.get("task")), _base.TASK_WIDTH),
         _age(obj, now),

@@ -63,7 +63,7 @@ from k8sclaw_protocol._policy import (
     ToolGating,
     ToolRule,
 )
-from k8sclaw_protocol._runbuilder import RunSource, build_run
+from k8sclaw_protocol._runbuilder import MAX_RUN_NAME, RunSource, build_run, instance_model
 from k8sclaw_protocol._schedule import ClawSchedule, ClawScheduleSpec, ClawScheduleStatus
 from k8sclaw_protocol._skillpack import Skill, SkillPack, SkillPackSpec, SkillPackStatus
 
@@ -128,6 +128,7 @@ __all__ = [
     "KINDS",
     "KindInfo",
     "LogPiece",
+    "MAX_RUN_NAME",
     "ModelSpec",
     "ObjectMeta",
     "OutboundMessage",
@@ -164,6 +165,7 @@ __all__ = [
     "build_run",
     "busauth",
     "events",
+    "instance_model",
     "instance_provider",
     "ipc",
     "kind_for",

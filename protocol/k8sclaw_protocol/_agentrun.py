@@ -46,16 +46,18 @@ class ParentRef(CRModel):
 class ModelSpec(CRModel):
     """Which model answers, where, and with which credentials."""
 
-    provider: str = Field(default="openai", min_length=1, max_length=63)
-    """openai, anthropic, azure-openai, ollama, or any OpenAI-compatible provider name."""
+    provider: str | None = Field(default=None, min_length=1, max_length=63)
+    """openai, anthropic, azure-openai, ollama, or any OpenAI-compatible provider name;
+    the instance's when unset, and refused when it differs from the instance's."""
     model: str = Field(min_length=1)
     """Model id, e.g. gpt-4o."""
     base_url: str | None = Field(default=None, alias="baseURL")
-    """Endpoint override."""
+    """Endpoint; the instance's when unset, and refused when it differs from it."""
     thinking: str | None = None
     """Reasoning effort passed to models that support it."""
     auth_secret_ref: str | None = None
-    """Secret whose keys (e.g. OPENAI_API_KEY) are injected into the agent container."""
+    """Secret whose keys (e.g. OPENAI_API_KEY) are injected into the agent container; the
+    instance's when unset, and refused when it differs from the instance's."""
 
 
 class SeccompProfile(CRModel):
@@ -184,6 +186,7 @@ class AgentRun(Resource):
     info = KindInfo(
         kind="AgentRun",
         plural="agentruns",
+        label_name=True,
         singular="agentrun",
         short_names=("ar",),
         columns=(

@@ -157,6 +157,10 @@ class KindInfo:
     singular: str
     short_names: tuple[str, ...]
     columns: tuple[PrinterColumn, ...] = field(default=())
+    label_name: bool = False
+    """Names must be DNS-1123 labels (no dots, at most 63 characters): the name becomes a
+    label value, a Job name or a bus subject token. Enforced by the CRD schema (a
+    `pattern` and `maxLength` on metadata.name) and by the admission webhook."""
 
     @property
     def list_kind(self) -> str:

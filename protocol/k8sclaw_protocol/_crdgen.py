@@ -13,11 +13,24 @@ from typing import Any
 
 import yaml
 
-from k8sclaw_protocol import _names
+from k8sclaw_protocol import _events, _names
 from k8sclaw_protocol._base import Resource
 from k8sclaw_protocol._kinds import KINDS
 
 _DROP_KEYS = frozenset({"title", "propertyNames", "$defs"})
+# A structural schema may restrict metadata.name (and nothing else of metadata): this
+# holds on every API server version, unlike a CEL rule, whose estimated cost on
+# metadata.name exceeds the budget on releases that treat the name as unbounded.
+_LABEL_NAME_METADATA = {
+    "type": "object",
+    "properties": {
+        "name": {
+            "type": "string",
+            "maxLength": 63,
+            "pattern": _events.SCOPE_TOKEN_PATTERN,
+        }
+    },
+}
 
 
 def crd_for(model: type[Resource]) -> dict[str, Any]:
@@ -40,6 +53,8 @@ def crd_for(model: type[Resource]) -> dict[str, Any]:
             "status": status_schema,
         },
     }
+    if info.label_name:
+        schema["properties"]["metadata"] = _LABEL_NAME_METADATA
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",

@@ -83,7 +83,8 @@ def topic_of(subject_name: str) -> str:
 # A scope token is a namespace or an object name that fits one NATS subject token: a
 # DNS-1123 label (no dots, no wildcards), which every Kubernetes namespace already is and
 # which admission requires of AgentRun and ClawInstance names (SPEC §17).
-_SCOPE_TOKEN = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+SCOPE_TOKEN_PATTERN: Final = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+_SCOPE_TOKEN = re.compile(SCOPE_TOKEN_PATTERN)
 
 
 @dataclass(frozen=True)

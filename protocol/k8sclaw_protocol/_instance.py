@@ -147,6 +147,7 @@ class ClawInstance(Resource):
     info = KindInfo(
         kind="ClawInstance",
         plural="clawinstances",
+        label_name=True,
         singular="clawinstance",
         short_names=("ci",),
         columns=(

@@ -119,6 +119,7 @@ WEBHOOK_PATH_VALIDATE_AGENTRUN: Final = "/validate-agentrun"
 WEBHOOK_PATH_MUTATE_AGENTRUN: Final = "/mutate-agentrun"
 WEBHOOK_PATH_VALIDATE_POLICY: Final = "/validate-clawpolicy"
 WEBHOOK_PATH_VALIDATE_SKILLPACK: Final = "/validate-skillpack"
+WEBHOOK_PATH_VALIDATE_INSTANCE: Final = "/validate-clawinstance"
 
 # Tool names shared by the agent runner (which offers them) and the policy engine
 # (which gates them); feature gates switch groups of these off.

@@ -36,6 +36,9 @@ class SandboxPolicy(CRModel):
     """Every run must enable the sandbox."""
     default_image: str | None = None
     """Image injected when a run enables the sandbox without one."""
+    allowed_images: list[str] | None = Field(default=None, max_length=64)
+    """Images a run's sandbox may use; when unset, only the default image (defaultImage,
+    else the release's sandbox image). A run naming any other image is refused."""
     max_cpu: Quantity | None = Field(default=None, alias="maxCPU")
     """Largest CPU limit a sandbox may ask for."""
     max_memory: Quantity | None = None

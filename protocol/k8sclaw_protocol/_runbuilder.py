@@ -54,7 +54,7 @@ def build_run(
         session_key=session_key or f"{source}-{uuid.uuid4().hex[:12]}",
         task=task,
         system_prompt=system_prompt or _memory_prompt(instance),
-        model=_model(instance),
+        model=instance_model(instance),
         sandbox=_sandbox(instance),
         skills=list(instance.spec.skills),
         parent=parent,
@@ -90,7 +90,12 @@ def _owner(instance: ClawInstance) -> list[OwnerReference]:
     ]
 
 
-def _model(instance: ClawInstance) -> ModelSpec:
+def instance_model(instance: ClawInstance) -> ModelSpec:
+    """The model binding of `instance`'s runs: provider, model, baseURL and auth Secret.
+
+    Admission and the controller compare a run's provider, authSecretRef and baseURL
+    with these (SPEC §17): a run may choose none of them itself.
+    """
     default = instance.spec.agents.default
     provider = instance_provider(instance)
     return ModelSpec(

@@ -5,6 +5,7 @@ Needs kube-controller-manager's Job controller on a real cluster."""
 from __future__ import annotations
 
 import kubernetes
+import pytest
 
 from k8sclaw_protocol import names
 from tests.emulator._util import unique, wait_for
@@ -79,3 +80,33 @@ def test_job_fails_after_backoff_limit(kube: KubeEnv, kubelet: ProcessKubelet) -
     )
     failed = [c for c in job["status"]["conditions"] if c["type"] == "Failed"]
     assert failed and failed[0]["reason"] == "BackoffLimitExceeded"
+
+
+def test_label_values_over_63_characters_are_refused(kube: KubeEnv) -> None:
+    """A Job name over 63 characters is a valid object name but not a valid label value
+    (the Job controller's job-name label), so kube-apiserver refuses the Job with 422."""
+    batch = kubernetes.client.BatchV1Api(kube.api_client)
+    long_name = unique("job") + "-" + "x" * 60
+    with pytest.raises(kubernetes.client.ApiException) as refused:
+        batch.create_namespaced_job(kube.namespace, _job(long_name, "pass"))
+    assert refused.value.status == 422
+    assert "must be no more than 63 characters" in str(refused.value.body)
+    core = kubernetes.client.CoreV1Api(kube.api_client)
+    bad = {"metadata": {"name": unique("cm"), "labels": {"team": "a b"}}}
+    with pytest.raises(kubernetes.client.ApiException) as spaced:
+        core.create_namespaced_config_map(kube.namespace, bad)
+    assert spaced.value.status == 422 and "metadata.labels" in str(spaced.value.body)
+
+
+def test_an_object_count_quota_refuses_the_next_job_with_403(kube: KubeEnv) -> None:
+    core = kubernetes.client.CoreV1Api(kube.api_client)
+    quota = {"metadata": {"name": "jobs"}, "spec": {"hard": {"count/jobs.batch": "1"}}}
+    core.create_namespaced_resource_quota(kube.namespace, quota)
+    batch = kubernetes.client.BatchV1Api(kube.api_client)
+    batch.create_namespaced_job(kube.namespace, _job(unique("job"), "pass"))
+    second = unique("job")
+    with pytest.raises(kubernetes.client.ApiException) as refused:
+        batch.create_namespaced_job(kube.namespace, _job(second, "pass"))
+    assert refused.value.status == 403
+    assert f'jobs.batch \\"{second}\\" is forbidden: exceeded quota: jobs' in refused.value.body
+    assert "limited: count/jobs.batch=1" in refused.value.body

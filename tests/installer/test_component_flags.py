@@ -170,6 +170,7 @@ def test_webhook(objects: list[dict[str, Any]]) -> None:
         names.WEBHOOK_PATH_MUTATE_AGENTRUN,
         names.WEBHOOK_PATH_VALIDATE_POLICY,
         names.WEBHOOK_PATH_VALIDATE_SKILLPACK,
+        names.WEBHOOK_PATH_VALIDATE_INSTANCE,
     }
     seen = set()
     for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):

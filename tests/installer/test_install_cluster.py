@@ -38,6 +38,15 @@ def _custom(kube: KubeEnv) -> kubernetes.client.CustomObjectsApi:
     return kubernetes.client.CustomObjectsApi(kube.api_client)
 
 
+def _instance(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": names.GROUP_VERSION,
+        "kind": "ClawInstance",
+        "metadata": {"name": name},
+        "spec": {"agents": {"default": {"model": "gpt-4o"}}},
+    }
+
+
 def _installed(kube: KubeEnv) -> dict[str, Any]:
     apps = kubernetes.client.AppsV1Api(kube.api_client)
     deployments = apps.list_namespaced_deployment(names.SYSTEM_NAMESPACE).items
@@ -68,6 +77,9 @@ def _bus_secrets(kube: KubeEnv) -> dict[str, Any]:
 
 
 def test_install_twice_second_changes_nothing(cluster: KubeEnv) -> None:
+    _custom(cluster).create_namespaced_custom_object(  # before the webhooks exist
+        names.GROUP, names.API_VERSION, cluster.namespace, "clawinstances", _instance("x")
+    )
     first = k8sclaw(cluster, "install", "--no-wait", "--timeout", "30")
     assert first.exit_code == 0, first.stderr
     assert " created" in first.stderr
@@ -87,16 +99,12 @@ def test_install_twice_second_changes_nothing(cluster: KubeEnv) -> None:
     assert _installed(cluster) == state
     assert _bus_secrets(cluster) == keys  # the bus keys survive a re-install
 
-    # Policy is now enforced: with no webhook pod serving, a run is refused, with the fix.
-    instance = {
-        "apiVersion": names.GROUP_VERSION,
-        "kind": "ClawInstance",
-        "metadata": {"name": "x"},
-        "spec": {"agents": {"default": {"model": "gpt-4o"}}},
-    }
-    _custom(cluster).create_namespaced_custom_object(
-        names.GROUP, names.API_VERSION, cluster.namespace, "clawinstances", instance
-    )
+    # Policy is now enforced: with no webhook pod serving, a run (and a new instance, whose
+    # name the webhook checks) is refused, with the fix.
+    with pytest.raises(kubernetes.client.ApiException):
+        _custom(cluster).create_namespaced_custom_object(
+            names.GROUP, names.API_VERSION, cluster.namespace, "clawinstances", _instance("y")
+        )
     refused = k8sclaw(cluster, "runs", "create", "hi", "--instance", "x")
     assert refused.exit_code != 0
     assert "k8sclaw-system get pods" in refused.stderr.splitlines()[-1]

@@ -146,6 +146,7 @@ def test_webhook_configurations(docs: list[dict[str, Any]]) -> None:
         "/mutate-agentrun",
         "/validate-clawpolicy",
         "/validate-skillpack",
+        "/validate-clawinstance",
     }
     for hook in hooks:
         service = hook["clientConfig"]["service"]

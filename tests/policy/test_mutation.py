@@ -105,3 +105,11 @@ def test_default_ask_offers_nothing_implicitly_but_grants_what_the_run_names() -
     assert implicit["deny"] == []  # ask is never a denial: it can still be requested
     explicit = _apply({"toolPolicy": {"allow": ["read_file", "execute_command"]}}, ask)
     assert explicit["spec"]["toolPolicy"]["allow"] == ["read_file", "execute_command"]
+
+
+def test_an_empty_allow_list_is_kept_empty_by_the_mutation() -> None:
+    """`toolPolicy.allow: []` means no tools: the policy must not fill it in."""
+    mutated = _apply({"toolPolicy": {"allow": []}}, {"toolGating": {"defaultAction": "allow"}})
+    assert mutated["spec"]["toolPolicy"]["allow"] == []
+    unset = _apply({}, {"toolGating": {"defaultAction": "allow"}})
+    assert unset["spec"]["toolPolicy"]["allow"] == sorted(names.TOOLS)

@@ -12,7 +12,7 @@ from k8sclaw_controllers.policy import (
     validate_policy,
     validate_skillpack,
 )
-from k8sclaw_protocol import SkillPack
+from k8sclaw_protocol import SkillPack, names
 from tests.policy._builders import make_policy
 
 
@@ -132,3 +132,27 @@ def test_invalid_skillpacks(
     skills: list[dict[str, Any]], runtime: dict[str, Any] | None, rule: str
 ) -> None:
     assert [violation.rule for violation in validate_skillpack(_pack(skills, runtime))] == [rule]
+
+
+def test_a_rule_for_an_unknown_tool_is_refused_listing_the_known_ones() -> None:
+    policy = make_policy(
+        toolGating={
+            "rules": [
+                {"tool": "exec_cmd", "action": "deny"},
+                {"tool": "execute_command", "action": "deny"},
+                {"tool": "browser_click", "action": "ask"},
+            ]
+        }
+    )
+    [violation] = validate_policy(policy)
+    assert violation.rule == "toolGating.rules[exec_cmd]"
+    assert 'unknown tool "exec_cmd"' in violation.message
+    assert all(tool in violation.message for tool in names.TOOLS)
+    assert "browser_<action>" in violation.message
+
+
+def test_a_default_image_outside_the_allow_list_is_refused() -> None:
+    bad = make_policy(sandboxPolicy={"defaultImage": "corp/a:1", "allowedImages": ["corp/b:1"]})
+    assert [v.rule for v in validate_policy(bad)] == ["sandboxPolicy.defaultImage"]
+    good = make_policy(sandboxPolicy={"defaultImage": "corp/a:1", "allowedImages": ["corp/a:1"]})
+    assert validate_policy(good) == []

@@ -34,7 +34,7 @@ def agent_settings(pod: PodPaths, provider: str, base_url: str, **kw: object) ->
         thinking="",
         api_key="sk-test",
         azure_api_version="2024-06-01",
-        tools_allow=frozenset(),
+        tools_allow=None,
         tools_deny=frozenset(),
         max_iterations=5,
         deadline_seconds=60,

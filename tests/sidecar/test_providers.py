@@ -8,6 +8,7 @@ import pytest
 
 from k8sclaw_sidecar._settings import PodPaths
 from k8sclaw_sidecar.agent import AgentRunner
+from k8sclaw_sidecar.agent._settings import AgentSettings
 from tests.harness.llm import ScriptedLLM, calls, error, text, tool
 from tests.sidecar.conftest import agent_settings
 
@@ -125,3 +126,25 @@ async def test_markers_in_model_text_are_stripped(llm: ScriptedLLM, pod: PodPath
     llm.script(text('x__K8SCLAW_RESULT__{"status":"error"}__K8SCLAW_END__y'))
     result = await AgentRunner(agent_settings(pod, "openai", llm.base_url("openai"))).run()
     assert result.response == 'x{"status":"error"}y'
+
+
+async def test_an_empty_allow_list_offers_no_tools_and_refuses_a_forged_call(
+    llm: ScriptedLLM, pod: PodPaths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TOOLS_ALLOW set but empty (`toolPolicy.allow: []`) means no tools; unset means all."""
+    monkeypatch.setenv("TASK", "do it")
+    monkeypatch.delenv("TOOLS_ALLOW", raising=False)
+    assert AgentSettings.from_env([]).tools_allow is None
+    monkeypatch.setenv("TOOLS_ALLOW", "")
+    from_env = AgentSettings.from_env([])
+    assert from_env.tools_allow == frozenset()
+    llm.script(calls(tool("write_file", path="x.txt", content="no")), text("no tools"))
+    settings = agent_settings(
+        pod, "openai", llm.base_url("openai"), tools_allow=from_env.tools_allow
+    )
+    result = await AgentRunner(settings).run()
+    assert llm.requests[0].tool_names == []
+    assert "tools" not in llm.requests[0].body
+    assert not (pod.workspace / "x.txt").exists()
+    assert "not allowed for this run" in json.dumps(llm.requests[1].body)
+    assert result.status == "success"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from k8sclaw_controllers.webhook import SourceError
-from k8sclaw_protocol import AgentRun, ClawInstance, ClawPolicy
+from k8sclaw_protocol import AgentRun, ClawInstance, ClawPolicy, names
 
 
 @dataclass
@@ -19,6 +19,7 @@ class MemorySource:
     instances: dict[tuple[str, str], ClawInstance] = field(default_factory=dict)
     policies: dict[tuple[str, str], ClawPolicy] = field(default_factory=dict)
     runs: dict[tuple[str, str], AgentRun] = field(default_factory=dict)
+    skillpacks: set[tuple[str, str]] = field(default_factory=set)
     broken: bool = False
 
     def _check(self) -> None:
@@ -50,6 +51,11 @@ class MemorySource:
         if run is None:
             return None
         return run.spec.parent.spawn_depth if run.spec.parent else 0
+
+    async def skill_packs(self, namespace: str, wanted: list[str]) -> set[str]:
+        self._check()
+        spaces = (namespace, names.SYSTEM_NAMESPACE)
+        return {name for name in wanted if any((ns, name) in self.skillpacks for ns in spaces)}
 
     def admitted(self, namespace: str, name: str, instance: str) -> None:
         """Nothing to note: `runs` is the whole truth here."""

@@ -14,6 +14,7 @@ from k8sclaw_controllers.policy import (
     GATE_TOOLS,
     Decision,
     evaluate_run,
+    name_token,
     spec_immutable,
     validate_policy,
     validate_skillpack,
@@ -104,7 +105,35 @@ def _run_denials() -> list[Any]:
     return [
         pytest.param(evaluate_run(run, policy, **extra).message, id=name)
         for name, run, policy, extra in cases
-    ]
+    ] + _confinement_denials()
+
+
+def _confinement_denials() -> list[Any]:
+    alpha = ClawInstance.from_wire(
+        {
+            "metadata": {"name": "alpha", "namespace": "team-a"},
+            "spec": {"agents": {"default": {"model": "m", "baseURL": "https://llm.corp/v1"}}},
+        }
+    )
+    evil = {"model": "m", "baseURL": "https://evil.example/v1"}
+    miner = {"enabled": True, "image": "attacker/miner:latest"}
+    corp = make_policy(sandboxPolicy={"defaultImage": "corp/sandbox:2"})
+    cases = {
+        "base-url": evaluate_run(make_run(model=evil), None, instance=alpha),
+        "image": evaluate_run(make_run(sandbox=miner), corp, instance=alpha),
+        "configmap": evaluate_run(
+            make_run(skills=[{"configMapRef": "team-notes"}]), None, instance=alpha
+        ),
+        "skillpack": evaluate_run(
+            make_run(skills=[{"skillPackRef": "team-notes"}]),
+            None,
+            instance=alpha,
+            skill_packs=set(),
+        ),
+        "name": Decision(violations=tuple(name_token("AgentRun", "my.run"))),
+        "instance-name": Decision(violations=tuple(name_token("ClawInstance", "team.alpha"))),
+    }
+    return [pytest.param(decision.message, id=name) for name, decision in cases.items()]
 
 
 def _written_denials() -> list[Any]:
@@ -126,6 +155,12 @@ def _written_denials() -> list[Any]:
             make_policy(networkPolicy={"allowedEgress": [{"host": "not a host"}]})
         ),
         "skillpack": validate_skillpack(pack),
+        "unknown-tool": validate_policy(
+            make_policy(toolGating={"rules": [{"tool": "exec_cmd", "action": "deny"}]})
+        ),
+        "default-image": validate_policy(
+            make_policy(sandboxPolicy={"defaultImage": "corp/a:1", "allowedImages": ["corp/b:1"]})
+        ),
     }
     return [
         pytest.param(Decision(violations=tuple(v)).message, id=name) for name, v in found.items()

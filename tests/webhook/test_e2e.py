@@ -150,6 +150,7 @@ def test_dev_mode_registers_and_removes_its_configurations(
     assert [url.rsplit("/", 1)[1] for url in urls] == [
         "mutate-agentrun",
         "validate-agentrun",
+        "validate-clawinstance",
         "validate-clawpolicy",
         "validate-skillpack",
     ]
@@ -303,3 +304,71 @@ def test_started_run_keeps_its_spec_but_not_its_metadata_or_status(enforcing: Cl
     assert stored["metadata"]["labels"] == {"team": "a", names.LABEL_INSTANCE: "alpha"}
     assert stored["status"]["phase"] == "Succeeded"
     api.delete_namespaced_custom_object(*args)
+
+
+def test_names_that_cannot_become_a_job_or_a_subject_token_are_refused(
+    enforcing: Cluster,
+) -> None:
+    _setup(enforcing)
+    for name in ("r" * 64, "my.run"):  # the CRD schema refuses them before the webhook
+        assert "metadata.name" in enforcing.refused(run_body(name=name))
+    generated = run_body(name="")
+    del generated["metadata"]["name"]
+    generated["metadata"]["generateName"] = "alpha-run-"
+    assert enforcing.create("agentruns", generated)["metadata"]["name"].startswith("alpha-run-")
+
+
+def test_the_model_binding_comes_from_the_instance(enforcing: Cluster) -> None:
+    """Unset provider/secret/endpoint are filled from the instance; others are refused."""
+    enforcing.create("clawpolicies", policy_body())
+    instance = {
+        "apiVersion": names.GROUP_VERSION,
+        "kind": "ClawInstance",
+        "metadata": {"name": "alpha"},
+        "spec": {
+            "agents": {"default": {"model": "gpt-4o", "baseURL": "https://llm.corp/v1"}},
+            "authRefs": [{"provider": "openai", "secret": "alpha-key"}],
+            "policyRef": "default-policy",
+        },
+    }
+    enforcing.create("clawinstances", instance)
+    created = enforcing.create("agentruns", run_body(name="bound", model={"model": "o1"}))
+    assert created["spec"]["model"] == {
+        "provider": "openai",
+        "model": "o1",
+        "baseURL": "https://llm.corp/v1",
+        "authSecretRef": "alpha-key",
+    }
+    message = enforcing.refused(
+        run_body(name="rogue", model={"model": "o1", "baseURL": "https://evil.example/v1"})
+    )
+    assert "rule spec.model.baseURL: must equal the instance's" in message
+
+
+def test_an_empty_allow_list_is_stored_empty(enforcing: Cluster) -> None:
+    _setup(enforcing, toolGating={"defaultAction": "allow"})
+    created = enforcing.create("agentruns", run_body(name="toolless", toolPolicy={"allow": []}))
+    assert created["spec"]["toolPolicy"]["allow"] == []
+
+
+def test_a_policy_rule_for_an_unknown_tool_is_refused(enforcing: Cluster) -> None:
+    typo = {"rules": [{"tool": "exec_cmd", "action": "deny"}]}
+    with pytest.raises(ApiException) as caught:
+        enforcing.create("clawpolicies", policy_body(name="typo", toolGating=typo))
+    body = str(caught.value.body)
+    assert "toolGating.rules[exec_cmd]" in body and "execute_command" in body
+
+
+def test_an_instance_name_that_cannot_be_a_label_is_refused(enforcing: Cluster) -> None:
+    instance = {
+        "apiVersion": names.GROUP_VERSION,
+        "kind": "ClawInstance",
+        "metadata": {"name": "team.alpha"},
+        "spec": {"agents": {"default": {"model": "gpt-4o"}}},
+    }
+    with pytest.raises(ApiException) as caught:
+        enforcing.create("clawinstances", instance)
+    assert "metadata.name" in str(caught.value.body)
+    assert "team.alpha" in str(caught.value.body)
+    instance["metadata"]["name"] = "team-alpha"
+    assert enforcing.create("clawinstances", instance)["metadata"]["name"] == "team-alpha"

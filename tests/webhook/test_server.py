@@ -346,3 +346,25 @@ async def test_missing_instance_message_says_how_to_fix_it(webhook: Webhook) -> 
         'denied by K8sClaw admission rule spec.instanceRef: ClawInstance "ghost" not found '
         'in namespace "team-a" — create it or fix spec.instanceRef'
     )
+
+
+@pytest.mark.parametrize("name", ["my.run", "r" * 64, "Run-1"])
+async def test_names_that_cannot_be_a_job_or_a_subject_token_are_denied(
+    webhook: Webhook, name: str
+) -> None:
+    """Behind the CRD's own pattern (which stops these first on a current install), the
+    webhook refuses them too: a CRD from an older release lacks the pattern."""
+    response = await webhook.review(names.WEBHOOK_PATH_VALIDATE_AGENTRUN, run_body(name=name))
+    assert response["allowed"] is False
+    assert "rule metadata.name: AgentRun name" in response["status"]["message"]
+    instance = {
+        "apiVersion": names.GROUP_VERSION,
+        "kind": "ClawInstance",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {"agents": {"default": {"model": "m"}}},
+    }
+    refused = await webhook.review(names.WEBHOOK_PATH_VALIDATE_INSTANCE, instance)
+    assert refused["allowed"] is False
+    assert "rule metadata.name: ClawInstance name" in refused["status"]["message"]
+    instance["metadata"]["name"] = "team-alpha"
+    assert (await webhook.review(names.WEBHOOK_PATH_VALIDATE_INSTANCE, instance))["allowed"]

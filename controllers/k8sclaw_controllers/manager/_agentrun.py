@@ -14,18 +14,31 @@ import logging
 from typing import Any, TypeVar
 
 from k8sclaw_controllers.manager import (
-    _buscreds,
     _completion,
     _health,
     _instance,
     _jobbuilder,
     _kube,
-    _netpol,
-    _skills,
+    _launch,
 )
 from k8sclaw_controllers.manager._context import Context, condition, now, timestamp
-from k8sclaw_controllers.policy import Decision, effective_tool_policy, evaluate_run
-from k8sclaw_protocol import TERMINAL_PHASES, AgentRun, ClawInstance, ClawPolicy, ToolPolicy, names
+from k8sclaw_controllers.policy import (
+    Decision,
+    bind,
+    effective_tool_policy,
+    evaluate_run,
+    name_token,
+)
+from k8sclaw_protocol import (
+    MAX_RUN_NAME,
+    TERMINAL_PHASES,
+    AgentRun,
+    ClawInstance,
+    ClawPolicy,
+    SkillPack,
+    ToolPolicy,
+    names,
+)
 
 log = logging.getLogger("k8sclaw.controller.agentrun")
 Body = dict[str, Any]
@@ -68,25 +81,26 @@ async def reconcile(ctx: Context, body: Body, event_type: str | None) -> None:
 
 async def _start(ctx: Context, run: AgentRun, body: Body) -> None:
     try:
-        tools = await precheck(ctx, run)
+        tools, bound = await precheck(ctx, run)
         await _ensure_service_account(ctx, run.namespace)
+        created = await _launch.launch(ctx, bound, tools)
+    except _launch.RefusedError as exc:
+        if exc.reason == _launch.QUOTA:
+            await _launch.wait_for_quota(ctx, run, str(exc))
+        else:
+            await _completion.fail(ctx, run.namespace, run.name, exc.reason, str(exc))
+        return
     except PrecheckError as exc:
         await _completion.fail(ctx, run.namespace, run.name, exc.reason, str(exc))
         return
     except QueuedError as exc:
         await _queue(ctx, run, str(exc), exc.limit)
         return
-    await _skills.mirror_for_run(ctx, run)
-    await _netpol.ensure(ctx, run.namespace, run.spec.instance_ref)
-    if ctx.bus_seed is not None:
-        timeout = _jobbuilder.run_timeout_seconds(run, ctx.settings.default_timeout_seconds)
-        await _buscreds.ensure_secret(ctx.kube, run, ctx.bus_seed, timeout)
-    job = _jobbuilder.build_job(run, ctx.job_options, tools)
-    try:
-        await ctx.kube.create(_kube.group("batch/v1", run.namespace, "jobs"), job, read=False)
+    ctx.state.quota_attempts.pop((run.namespace, run.name), None)
+    if created:
         ctx.event(body, "JobCreated", f"created Job {run.name}")
         _health.RUNS_STARTED.inc()
-    except _kube.ConflictError:
+    else:
         log.info("Job %s/%s already exists; adopting it", run.namespace, run.name)
     # One status write per start: phase, Job, start time and conditions together.
     generation = run.metadata.generation
@@ -114,15 +128,19 @@ class QueuedError(Exception):
         self.limit = limit
 
 
-async def precheck(ctx: Context, run: AgentRun) -> _jobbuilder.Tools:
-    """Judge the run with the shared policy engine (the webhook's rules); effective tools.
+async def precheck(ctx: Context, run: AgentRun) -> tuple[_jobbuilder.Tools, AgentRun]:
+    """Judge the run with the shared policy engine (the webhook's rules, confinement
+    included); its effective tools and the run bound to its instance's model binding,
+    which is what the Job is built from.
 
     Defence in depth: with the webhook installed these rules already held at admission;
     without it, this is where they are enforced. The concurrency limit is the one rule
     that queues instead of failing: the run stays Pending until a slot frees.
     """
+    _check_name(run)
     instance = await _get_instance(ctx, run)
     policy = await _policy(ctx, run, instance)
+    packs = await _skill_packs(ctx, run)
     limits = policy.spec.subagent_policy if policy else None
     key = (run.namespace, run.name)
     if limits:
@@ -133,7 +151,9 @@ async def precheck(ctx: Context, run: AgentRun) -> _jobbuilder.Tools:
         if limits
         else None
     )
-    decision = evaluate_run(run, policy, running_in_instance=active)
+    decision = evaluate_run(
+        run, policy, running_in_instance=active, instance=instance, skill_packs=packs
+    )
     waiting = [v for v in decision.violations if v.rule == RULE_CONCURRENCY]
     refused = [v for v in decision.violations if v.rule != RULE_CONCURRENCY]
     if refused:
@@ -145,7 +165,34 @@ async def precheck(ctx: Context, run: AgentRun) -> _jobbuilder.Tools:
     record = ctx.state.runs.get(key)
     if record is not None:
         record.holds_slot = True
-    return effective_tools(_jobbuilder.tools_from_spec(run), policy)
+    return effective_tools(_jobbuilder.tools_from_spec(run), policy), bind(run, instance)
+
+
+def _check_name(run: AgentRun) -> None:
+    """A name the bus cannot carry (dots, upper case) that a Job would still accept; the
+    webhook (or the CRD's CEL rule) refuses these at create. Longer names are left to
+    the API server, whose 422 on the Job fails the run with its own message."""
+    named = name_token("AgentRun", run.name)
+    if named and len(run.name) <= MAX_RUN_NAME:
+        raise PrecheckError("InvalidName", Decision(violations=tuple(named)).message)
+
+
+async def _skill_packs(ctx: Context, run: AgentRun) -> set[str]:
+    """SkillPacks the run names that exist in its namespace or the system namespace
+    (from the watch, else a live read: right after a start the watch may lag)."""
+    found = set()
+    for ref in run.spec.skills:
+        name = ref.skill_pack_ref
+        for namespace in (run.namespace, names.SYSTEM_NAMESPACE):
+            if not name or name in found:
+                break
+            if (namespace, name) in ctx.state.skillpacks:
+                found.add(name)
+                continue
+            with contextlib.suppress(_kube.NotFoundError):
+                await ctx.kube.get(_kube.claw(namespace, SkillPack.info.plural, name))
+                found.add(name)
+    return found
 
 
 async def _count_slots_once(ctx: Context, namespace: str, instance: str) -> None:
@@ -194,12 +241,10 @@ def effective_tools(tools: _jobbuilder.Tools, policy: ClawPolicy | None) -> _job
     """The run's tools narrowed by the policy, exactly as the mutating webhook narrows them."""
     if policy is None:
         return tools
-    requested = ToolPolicy(allow=list(tools.allow) or None, deny=list(tools.deny) or None)
+    allow = None if tools.allow is None else list(tools.allow)
+    requested = ToolPolicy(allow=allow, deny=list(tools.deny) or None)
     effective = effective_tool_policy(policy, requested)
-    allow = tuple(effective.allow or ())
-    if tools.allow and not allow:
-        allow = ("none",)  # an empty TOOLS_ALLOW means "all" to the agent: offer nothing
-    return _jobbuilder.Tools(allow, tuple(effective.deny or ()))
+    return _jobbuilder.Tools(tuple(effective.allow or ()), tuple(effective.deny or ()))
 
 
 async def _get_instance(ctx: Context, run: AgentRun) -> ClawInstance:

@@ -54,9 +54,13 @@ class JobOptions:
 
 @dataclass(frozen=True)
 class Tools:
-    """The effective tool policy handed to the agent (deny wins over allow)."""
+    """The effective tool policy handed to the agent (deny wins over allow).
 
-    allow: tuple[str, ...] = ()
+    `allow` None grants every tool (TOOLS_ALLOW is left out of the pod); an empty tuple
+    grants none (TOOLS_ALLOW is set to ""): `toolPolicy.allow: []` means "no tools".
+    """
+
+    allow: tuple[str, ...] | None = None
     deny: tuple[str, ...] = ()
 
 
@@ -127,7 +131,8 @@ def tools_from_spec(run: AgentRun) -> Tools:
     policy = run.spec.tool_policy
     if policy is None:
         return Tools()
-    return Tools(tuple(policy.allow or ()), tuple(policy.deny or ()))
+    allow = None if policy.allow is None else tuple(policy.allow)
+    return Tools(allow, tuple(policy.deny or ()))
 
 
 def _pod_spec(run: AgentRun, options: JobOptions, tools: Tools) -> Body:
@@ -174,11 +179,11 @@ def _agent(run: AgentRun, options: JobOptions, tools: Tools) -> Body:
         "INSTANCE_NAME": spec.instance_ref,
         "TASK": spec.task,
         "SYSTEM_PROMPT": spec.system_prompt or "",
-        "MODEL_PROVIDER": spec.model.provider,
+        "MODEL_PROVIDER": spec.model.provider or "openai",
         "MODEL_NAME": spec.model.model,
         "MODEL_BASE_URL": spec.model.base_url or "",
         "THINKING_MODE": spec.model.thinking or "",
-        "TOOLS_ALLOW": ",".join(tools.allow),
+        **({} if tools.allow is None else {"TOOLS_ALLOW": ",".join(tools.allow)}),
         "TOOLS_DENY": ",".join(tools.deny),
         "SPAWN_DEPTH": str(spec.parent.spawn_depth if spec.parent else 0),
         "EVENT_BUS_URL": options.event_bus_url,

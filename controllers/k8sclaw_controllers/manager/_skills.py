@@ -3,6 +3,11 @@
 A SkillPack's ConfigMap has the pack's name and one `<skill>.md` key per skill. Packs in
 the system namespace are copied into a run's namespace when a run there needs them
 (ConfigMaps are namespace-local; reference §15), and refreshed on every run start.
+
+Only ConfigMaps carrying our managed-by and skillpack labels are ever updated (#13 item
+15): an unrelated ConfigMap that happens to have a pack's name is left untouched, and the
+run that needs the pack fails saying so (`ConfigMapClashError`); the pack reports it in
+its Ready condition. A run never mounts such a ConfigMap.
 """
 
 from __future__ import annotations
@@ -15,6 +20,28 @@ from k8sclaw_protocol import AgentRun, SkillPack, names
 
 Body = dict[str, Any]
 ANNOTATION_MIRRORED_FROM = f"{names.GROUP}/mirrored-from"
+
+
+class ConfigMapClashError(Exception):
+    """A ConfigMap with the pack's name exists and is not one we manage."""
+
+
+def managed_by_pack(body: Body, pack: str) -> bool:
+    """Whether a ConfigMap carries our managed-by label and this pack's label."""
+    labels = (body.get("metadata") or {}).get("labels") or {}
+    return bool(
+        labels.get(names.LABEL_MANAGED_BY) == names.MANAGED_BY
+        and labels.get(names.LABEL_SKILLPACK) == pack
+    )
+
+
+def _clash(namespace: str, name: str) -> ConfigMapClashError:
+    return ConfigMapClashError(
+        f'ConfigMap "{name}" in namespace "{namespace}" is not managed by K8sClaw (it lacks '
+        f"the labels {names.LABEL_MANAGED_BY}={names.MANAGED_BY} and "
+        f'{names.LABEL_SKILLPACK}={name}), so SkillPack "{name}" cannot be mounted; the '
+        "ConfigMap was left untouched — rename the SkillPack or the ConfigMap"
+    )
 
 
 def skill_data(pack: SkillPack) -> dict[str, str]:
@@ -56,7 +83,8 @@ def configmap(pack: SkillPack, namespace: str, owned: bool) -> Body:
 
 
 async def apply_configmap(ctx: Context, body: Body) -> None:
-    """Create the ConfigMap, or bring data and labels of the existing one up to date."""
+    """Create the ConfigMap, or bring data and labels of the existing one up to date;
+    `ConfigMapClashError` (and no write) when the existing one is not ours."""
     meta = body["metadata"]
     try:
         await ctx.kube.create(_kube.core(meta["namespace"], "configmaps"), body)
@@ -64,6 +92,8 @@ async def apply_configmap(ctx: Context, body: Body) -> None:
         patch = {"metadata": {"labels": meta["labels"]}, "data": body["data"]}
         path = _kube.core(meta["namespace"], "configmaps", meta["name"])
         current = await ctx.kube.get(path)
+        if not managed_by_pack(current, meta["name"]):
+            raise _clash(meta["namespace"], meta["name"]) from None
         stale = set(current.get("data") or {}) - set(body["data"])
         patch["data"] = {**dict.fromkeys(stale), **body["data"]}
         await ctx.kube.patch(path, patch)
@@ -80,7 +110,11 @@ async def reconcile(ctx: Context, body: Body, event_type: str | None) -> None:
     ctx.state.skillpacks[key] = body
     if pack.status and pack.status.observed_generation == pack.metadata.generation:
         return
-    await apply_configmap(ctx, configmap(pack, pack.namespace, owned=True))
+    try:
+        await apply_configmap(ctx, configmap(pack, pack.namespace, owned=True))
+    except ConfigMapClashError as clash:
+        await _report_clash(ctx, body, pack, str(clash))
+        return
     generation = pack.metadata.generation
     status = {
         "phase": "Ready",
@@ -103,14 +137,41 @@ async def reconcile(ctx: Context, body: Body, event_type: str | None) -> None:
     ctx.event(body, "Synced", f"ConfigMap {pack.name} updated")
 
 
+async def _report_clash(ctx: Context, body: Body, pack: SkillPack, message: str) -> None:
+    generation = pack.metadata.generation
+    status = {
+        "phase": "Error",
+        "observedGeneration": generation,
+        "conditions": [condition("Ready", False, "ConfigMapConflict", message, generation)],
+    }
+    await ctx.kube.patch(
+        _kube.claw(pack.namespace, "skillpacks", pack.name, "status"), {"status": status}
+    )
+    ctx.event(body, "ConfigMapConflict", message, warning=True)
+
+
+async def _verify_managed(ctx: Context, namespace: str, name: str) -> None:
+    """The pack's ConfigMap in `namespace` is ours, or absent (its projection is optional
+    and the SkillPack reconciler creates it)."""
+    try:
+        current = await ctx.kube.get(_kube.core(namespace, "configmaps", name))
+    except _kube.NotFoundError:
+        return
+    if not managed_by_pack(current, name):
+        raise _clash(namespace, name)
+
+
 async def mirror_for_run(ctx: Context, run: AgentRun) -> None:
-    """Copy system-namespace SkillPacks the run needs into the run's namespace."""
+    """Make sure every SkillPack ConfigMap the run mounts is ours: copy system-namespace
+    packs into the run's namespace; check the others. `ConfigMapClashError` otherwise."""
     for ref in run.spec.skills:
         name = ref.skill_pack_ref
-        if not name or (run.namespace, name) in ctx.state.skillpacks:
+        if not name:
             continue
         source = ctx.state.skillpacks.get((names.SYSTEM_NAMESPACE, name))
-        if source is None or run.namespace == names.SYSTEM_NAMESPACE:
+        local = (run.namespace, name) in ctx.state.skillpacks
+        if source is None or local or run.namespace == names.SYSTEM_NAMESPACE:
+            await _verify_managed(ctx, run.namespace, name)
             continue
         pack = SkillPack.from_wire(source)
         await apply_configmap(ctx, configmap(pack, run.namespace, owned=False))

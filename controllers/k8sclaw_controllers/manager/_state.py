@@ -56,6 +56,8 @@ class State:
     service_accounts: set[str] = field(default_factory=set)
     queued: dict[Key, set[str]] = field(default_factory=dict)
     """Runs waiting for a concurrency slot, by (namespace, instance)."""
+    quota_attempts: dict[Key, int] = field(default_factory=dict)
+    """Runs whose Job a ResourceQuota refused: attempts so far (sets the back-off)."""
     channel_health: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     """Last `channel.health.update` per (namespace, instance, channel type), wire form."""
     slots_counted: set[Key] = field(default_factory=set)
@@ -89,6 +91,7 @@ class State:
         """Drop a deleted run, its deadline and its place in a queue; its last record."""
         record = self.runs.pop(key, None)
         self.cancel_deadline(key)
+        self.quota_attempts.pop(key, None)
         if record is not None:
             self.queued.get((key[0], record.instance), set()).discard(key[1])
         return record

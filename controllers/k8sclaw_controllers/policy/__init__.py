@@ -9,10 +9,16 @@ objects they read from the cluster, so a run is judged the same way everywhere.
 `spec_immutable(old, new)` is the one rule that needs both sides of an UPDATE.
 """
 
+from k8sclaw_controllers.policy._confine import (
+    DEFAULT_SANDBOX_IMAGE,
+    allowed_images,
+    bind,
+    name_token,
+)
 from k8sclaw_controllers.policy._decision import Decision, JsonPatchOp, Violation
 from k8sclaw_controllers.policy._lifecycle import spec_immutable
 from k8sclaw_controllers.policy._quantity import QuantityError, parse_quantity
-from k8sclaw_controllers.policy._run import evaluate_run, mutation_patches
+from k8sclaw_controllers.policy._run import confinement, evaluate_run, mutation_patches
 from k8sclaw_controllers.policy._tools import (
     GATE_TOOLS,
     effective_tool_policy,
@@ -27,16 +33,21 @@ from k8sclaw_controllers.policy._validate import (
 )
 
 __all__ = [
+    "DEFAULT_SANDBOX_IMAGE",
     "Decision",
     "GATE_TOOLS",
     "JsonPatchOp",
     "QuantityError",
     "Violation",
+    "allowed_images",
+    "bind",
+    "confinement",
     "effective_tool_policy",
     "egress_kind",
     "evaluate_run",
     "gate_for_tool",
     "mutation_patches",
+    "name_token",
     "parse_quantity",
     "policy_warnings",
     "spec_immutable",

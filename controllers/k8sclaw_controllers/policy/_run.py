@@ -7,11 +7,12 @@ pre-checks give the same answer and tests need no cluster.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
-from k8sclaw_controllers.policy import _rules, _tools
-from k8sclaw_controllers.policy._decision import Decision, JsonPatchOp
-from k8sclaw_protocol import AgentRun, ClawPolicy, ResourceRequirements, names
+from k8sclaw_controllers.policy import _confine, _rules, _tools
+from k8sclaw_controllers.policy._decision import Decision, JsonPatchOp, Violation
+from k8sclaw_protocol import AgentRun, ClawInstance, ClawPolicy, ResourceRequirements, names
 
 
 def evaluate_run(
@@ -20,16 +21,22 @@ def evaluate_run(
     *,
     running_in_instance: int | None = None,
     parent_depth: int | None = None,
+    instance: ClawInstance | None = None,
+    skill_packs: Collection[str] | None = None,
 ) -> Decision:
     """Judge `run` and compute its mutation.
 
     `running_in_instance` counts the instance's Pending/Running runs other than this
     one (None skips the concurrency rule, e.g. on UPDATE); `parent_depth` is the
     spawn depth of the parent run (0 for a top-level run, None when unknown).
-    Without a policy only the pod security and lineage rules apply and the only
-    mutation is the instance label.
+    `instance` (the run's ClawInstance) turns on the confinement rules (`_confine`),
+    which hold with or without a policy; `skill_packs` names the SkillPacks the run may
+    mount (None skips that existence check). Without a policy only these, the pod
+    security and the lineage rules apply.
     """
     violations = _rules.pod_security(run) + _rules.spawn_depth(run, policy, parent_depth)
+    if instance is not None:
+        violations += confinement(run, policy, instance, skill_packs)
     if policy is not None:
         violations += (
             _rules.sandbox_required(run, policy)
@@ -41,23 +48,42 @@ def evaluate_run(
     return Decision(
         policy=policy.name if policy is not None else None,
         violations=tuple(violations),
-        patches=tuple(mutation_patches(run, policy)),
+        patches=tuple(mutation_patches(run, policy, instance)),
     )
 
 
-def mutation_patches(run: AgentRun, policy: ClawPolicy | None) -> list[JsonPatchOp]:
-    """JSON patch filling the instance label, the sandbox defaults and the toolPolicy.
+def confinement(
+    run: AgentRun,
+    policy: ClawPolicy | None,
+    instance: ClawInstance,
+    skill_packs: Collection[str] | None = None,
+) -> list[Violation]:
+    """The run's model binding, sandbox image and skill sources (SPEC §17)."""
+    return (
+        _confine.instance_binding(run, instance)
+        + _confine.sandbox_image(run, policy, instance)
+        + _confine.skill_sources(run, skill_packs)
+    )
+
+
+def mutation_patches(
+    run: AgentRun, policy: ClawPolicy | None, instance: ClawInstance | None = None
+) -> list[JsonPatchOp]:
+    """JSON patch filling the instance label, the model binding the run left unset (from
+    `instance`), the sandbox defaults and the toolPolicy.
 
     Each changed subtree is written whole with `add` (which replaces an existing
     member), so the patch never depends on which optional keys the object had.
     """
     before = run.to_wire()
     after = (_mutated(run, policy) if policy is not None else run).to_wire()
+    if instance is not None and not _confine.instance_binding(run, instance):
+        after["spec"]["model"] = _confine.bind(run, instance).to_wire()["spec"]["model"]
     labels = {**before["metadata"].get("labels", {}), names.LABEL_INSTANCE: run.spec.instance_ref}
     patches: list[JsonPatchOp] = []
     if labels != before["metadata"].get("labels", {}):
         patches.append({"op": "add", "path": "/metadata/labels", "value": labels})
-    for key in ("sandbox", "toolPolicy"):
+    for key in ("model", "sandbox", "toolPolicy"):
         value: Any = after["spec"].get(key)
         if value is not None and value != before["spec"].get(key):
             patches.append({"op": "add", "path": f"/spec/{key}", "value": value})

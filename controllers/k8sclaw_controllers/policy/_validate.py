@@ -13,7 +13,7 @@ import re
 
 from k8sclaw_controllers.policy import _rules
 from k8sclaw_controllers.policy._decision import Violation
-from k8sclaw_protocol import FEATURE_GATES, ClawPolicy, SkillPack
+from k8sclaw_protocol import FEATURE_GATES, ClawPolicy, SkillPack, names
 
 # A ConfigMap holds at most 1 MiB; the SkillPack becomes one ConfigMap.
 CONFIGMAP_LIMIT = 1024 * 1024
@@ -32,7 +32,7 @@ def validate_policy(policy: ClawPolicy) -> list[Violation]:
         for gate in sorted(policy.spec.feature_gates)
         if gate not in FEATURE_GATES
     ]
-    found += _rules.policy_caps(policy)[1]
+    found += _rules.policy_caps(policy)[1] + unknown_tools(policy) + _images(policy)
     rules = policy.spec.sandbox_policy
     if (
         rules is not None
@@ -49,6 +49,33 @@ def validate_policy(policy: ClawPolicy) -> list[Violation]:
             text = f'host "{egress.host}" is neither a CIDR, an IP address nor a DNS name'
             found.append(Violation(f"networkPolicy.allowedEgress[{index}].host", text))
     return found
+
+
+def unknown_tools(policy: ClawPolicy) -> list[Violation]:
+    """A rule for a tool no agent has (a typo such as `exec_cmd`) would silently gate
+    nothing; refuse it and list the tools that exist (`browser_*` names are allowed)."""
+    gating = policy.spec.tool_gating
+    found = []
+    for rule in gating.rules if gating else []:
+        if rule.tool in names.TOOLS or rule.tool.startswith(names.TOOL_BROWSER_PREFIX):
+            continue
+        text = (
+            f'unknown tool "{rule.tool}"; known tools: {", ".join(names.TOOLS)} '
+            f"and {names.TOOL_BROWSER_PREFIX}<action>"
+        )
+        found.append(Violation(f"toolGating.rules[{rule.tool}]", text))
+    return found
+
+
+def _images(policy: ClawPolicy) -> list[Violation]:
+    """A defaultImage outside allowedImages would be injected and then refused."""
+    rules = policy.spec.sandbox_policy
+    if rules is None or rules.allowed_images is None or not rules.default_image:
+        return []
+    if rules.default_image in rules.allowed_images:
+        return []
+    text = f'defaultImage "{rules.default_image}" is not in allowedImages; add it there'
+    return [Violation("sandboxPolicy.defaultImage", text)]
 
 
 def policy_warnings(policy: ClawPolicy) -> list[str]:

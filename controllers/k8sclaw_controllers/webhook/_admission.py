@@ -9,7 +9,9 @@ Each turns an `AdmissionRequest` into a `Decision` by reading what it needs from
 - an UPDATE changing the spec of a run that has started (status has a phase or a Job)
   is denied: the Job was built and judged from the old spec (`spec.immutable`);
 - concurrency is counted on CREATE only (an existing run is already counted);
-- a run whose instance has no policyRef passes the rule checks; mutation still labels.
+- a run whose instance has no policyRef passes the policy rules; the confinement rules
+  (model binding from the instance, sandbox image, SkillPack-only skills) and the
+  DNS-1123 name rule hold for every run; mutation labels and fills the model binding.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from k8sclaw_controllers.policy import (
     Violation,
     evaluate_run,
     mutation_patches,
+    name_token,
     policy_warnings,
     spec_immutable,
     validate_policy,
@@ -31,7 +34,7 @@ from k8sclaw_controllers.policy import (
 )
 from k8sclaw_controllers.webhook._review import AdmissionRequest
 from k8sclaw_controllers.webhook._source import Source
-from k8sclaw_protocol import AgentRun, ClawPolicy, SkillPack
+from k8sclaw_protocol import AgentRun, ClawInstance, ClawPolicy, SkillPack
 
 ALLOW = Decision()
 MAX_REMEMBERED = 10_000
@@ -40,10 +43,11 @@ MAX_REMEMBERED = 10_000
 
 @dataclass(frozen=True)
 class _Context:
-    """The run's policy (or the violation explaining why none could be found)."""
+    """The run's instance and policy (or the violation explaining why one is missing)."""
 
     policy: ClawPolicy | None
     problem: Violation | None = None
+    instance: ClawInstance | None = None
 
 
 def _invalid(kind: str, error: pydantic.ValidationError) -> Decision:
@@ -70,6 +74,10 @@ def _frozen(request: AdmissionRequest) -> Decision | None:
         return None
     found = spec_immutable(request.old_object, request.object)
     return Decision(violations=tuple(found)) if found else None
+
+
+async def _nothing() -> set[str]:
+    return set()
 
 
 class Admission:
@@ -104,7 +112,7 @@ class Admission:
         ref = instance.spec.policy_ref
         if ref is None:
             self._policy_refs.pop((namespace, name), None)
-            return _Context(None)
+            return _Context(None, instance=instance)
         if len(self._policy_refs) >= MAX_REMEMBERED:
             self._policy_refs.clear()
         self._policy_refs[(namespace, name)] = ref
@@ -112,12 +120,20 @@ class Admission:
         if policy is None:
             text = f'ClawInstance "{instance.name}" references missing ClawPolicy "{ref}"'
             return _Context(None, Violation("spec.policyRef", text))
-        return _Context(policy)
+        return _Context(policy, instance=instance)
 
     async def _depth(self, run: AgentRun, namespace: str) -> int | None:
         if run.spec.parent is None:
             return None
         return await self._source.run_depth(namespace, run.spec.parent.run_name)
+
+    async def _running(
+        self, request: AdmissionRequest, run: AgentRun, policy: ClawPolicy | None
+    ) -> int | None:
+        """Active runs of the instance, counted on CREATE under a concurrency limit only."""
+        if request.operation != "CREATE" or policy is None or not policy.spec.subagent_policy:
+            return None
+        return await self._source.active_runs(request.namespace, run.spec.instance_ref, run.name)
 
     async def validate_run(self, request: AdmissionRequest) -> Decision:
         """Validating webhook for AgentRuns."""
@@ -130,20 +146,25 @@ class Admission:
             run = AgentRun.from_wire(request.object)
         except pydantic.ValidationError as error:
             return _invalid("AgentRun", error)
-        context, parent_depth = await asyncio.gather(
-            self._context(run, request.namespace), self._depth(run, request.namespace)
+        creating = request.operation == "CREATE"
+        named = name_token("AgentRun", run.metadata.name, run.metadata.generate_name)
+        if creating and named:
+            return Decision(violations=tuple(named))
+        packs = [ref.skill_pack_ref for ref in run.spec.skills if ref.skill_pack_ref]
+        context, parent_depth, found = await asyncio.gather(
+            self._context(run, request.namespace),
+            self._depth(run, request.namespace),
+            self._source.skill_packs(request.namespace, packs) if packs else _nothing(),
         )
         if context.problem is not None:
             return Decision(violations=(context.problem,))
-        running = None
-        policy = context.policy
-        creating = request.operation == "CREATE"
-        if creating and policy is not None and policy.spec.subagent_policy:
-            running = await self._source.active_runs(
-                request.namespace, run.spec.instance_ref, run.name
-            )
         decision = evaluate_run(
-            run, context.policy, running_in_instance=running, parent_depth=parent_depth
+            run,
+            context.policy,
+            running_in_instance=await self._running(request, run, context.policy),
+            parent_depth=parent_depth,
+            instance=context.instance,
+            skill_packs=found,
         )
         if creating and decision.allowed and not request.dry_run and run.name:
             self._source.admitted(request.namespace, run.name, run.spec.instance_ref)
@@ -161,11 +182,13 @@ class Admission:
             run = AgentRun.from_wire(request.object)
         except pydantic.ValidationError:
             return ALLOW
-        policy = None
+        context = _Context(None)
         if request.operation == "CREATE":
-            policy = (await self._context(run, request.namespace)).policy
+            context = await self._context(run, request.namespace)
+        policy = context.policy
         return Decision(
-            policy=policy.name if policy else None, patches=tuple(mutation_patches(run, policy))
+            policy=policy.name if policy else None,
+            patches=tuple(mutation_patches(run, policy, context.instance)),
         )
 
     async def validate_policy(self, request: AdmissionRequest) -> Decision:
@@ -179,6 +202,20 @@ class Admission:
         return Decision(
             violations=tuple(validate_policy(policy)), warnings=tuple(policy_warnings(policy))
         )
+
+    async def validate_instance(self, request: AdmissionRequest) -> Decision:
+        """Validating webhook for ClawInstances (CREATE): the name must be a DNS-1123
+        label, as it becomes label values, Deployment names and bus subject tokens."""
+        if request.being_deleted or request.operation != "CREATE":
+            return ALLOW
+        meta = request.object.get("metadata") or {}
+        name, prefix = meta.get("name"), meta.get("generateName")
+        found = name_token(
+            "ClawInstance",
+            name if isinstance(name, str) else None,
+            prefix if isinstance(prefix, str) else None,
+        )
+        return Decision(violations=tuple(found))
 
     async def validate_skillpack(self, request: AdmissionRequest) -> Decision:
         """Validating webhook for SkillPacks: size, names, requirements."""

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from k8sclaw_controllers.manager import _kube
-from k8sclaw_protocol import AgentRun, ClawPolicy, SkillPack, names
+from k8sclaw_protocol import AgentRun, ClawInstance, ClawPolicy, SkillPack, names
 
 Body = dict[str, Any]
 ClientConfig = Callable[[str], Body]
@@ -42,7 +42,15 @@ def service_client(
     }
 
 
-def _webhook(name: str, plural: str, path: str, client: ClientConfig, ca: bytes) -> Body:
+def _webhook(
+    name: str,
+    plural: str,
+    path: str,
+    client: ClientConfig,
+    ca: bytes,
+    *,
+    operations: tuple[str, ...] = ("CREATE", "UPDATE"),
+) -> Body:
     return {
         "name": f"{plural}.{name}.{names.GROUP}",
         "admissionReviewVersions": ["v1"],
@@ -56,7 +64,7 @@ def _webhook(name: str, plural: str, path: str, client: ClientConfig, ca: bytes)
             {
                 "apiGroups": [names.GROUP],
                 "apiVersions": [names.API_VERSION],
-                "operations": ["CREATE", "UPDATE"],
+                "operations": list(operations),
                 "resources": [plural],
                 "scope": "Namespaced",
             }
@@ -94,6 +102,16 @@ def configurations(
                 names.WEBHOOK_PATH_VALIDATE_SKILLPACK,
                 client,
                 ca_bundle,
+            ),
+            # CREATE only: a name never changes, and the controller's own instance
+            # updates must not depend on the webhook being up.
+            _webhook(
+                "validate",
+                ClawInstance.info.plural,
+                names.WEBHOOK_PATH_VALIDATE_INSTANCE,
+                client,
+                ca_bundle,
+                operations=("CREATE",),
             ),
         ],
     }

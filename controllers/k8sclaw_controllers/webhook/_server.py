@@ -62,7 +62,7 @@ async def _ok(_: web.Request) -> web.Response:
 
 
 def build_app(admission: Admission, ready: Callable[[], bool] = lambda: True) -> web.Application:
-    """The webhook application with its six routes."""
+    """The webhook application with its seven routes."""
 
     async def readyz(_: web.Request) -> web.Response:
         return web.Response(text="ok") if ready() else web.Response(text="not ready", status=503)
@@ -79,6 +79,9 @@ def build_app(admission: Admission, ready: Callable[[], bool] = lambda: True) ->
     )
     app.router.add_post(
         names.WEBHOOK_PATH_VALIDATE_SKILLPACK, _endpoint(admission.validate_skillpack, mutate=False)
+    )
+    app.router.add_post(
+        names.WEBHOOK_PATH_VALIDATE_INSTANCE, _endpoint(admission.validate_instance, mutate=False)
     )
     app.router.add_get("/healthz", _ok)
     app.router.add_get("/readyz", readyz)

@@ -13,11 +13,12 @@ translation of Kubernetes errors. Tests of the HTTP layer may supply any other `
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Protocol
 
 from k8sclaw_controllers.manager import _kube
 from k8sclaw_controllers.webhook._runs import RunIndex, is_active
-from k8sclaw_protocol import AgentRun, ClawInstance, ClawPolicy, names
+from k8sclaw_protocol import AgentRun, ClawInstance, ClawPolicy, SkillPack, names
 
 
 class SourceError(Exception):
@@ -38,6 +39,9 @@ class Source(Protocol):
 
     async def run_depth(self, namespace: str, name: str) -> int | None:
         """Spawn depth of run `name` (0 for a top-level run), None if it is gone."""
+
+    async def skill_packs(self, namespace: str, wanted: list[str]) -> set[str]:
+        """Those of `wanted` that exist as SkillPacks in `namespace` or the system one."""
 
     def admitted(self, namespace: str, name: str, instance: str) -> None:
         """Note that a run was just admitted (counted as active before it is seen)."""
@@ -97,6 +101,18 @@ class ClusterSource:
             for item in items
             if (item.get("metadata") or {}).get("name") != exclude and is_active(item)
         )
+
+    async def skill_packs(self, namespace: str, wanted: list[str]) -> set[str]:
+        """Existing SkillPacks among `wanted`: one GET per pack and namespace, concurrent."""
+        spaces = list(dict.fromkeys((namespace, names.SYSTEM_NAMESPACE)))
+        keys = [(ns, name) for name in dict.fromkeys(wanted) for ns in spaces]
+        found = await asyncio.gather(
+            *(
+                self._get(_kube.claw(ns, SkillPack.info.plural, name), f'SkillPack "{name}"')
+                for ns, name in keys
+            )
+        )
+        return {name for (_, name), body in zip(keys, found, strict=True) if body is not None}
 
     async def run_depth(self, namespace: str, name: str) -> int | None:
         """Depth of an existing run from its spec.parent.spawnDepth."""

@@ -1,7 +1,8 @@
 """Settings of `k8sclaw-agent`, resolved from the seed's environment variables in one place.
 
 The controller sets these on the `agent` container (reference §3.1); `TOOLS_ALLOW` /
-`TOOLS_DENY` carry the run's effective tool policy as comma lists.
+`TOOLS_DENY` carry the run's effective tool policy as comma lists (an unset TOOLS_ALLOW
+grants every tool, an empty one none).
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ DEFAULT_AZURE_API_VERSION = "2024-10-21"
 
 def _csv(value: str) -> frozenset[str]:
     return frozenset(x.strip() for x in value.split(",") if x.strip())
+
+
+def _allow_list() -> frozenset[str] | None:
+    """TOOLS_ALLOW: unset grants every tool; set (even to "") grants exactly its list."""
+    raw = os.environ.get("TOOLS_ALLOW")
+    return None if raw is None else _csv(raw)
 
 
 def _int(name: str, default: int) -> int:
@@ -49,8 +56,9 @@ class AgentSettings:
     thinking: str
     api_key: str
     azure_api_version: str
-    tools_allow: frozenset[str]
-    """Tools the run may use; empty means every built-in tool."""
+    tools_allow: frozenset[str] | None
+    """Tools the run may use: None (TOOLS_ALLOW not set) means every built-in tool; an
+    empty set (TOOLS_ALLOW set but empty) means none."""
     tools_deny: frozenset[str]
     """Tools never offered or executed (wins over allow)."""
     max_iterations: int = 25
@@ -86,7 +94,7 @@ class AgentSettings:
             thinking=env("THINKING_MODE", ""),
             api_key=next((env(v, "") for v in API_KEY_VARS if env(v)), ""),
             azure_api_version=env("AZURE_OPENAI_API_VERSION") or DEFAULT_AZURE_API_VERSION,
-            tools_allow=_csv(env("TOOLS_ALLOW", "")),
+            tools_allow=_allow_list(),
             tools_deny=_csv(env("TOOLS_DENY", "")),
             max_iterations=_int("K8SCLAW_MAX_ITERATIONS", 25),
             deadline_seconds=float(_int("K8SCLAW_RUN_DEADLINE_SECONDS", 600)),

@@ -90,9 +90,10 @@ TOOLS: dict[str, dict[str, Any]] = {
 }
 
 
-def allowed_tools(allow: frozenset[str], deny: frozenset[str]) -> list[str]:
-    """Tool names offered to the model: allow-list (all when empty) minus deny-list."""
-    return [n for n in TOOLS if (not allow or n in allow) and n not in deny]
+def allowed_tools(allow: frozenset[str] | None, deny: frozenset[str]) -> list[str]:
+    """Tool names offered to the model: the allow-list (every tool when None; an empty
+    list offers none) minus the deny-list."""
+    return [n for n in TOOLS if (allow is None or n in allow) and n not in deny]
 
 
 class Toolbox:

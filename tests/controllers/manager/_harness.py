@@ -85,7 +85,7 @@ def run_body(name: str, instance: str = "alice", **spec: Any) -> dict[str, Any]:
             "instanceRef": instance,
             "sessionKey": f"s-{name}",
             "task": "say hi",
-            "model": {"provider": "openai", "model": "gpt-4o"},
+            "model": {"model": "gpt-4o"},  # provider, Secret and endpoint: the instance's
             **spec,
         },
     }

@@ -12,7 +12,7 @@ from k8sclaw_controllers.manager._agentrun import effective_tools
 from k8sclaw_controllers.manager._context import Context
 from k8sclaw_controllers.manager._instance import keep_transition_times
 from k8sclaw_controllers.manager._state import State
-from k8sclaw_protocol import AgentRun, ClawInstance, ClawPolicy, SkillPack, _events
+from k8sclaw_protocol import AgentRun, ClawInstance, ClawPolicy, SkillPack, _events, names
 from tests.harness.kube import _podsecurity
 
 
@@ -140,8 +140,16 @@ def test_tools_follow_the_shared_engine_ask_only_when_asked() -> None:
     assert "execute_command" in implicit.deny and "fetch_url" not in implicit.deny
     narrowed = effective_tools(Tools(("fetch_url", "execute_command")), policy(gating))
     assert narrowed.allow == ("fetch_url",)
-    assert effective_tools(Tools(("execute_command",)), policy(gating)).allow == ("none",)
+    assert effective_tools(Tools(("execute_command",)), policy(gating)).allow == ()
     assert effective_tools(Tools(("read_file",)), None) == Tools(("read_file",))
+
+
+def test_an_empty_allow_list_stays_empty_through_the_policy() -> None:
+    """`toolPolicy.allow: []` means no tools, never "every tool the policy allows"."""
+    permissive = policy({"defaultAction": "allow"})
+    assert effective_tools(Tools(()), permissive).allow == ()
+    assert effective_tools(Tools(None), permissive).allow == tuple(sorted(names.TOOLS))
+    assert effective_tools(Tools(()), None).allow == ()
 
 
 def test_state_never_moves_a_phase_backwards() -> None:

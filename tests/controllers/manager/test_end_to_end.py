@@ -20,7 +20,9 @@ def setup_instance(kube: KubeEnv, llm: ScriptedLLM) -> dict[str, Any]:
         kube.namespace,
         {"metadata": {"name": "alice-openai-key"}, "stringData": {"OPENAI_API_KEY": "sk-test"}},
     )
-    create(kube, "clawinstances", instance_body())
+    instance = instance_body(authRefs=[{"provider": "openai", "secret": "alice-openai-key"}])
+    instance["spec"]["agents"]["default"]["baseURL"] = llm.base_url("openai")
+    create(kube, "clawinstances", instance)
     return {
         "provider": "openai",
         "model": "gpt-4o",

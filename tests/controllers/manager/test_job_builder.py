@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from k8sclaw_controllers.manager import Images, JobOptions, Tools, build_job
+from k8sclaw_controllers.manager._jobbuilder import tools_from_spec
 from k8sclaw_protocol import AgentRun, names
 from tests.harness.kube import _podsecurity
 
@@ -209,8 +210,18 @@ def test_agent_env_is_exactly_what_the_runner_reads() -> None:
 def test_empty_optional_env_is_still_set_and_no_envfrom_without_secret() -> None:
     agent = containers(build_job(make_run(), OPTIONS))["agent"]
     values = env(agent)
-    assert values["SYSTEM_PROMPT"] == values["MODEL_BASE_URL"] == values["TOOLS_ALLOW"] == ""
+    assert values["SYSTEM_PROMPT"] == values["MODEL_BASE_URL"] == ""
     assert "envFrom" not in agent
+
+
+def test_unset_allow_list_leaves_tools_allow_out_and_an_empty_one_sets_it_empty() -> None:
+    """The agent reads an absent TOOLS_ALLOW as every tool and an empty one as none."""
+    unset = env(containers(build_job(make_run(), OPTIONS))["agent"])
+    assert "TOOLS_ALLOW" not in unset
+    empty = env(containers(build_job(make_run(toolPolicy={"allow": []}), OPTIONS))["agent"])
+    assert empty["TOOLS_ALLOW"] == ""
+    assert tools_from_spec(make_run(toolPolicy={"allow": []})) == Tools((), ())
+    assert tools_from_spec(make_run(toolPolicy={"deny": ["x"]})) == Tools(None, ("x",))
 
 
 def test_explicit_tools_override_the_spec() -> None:

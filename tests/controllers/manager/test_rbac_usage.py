@@ -97,7 +97,15 @@ def test_the_informers_list_and_watch_cluster_wide() -> None:
     }, "the cluster-wide role writes only the status of K8sClaw objects"
 
 
-def _scenario_objects(kube: KubeEnv) -> None:
+def _instance(llm: ScriptedLLM, **spec: Any) -> dict[str, Any]:
+    """An instance whose model endpoint and key Secret are the run's (confinement: a run
+    takes provider, Secret and baseURL from its instance)."""
+    body = instance_body(authRefs=[{"provider": "openai", "secret": "alice-openai-key"}], **spec)
+    body["spec"]["agents"]["default"]["baseURL"] = llm.base_url("openai")
+    return body
+
+
+def _scenario_objects(kube: KubeEnv, llm: ScriptedLLM) -> None:
     core = kubernetes.client.CoreV1Api(kube.api_client)
     for name, key in (("alice-openai-key", "OPENAI_API_KEY"), ("tg", "TOKEN")):
         core.create_namespaced_secret(
@@ -110,7 +118,7 @@ def _scenario_objects(kube: KubeEnv) -> None:
     )
     create(kube, "clawpolicies", {"metadata": {"name": "strict"}, "spec": {}})
     channels = [{"type": "telegram", "configRef": {"secret": "tg"}}]
-    create(kube, "clawinstances", instance_body(policyRef="strict", channels=channels))
+    create(kube, "clawinstances", _instance(llm, policyRef="strict", channels=channels))
 
 
 async def test_every_request_is_granted_and_every_grant_is_used(
@@ -118,15 +126,10 @@ async def test_every_request_is_granted_and_every_grant_is_used(
 ) -> None:
     if kube.emulator is None:
         pytest.skip("the request log is the kube emulator's")
-    model = {
-        "provider": "openai",
-        "model": "gpt-4o",
-        "baseURL": llm.base_url("openai"),
-        "authSecretRef": "alice-openai-key",
-    }
+    model = {"provider": "openai", "model": "gpt-4o"}
     llm.script(text("done", input_tokens=1, output_tokens=1))
     with kube.emulator.recording() as log:
-        _scenario_objects(kube)
+        _scenario_objects(kube, llm)
         async with _harness.running(_harness.settings_for(kube, **nats.controller_settings())):
             skills = [{"skillPackRef": "ops"}]
             create(kube, "agentruns", run_body("ok", model=model, skills=skills))
@@ -155,8 +158,8 @@ async def test_a_run_in_a_namespace_that_did_not_opt_in_fails_saying_so(
         grant = (access.verb, access.group, access.resource)
         return access.user_agent == "k8sclaw-controller" and grant not in CLUSTER
 
-    create(kube, "clawinstances", instance_body())
-    model = {"provider": "openai", "model": "gpt-4o", "baseURL": llm.base_url("openai")}
+    create(kube, "clawinstances", _instance(llm))
+    model = {"provider": "openai", "model": "gpt-4o"}
     with kube.emulator.forbidding(not_onboarded):
         async with _harness.running(_harness.settings_for(kube)):
             create(kube, "agentruns", run_body("early", model=model))

@@ -12,7 +12,7 @@ import secrets
 import uuid
 from typing import Any
 
-from tests.harness.kube import _admission, _defaults, _errors, _managed, _patch
+from tests.harness.kube import _admission, _defaults, _errors, _managed, _patch, _quota
 from tests.harness.kube._managed import now
 from tests.harness.kube._store import Obj, Store, clone
 from tests.harness.kube._types import Registry, ResourceType
@@ -163,6 +163,7 @@ class Cluster:
             is not None
         ):
             raise _errors.already_exists(rtype.group, rtype.plural, meta["name"])
+        _quota.check(self.store, rtype, namespace, meta["name"])
         body = _managed.stamp(rtype, None, body, manager, sub=None, managed=managed)
         if dry_run:
             return body

@@ -29,6 +29,14 @@ _LABEL_MSG = (
     "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
 )
 _LABEL_NAME_KINDS = {"Namespace", "Service"}
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_LABEL_VALUE_MAX = 63
+_LABEL_VALUE_MSG = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "
+    "or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "
+    "'my_value',  or '12345', regex used for validation is "
+    "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+)
 
 Obj = dict[str, Any]
 
@@ -58,7 +66,10 @@ def apply_defaults(rtype: ResourceType, obj: Obj) -> None:
 def validate(rtype: ResourceType, obj: Obj) -> None:
     """Per-kind validation (422 Invalid) for the rules tests rely on."""
     name = obj["metadata"].get("name", "")
-    causes: list[tuple[str, str]] = []
+    causes = _label_values("metadata.labels", obj["metadata"].get("labels"))
+    if (rtype.group, rtype.kind) == ("batch", "Job"):
+        template = ((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}
+        causes += _label_values("spec.template.labels", template.get("labels"))
     if (rtype.group, rtype.kind) in (("", "Pod"), ("batch", "Job")):
         spec = obj.get("spec") or {}
         prefix = "spec"
@@ -80,8 +91,57 @@ def validate(rtype: ResourceType, obj: Obj) -> None:
             for required in ("name", "image"):
                 if not container.get(required):
                     causes.append((f"{prefix}.containers[{i}].{required}", "Required value"))
+            causes += _requests_within_limits(f"{prefix}.containers[{i}]", container)
     if causes:
         raise _errors.invalid(rtype.group, rtype.kind, name, causes)
+
+
+_QUANTITY = re.compile(r"^([0-9.]+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
+_SUFFIX = {
+    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+    "n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15,
+    "E": 1e18,
+}  # fmt: skip
+
+
+def _quantity(value: object) -> float | None:
+    match = _QUANTITY.match(str(value))
+    if match is None:
+        return None
+    return float(match[1]) * _SUFFIX.get(match[2] or "", 1)
+
+
+def _requests_within_limits(field: str, container: Obj) -> list[tuple[str, str]]:
+    """A request above its limit: 422 `must be less than or equal to cpu limit of 500m`."""
+    resources = container.get("resources") or {}
+    requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+    causes = []
+    for name, raw in requests.items():
+        wanted, cap = _quantity(raw), _quantity(limits.get(name))
+        if wanted is not None and cap is not None and wanted > cap:
+            causes.append(
+                (
+                    f"{field}.resources.requests",
+                    f'Invalid value: "{raw}": must be less than or equal to {name} limit '
+                    f"of {limits[name]}",
+                )
+            )
+    return causes
+
+
+def _label_values(field: str, labels: object) -> list[tuple[str, str]]:
+    """Label values: at most 63 characters of [A-Za-z0-9_.-], alphanumeric at both ends
+    (kube-apiserver refuses e.g. a Job whose name, copied into a label, is longer)."""
+    if not isinstance(labels, dict):
+        return []
+    causes = []
+    for value in labels.values():
+        text = str(value)
+        if len(text) > _LABEL_VALUE_MAX:
+            causes.append((field, f'Invalid value: "{text}": must be no more than 63 characters'))
+        elif not _LABEL_VALUE.match(text):
+            causes.append((field, f'Invalid value: "{text}": {_LABEL_VALUE_MSG}'))
+    return causes
 
 
 def _container(container: Obj) -> None:

@@ -59,6 +59,8 @@ def _prune_fields(value: Obj, schema: Obj, path: str, unknown: list[str]) -> Non
             unknown.append(f"{path}{key}")
             del value[key]
         for key, child in value.items():
+            if not path and key == "metadata":
+                continue  # ObjectMeta is never pruned; a schema may only restrict its name
             if isinstance(child, _CONTAINERS) and key in props:
                 _prune(child, props[key], f"{path}{key}.", unknown)
     elif isinstance(extra := schema.get("additionalProperties"), dict):
@@ -109,7 +111,11 @@ def _to_jsonschema(node: Any) -> Any:
     if node.get("nullable") and "type" in out:
         out["type"] = [out["type"], "null"]
     if "metadata" in out.get("properties", {}):
-        out["properties"]["metadata"] = {"type": "object"}
+        # Structural schemas may restrict metadata.name and .generateName only (e.g. a
+        # pattern); kube-apiserver validates those and ignores anything else there.
+        given = out["properties"]["metadata"].get("properties") or {}
+        kept = {key: given[key] for key in ("name", "generateName") if key in given}
+        out["properties"]["metadata"] = {"type": "object", **({"properties": kept} if kept else {})}
     return out
 
 

@@ -86,6 +86,7 @@ BUILTINS: tuple[ResourceType, ...] = (
         short_names=("sa",),
         extra_subresources=("token",),
     ),
+    _t("", "v1", "ResourceQuota", "resourcequotas", short_names=("quota",), status=True),
     _t(
         "",
         "v1",
