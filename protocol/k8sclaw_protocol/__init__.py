@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from k8sclaw_protocol import _events as events
 from k8sclaw_protocol import _ipc as ipc
 from k8sclaw_protocol import _names as names
+from k8sclaw_protocol import _safefs as safefs
 from k8sclaw_protocol._agentlog import AgentLogReader, LogPiece
 from k8sclaw_protocol._agentrun import (
     PROVIDERS,
@@ -151,4 +152,5 @@ __all__ = [
     "ipc",
     "kind_for",
     "names",
+    "safefs",
 ]

@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -152,7 +153,7 @@ class Bridge:
     async def _write_followups(self, sub: Subscription) -> None:
         async for event in sub:
             target = self.layout.input / ipc.unique_name("followup")
-            ipc.write_atomic(target, json.dumps(event.data).encode())
+            self._write(target, json.dumps(event.data).encode())
 
     async def _write_exec_results(self, sub: Subscription) -> None:
         async for event in sub:
@@ -162,8 +163,17 @@ class Bridge:
                 log.warning("dropping malformed exec result: %s", exc.errors()[:1])
                 continue
             target = self.layout.exec_result(result.id)
-            if not target.exists():
-                ipc.write_atomic(target, result)
+            self._write(target, result, only_new=True)
+
+    def _write(self, target: Path, payload: bytes | ipc.IpcModel, only_new: bool = False) -> None:
+        """Write into `/ipc` without following anything the agent planted; never raises
+        (a failed write is logged, the writer loop goes on)."""
+        if only_new and os.path.lexists(target):
+            return
+        try:
+            ipc.write_atomic(target, payload, root=self.layout.root)
+        except OSError as exc:
+            log.warning("cannot write %s: %s", target.name, exc)
 
 
 async def run_bridge(settings: BridgeSettings, stop: asyncio.Event | None = None) -> int:
