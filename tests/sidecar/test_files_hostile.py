@@ -55,22 +55,26 @@ def _exchange(a: Path, b: Path) -> None:
         raise OSError(ctypes.get_errno(), "renameat2")
 
 
-def _swap_loop(workspace: Path, outside: Path, stop: threading.Event) -> None:
+def _swap_loop(workspace: Path, stop: threading.Event) -> None:
     """Swap `workspace/d` between a real directory and a symlink to `outside`, and
     `workspace/f.txt` between a file and a symlink to the secret, until `stop`."""
-    (workspace / "d").mkdir()
-    (workspace / "d" / "f.txt").write_bytes(b"inside")
-    os.symlink(outside, workspace / "d.other")
-    (workspace / "f.txt").write_bytes(b"inside")
-    os.symlink(outside / "f.txt", workspace / "f.other")
     while not stop.is_set():
         _exchange(workspace / "d", workspace / "d.other")
         _exchange(workspace / "f.txt", workspace / "f.other")
 
 
+def _prepare_swap(workspace: Path, outside: Path) -> None:
+    (workspace / "d").mkdir()
+    (workspace / "d" / "f.txt").write_bytes(b"inside")
+    os.symlink(outside, workspace / "d.other")
+    (workspace / "f.txt").write_bytes(b"inside")
+    os.symlink(outside / "f.txt", workspace / "f.other")
+
+
 def test_swap_loop_never_leaks_outside_bytes(pod: PodPaths, outside: Path, mode: str) -> None:
     stop = threading.Event()
-    swapper = threading.Thread(target=_swap_loop, args=(pod.workspace, outside, stop), daemon=True)
+    _prepare_swap(pod.workspace, outside)
+    swapper = threading.Thread(target=_swap_loop, args=(pod.workspace, stop), daemon=True)
     swapper.start()
     reads = inside = 0
     deadline = time.monotonic() + SWAP_SECONDS
