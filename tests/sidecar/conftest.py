@@ -13,9 +13,11 @@ from k8sclaw_sidecar.agent import AgentSettings
 
 @pytest.fixture
 def pod(tmp_path: Path) -> PodPaths:
-    paths = PodPaths(*(tmp_path / n for n in ("ipc", "workspace", "skills", "memory", "tmp")))
+    dirs = ("ipc", "workspace", "skills", "memory", "tmp", "ipc-sandbox")
+    paths = PodPaths(*(tmp_path / n for n in dirs))
     for p in (paths.ipc, paths.workspace, paths.skills, paths.memory, paths.tmp):
         p.mkdir()
+    paths.sandbox_ipc.mkdir()
     return paths
 
 

@@ -24,7 +24,13 @@ from k8sclaw_protocol import (
     ipc,
 )
 from k8sclaw_sidecar import _watch
-from k8sclaw_sidecar.bridge import EXIT_NO_RESULT, Bridge, BridgeSettings, SettingsError
+from k8sclaw_sidecar.bridge import (
+    EXIT_NO_RESULT,
+    Bridge,
+    BridgeSettings,
+    SettingsError,
+    ToolGate,
+)
 from tests.harness.nats_fixtures import NatsServer
 
 FAST = Backoff(initial=0.02, maximum=0.2)
@@ -40,9 +46,11 @@ class Running:
 
 
 @asynccontextmanager
-async def bridge_on(root: Path, nats: NatsServer) -> AsyncIterator[Running]:
+async def bridge_on(
+    root: Path, nats: NatsServer, gate: ToolGate | None = None
+) -> AsyncIterator[Running]:
     bus = await EventBus.connect(nats.url, backoff=FAST)
-    bridge = Bridge(BridgeSettings(root, RUN, "alice", nats.url), bus)
+    bridge = Bridge(BridgeSettings(root, RUN, "alice", nats.url), bus, gate)
     bridge.layout.ensure()
     task = asyncio.create_task(bridge.run())
     try:

@@ -48,9 +48,15 @@ class AgentRunner:
     def _read_task(self) -> str:
         if self.settings.task:
             return self.settings.task
-        if self.layout.task.is_file():
+        try:
+            raw = ipc.read_bytes(self.layout, self.layout.task)
+        except FileNotFoundError:
+            raw = None
+        except OSError as exc:
+            raise RunError(f"input/task.json cannot be read: {exc}") from exc
+        if raw is not None:
             try:
-                return TaskInput.model_validate_json(self.layout.task.read_bytes()).task
+                return TaskInput.model_validate_json(raw).task
             except ValueError as exc:
                 raise RunError(f"input/task.json is invalid: {exc}") from exc
         raise RunError("no task: set TASK or write /ipc/input/task.json")
@@ -148,11 +154,17 @@ class AgentRunner:
         return output, is_error
 
 
-def finish(layout: IpcLayout, result: AgentResult, console: _console.Console | None = None) -> int:
+def finish(
+    layout: IpcLayout,
+    result: AgentResult,
+    console: _console.Console | None = None,
+    sandbox: IpcLayout | None = None,
+) -> int:
     """Write result.json, print the marker line, then /ipc/done; returns the exit code.
 
     `console` is the run's (it knows whether the answer left a line open); without it the
-    marker line is started with a newline to be safe.
+    marker line is started with a newline to be safe. `sandbox`: the sandbox's exchange
+    dir, told `done` too so its executor exits (when the pod has one).
     """
     layout.ensure()
     ipc.write_atomic(layout.result, result)
@@ -160,5 +172,11 @@ def finish(layout: IpcLayout, result: AgentResult, console: _console.Console | N
         console = _console.Console()
         console.text("\n")
     console.result(result)
-    ipc.write_atomic(layout.done, json.dumps({"status": result.status}).encode())
+    done = json.dumps({"status": result.status}).encode()
+    ipc.write_atomic(layout.done, done)
+    if sandbox is not None and sandbox.root.is_dir():
+        try:
+            ipc.write_atomic(sandbox.done, done, root=sandbox.root)
+        except OSError as exc:  # the sandbox's volume is its own; the run is done anyway
+            log.warning("cannot tell the sandbox the run is done: %s", exc)
     return 0 if result.status == "success" else 1

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from k8sclaw_sidecar._settings import setup_logging
 from k8sclaw_sidecar.bridge._bridge import EXIT_NO_RESULT, Bridge, run_bridge
+from k8sclaw_sidecar.bridge._policy import ToolGate
 from k8sclaw_sidecar.bridge._settings import BridgeSettings, SettingsError
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "Bridge",
     "BridgeSettings",
     "SettingsError",
+    "ToolGate",
     "main",
     "run_bridge",
 ]

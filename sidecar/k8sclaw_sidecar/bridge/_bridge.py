@@ -32,6 +32,7 @@ from k8sclaw_protocol import (
     ipc,
 )
 from k8sclaw_sidecar import _watch
+from k8sclaw_sidecar.bridge import _policy
 from k8sclaw_sidecar.bridge._settings import BridgeSettings
 
 log = logging.getLogger("k8sclaw.bridge")
@@ -43,8 +44,11 @@ EXIT_NO_RESULT = 3
 class Bridge:
     """One run's bridge; `run()` returns the process exit code."""
 
-    def __init__(self, settings: BridgeSettings, bus: EventBus) -> None:
+    def __init__(
+        self, settings: BridgeSettings, bus: EventBus, gate: _policy.ToolGate | None = None
+    ) -> None:
         self.settings = settings
+        self.gate = gate or _policy.ToolGate.from_env()
         self.layout = IpcLayout(settings.ipc_dir)
         self.bus = bus
         self.stop = asyncio.Event()
@@ -109,7 +113,7 @@ class Bridge:
     def _prepare(self, path: Path) -> tuple[Event, str, ipc.IpcModel] | None:
         """The event for a file version not published yet; None for others and bad files."""
         route = ipc.route_for(self.layout, path)
-        if route is None:
+        if route is None or not self.gate.admit(self.layout, path, route.topic):
             return None
         try:
             model, raw = ipc.read_validated(self.layout, path, route.model)

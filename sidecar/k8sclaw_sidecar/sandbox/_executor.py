@@ -1,9 +1,12 @@
 """The sandbox executor: runs the agent's exec requests inside the `sandbox` container.
 
-Requests are claimed with an atomic `mkdir tools/.claim-<id>` (so two executors, or a
-restarted one, never run a command twice), run once through `sh -c` (never wrapped
-twice; reference §15) in the workspace with a timeout, output capped at 50 KiB, and
-the result written atomically. The executor exits once `/ipc/done` exists and no
+It works in `/ipc-sandbox`, a volume shared only with the agent: the sandbox does not
+mount `/ipc` at all, so nothing it runs can write where the bridge publishes (issue #13
+item 3: a command could forge `result.json` or a channel message). Requests are
+claimed with an atomic `mkdir tools/.claim-<id>` (so two executors, or a restarted
+one, never run a command twice), run once through `sh -c` (never wrapped twice;
+reference §15) in the workspace with a timeout, output capped at 50 KiB, and the
+result written atomically. The executor exits once `/ipc-sandbox/done` exists and no
 command is still running.
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -47,9 +51,12 @@ class SandboxSettings:
             description="Run the agent's exec requests from /ipc/tools in this container; "
             "exits after /ipc/done.",
         )
-        parser.add_argument("--ipc-path")
+        parser.add_argument("--ipc-path", help="the sandbox's exchange dir (/ipc-sandbox)")
         args = parser.parse_args(argv)
-        return cls(paths=_settings.PodPaths.from_env(args.ipc_path))
+        paths = _settings.PodPaths.from_env()
+        if args.ipc_path:
+            paths = dataclasses.replace(paths, sandbox_ipc=Path(args.ipc_path))
+        return cls(paths=paths)
 
 
 class Executor:
@@ -57,7 +64,7 @@ class Executor:
 
     def __init__(self, settings: SandboxSettings) -> None:
         self.settings = settings
-        self.layout = IpcLayout(settings.paths.ipc)
+        self.layout = IpcLayout(settings.paths.sandbox_ipc)
         self.stop = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
 

@@ -28,6 +28,7 @@ MOUNT_ENV: dict[str, str] = {
     "/skills": "K8SCLAW_SKILLS_DIR",
     "/memory": "K8SCLAW_MEMORY_DIR",
     "/tmp": "K8SCLAW_TMP_DIR",
+    "/ipc-sandbox": "K8SCLAW_SANDBOX_IPC_DIR",
 }
 
 
