@@ -42,7 +42,8 @@ class AgentRunner:
         self.layout = IpcLayout(settings.paths.ipc)
         self.toolbox = _tools.Toolbox(settings)
         self.metrics = ResultMetrics()
-        self.console = _console.Console(secrets=(settings.api_key,))
+        self.secrets = (settings.api_key, *_console.env_secrets())
+        self.console = _console.Console(secrets=self.secrets)
         self._chunk = 0
 
     def _read_task(self) -> str:
@@ -86,8 +87,9 @@ class AgentRunner:
             result = AgentResult(status="success", response=response)
         except (RunError, _providers.ProviderError) as exc:
             self.console.end_line()  # the log line must not continue a half-written answer
-            log.error("%s", exc)
-            result = AgentResult(status="error", error=ipc.strip_markers(str(exc)))
+            log.error("%s", _console.for_log(str(exc), self.secrets))
+            error = _console.for_log(str(exc), self.secrets, limit=4000)
+            result = AgentResult(status="error", error=ipc.strip_markers(error))
         self.metrics.duration_ms = int((time.monotonic() - started) * 1000)
         self.metrics.subagent_spawns = self.toolbox.spawns
         result.metrics = self.metrics
@@ -149,7 +151,11 @@ class AgentRunner:
         self.metrics.tool_calls += 1
         output, is_error = await self.toolbox.call(call.name, call.arguments)
         if is_error:
-            log.warning("tool %s refused or failed: %s", call.name, output)
+            log.warning(
+                "tool %s refused or failed: %s",
+                call.name,
+                _console.for_log(output, self.secrets),
+            )
         self.stream("tool_result", output, call.id)
         return output, is_error
 
