@@ -196,9 +196,15 @@ class IpcLayout:
         return self.tools / f"exec-result-{exec_id}.json"
 
     def ensure(self) -> None:
-        """Create every subdirectory (idempotent; any container may start first)."""
+        """Create every subdirectory (idempotent; any container may start first).
+
+        Never raises for a name someone else took first (a file or symlink where a
+        directory belongs): that entry is left for the readers, which refuse it.
+        """
+        self.root.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
         for d in (self.input, self.output, self.spawn, self.tools, self.messages, self.errors):
-            d.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+            with contextlib.suppress(FileExistsError):
+                d.mkdir(mode=_DIR_MODE, exist_ok=True)
 
 
 def unique_name(prefix: str) -> str:

@@ -141,3 +141,13 @@ def test_write_atomic_with_root_refuses_a_planted_symlink(
     with pytest.raises(OSError):
         ipc.write_atomic(layout.input / "followup-1.json", b"{}", root=layout.root)
     assert list(outside.iterdir()) == []
+
+
+def test_ensure_survives_names_taken_by_files_and_symlinks(tmp_path: Path) -> None:
+    root = tmp_path / "ipc"
+    root.mkdir()
+    (root / "output").write_bytes(b"not a directory")
+    os.symlink("/nonexistent", root / "spawn")
+    layout = IpcLayout(root)
+    layout.ensure()  # no FileExistsError: the bridge must start whatever it finds
+    assert layout.input.is_dir() and layout.errors.is_dir()

@@ -125,19 +125,8 @@ async def run_command(request: ExecRequest, cwd: Path, *, cap: int = OUTPUT_CAP)
     rest is read and dropped, so memory stays bounded whatever the command prints.
     """
     limit = min(request.timeout or DEFAULT_TIMEOUT, MAX_TIMEOUT)
-    # Run as a plain script (-I -S: stdlib only, no site, no package import: fast start).
-    reaper = [sys.executable, "-I", "-S", _reaper.__file__, str(limit)]
-    argv = [*reaper, "sh", "-c", request.command]
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            *(request.args or []),
-            cwd=cwd,
-            start_new_session=True,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        proc = await _start(request, cwd, limit)
     except OSError as exc:
         return ExecResult(id=request.id, exit_code=127, stderr=f"cannot start command: {exc}")
     try:
@@ -159,6 +148,23 @@ async def run_command(request: ExecRequest, cwd: Path, *, cap: int = OUTPUT_CAP)
         stdout=_render(out, out_more, cap),
         stderr=_render(err, err_more, cap),
         timed_out=timed_out,
+    )
+
+
+async def _start(request: ExecRequest, cwd: Path, limit: int) -> asyncio.subprocess.Process:
+    # The reaper runs as a plain script (-I -S: stdlib only, no site, no package import).
+    reaper = [sys.executable, "-I", "-S", _reaper.__file__, str(limit)]
+    return await asyncio.create_subprocess_exec(
+        *reaper,
+        "sh",
+        "-c",
+        request.command,
+        *(request.args or []),
+        cwd=cwd,
+        start_new_session=True,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
 
 
