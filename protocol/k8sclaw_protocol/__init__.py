@@ -14,6 +14,7 @@ from k8sclaw_protocol import _busauth as busauth
 from k8sclaw_protocol import _events as events
 from k8sclaw_protocol import _ipc as ipc
 from k8sclaw_protocol import _names as names
+from k8sclaw_protocol import _safefs as safefs
 from k8sclaw_protocol._agentlog import AgentLogReader, LogPiece
 from k8sclaw_protocol._agentrun import (
     PROVIDERS,
@@ -171,4 +172,5 @@ __all__ = [
     "kind_for",
     "mint_user",
     "names",
+    "safefs",
 ]

@@ -8,6 +8,8 @@ sees a partial file) and the validating reader that moves malformed files into
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import re
@@ -19,7 +21,7 @@ from typing import Any, Final, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from k8sclaw_protocol import _events, _names
+from k8sclaw_protocol import _events, _names, _safefs
 
 TMP_SUFFIX: Final = ".tmp"
 # The stdout result markers, spelled once in `names` (the controller parses them too).
@@ -27,6 +29,9 @@ RESULT_MARKER: Final = _names.RESULT_MARKER_START
 END_MARKER: Final = _names.RESULT_MARKER_END
 _DIR_MODE: Final = 0o750
 _FILE_MODE: Final = 0o640
+MAX_FILE_BYTES: Final = 4 * 1024 * 1024
+"""The largest `/ipc` file anyone reads; bigger files are quarantined unread (the bus
+caps what it carries further; this bounds the reader's memory)."""
 
 
 class IpcModel(BaseModel):
@@ -191,9 +196,15 @@ class IpcLayout:
         return self.tools / f"exec-result-{exec_id}.json"
 
     def ensure(self) -> None:
-        """Create every subdirectory (idempotent; any container may start first)."""
+        """Create every subdirectory (idempotent; any container may start first).
+
+        Never raises for a name someone else took first (a file or symlink where a
+        directory belongs): that entry is left for the readers, which refuse it.
+        """
+        self.root.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
         for d in (self.input, self.output, self.spawn, self.tools, self.messages, self.errors):
-            d.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+            with contextlib.suppress(FileExistsError):
+                d.mkdir(mode=_DIR_MODE, exist_ok=True)
 
 
 def unique_name(prefix: str) -> str:
@@ -201,16 +212,27 @@ def unique_name(prefix: str) -> str:
     return f"{prefix}-{time.time_ns()}.json"
 
 
-def write_atomic(path: Path, payload: bytes | IpcModel) -> Path:
-    """Write `path` via `<path>.tmp` + rename so readers never see a partial file."""
+def write_atomic(path: Path, payload: bytes | IpcModel, *, root: Path | None = None) -> Path:
+    """Write `path` via `<path>.tmp` + rename so readers never see a partial file.
+
+    With `root`, the parent directory is opened beneath it without following symlinks
+    (the bridge writes into a tree the agent controls); the temp file is never followed.
+    """
     data = payload.to_json_bytes() if isinstance(payload, IpcModel) else payload
-    tmp = path.with_name(path.name + TMP_SUFFIX)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _FILE_MODE)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    if root is None:
+        dirfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    else:
+        parent = str(path.parent.relative_to(root))
+        dirfd = _safefs.open_beneath(root, parent, os.O_RDONLY | os.O_DIRECTORY)
+    tmp = path.name + TMP_SUFFIX
+    with _safefs.opened(dirfd):
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+        with _safefs.opened(os.open(tmp, flags, _FILE_MODE, dir_fd=dirfd)) as fd:
+            _safefs.require_regular(fd, tmp)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        os.replace(tmp, path.name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
     return path
 
 
@@ -260,26 +282,70 @@ class QuarantinedError(Exception):
 
 
 def quarantine(layout: IpcLayout, path: Path, reason: str) -> Path:
-    """Move a bad file into `errors/` next to a `.reason` file; returns the new path."""
-    layout.errors.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
-    stamp = time.time_ns()
-    target = layout.errors / f"{stamp}-{path.parent.name}-{path.name}"
-    os.replace(path, target)
-    write_atomic(target.with_name(target.name + ".reason"), reason.encode())
-    return target
+    """Move a bad entry into `errors/` next to a `.reason` file; returns the new path.
+
+    The entry is renamed, never opened (it may be a symlink to `/proc/self/mem` or a
+    FIFO), through descriptors opened without following symlinks. If it cannot be moved
+    it is unlinked; if that fails too it stays where it is (callers remember it).
+    Never raises OSError.
+    """
+    target = f"{time.time_ns()}-{path.parent.name}-{path.name}"[:200]
+    try:
+        parent = str(path.parent.relative_to(layout.root))
+        srcfd = _safefs.open_beneath(layout.root, parent, os.O_RDONLY | os.O_DIRECTORY)
+    except (OSError, ValueError):
+        return path
+    with _safefs.opened(srcfd):
+        try:
+            with _safefs.opened(_safefs.make_dirs(layout.root, "errors")) as errfd:
+                os.rename(path.name, target, src_dir_fd=srcfd, dst_dir_fd=errfd)
+                _write_reason(errfd, target + ".reason", reason)
+            return layout.errors / target
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(path.name, dir_fd=srcfd)
+    return path
 
 
-def read_validated(layout: IpcLayout, path: Path, model: type[M]) -> tuple[M, bytes]:
-    """Read and validate one file; a malformed one is quarantined and `QuarantinedError` raised.
+def _write_reason(dirfd: int, name: str, reason: str) -> None:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    with (
+        contextlib.suppress(OSError),
+        _safefs.opened(os.open(name, flags, _FILE_MODE, dir_fd=dirfd)) as fd,
+    ):
+        os.write(fd, reason.encode()[:4096])
 
+
+def read_bytes(layout: IpcLayout, path: Path, cap: int = MAX_FILE_BYTES) -> bytes:
+    """The one safe reader of `/ipc` files: no symlink followed anywhere in the path,
+    non-blocking, regular files only, at most `cap` bytes (OSError otherwise; a file
+    over the cap raises `UnsafePathError`)."""
+    relative = str(path.relative_to(layout.root))
+    data, more = _safefs.read_regular(layout.root, relative, cap)
+    if more:
+        raise _safefs.UnsafePathError(errno.EFBIG, f"{path.name} is larger than {cap} bytes")
+    return data
+
+
+def read_validated(
+    layout: IpcLayout, path: Path, model: type[M], cap: int = MAX_FILE_BYTES
+) -> tuple[M, bytes]:
+    """Read and validate one file; a bad one is quarantined and `QuarantinedError` raised.
+
+    Bad means anything but a regular file of at most `cap` bytes holding a valid
+    document: symlinks, FIFOs, devices, oversized files, any OSError on open or read.
     Returns the parsed model and the raw bytes (the bridge publishes the parsed JSON).
     FileNotFoundError passes through: a vanished file is nobody's error.
     """
-    raw = path.read_bytes()
     try:
+        raw = read_bytes(layout, path, cap)
         return model.model_validate_json(raw), raw
+    except FileNotFoundError:
+        raise
     except ValidationError as exc:
         reason = _short_reason(exc)
+    except (OSError, ValueError) as exc:
+        reason = f"unreadable: {exc}"
     moved = quarantine(layout, path, reason)
     raise QuarantinedError(moved, reason)
 

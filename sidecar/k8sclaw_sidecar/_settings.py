@@ -20,6 +20,10 @@ ENV_WORKSPACE_DIR = "K8SCLAW_WORKSPACE_DIR"
 ENV_SKILLS_DIR = "K8SCLAW_SKILLS_DIR"
 ENV_MEMORY_DIR = "K8SCLAW_MEMORY_DIR"
 ENV_TMP_DIR = "K8SCLAW_TMP_DIR"
+ENV_SANDBOX_IPC_DIR = "K8SCLAW_SANDBOX_IPC_DIR"
+SANDBOX_IPC_MOUNT = "/ipc-sandbox"
+"""Where agent and sandbox exchange exec requests/results: the sandbox's own volume,
+never `/ipc` (which the bridge publishes from and the sandbox cannot mount)."""
 
 # Model-visible mount point -> environment override.
 MOUNTS = {
@@ -28,6 +32,7 @@ MOUNTS = {
     "/skills": ENV_SKILLS_DIR,
     "/memory": ENV_MEMORY_DIR,
     "/tmp": ENV_TMP_DIR,
+    SANDBOX_IPC_MOUNT: ENV_SANDBOX_IPC_DIR,
 }
 DEFAULT_EVENT_BUS_URL = names.EVENT_BUS_URL
 
@@ -48,6 +53,8 @@ class PodPaths:
     skills: Path
     memory: Path
     tmp: Path
+    sandbox_ipc: Path = Path(SANDBOX_IPC_MOUNT)
+    """The exec request/result exchange with the sandbox (`/ipc-sandbox`)."""
 
     @classmethod
     def from_env(cls, ipc: str | None = None) -> PodPaths:
@@ -60,6 +67,7 @@ class PodPaths:
             skills=path("/skills"),
             memory=path("/memory"),
             tmp=path("/tmp"),
+            sandbox_ipc=path(SANDBOX_IPC_MOUNT),
         )
 
     def local(self, mount: str) -> Path:
@@ -70,6 +78,7 @@ class PodPaths:
             "/skills": self.skills,
             "/memory": self.memory,
             "/tmp": self.tmp,
+            SANDBOX_IPC_MOUNT: self.sandbox_ipc,
         }[mount]
 
 

@@ -37,16 +37,22 @@ def _accept_all(_: Path) -> bool:
 
 
 def _regular_files(paths: Iterable[Path], accept: Accept, *, by_mtime: bool) -> list[Path]:
-    """Existing regular files among `paths`, deduplicated; oldest first when `by_mtime`."""
+    """Existing entries among `paths` that are not directories, deduplicated; oldest
+    first when `by_mtime`.
+
+    Looked at with `lstat`: symlinks, FIFOs and other special files are reported too,
+    so the reader can quarantine them (the safe reader refuses them; a `stat` that
+    followed the link would report a link to `/proc/self/mem` as a regular file).
+    """
     found: dict[Path, int] = {}
     for path in paths:
         if path in found or ipc.is_ignored(path) or not accept(path):
             continue
         try:
-            st = path.stat()
-        except (FileNotFoundError, NotADirectoryError):
+            st = path.lstat()
+        except OSError:
             continue
-        if stat.S_ISREG(st.st_mode):
+        if not stat.S_ISDIR(st.st_mode):
             found[path] = st.st_mtime_ns
     if by_mtime:
         return [p for _, _, p in sorted((m, p.name, p) for p, m in found.items())]
@@ -69,7 +75,7 @@ class _Inotify:
     """Recursive inotify watches on one tree, readable from the event loop."""
 
     _FILE_EVENTS = 0x08 | 0x80  # IN_CLOSE_WRITE | IN_MOVED_TO
-    _MASK = _FILE_EVENTS | 0x100  # + IN_CREATE (new subdirectories)
+    _MASK = _FILE_EVENTS | 0x100 | 0x02000000  # + IN_CREATE, IN_DONT_FOLLOW
     _ISDIR, _OVERFLOW, _IGNORED = 0x40000000, 0x4000, 0x8000
 
     def __init__(self, root: Path) -> None:
@@ -89,10 +95,14 @@ class _Inotify:
             try:
                 self.dirs[self.fd.add_watch(directory, self._MASK)] = directory
                 entries = list(directory.iterdir())
-            except (FileNotFoundError, NotADirectoryError):
+            except OSError:
                 continue
             for entry in entries:
-                (pending if entry.is_dir() and not entry.is_symlink() else files).append(entry)
+                try:
+                    is_dir = stat.S_ISDIR(entry.lstat().st_mode)
+                except OSError:
+                    continue
+                (pending if is_dir else files).append(entry)
         return files
 
     def drain(self) -> tuple[list[Path], bool]:
@@ -108,7 +118,7 @@ class _Inotify:
                 path = self.dirs[event.wd] / event.name
                 if event.mask & self._ISDIR:
                     changed += self.watch_tree(path)
-                elif event.mask & self._FILE_EVENTS:
+                elif event.mask & self._FILE_EVENTS or _special(path):
                     changed.append(path)
         return changed, rescan
 
@@ -118,6 +128,15 @@ class _Inotify:
             async with asyncio.timeout(TICK_SECONDS):
                 await self.wake.wait()
         self.wake.clear()
+
+
+def _special(path: Path) -> bool:
+    """A new entry that will never be closed after writing (symlink, FIFO, socket):
+    reported on creation so it is quarantined rather than left unseen."""
+    try:
+        return not stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
 
 
 async def _inotify_batches(

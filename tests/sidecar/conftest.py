@@ -11,12 +11,19 @@ from k8sclaw_sidecar._settings import PodPaths
 from k8sclaw_sidecar.agent import AgentSettings
 
 
-@pytest.fixture
-def pod(tmp_path: Path) -> PodPaths:
-    paths = PodPaths(*(tmp_path / n for n in ("ipc", "workspace", "skills", "memory", "tmp")))
+def make_pod(tmp_path: Path) -> PodPaths:
+    """Every mount of an agent pod as a directory under `tmp_path`."""
+    dirs = ("ipc", "workspace", "skills", "memory", "tmp", "ipc-sandbox")
+    paths = PodPaths(*(tmp_path / n for n in dirs))
     for p in (paths.ipc, paths.workspace, paths.skills, paths.memory, paths.tmp):
         p.mkdir()
+    paths.sandbox_ipc.mkdir()
     return paths
+
+
+@pytest.fixture
+def pod(tmp_path: Path) -> PodPaths:
+    return make_pod(tmp_path)
 
 
 def agent_settings(pod: PodPaths, provider: str, base_url: str, **kw: object) -> AgentSettings:

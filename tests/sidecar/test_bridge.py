@@ -33,6 +33,7 @@ from k8sclaw_sidecar.bridge import (
     Bridge,
     BridgeSettings,
     SettingsError,
+    ToolGate,
     run_bridge,
 )
 from tests.harness.nats_fixtures import NatsServer, free_port
@@ -75,11 +76,13 @@ class Running:
 
 
 @asynccontextmanager
-async def bridge_on(root: Path, nats: NatsServer) -> AsyncIterator[Running]:
+async def bridge_on(
+    root: Path, nats: NatsServer, gate: ToolGate | None = None
+) -> AsyncIterator[Running]:
     bus = await control_bus(nats)
     settings = settings_for(root, nats)
     own = await bridge_bus(settings)
-    bridge = Bridge(settings, own)
+    bridge = Bridge(settings, own, gate)
     bridge.layout.ensure()
     task = asyncio.create_task(bridge.run())
     try:

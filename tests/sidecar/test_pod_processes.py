@@ -31,6 +31,7 @@ def _env(pod: PodPaths, nats: NatsServer, llm: ScriptedLLM) -> dict[str, str]:
         K8SCLAW_SKILLS_DIR=str(pod.skills),
         K8SCLAW_MEMORY_DIR=str(pod.memory),
         K8SCLAW_TMP_DIR=str(pod.tmp),
+        K8SCLAW_SANDBOX_IPC_DIR=str(pod.sandbox_ipc),
         AGENT_RUN_ID="run-e2e",
         INSTANCE_NAME="alice",
         EVENT_BUS_URL=nats.url,
@@ -60,7 +61,7 @@ class Pod:
             [path], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
 
-    def wait(self, name: str, timeout: float = 20) -> tuple[int, str, str]:
+    def wait(self, name: str, timeout: float = 90) -> tuple[int, str, str]:
         proc = self.procs[name]
         try:
             out, err = proc.communicate(timeout=timeout)

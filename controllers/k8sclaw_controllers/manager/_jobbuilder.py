@@ -16,13 +16,17 @@ from k8sclaw_protocol import AgentRun, ResourceRequirements, names
 Body = dict[str, Any]
 
 RUN_AS_ID = 65532  # the distroless "nonroot" user
-IPC_DIR, WORKSPACE_DIR, SKILLS_DIR, MEMORY_DIR, TMP_DIR = (
+IPC_DIR, WORKSPACE_DIR, SKILLS_DIR, MEMORY_DIR, TMP_DIR, SANDBOX_IPC_DIR = (
     "/ipc",
     "/workspace",
     "/skills",
     "/memory",
     "/tmp",
+    "/ipc-sandbox",
 )
+SANDBOX_IPC_VOLUME = "ipc-sandbox"
+"""The sandbox's own exchange volume (exec requests/results), shared with the agent only:
+the sandbox never mounts `ipc`, so nothing it runs can write where the bridge publishes."""
 DEADLINE_SLACK_SECONDS = 60
 
 AGENT_RESOURCES = {
@@ -136,7 +140,7 @@ def tools_from_spec(run: AgentRun) -> Tools:
 
 
 def _pod_spec(run: AgentRun, options: JobOptions, tools: Tools) -> Body:
-    containers = [_agent(run, options, tools), _bridge(run, options)]
+    containers = [_agent(run, options, tools), _bridge(run, options, tools)]
     if has_sandbox(run):
         containers.append(_sandbox(run, options))
     return {
@@ -183,11 +187,11 @@ def _agent(run: AgentRun, options: JobOptions, tools: Tools) -> Body:
         "MODEL_NAME": spec.model.model,
         "MODEL_BASE_URL": spec.model.base_url or "",
         "THINKING_MODE": spec.model.thinking or "",
-        **({} if tools.allow is None else {"TOOLS_ALLOW": ",".join(tools.allow)}),
-        "TOOLS_DENY": ",".join(tools.deny),
+        **_tool_env(tools),
         "SPAWN_DEPTH": str(spec.parent.spawn_depth if spec.parent else 0),
         "EVENT_BUS_URL": options.event_bus_url,
         **_dirs(ipc=True, workspace=True, skills=True, memory=True, tmp=True),
+        **_dirs(sandbox_ipc=has_sandbox(run)),
     }
     container: Body = {
         "name": names.CONTAINER_AGENT,
@@ -204,13 +208,23 @@ def _agent(run: AgentRun, options: JobOptions, tools: Tools) -> Body:
             {"name": "memory", "mountPath": MEMORY_DIR, "readOnly": True},
         ],
     }
+    if has_sandbox(run):
+        container["volumeMounts"].append({"name": SANDBOX_IPC_VOLUME, "mountPath": SANDBOX_IPC_DIR})
     if spec.model.auth_secret_ref:
         container["envFrom"] = [{"secretRef": {"name": spec.model.auth_secret_ref}}]
     return container
 
 
+def _tool_env(tools: Tools) -> dict[str, str]:
+    """The effective tool policy as the agent reads it; the bridge gets the same values
+    (it enforces the policy on what it publishes)."""
+    allow = {} if tools.allow is None else {"TOOLS_ALLOW": ",".join(tools.allow)}
+    return {**allow, "TOOLS_DENY": ",".join(tools.deny)}  # no TOOLS_ALLOW: every tool
+
+
 def _dirs(**wanted: bool) -> dict[str, str]:
     paths = {
+        "sandbox_ipc": SANDBOX_IPC_DIR,
         "ipc": IPC_DIR,
         "workspace": WORKSPACE_DIR,
         "skills": SKILLS_DIR,
@@ -220,13 +234,14 @@ def _dirs(**wanted: bool) -> dict[str, str]:
     return {f"K8SCLAW_{k.upper()}_DIR": paths[k] for k, on in wanted.items() if on}
 
 
-def _bridge(run: AgentRun, options: JobOptions) -> Body:
+def _bridge(run: AgentRun, options: JobOptions, tools: Tools) -> Body:
     env = {
         "AGENT_RUN_ID": run.name,
         "INSTANCE_NAME": run.spec.instance_ref,
         "EVENT_BUS_URL": options.event_bus_url,
         **_dirs(ipc=True),
         **(_buscreds.bridge_env(run) if options.bus_credentials else {}),
+        **_tool_env(tools),
     }
     # The bridge tags its bus events with the run's namespace (equal run names in two
     # namespaces must not collide); the downward API gives it the pod's own namespace.
@@ -255,13 +270,14 @@ def _sandbox(run: AgentRun, options: JobOptions) -> Body:
         "name": names.CONTAINER_SANDBOX,
         "image": sandbox.image or options.images.sandbox,
         "imagePullPolicy": "IfNotPresent",
-        "env": _env(_dirs(ipc=True, workspace=True, tmp=True)),
+        "env": _env(_dirs(sandbox_ipc=True, workspace=True, tmp=True)),
         "resources": _resources(sandbox.resources) or SANDBOX_RESOURCES,
         # Always restricted, whatever the spec asks for: the pod must pass PSS "restricted".
         "securityContext": _container_security(),
+        # No `ipc` mount: the sandbox cannot write where the bridge publishes.
         "volumeMounts": [
             {"name": "workspace", "mountPath": WORKSPACE_DIR},
-            {"name": "ipc", "mountPath": IPC_DIR},
+            {"name": SANDBOX_IPC_VOLUME, "mountPath": SANDBOX_IPC_DIR},
             {"name": "tmp", "mountPath": TMP_DIR},
         ],
     }
@@ -290,6 +306,11 @@ def _volumes(run: AgentRun) -> list[Body]:
         if skills
         else {"emptyDir": {"sizeLimit": "1Mi"}}
     )
+    sandbox: list[Body] = (
+        [{"name": SANDBOX_IPC_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}}]
+        if has_sandbox(run)
+        else []
+    )
     return [
         {"name": "workspace", "emptyDir": {"sizeLimit": "1Gi"}},
         {"name": "ipc", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
@@ -302,4 +323,5 @@ def _volumes(run: AgentRun) -> list[Body]:
                 "optional": True,
             },
         },
+        *sandbox,
     ]

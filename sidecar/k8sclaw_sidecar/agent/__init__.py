@@ -40,4 +40,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging("agent")
     runner = AgentRunner(settings)
     result = asyncio.run(runner.run())
-    return finish(IpcLayout(settings.paths.ipc), result, runner.console)
+    sandbox = IpcLayout(settings.paths.sandbox_ipc)
+    return finish(IpcLayout(settings.paths.ipc), result, runner.console, sandbox)

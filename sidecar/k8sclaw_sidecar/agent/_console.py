@@ -9,6 +9,7 @@ interval. Logging stays on stderr.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections.abc import Iterable
@@ -46,6 +47,26 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + MASK, text)
     return text
+
+
+_CONTROLS: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+
+def for_log(text: str, secrets: Iterable[str] = (), limit: int = 300) -> str:
+    """One log line from untrusted text (tool output, provider errors): secrets masked,
+    control characters (newlines included) collapsed to a space, at most `limit` chars.
+    The agent's stderr is read back into `status.error`, so this is what may leak."""
+    line = redact(_CONTROLS.sub(" ", text), secrets)
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def env_secrets(environ: dict[str, str] | None = None) -> tuple[str, ...]:
+    """Values of environment variables that look like credentials (API keys, tokens)."""
+    env = os.environ if environ is None else environ
+    marked = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL")
+    return tuple(
+        v for k, v in env.items() if len(v) >= _MIN_SECRET and any(m in k.upper() for m in marked)
+    )
 
 
 def _url_without_credentials(url: str) -> str:

@@ -42,15 +42,22 @@ class AgentRunner:
         self.layout = IpcLayout(settings.paths.ipc)
         self.toolbox = _tools.Toolbox(settings)
         self.metrics = ResultMetrics()
-        self.console = _console.Console(secrets=(settings.api_key,))
+        self.secrets = (settings.api_key, *_console.env_secrets())
+        self.console = _console.Console(secrets=self.secrets)
         self._chunk = 0
 
     def _read_task(self) -> str:
         if self.settings.task:
             return self.settings.task
-        if self.layout.task.is_file():
+        try:
+            raw = ipc.read_bytes(self.layout, self.layout.task)
+        except FileNotFoundError:
+            raw = None
+        except OSError as exc:
+            raise RunError(f"input/task.json cannot be read: {exc}") from exc
+        if raw is not None:
             try:
-                return TaskInput.model_validate_json(self.layout.task.read_bytes()).task
+                return TaskInput.model_validate_json(raw).task
             except ValueError as exc:
                 raise RunError(f"input/task.json is invalid: {exc}") from exc
         raise RunError("no task: set TASK or write /ipc/input/task.json")
@@ -80,8 +87,9 @@ class AgentRunner:
             result = AgentResult(status="success", response=response)
         except (RunError, _providers.ProviderError) as exc:
             self.console.end_line()  # the log line must not continue a half-written answer
-            log.error("%s", exc)
-            result = AgentResult(status="error", error=ipc.strip_markers(str(exc)))
+            log.error("%s", _console.for_log(str(exc), self.secrets))
+            error = _console.for_log(str(exc), self.secrets, limit=4000)
+            result = AgentResult(status="error", error=ipc.strip_markers(error))
         self.metrics.duration_ms = int((time.monotonic() - started) * 1000)
         self.metrics.subagent_spawns = self.toolbox.spawns
         result.metrics = self.metrics
@@ -143,16 +151,26 @@ class AgentRunner:
         self.metrics.tool_calls += 1
         output, is_error = await self.toolbox.call(call.name, call.arguments)
         if is_error:
-            log.warning("tool %s refused or failed: %s", call.name, output)
+            log.warning(
+                "tool %s refused or failed: %s",
+                call.name,
+                _console.for_log(output, self.secrets),
+            )
         self.stream("tool_result", output, call.id)
         return output, is_error
 
 
-def finish(layout: IpcLayout, result: AgentResult, console: _console.Console | None = None) -> int:
+def finish(
+    layout: IpcLayout,
+    result: AgentResult,
+    console: _console.Console | None = None,
+    sandbox: IpcLayout | None = None,
+) -> int:
     """Write result.json, print the marker line, then /ipc/done; returns the exit code.
 
     `console` is the run's (it knows whether the answer left a line open); without it the
-    marker line is started with a newline to be safe.
+    marker line is started with a newline to be safe. `sandbox`: the sandbox's exchange
+    dir, told `done` too so its executor exits (when the pod has one).
     """
     layout.ensure()
     ipc.write_atomic(layout.result, result)
@@ -160,5 +178,11 @@ def finish(layout: IpcLayout, result: AgentResult, console: _console.Console | N
         console = _console.Console()
         console.text("\n")
     console.result(result)
-    ipc.write_atomic(layout.done, json.dumps({"status": result.status}).encode())
+    done = json.dumps({"status": result.status}).encode()
+    ipc.write_atomic(layout.done, done)
+    if sandbox is not None and sandbox.root.is_dir():
+        try:
+            ipc.write_atomic(sandbox.done, done, root=sandbox.root)
+        except OSError as exc:  # the sandbox's volume is its own; the run is done anyway
+            log.warning("cannot tell the sandbox the run is done: %s", exc)
     return 0 if result.status == "success" else 1

@@ -102,6 +102,8 @@ class Toolbox:
     def __init__(self, settings: AgentSettings) -> None:
         self.settings = settings
         self.layout = IpcLayout(settings.paths.ipc)
+        self.sandbox = IpcLayout(settings.paths.sandbox_ipc)
+        """The exchange with the sandbox container (never `/ipc`: see `_executor`)."""
         self.offered = allowed_tools(settings.tools_allow, settings.tools_deny)
         self.spawns = 0
 
@@ -160,7 +162,8 @@ class Toolbox:
         return "sub-agent requested; its result will arrive as a follow-up"
 
     async def _tool_execute_command(self, a: dict[str, Any]) -> str:
-        """Hand the command to the sandbox through `/ipc/tools` and wait for its result."""
+        """Hand the command to the sandbox through `/ipc-sandbox/tools` and wait for its
+        result, read with the safe reader (the sandbox is not trusted either)."""
         timeout = max(1, min(int(a.get("timeout") or self.settings.exec_timeout), MAX_EXEC_TIMEOUT))
         req = ExecRequest(
             id=uuid.uuid4().hex[:12],
@@ -168,17 +171,21 @@ class Toolbox:
             work_dir=a.get("workdir") or None,
             timeout=timeout,
         )
-        result_path = self.layout.exec_result(req.id)
+        if not self.sandbox.root.is_dir():
+            raise ToolError("the sandbox is not enabled for this run; commands cannot run")
+        self.sandbox.ensure()
+        result_path = self.sandbox.exec_result(req.id)
         stop = asyncio.Event()
         deadline = time.monotonic() + timeout + 10
-        ipc.write_atomic(self.layout.exec_request(req.id), req)
-        async for batch in _watch.watch_files(self.layout.tools, stop, lambda p: p == result_path):
+        ipc.write_atomic(self.sandbox.exec_request(req.id), req, root=self.sandbox.root)
+        async for batch in _watch.watch_files(self.sandbox.tools, stop, lambda p: p == result_path):
             if batch or time.monotonic() > deadline:
                 stop.set()
-        with contextlib.suppress(FileNotFoundError, ValueError):
-            return format_exec(ExecResult.model_validate_json(result_path.read_bytes()))
+        with contextlib.suppress(FileNotFoundError, ipc.QuarantinedError):
+            result, _ = ipc.read_validated(self.sandbox, result_path, ExecResult)
+            return format_exec(result)
         raise ToolError(
-            f"no result from the sandbox within {timeout + 10}s; "
+            f"no valid result from the sandbox within {timeout + 10}s; "
             "is the sandbox enabled for this run?"
         )
 

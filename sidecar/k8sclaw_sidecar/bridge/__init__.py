@@ -17,6 +17,7 @@ from k8sclaw_sidecar.bridge._bridge import (
     Bridge,
     run_bridge,
 )
+from k8sclaw_sidecar.bridge._policy import ToolGate
 from k8sclaw_sidecar.bridge._settings import BridgeSettings, SettingsError
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "Bridge",
     "BridgeSettings",
     "SettingsError",
+    "ToolGate",
     "main",
     "run_bridge",
 ]

@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -33,6 +34,7 @@ from k8sclaw_protocol import (
     ipc,
 )
 from k8sclaw_sidecar import _watch
+from k8sclaw_sidecar.bridge import _policy
 from k8sclaw_sidecar.bridge._settings import BridgeSettings
 
 log = logging.getLogger("k8sclaw.bridge")
@@ -47,8 +49,11 @@ the controller completes the run from the agent's log and names the outage."""
 class Bridge:
     """One run's bridge; `run()` returns the process exit code."""
 
-    def __init__(self, settings: BridgeSettings, bus: EventBus) -> None:
+    def __init__(
+        self, settings: BridgeSettings, bus: EventBus, gate: _policy.ToolGate | None = None
+    ) -> None:
         self.settings = settings
+        self.gate = gate or _policy.ToolGate.from_env()
         self.layout = IpcLayout(settings.ipc_dir)
         self.bus = bus
         self.stop = asyncio.Event()
@@ -139,7 +144,7 @@ class Bridge:
     def _prepare(self, path: Path) -> tuple[Event, str, ipc.IpcModel] | None:
         """The event for a file version not published yet; None for others and bad files."""
         route = ipc.route_for(self.layout, path)
-        if route is None:
+        if route is None or not self.gate.admit(self.layout, path, route.topic):
             return None
         try:
             model, raw = ipc.read_validated(self.layout, path, route.model)
@@ -184,7 +189,7 @@ class Bridge:
     async def _write_followups(self, sub: Subscription) -> None:
         async for event in sub:
             target = self.layout.input / ipc.unique_name("followup")
-            ipc.write_atomic(target, json.dumps(event.data).encode())
+            self._write(target, json.dumps(event.data).encode())
 
     async def _write_exec_results(self, sub: Subscription) -> None:
         async for event in sub:
@@ -194,8 +199,17 @@ class Bridge:
                 log.warning("dropping malformed exec result: %s", exc.errors()[:1])
                 continue
             target = self.layout.exec_result(result.id)
-            if not target.exists():
-                ipc.write_atomic(target, result)
+            self._write(target, result, only_new=True)
+
+    def _write(self, target: Path, payload: bytes | ipc.IpcModel, only_new: bool = False) -> None:
+        """Write into `/ipc` without following anything the agent planted; never raises
+        (a failed write is logged, the writer loop goes on)."""
+        if only_new and os.path.lexists(target):
+            return
+        try:
+            ipc.write_atomic(target, payload, root=self.layout.root)
+        except OSError as exc:
+            log.warning("cannot write %s: %s", target.name, exc)
 
 
 async def run_bridge(settings: BridgeSettings, stop: asyncio.Event | None = None) -> int:

@@ -1,7 +1,7 @@
 """`k8sclaw-sandbox`: the executor in the agent pod's `sandbox` container.
 
-Claims `/ipc/tools/exec-request-*.json`, runs each once with a timeout in `/workspace`,
-writes `exec-result-<id>.json` atomically and exits after `/ipc/done`.
+Claims `/ipc-sandbox/tools/exec-request-*.json`, runs each once with a timeout in
+`/workspace`, writes `exec-result-<id>.json` atomically and exits after `/ipc-sandbox/done`.
 """
 
 from __future__ import annotations

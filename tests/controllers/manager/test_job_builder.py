@@ -142,10 +142,40 @@ def test_sandbox_adds_a_container_and_the_sandbox_label() -> None:
     sandbox = containers(job)["sandbox"]
     assert sandbox["image"] == "my/sandbox:1"
     assert env(sandbox) == {
-        "K8SCLAW_IPC_DIR": "/ipc",
+        "K8SCLAW_SANDBOX_IPC_DIR": "/ipc-sandbox",
         "K8SCLAW_WORKSPACE_DIR": "/workspace",
         "K8SCLAW_TMP_DIR": "/tmp",
     }
+
+
+def test_the_sandbox_cannot_reach_the_volume_the_bridge_publishes_from() -> None:
+    """#13 item 3: exec requests/results go through `ipc-sandbox`, shared by agent and
+    sandbox only; `ipc` (what the bridge publishes) is not mounted in the sandbox."""
+    job = build_job(make_run(sandbox={"enabled": True}), OPTIONS)
+    mounts = {
+        name: {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+        for name, c in containers(job).items()
+    }
+    assert mounts["sandbox"] == {
+        "workspace": "/workspace",
+        "ipc-sandbox": "/ipc-sandbox",
+        "tmp": "/tmp",
+    }
+    assert mounts["agent"]["ipc-sandbox"] == "/ipc-sandbox"
+    assert env(containers(job)["agent"])["K8SCLAW_SANDBOX_IPC_DIR"] == "/ipc-sandbox"
+    assert "ipc-sandbox" not in mounts["ipc-bridge"]
+    volumes = {v["name"]: v for v in job["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["ipc-sandbox"]["emptyDir"]["medium"] == "Memory"
+    plain = build_job(make_run(), OPTIONS)
+    assert "ipc-sandbox" not in {v["name"] for v in plain["spec"]["template"]["spec"]["volumes"]}
+
+
+def test_the_bridge_gets_the_tool_policy_the_agent_gets() -> None:
+    job = build_job(make_run(), OPTIONS, Tools(("read_file",), ("execute_command",)))
+    agent, bridge = containers(job)["agent"], containers(job)["ipc-bridge"]
+    for key in ("TOOLS_ALLOW", "TOOLS_DENY"):
+        assert env(bridge)[key] == env(agent)[key]
+    assert env(bridge)["TOOLS_DENY"] == "execute_command"
 
 
 def test_disabled_sandbox_adds_nothing() -> None:
@@ -241,6 +271,7 @@ def test_bridge_env_and_mounts() -> None:
         "INSTANCE_NAME": "alice",
         "EVENT_BUS_URL": "nats://bus:4222",
         "K8SCLAW_IPC_DIR": "/ipc",
+        "TOOLS_DENY": "",  # no TOOLS_ALLOW: the spec sets none, so every tool (as the agent)
     }
     assert env_from_fields(bridge) == {"POD_NAMESPACE": "metadata.namespace"}
     assert bridge["volumeMounts"] == [{"name": "ipc", "mountPath": "/ipc"}]

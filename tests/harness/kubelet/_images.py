@@ -29,6 +29,7 @@ MOUNT_ENV: dict[str, str] = {
     "/memory": "K8SCLAW_MEMORY_DIR",
     "/tmp": "K8SCLAW_TMP_DIR",
     "/var/run/k8sclaw/bus": "K8SCLAW_BUS_CREDS_DIR",
+    "/ipc-sandbox": "K8SCLAW_SANDBOX_IPC_DIR",
 }
 
 
