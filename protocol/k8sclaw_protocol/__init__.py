@@ -28,6 +28,7 @@ from k8sclaw_protocol._agentrun import (
 )
 from k8sclaw_protocol._base import Condition, KindInfo, ObjectMeta, OwnerReference, Resource
 from k8sclaw_protocol._common import ResourceRequirements, SandboxSpec, SecretKeyRef, SkillRef
+from k8sclaw_protocol._cron import CronError, Timetable, run_name, timetable
 from k8sclaw_protocol._events import Event
 from k8sclaw_protocol._instance import (
     CHANNEL_TYPES,
@@ -105,6 +106,7 @@ __all__ = [
     "ClawScheduleSpec",
     "ClawScheduleStatus",
     "Condition",
+    "CronError",
     "Event",
     "EventBus",
     "ExecRequest",
@@ -140,6 +142,7 @@ __all__ = [
     "TERMINAL_PHASES",
     "TaskInput",
     "TokenUsage",
+    "Timetable",
     "ToolGating",
     "ToolPolicy",
     "ToolRule",
@@ -151,4 +154,6 @@ __all__ = [
     "ipc",
     "kind_for",
     "names",
+    "run_name",
+    "timetable",
 ]
