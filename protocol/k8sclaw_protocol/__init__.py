@@ -28,7 +28,7 @@ from k8sclaw_protocol._agentrun import (
 )
 from k8sclaw_protocol._base import Condition, KindInfo, ObjectMeta, OwnerReference, Resource
 from k8sclaw_protocol._common import ResourceRequirements, SandboxSpec, SecretKeyRef, SkillRef
-from k8sclaw_protocol._cron import CronError, Timetable, run_name, timetable
+from k8sclaw_protocol._cron import CronError, Timetable, run_name, schedule_label, timetable
 from k8sclaw_protocol._events import Event
 from k8sclaw_protocol._instance import (
     CHANNEL_TYPES,
@@ -155,5 +155,6 @@ __all__ = [
     "kind_for",
     "names",
     "run_name",
+    "schedule_label",
     "timetable",
 ]

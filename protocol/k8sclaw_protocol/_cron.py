@@ -29,6 +29,7 @@ _UNIT = {"s": 1, "m": 60, "h": 3600}
 MIN_EVERY_SECONDS = 1
 MAX_EVERY_SECONDS = 366 * 24 * 3600
 MAX_NAME = 63
+_MAX_FORWARD = 4
 _HASH = 8
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -59,7 +60,15 @@ class Timetable:
             epoch = int(moment.timestamp())
             return _utc_seconds(epoch // self.every * self.every)
         start = moment.astimezone(self.zone) + timedelta(microseconds=1)
-        return _step(self.expression, start, forward=False)
+        latest = _step(self.expression, start, forward=False)
+        # croniter's backward step skips the second instance of a repeated local time
+        # (fall back) that its forward step yields; step forward so both directions agree.
+        for _ in range(_MAX_FORWARD):
+            following = self.next_after(latest) if latest is not None else None
+            if following is None or following > moment:
+                break
+            latest = following
+        return latest
 
 
 def _step(expression: str, start: datetime, *, forward: bool) -> datetime | None:
@@ -139,3 +148,9 @@ def _label_prefix(name: str, room: int) -> str:
     digest = hashlib.sha256(name.encode()).hexdigest()[:_HASH]
     cut = re.sub(r"[^a-z0-9-]", "-", name.lower())[: room - _HASH - 1].strip("-")
     return f"{cut}-{digest}" if cut else digest
+
+
+def schedule_label(schedule: str) -> str:
+    """The `k8sclaw.io/schedule` label value on a schedule's runs: its name, or for a name
+    longer than a label value holds (63), a cut of it with a hash of the whole name."""
+    return schedule if len(schedule) <= MAX_NAME else _label_prefix(schedule, MAX_NAME)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from k8sclaw_protocol import CronError, run_name, timetable
+from k8sclaw_protocol import CronError, run_name, schedule_label, timetable
 
 LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -48,6 +48,8 @@ def test_fall_back_fires_for_each_utc_instant_of_the_repeated_time() -> None:
     assert second == utc(2026, 10, 25, 1, 30)
     assert second is not None
     assert run_name("s", first) != run_name("s", second)
+    assert table.latest_at_or_before(second) == second  # both directions agree
+    assert table.latest_at_or_before(second - timedelta(seconds=1)) == first
 
 
 def test_every_is_aligned_to_the_epoch() -> None:
@@ -94,3 +96,10 @@ def test_run_names_are_deterministic_labels() -> None:
         assert len(run_name(name, tick, manual=True)) <= 63
     assert run_name(long_a, tick) != run_name(long_b, tick)
     assert run_name("dotted.name", tick) != run_name("dotted-name", tick)
+
+
+def test_schedule_label_fits_a_label_value() -> None:
+    assert schedule_label("nightly.v2") == "nightly.v2"
+    long_a, long_b = "b" * 100 + "1", "b" * 100 + "2"
+    assert len(schedule_label(long_a)) <= 63
+    assert schedule_label(long_a) != schedule_label(long_b)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from k8sclaw_controllers.manager import _events, _jobbuilder, _kube, _settings, _state
+from k8sclaw_controllers.manager import _clock, _events, _jobbuilder, _kube, _settings, _state
 from k8sclaw_protocol import Condition
 
 
@@ -23,10 +23,16 @@ class Context:
     job_exists: Callable[[str, str], bool | None] = lambda _ns, _name: None
     """Whether the agent Job (namespace, name) exists, from the Job watch's cache; None
     when that cache cannot tell (not listed yet). Wired by the operator."""
+    clock: _clock.Clock = field(default_factory=_clock.SystemClock)
+    """The schedule controller's time (tests give a virtual clock)."""
+    requeue_schedule: Callable[[dict[str, Any]], None] = lambda _body: None
+    """Reconcile a ClawSchedule again, in order with its watch events (wired by the operator)."""
     recorder: _events.Recorder = field(init=False)
+    ticker: _clock.Ticker = field(init=False)
 
     def __post_init__(self) -> None:
         self.recorder = _events.Recorder(self.kube, self.state.spawn)
+        self.ticker = _clock.Ticker(self.clock)
 
     @property
     def job_options(self) -> _jobbuilder.JobOptions:
