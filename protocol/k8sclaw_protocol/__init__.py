@@ -63,7 +63,7 @@ from k8sclaw_protocol._policy import (
     ToolGating,
     ToolRule,
 )
-from k8sclaw_protocol._runbuilder import RunSource, build_run
+from k8sclaw_protocol._runbuilder import RunSource, build_run, build_scheduled_run
 from k8sclaw_protocol._schedule import ClawSchedule, ClawScheduleSpec, ClawScheduleStatus
 from k8sclaw_protocol._skillpack import Skill, SkillPack, SkillPackSpec, SkillPackStatus
 
@@ -149,6 +149,7 @@ __all__ = [
     "VERSION",
     "__version__",
     "build_run",
+    "build_scheduled_run",
     "events",
     "instance_provider",
     "ipc",

@@ -26,7 +26,7 @@ from k8sclaw_protocol import (
     TERMINAL_PHASES,
     ClawInstance,
     ClawSchedule,
-    build_run,
+    build_scheduled_run,
     names,
     run_name,
     schedule_label,
@@ -88,7 +88,7 @@ async def _create(
         message = f"ClawInstance {schedule.spec.instance_ref!r} not found; tick skipped"
         ctx.event(body, "InstanceNotFound", message, warning=True)
         return Fired(handled, ("InstanceNotFound", message))
-    run = _build(schedule, instance, name)
+    run = build_scheduled_run(schedule, instance, tick).to_wire()
     try:
         await ctx.kube.create(_kube.claw(schedule.namespace, "agentruns"), run, read=False)
     except _kube.ConflictError:
@@ -116,33 +116,6 @@ def _recorded(schedule: ClawSchedule, tick: datetime, name: str, now: datetime) 
             "totalRuns": total if counted else total + 1,
         }
     )
-
-
-def _build(schedule: ClawSchedule, instance: ClawInstance, name: str) -> Body:
-    """The run, through the one shared builder, owned by the schedule."""
-    run = build_run(
-        instance,
-        schedule.spec.task,
-        source="scheduler",
-        name=name,
-        session_key=f"schedule-{schedule.name}",
-        labels={
-            names.LABEL_SCHEDULE: schedule_label(schedule.name),
-            names.LABEL_SCHEDULE_TYPE: schedule.spec.type,
-        },
-    )
-    wire = run.to_wire()
-    wire["metadata"]["ownerReferences"] = [
-        {
-            "apiVersion": names.GROUP_VERSION,
-            "kind": schedule.info.kind,
-            "name": schedule.name,
-            "uid": schedule.metadata.uid,
-            "controller": True,
-            "blockOwnerDeletion": True,
-        }
-    ]
-    return wire
 
 
 async def _instance(ctx: Context, schedule: ClawSchedule) -> ClawInstance | None:
