@@ -44,6 +44,8 @@ class Fired:
 
     status: Body = field(default_factory=dict)
     problem: tuple[str, str] | None = None
+    tick: datetime | None = None
+    """The tick handled, once handled (set by the reconciler)."""
 
 
 async def fire(ctx: Context, schedule: ClawSchedule, body: Body, tick: datetime) -> Fired:

@@ -55,6 +55,8 @@ async def reconcile(ctx: Context, body: Body, event_type: str | None) -> None:
     fields = {"phase": "Active", "nextScheduleTime": timestamp(upcoming) if upcoming else None}
     problem = fired.problem if fired.status else _tick_problem(body)
     await _write(ctx, body, {**fields, **fired.status}, problem)
+    if fired.tick is not None:  # recorded: only now may this process treat it as done
+        ctx.ticker.handled[_ident(schedule)] = fired.tick
 
 
 async def _due(ctx: Context, schedule: ClawSchedule, body: Body, table: Timetable) -> Fired:
@@ -63,13 +65,12 @@ async def _due(ctx: Context, schedule: ClawSchedule, body: Body, table: Timetabl
     tick = table.latest_at_or_before(now)
     if tick is None or tick <= _handled_through(ctx, schedule):
         return Fired()
-    ident = _ident(schedule)
     if _phase(body) == "Suspended":  # resumed: ticks missed while suspended never fire
         ctx.event(body, "Resumed", f"runs resume with the first tick after {timestamp(now)}")
         fired = Fired({"lastTickTime": timestamp(tick)})
     else:
         fired = await _schedrun.fire(ctx, schedule, body, tick)
-    ctx.ticker.handled[ident] = tick
+    fired.tick = tick
     return fired
 
 
