@@ -10,9 +10,10 @@
   (c) controller RSS with M AgentRuns present                          (target <= 250 MB)
   (d) S ClawSchedules ticking the same minute -> all S runs created, as a ratio to this
       client creating S AgentRuns one by one                          (target <= 1.5x):
-      the schedules (cron `* * * * *`, default Forbid) are created and the controller has
-      reported every one's nextScheduleTime; the clock starts at that tick (wall time)
-      and stops at the last run's ADDED event
+      the schedules (cron `* * * * *`, Allow) are created and the controller has reported
+      every one's nextScheduleTime; the clock starts at the latest of those ticks (wall
+      time) and stops when the last run of that tick is ADDED (each tick still consults
+      the schedule's runs, for adoption and history, as under Forbid)
 
 The controller runs as its own process (`k8sclaw-controller`); the API server is the kube
 emulator on 127.0.0.1, or a real cluster with K8SCLAW_TEST_KUBECONFIG / --kubeconfig. The
@@ -378,7 +379,14 @@ def schedule_body(name: str) -> dict[str, Any]:
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "ClawSchedule",
         "metadata": {"name": name},
-        "spec": {"instanceRef": "bench", "schedule": "* * * * *", "task": "bench"},
+        "spec": {
+            "instanceRef": "bench",
+            "schedule": "* * * * *",
+            "task": "bench",
+            # Allow: a schedule whose first reconcile fell after the shared minute fires a
+            # minute later with the rest, instead of skipping behind its own active run.
+            "concurrencyPolicy": "Allow",
+        },
     }
 
 

@@ -13,7 +13,7 @@ import contextlib
 import heapq
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 Key = tuple[str, str]  # (namespace, name)
 MAX_SLEEP_SECONDS = 60.0
@@ -55,6 +55,9 @@ class Ticker:
         self._due: dict[Key, datetime] = {}
         self._heap: list[tuple[datetime, Key]] = []
         self._changed = asyncio.Event()
+        self.latest: dict[Key, dict[str, Any]] = {}
+        """The latest body seen per schedule, so a due tick is reconciled without a GET
+        (a body older than this process's own status write is harmless: see `handled`)."""
         self.handled: dict[tuple[str, str, str], datetime] = {}
         """The latest tick this process handled per schedule (namespace, name, uid): a
         stale watch event, older than the status this process wrote, cannot fire it twice."""
@@ -73,6 +76,7 @@ class Ticker:
 
     def forget(self, key: Key) -> None:
         """Drop what is remembered about a deleted schedule."""
+        self.latest.pop(key, None)
         for ident in [i for i in self.handled if i[:2] == key]:
             del self.handled[ident]
 

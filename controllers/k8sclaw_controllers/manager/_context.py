@@ -7,7 +7,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from k8sclaw_controllers.manager import _clock, _events, _jobbuilder, _kube, _settings, _state
+from k8sclaw_controllers.manager import (
+    _clock,
+    _events,
+    _jobbuilder,
+    _kube,
+    _schedindex,
+    _settings,
+    _state,
+)
 from k8sclaw_protocol import Condition
 
 
@@ -27,6 +35,8 @@ class Context:
     """The schedule controller's time (tests give a virtual clock)."""
     requeue_schedule: Callable[[dict[str, Any]], None] = lambda _body: None
     """Reconcile a ClawSchedule again, in order with its watch events (wired by the operator)."""
+    schedules: _schedindex.ScheduleRuns = field(default_factory=_schedindex.ScheduleRuns)
+    """Each schedule's runs, fed by the AgentRun watch."""
     recorder: _events.Recorder = field(init=False)
     ticker: _clock.Ticker = field(init=False)
 

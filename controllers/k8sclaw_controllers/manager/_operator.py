@@ -102,7 +102,15 @@ class Watched:
 
 
 AGENT = f"{names.LABEL_ROLE}={names.ROLE_AGENT}"
-RUNS = Watched("AgentRun", names.GROUP_VERSION, "agentruns", _agentrun.reconcile)
+
+
+async def _on_run(ctx: Context, body: dict[str, Any], event_type: str | None) -> None:
+    """An AgentRun event: index it for its schedule (if any), then reconcile it."""
+    ctx.schedules.observe(body, event_type)
+    await _agentrun.reconcile(ctx, body, event_type)
+
+
+RUNS = Watched("AgentRun", names.GROUP_VERSION, "agentruns", _on_run)
 JOBS = Watched("Job", "batch/v1", "jobs", lambda c, b, _t: _pods.on_job(c, b), AGENT)
 PODS = Watched("Pod", "v1", "pods", lambda c, b, _t: _pods.on_pod(c, b), AGENT)
 SCHEDULES = Watched("ClawSchedule", names.GROUP_VERSION, "clawschedules", _schedule.reconcile)
@@ -222,7 +230,10 @@ async def _requeue(ctx: Context, informers: Informers, namespace: str, name: str
 
 
 async def _tick(ctx: Context, key: Key) -> None:
-    """A schedule's next tick is due: reconcile it from its live state."""
+    """A schedule's next tick is due: reconcile it (as last seen; read live if unknown)."""
+    if (body := ctx.ticker.latest.get(key)) is not None:
+        ctx.requeue_schedule(body)
+        return
     try:
         body = await ctx.kube.get(_kube.claw(key[0], "clawschedules", key[1]))
     except (_kube.KubeError, OSError, TimeoutError) as exc:

@@ -6,8 +6,9 @@ What the scheduler learned from upstream (reference §15), and how it is kept he
   named after its tick, and a 409 counts as "done" only when the existing run is owned by
   this schedule (uid); anyone else's object of that name is a `NameCollision`, reported
   and never claimed in the status.
-* Forbid raced on `lastRunName`: the active runs are listed live, by label, and then
-  filtered by owner uid (a label anyone could set on their own run is not proof).
+* Forbid raced on `lastRunName`: the active runs come from an index of the AgentRun watch
+  keyed by owner uid (`_schedindex`; a label anyone could set is not proof), to which a
+  run created here is added at once.
 * Orphans: every run carries an owner reference to its schedule (controller, blocking
   deletion), so deleting the schedule deletes its runs.
 """
@@ -27,9 +28,7 @@ from k8sclaw_protocol import (
     ClawInstance,
     ClawSchedule,
     build_scheduled_run,
-    names,
     run_name,
-    schedule_label,
 )
 
 log = logging.getLogger("k8sclaw.controller.schedule")
@@ -75,10 +74,8 @@ async def fire(ctx: Context, schedule: ClawSchedule, body: Body, tick: datetime)
 
 
 async def owned_runs(ctx: Context, schedule: ClawSchedule) -> list[Body]:
-    """The schedule's runs, read live: labelled with it and owned by its uid."""
-    selector = f"{names.LABEL_SCHEDULE}={schedule_label(schedule.name)}"
-    runs = await ctx.kube.items(_kube.claw(schedule.namespace, "agentruns"), selector)
-    return [run for run in runs if _owned_by(run, schedule.metadata.uid or "")]
+    """The schedule's runs: owned by its uid (from the watch-fed index)."""
+    return await ctx.schedules.of(ctx.kube, schedule.namespace, schedule.metadata.uid or "")
 
 
 async def _create(
@@ -101,6 +98,7 @@ async def _create(
             return Fired(handled, ("NameCollision", message))
         log.info("run %s/%s already exists; adopting it", schedule.namespace, name)
     else:
+        ctx.schedules.created(schedule.namespace, schedule.metadata.uid or "", run)
         ctx.event(body, "RunCreated", f"created AgentRun {name} for {timestamp(tick)}")
     return _recorded(schedule, tick, name, ctx.clock.now())
 

@@ -32,6 +32,7 @@ async def reconcile(ctx: Context, body: Body, event_type: str | None) -> None:
         ctx.ticker.drop(key)
         ctx.ticker.forget(key)
         return
+    ctx.ticker.latest[key] = body
     schedule = ClawSchedule.from_wire(body)
     try:
         table = timetable(schedule.spec.schedule, schedule.spec.time_zone)
