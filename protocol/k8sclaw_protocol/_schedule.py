@@ -48,7 +48,7 @@ class ClawScheduleSpec(CRModel):
     include_memory: bool = True
     """Prefix the task with the instance's memory."""
     starting_deadline_seconds: int | None = Field(default=None, ge=0)
-    """A tick not started within this many seconds (controller down, Forbid) is skipped."""
+    """A tick that cannot start within this many seconds (controller down) is skipped."""
     successful_runs_history_limit: int = Field(default=3, ge=0, le=1000)
     """Succeeded runs of this schedule kept; older ones are deleted."""
     failed_runs_history_limit: int = Field(default=1, ge=0, le=1000)

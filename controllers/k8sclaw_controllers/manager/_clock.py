@@ -58,6 +58,9 @@ class Ticker:
         self.latest: dict[Key, dict[str, Any]] = {}
         """The latest body seen per schedule, so a due tick is reconciled without a GET
         (a body older than this process's own status write is harmless: see `handled`)."""
+        self.phases: dict[tuple[str, str, str], str] = {}
+        """The phase this process last wrote per schedule: newer than any body it holds
+        (only the controller writes the phase), so a resume is recognised once."""
         self.handled: dict[tuple[str, str, str], datetime] = {}
         """The latest tick this process handled per schedule (namespace, name, uid): a
         stale watch event, older than the status this process wrote, cannot fire it twice."""
@@ -79,6 +82,8 @@ class Ticker:
         self.latest.pop(key, None)
         for ident in [i for i in self.handled if i[:2] == key]:
             del self.handled[ident]
+        for ident in [i for i in self.phases if i[:2] == key]:
+            del self.phases[ident]
 
     def due_time(self, key: Key) -> datetime | None:
         """When `key` is due next, if it is waiting."""

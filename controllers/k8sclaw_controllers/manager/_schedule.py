@@ -40,12 +40,14 @@ async def reconcile(ctx: Context, body: Body, event_type: str | None) -> None:
         ctx.ticker.drop(key)
         error = {"phase": "Error", "nextScheduleTime": None}
         await _write(ctx, body, error, ("InvalidSchedule", str(exc)))
+        ctx.ticker.phases[_ident(schedule)] = "Error"
         return
     if schedule.spec.suspend:
         ctx.ticker.drop(key)
-        if _phase(body) != "Suspended":
+        if _phase(ctx, schedule, body) != "Suspended":
             ctx.event(body, "Suspended", "no runs are created until it is resumed")
         await _write(ctx, body, {"phase": "Suspended", "nextScheduleTime": None}, None)
+        ctx.ticker.phases[_ident(schedule)] = "Suspended"
         return
     fired = await _due(ctx, schedule, body, table)
     upcoming = table.next_after(ctx.clock.now())
@@ -56,6 +58,7 @@ async def reconcile(ctx: Context, body: Body, event_type: str | None) -> None:
     fields = {"phase": "Active", "nextScheduleTime": timestamp(upcoming) if upcoming else None}
     problem = fired.problem if fired.status else _tick_problem(body)
     await _write(ctx, body, {**fields, **fired.status}, problem)
+    ctx.ticker.phases[_ident(schedule)] = "Active"
     if fired.tick is not None:  # recorded: only now may this process treat it as done
         ctx.ticker.handled[_ident(schedule)] = fired.tick
 
@@ -66,7 +69,7 @@ async def _due(ctx: Context, schedule: ClawSchedule, body: Body, table: Timetabl
     tick = table.latest_at_or_before(now)
     if tick is None or tick <= _handled_through(ctx, schedule):
         return Fired()
-    if _phase(body) == "Suspended":  # resumed: ticks missed while suspended never fire
+    if _phase(ctx, schedule, body) == "Suspended":  # resumed: missed ticks never fire
         ctx.event(body, "Resumed", f"runs resume with the first tick after {timestamp(now)}")
         fired = Fired({"lastTickTime": timestamp(tick)})
     else:
@@ -101,8 +104,10 @@ def _ident(schedule: ClawSchedule) -> tuple[str, str, str]:
     return (schedule.namespace, schedule.name, schedule.metadata.uid or "")
 
 
-def _phase(body: Body) -> str:
-    return str((body.get("status") or {}).get("phase") or "")
+def _phase(ctx: Context, schedule: ClawSchedule, body: Body) -> str:
+    """The phase last written: by this process if it has, else as the body says."""
+    written = ctx.ticker.phases.get(_ident(schedule))
+    return written or str((body.get("status") or {}).get("phase") or "")
 
 
 async def _write(ctx: Context, body: Body, fields: Body, problem: tuple[str, str] | None) -> None:

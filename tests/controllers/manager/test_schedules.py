@@ -320,3 +320,21 @@ async def test_an_invalid_time_zone_is_an_error_condition(kube: KubeEnv) -> None
     [ready] = status(obj)["conditions"]
     assert ready["reason"] == "InvalidSchedule"
     assert "IANA" in ready["message"]
+
+
+async def test_a_missing_instance_skips_the_tick_until_it_exists(kube: KubeEnv) -> None:
+    schedule = create(kube, "clawschedules", schedule_body("orphan", instanceRef="nobody"))
+    clock = FakeClock(created_at(schedule))
+    first = next_minute(clock.now())
+    async with _harness.running(_harness.settings_for(kube), clock):
+        clock.set(first)
+        obj = await handled(kube, "orphan", first)
+        [ready] = status(obj)["conditions"]
+        assert (ready["status"], ready["reason"]) == ("False", "InstanceNotFound")
+        assert "nobody" in ready["message"]
+        assert runs_of(kube, "orphan") == {}
+        create(kube, "clawinstances", instance_body("nobody"))
+        clock.set(first + timedelta(minutes=1))
+        obj = await handled(kube, "orphan", clock.now())
+    assert status(obj)["conditions"][0]["reason"] == "Scheduled"
+    assert list(runs_of(kube, "orphan")) == [run_name("orphan", first + timedelta(minutes=1))]
