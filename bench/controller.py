@@ -8,6 +8,12 @@
       at the first create and the controller works while this client creates the runs,
       and the CPU seconds the emulator, the controller and this client spent in each
   (c) controller RSS with M AgentRuns present                          (target <= 250 MB)
+  (d) S ClawSchedules ticking the same minute -> all S runs created, as a ratio to this
+      client creating S AgentRuns one by one                          (target <= 1.5x):
+      the schedules (cron `* * * * *`, Allow) are created and the controller has reported
+      every one's nextScheduleTime; the clock starts at the latest of those ticks (wall
+      time) and stops when the last run of that tick is ADDED (each tick still consults
+      the schedule's runs, for adoption and history, as under Forbid)
 
 The controller runs as its own process (`k8sclaw-controller`); the API server is the kube
 emulator on 127.0.0.1, or a real cluster with K8SCLAW_TEST_KUBECONFIG / --kubeconfig. The
@@ -16,11 +22,13 @@ emulator's Job controller makes pods at kube-controller-manager's default client
 bare Jobs and of the runs' Jobs trickle in at that pace and are not waited for.
 
     uv run python bench/controller.py [--runs 1000] [--present 10000] [--latency 30]
+                                      [--schedules 1000] [--only-d]
 """
 
 from __future__ import annotations
 
 import argparse
+import calendar
 import os
 import secrets
 import shutil
@@ -366,11 +374,89 @@ def rss_with(cluster: Cluster, count: int) -> float:
     return kib / 1024
 
 
+def schedule_body(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "ClawSchedule",
+        "metadata": {"name": name},
+        "spec": {
+            "instanceRef": "bench",
+            "schedule": "* * * * *",
+            "task": "bench",
+            # Allow: a schedule whose first reconcile fell after the shared minute fires a
+            # minute later with the rest, instead of skipping behind its own active run.
+            "concurrencyPolicy": "Allow",
+        },
+    }
+
+
+def schedules_tick(cluster: Cluster, count: int) -> tuple[float, float]:
+    """(seconds for this client to create `count` AgentRuns, seconds from a shared tick of
+    `count` schedules until all their runs exist)."""
+    plain_ns = cluster.namespace()
+    start = time.perf_counter()
+    _create_runs(cluster, plain_ns, count)
+    plain = time.perf_counter() - start
+    namespace = cluster.namespace()
+    for i in range(count):
+        cluster.custom.create_namespaced_custom_object(
+            GROUP, VERSION, namespace, "clawschedules", schedule_body(f"tick-{i:04d}")
+        )
+    with controller(cluster, namespace, free_port()):
+        tick = _common_tick(cluster, namespace, count)
+        suffix = f"-{int(tick)}"
+        time.sleep(max(tick - time.time(), 0.0))
+        last = _last_added(cluster, namespace, count, suffix)
+    return plain, last - tick
+
+
+def _common_tick(cluster: Cluster, namespace: str, count: int) -> float:
+    """The Unix time of the tick every schedule waits for, once each reports one."""
+    nexts: dict[str, str] = {}
+    for event in kubernetes.watch.Watch().stream(
+        cluster.custom.list_namespaced_custom_object,
+        GROUP,
+        VERSION,
+        namespace,
+        "clawschedules",
+        timeout_seconds=600,
+    ):
+        obj = event["object"]
+        if upcoming := (obj.get("status") or {}).get("nextScheduleTime"):
+            nexts[obj["metadata"]["name"]] = upcoming
+        if len(nexts) >= count:
+            break
+    latest = max(nexts.values())
+    return float(calendar.timegm(time.strptime(latest, "%Y-%m-%dT%H:%M:%SZ")))
+
+
+def _last_added(cluster: Cluster, namespace: str, count: int, suffix: str) -> float:
+    """Wall time when the `count`-th run named `*<suffix>` was seen."""
+    seen: set[str] = set()
+    for event in kubernetes.watch.Watch().stream(
+        cluster.custom.list_namespaced_custom_object,
+        GROUP,
+        VERSION,
+        namespace,
+        "agentruns",
+        label_selector="k8sclaw.io/component=scheduler",
+        timeout_seconds=900,
+    ):
+        name = event["object"]["metadata"]["name"]
+        if name.endswith(suffix):
+            seen.add(name)
+        if len(seen) >= count:
+            return time.time()
+    raise TimeoutError(f"only {len(seen)} of {count} scheduled runs appeared")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--present", type=int, default=10000)
     parser.add_argument("--latency", type=int, default=30)
+    parser.add_argument("--schedules", type=int, default=1000)
+    parser.add_argument("--only-d", action="store_true", help="Measure (d) only.")
     parser.add_argument("--kubeconfig", default=os.environ.get("K8SCLAW_TEST_KUBECONFIG"))
     args = parser.parse_args()
     with ExitStack() as stack:
@@ -382,28 +468,39 @@ def main() -> None:
         measure(args, kubeconfig, where)
 
 
+def _measure_abc(cluster: Cluster, args: argparse.Namespace) -> None:
+    lat = job_latency(cluster, args.latency)
+    print(
+        f"(a) AgentRun -> Job median latency   {statistics.median(lat) * 1000:8.1f} ms "
+        f"(p90 {sorted(lat)[int(len(lat) * 0.9) - 1] * 1000:.1f} ms, n={len(lat)})"
+    )
+    bare, at_once, streamed = burst(cluster, args.runs)
+    print(
+        f"(b) {args.runs} runs created at once -> Jobs + Running  {at_once:6.2f} s vs bare "
+        f"{args.runs} Job creates {bare:.2f} s = {at_once / bare:.2f}x"
+    )
+    print(
+        f"    the same while this client creates them one by one  {streamed:6.2f} s "
+        f"= {streamed / bare:.2f}x"
+    )
+    rss = rss_with(cluster, args.present)
+    print(f"(c) controller RSS with {args.present} AgentRuns  {rss:8.1f} MiB")
+
+
 def measure(args: argparse.Namespace, kubeconfig: Path, where: str) -> None:
     client = api_client(kubeconfig)
     install_crds(client)
     cluster = Cluster(client, kubeconfig)
     print(f"controller bench against the {where}")
     try:
-        lat = job_latency(cluster, args.latency)
+        if not args.only_d:
+            _measure_abc(cluster, args)
+        plain, ticked = schedules_tick(cluster, args.schedules)
         print(
-            f"(a) AgentRun -> Job median latency   {statistics.median(lat) * 1000:8.1f} ms "
-            f"(p90 {sorted(lat)[int(len(lat) * 0.9) - 1] * 1000:.1f} ms, n={len(lat)})"
+            f"(d) {args.schedules} schedules ticking together -> all runs created "
+            f"{ticked:6.2f} s vs {args.schedules} plain run creates {plain:.2f} s "
+            f"= {ticked / plain:.2f}x"
         )
-        bare, at_once, streamed = burst(cluster, args.runs)
-        print(
-            f"(b) {args.runs} runs created at once -> Jobs + Running  {at_once:6.2f} s vs bare "
-            f"{args.runs} Job creates {bare:.2f} s = {at_once / bare:.2f}x"
-        )
-        print(
-            f"    the same while this client creates them one by one  {streamed:6.2f} s "
-            f"= {streamed / bare:.2f}x"
-        )
-        rss = rss_with(cluster, args.present)
-        print(f"(c) controller RSS with {args.present} AgentRuns  {rss:8.1f} MiB")
     finally:
         cluster.cleanup()
         client.close()

@@ -21,6 +21,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "policies": ("k8sclaw.cli._policies:policies", "List or show ClawPolicies."),
     "run": ("k8sclaw.cli._runs:run", 'Start an agent run: k8sclaw run "<task>".'),
     "runs": ("k8sclaw.cli._runs:runs", "List, show, follow, create or delete AgentRuns."),
+    "schedules": (
+        "k8sclaw.cli._schedules:schedules",
+        "List, show, create, delete, suspend, resume or trigger ClawSchedules.",
+    ),
     "skills": ("k8sclaw.cli._skills:skills", "List or show SkillPacks."),
     "uninstall": ("k8sclaw.cli._install:uninstall", "Remove K8sClaw from the cluster."),
 }

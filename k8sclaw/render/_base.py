@@ -71,6 +71,13 @@ def age(then: datetime | None, now: datetime) -> str:
     return f"{seconds}s"
 
 
+def until(when: datetime | None, now: datetime) -> str:
+    """Time left to a future moment: in 5m, in 2h (`-` when unknown, `now` when past)."""
+    if when is None:
+        return NONE
+    return f"in {age(now, when)}" if when > now else "now"
+
+
 def duration_ms(ms: int | None) -> str:
     """A run's duration from milliseconds: 850ms, 12.3s, 4m5s."""
     if not ms:

@@ -37,7 +37,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("enter", "detail", "Detail", footer=False),
     Action("escape", "go_back", "Back", footer=False),
     Action("q", "quit", "Quit", footer=False),
-    *(Action(str(i), f"view({i - 1})", f"View {i}", footer=False) for i in range(1, 7)),
+    *(Action(str(i), f"view({i - 1})", f"View {i}", footer=False) for i in range(1, 8)),
 )
 
 

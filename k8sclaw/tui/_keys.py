@@ -15,7 +15,12 @@ from k8sclaw.tui._store import INSTANCES, PODS, POLICIES, RUNS, name_of
 from k8sclaw.tui._views import VIEWS, view_named
 from k8sclaw_protocol import TERMINAL_PHASES, ClawInstance
 
-_EVENT_KINDS = {INSTANCES: "ClawInstance", POLICIES: "ClawPolicy", "skills": "SkillPack"}
+_EVENT_KINDS = {
+    INSTANCES: "ClawInstance",
+    POLICIES: "ClawPolicy",
+    "skills": "SkillPack",
+    "schedules": "ClawSchedule",
+}
 
 
 class K8sClawApp(AppCore):
@@ -24,7 +29,7 @@ class K8sClawApp(AppCore):
     # -- views and navigation ---------------------------------------------------------
 
     def action_view(self, index: int) -> None:
-        """Show view `index` (keys 1-6)."""
+        """Show view `index` (keys 1-7)."""
         self.show_view(index)
 
     def action_next_view(self) -> None:

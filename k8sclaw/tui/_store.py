@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from k8sclaw_protocol import AgentRun, ClawInstance, ClawPolicy, Resource, SkillPack, names
+from k8sclaw_protocol import (
+    AgentRun,
+    ClawInstance,
+    ClawPolicy,
+    ClawSchedule,
+    Resource,
+    SkillPack,
+    names,
+)
 
 # Store kinds, in the order their watches start.
 INSTANCES = "instances"
@@ -19,12 +27,14 @@ RUNS = "runs"
 POLICIES = "policies"
 SKILLS = "skills"
 PODS = "pods"
-KINDS: tuple[str, ...] = (INSTANCES, RUNS, POLICIES, SKILLS, PODS)
+SCHEDULES = "schedules"
+KINDS: tuple[str, ...] = (INSTANCES, RUNS, POLICIES, SKILLS, PODS, SCHEDULES)
 MODELS: dict[str, type[Resource]] = {
     INSTANCES: ClawInstance,
     RUNS: AgentRun,
     POLICIES: ClawPolicy,
     SKILLS: SkillPack,
+    SCHEDULES: ClawSchedule,
 }
 
 

@@ -13,7 +13,18 @@ from datetime import datetime
 from typing import Any
 
 from k8sclaw.render import NONE, age, renderer_for
-from k8sclaw.tui._store import INSTANCES, MODELS, PODS, POLICIES, RUNS, SKILLS, Pod, Store, uid_of
+from k8sclaw.tui._store import (
+    INSTANCES,
+    MODELS,
+    PODS,
+    POLICIES,
+    RUNS,
+    SCHEDULES,
+    SKILLS,
+    Pod,
+    Store,
+    uid_of,
+)
 from k8sclaw_protocol import ClawInstance
 
 Row = tuple[str, ...]
@@ -149,6 +160,15 @@ VIEWS: tuple[ViewSpec, ...] = (
         ("NAME", "INSTANCE", "PHASE", "NODE", "IP", "RESTARTS", "AGE"),
         pod_rows,
         "No agent pods running. Start a run with /run <task>.",
+    ),
+    ViewSpec(
+        "schedules",
+        "Schedules",
+        ("cs", "schedule", "clawschedules"),
+        SCHEDULES,
+        _model_headers(SCHEDULES),
+        _model_rows(SCHEDULES),
+        "No schedules. Create one with `k8sclaw schedules create NAME --schedule CRON --task T`.",
     ),
 )
 

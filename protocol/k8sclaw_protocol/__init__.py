@@ -30,6 +30,7 @@ from k8sclaw_protocol._agentrun import (
 )
 from k8sclaw_protocol._base import Condition, KindInfo, ObjectMeta, OwnerReference, Resource
 from k8sclaw_protocol._common import ResourceRequirements, SandboxSpec, SecretKeyRef, SkillRef
+from k8sclaw_protocol._cron import CronError, Timetable, run_name, schedule_label, timetable
 from k8sclaw_protocol._events import Event
 from k8sclaw_protocol._instance import (
     CHANNEL_TYPES,
@@ -64,7 +65,13 @@ from k8sclaw_protocol._policy import (
     ToolGating,
     ToolRule,
 )
-from k8sclaw_protocol._runbuilder import MAX_RUN_NAME, RunSource, build_run, instance_model
+from k8sclaw_protocol._runbuilder import (
+    MAX_RUN_NAME,
+    RunSource,
+    build_run,
+    build_scheduled_run,
+    instance_model,
+)
 from k8sclaw_protocol._schedule import ClawSchedule, ClawScheduleSpec, ClawScheduleStatus
 from k8sclaw_protocol._skillpack import Skill, SkillPack, SkillPackSpec, SkillPackStatus
 
@@ -120,6 +127,7 @@ __all__ = [
     "ClawScheduleSpec",
     "ClawScheduleStatus",
     "Condition",
+    "CronError",
     "Event",
     "EventBus",
     "ExecRequest",
@@ -156,6 +164,7 @@ __all__ = [
     "Subscription",
     "TERMINAL_PHASES",
     "TaskInput",
+    "Timetable",
     "TokenUsage",
     "ToolGating",
     "ToolPolicy",
@@ -164,6 +173,7 @@ __all__ = [
     "VERSION",
     "__version__",
     "build_run",
+    "build_scheduled_run",
     "busauth",
     "events",
     "instance_model",
@@ -172,5 +182,8 @@ __all__ = [
     "kind_for",
     "mint_user",
     "names",
+    "run_name",
     "safefs",
+    "schedule_label",
+    "timetable",
 ]

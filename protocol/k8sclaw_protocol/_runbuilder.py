@@ -8,12 +8,15 @@ instance in the same way (upstream shipped runs without them: 401s, uncounted ru
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Literal
 
 from k8sclaw_protocol import _names
 from k8sclaw_protocol._agentrun import AgentRun, AgentRunSpec, ModelSpec, ParentRef, RunSandboxSpec
 from k8sclaw_protocol._base import ObjectMeta, OwnerReference
+from k8sclaw_protocol._cron import run_name, schedule_label
 from k8sclaw_protocol._instance import ClawInstance, instance_provider
+from k8sclaw_protocol._schedule import ClawSchedule
 
 RunSource = Literal["cli", "tui", "api", "router", "scheduler", "subagent"]
 # Run names are also Job names and label values: at most 63 characters.
@@ -126,3 +129,39 @@ def _sandbox(instance: ClawInstance) -> RunSandboxSpec | None:
 def _memory_prompt(instance: ClawInstance) -> str | None:
     memory = instance.spec.memory
     return memory.system_prompt if memory and memory.enabled else None
+
+
+def build_scheduled_run(
+    schedule: ClawSchedule, instance: ClawInstance, tick: datetime, *, manual: bool = False
+) -> AgentRun:
+    """The run of `schedule` for `tick` (or a manual trigger at `tick`), owned by it.
+
+    Used by the schedule controller and by `k8sclaw schedules trigger`: the name is the
+    tick's deterministic one (a retried create meets AlreadyExists, never a second run),
+    the labels name the schedule and its type, and the only owner is the schedule
+    (controller reference), so deleting the schedule deletes its runs.
+    """
+    run = build_run(
+        instance,
+        schedule.spec.task,
+        source="scheduler",
+        name=run_name(schedule.name, tick, manual=manual),
+        session_key=f"schedule-{schedule.name}",
+        labels={
+            _names.LABEL_SCHEDULE: schedule_label(schedule.name),
+            _names.LABEL_SCHEDULE_TYPE: schedule.spec.type,
+        },
+    )
+    if not schedule.metadata.uid:
+        raise ValueError(f"schedule {schedule.name!r} has no uid; read it from the API first")
+    run.metadata.owner_references = [
+        OwnerReference(
+            api_version=_names.GROUP_VERSION,
+            kind=schedule.info.kind,
+            name=schedule.name,
+            uid=schedule.metadata.uid,
+            controller=True,
+            block_owner_deletion=True,
+        )
+    ]
+    return run

@@ -19,8 +19,13 @@ from k8sclaw_protocol._base import (
 
 ScheduleType = Literal["heartbeat", "scheduled", "sweep"]
 ConcurrencyPolicy = Literal["Forbid", "Allow", "Replace"]
-# Five cron fields (minute hour day-of-month month day-of-week) or an @-macro.
-CRON_PATTERN = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$"
+# Five cron fields (minute hour day-of-month month day-of-week), an @-macro, or
+# `@every <duration>`; the controller and the CLI check the rest (`k8sclaw_protocol.timetable`).
+CRON_PATTERN = (
+    r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)"
+    r"|@every\s+([0-9]+(s|m|h))+|(\S+\s+){4}\S+)$"
+)
+TIME_ZONE_PATTERN = r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*$"
 
 
 class ClawScheduleSpec(CRModel):
@@ -28,8 +33,10 @@ class ClawScheduleSpec(CRModel):
 
     instance_ref: ObjectName
     """ClawInstance the runs belong to."""
-    schedule: str = Field(pattern=CRON_PATTERN)
-    """Five-field cron expression, e.g. "0 * * * *"."""
+    schedule: str = Field(pattern=CRON_PATTERN, max_length=256)
+    """Five-field cron expression ("0 * * * *"), a macro (@hourly) or "@every 5m"."""
+    time_zone: str = Field(default="UTC", pattern=TIME_ZONE_PATTERN, max_length=64)
+    """IANA time zone the cron expression is read in, e.g. "Europe/Berlin"."""
     task: str = Field(min_length=1)
     """Task given to each run."""
     type: ScheduleType = "scheduled"
@@ -40,6 +47,12 @@ class ClawScheduleSpec(CRModel):
     """Forbid skips a tick while a run is active; Replace deletes it; Allow runs both."""
     include_memory: bool = True
     """Prefix the task with the instance's memory."""
+    starting_deadline_seconds: int | None = Field(default=None, ge=0)
+    """A tick that cannot start within this many seconds (controller down) is skipped."""
+    successful_runs_history_limit: int = Field(default=3, ge=0, le=1000)
+    """Succeeded runs of this schedule kept; older ones are deleted."""
+    failed_runs_history_limit: int = Field(default=1, ge=0, le=1000)
+    """Failed runs of this schedule kept; older ones are deleted."""
 
 
 class ClawScheduleStatus(CRModel):
@@ -51,8 +64,12 @@ class ClawScheduleStatus(CRModel):
     """Generation last reconciled."""
     last_run_time: datetime | None = None
     """When the last run was created."""
-    next_run_time: datetime | None = None
-    """When the next run is due."""
+    last_schedule_time: datetime | None = None
+    """The tick the last run was created for."""
+    last_tick_time: datetime | None = None
+    """The latest tick handled (run, skipped or missed); earlier ticks never fire."""
+    next_schedule_time: datetime | None = None
+    """When the next run is due (absent: suspended, or the expression never matches)."""
     last_run_name: str | None = None
     """Name of the last run."""
     total_runs: int = Field(default=0, ge=0)
@@ -74,7 +91,9 @@ class ClawSchedule(Resource):
             PrinterColumn("Schedule", "string", ".spec.schedule"),
             PrinterColumn("Type", "string", ".spec.type"),
             PrinterColumn("Phase", "string", ".status.phase"),
+            PrinterColumn("Suspend", "boolean", ".spec.suspend"),
             PrinterColumn("Last Run", "date", ".status.lastRunTime"),
+            PrinterColumn("Next", "string", ".status.nextScheduleTime", priority=1),
             AGE_COLUMN,
         ),
     )

@@ -73,6 +73,8 @@ VARIANTS: dict[str, list[list[tuple[str, Any]]]] = {
         [("spec.suspend", True)],
         [("status", {})],
         [("status", {"lastRunTime": "2026-01-02T11:00:00Z", "totalRuns": 9})],
+        [("status", {"phase": "Active", "nextScheduleTime": "2099-01-02T11:00:00Z"})],
+        [("status", {"phase": "Error", "nextScheduleTime": "2001-01-02T11:00:00Z"})],
         [("spec.task", "t" * 200)],
     ],
 }

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 import yaml
 
 from k8sclaw.installer import SAMPLES_DIR
-from k8sclaw_protocol import AgentRun, ClawInstance, build_run, names
+from k8sclaw_protocol import (
+    AgentRun,
+    ClawInstance,
+    ClawSchedule,
+    build_run,
+    build_scheduled_run,
+    names,
+    run_name,
+)
 from tests.support.crdschema import errors
 
 
@@ -75,3 +85,33 @@ def test_long_instance_names_still_give_valid_job_names() -> None:
     inst.metadata.name = "a" * 80
     prefix = build_run(inst, "hi", source="cli").metadata.generate_name
     assert prefix is not None and len(prefix) + 5 <= 63
+
+
+def _schedule(uid: str | None = "sched-uid") -> ClawSchedule:
+    return ClawSchedule.from_wire(
+        {
+            "metadata": {"name": "nightly", "namespace": "team-a", "uid": uid},
+            "spec": {"instanceRef": "alice", "schedule": "0 3 * * *", "task": "tidy up"},
+        }
+    )
+
+
+def test_scheduled_run_is_named_by_tick_labelled_and_owned_by_its_schedule() -> None:
+    tick = datetime(2026, 1, 1, 3, 0, tzinfo=UTC)
+    run = build_scheduled_run(_schedule(), _instance(), tick)
+    assert run.metadata.name == run_name("nightly", tick) == "nightly-1767236400"
+    assert run.metadata.labels[names.LABEL_SCHEDULE] == "nightly"
+    assert run.metadata.labels[names.LABEL_SCHEDULE_TYPE] == "scheduled"
+    assert run.metadata.labels[names.LABEL_COMPONENT] == "scheduler"
+    (owner,) = run.metadata.owner_references
+    assert (owner.kind, owner.uid, owner.controller) == ("ClawSchedule", "sched-uid", True)
+    assert run.spec.task == "tidy up"
+    assert run.spec.model.auth_secret_ref == "alice-openai-key"  # the instance's, as any run
+    manual = build_scheduled_run(_schedule(), _instance(), tick, manual=True)
+    assert manual.metadata.name == "nightly-m1767236400"
+    assert not errors(run.to_wire())
+
+
+def test_scheduled_run_needs_a_stored_schedule() -> None:
+    with pytest.raises(ValueError, match="no uid"):
+        build_scheduled_run(_schedule(uid=None), _instance(), datetime(2026, 1, 1, tzinfo=UTC))

@@ -15,6 +15,7 @@ from k8sclaw_protocol import (
     AgentRun,
     ClawInstance,
     ClawPolicy,
+    ClawSchedule,
     SkillPack,
     build_run,
 )
@@ -96,6 +97,35 @@ def skillpack(name: str, namespace: str = "default") -> SkillPack:
     )
 
 
+def schedule(name: str, instance_name: str) -> ClawSchedule:
+    """An active hourly heartbeat that has run twice."""
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    return ClawSchedule.from_wire(
+        {
+            "apiVersion": "k8sclaw.io/v1alpha1",
+            "kind": "ClawSchedule",
+            "metadata": {
+                "name": name,
+                "namespace": "default",
+                "uid": f"uid-{name}",
+                "creationTimestamp": (NOW - timedelta(hours=3)).strftime(stamp),
+            },
+            "spec": {
+                "instanceRef": instance_name,
+                "schedule": "0 * * * *",
+                "task": "review memory",
+                "type": "heartbeat",
+            },
+            "status": {
+                "phase": "Active",
+                "lastRunTime": NOW.strftime(stamp),
+                "nextScheduleTime": (NOW + timedelta(hours=1)).strftime(stamp),
+                "totalRuns": 2,
+            },
+        }
+    )
+
+
 def pod(name: str, instance_name: str) -> Pod:
     """An agent pod record."""
     return Pod.from_wire(
@@ -116,7 +146,7 @@ def pod(name: str, instance_name: str) -> Pod:
 
 
 async def seed(app: K8sClawApp) -> None:
-    """Feed the app two instances, three runs, a policy, a skill pack and a pod."""
+    """Feed the app two instances, three runs, a policy, a skill pack, a schedule, a pod."""
     alpha = instance("alpha", uid="uid-alpha")
     beta = instance("beta", uid="uid-beta", channel=False)
     app.post_message(RowsChanged("instances", [alpha, beta], [], reset=True))
@@ -134,6 +164,7 @@ async def seed(app: K8sClawApp) -> None:
     )
     app.post_message(RowsChanged("policies", [policy("default-policy")], [], reset=True))
     app.post_message(RowsChanged("skills", [skillpack("ops")], [], reset=True))
+    app.post_message(RowsChanged("schedules", [schedule("hourly", "alpha")], [], reset=True))
     app.post_message(RowsChanged("pods", [pod("alpha-run-2-abcde", "alpha")], [], reset=True))
     await settle(app, lambda: app.store.counts()["pods"] == 1)
 

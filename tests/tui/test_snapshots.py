@@ -23,6 +23,7 @@ SCREENS = {
     "policies": ("4",),
     "skills": ("5",),
     "pods": ("6",),
+    "schedules": ("7",),
     "help": ("question_mark",),
     "describe": ("d",),
 }

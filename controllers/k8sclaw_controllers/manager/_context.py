@@ -7,7 +7,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from k8sclaw_controllers.manager import _events, _jobbuilder, _kube, _settings, _state
+from k8sclaw_controllers.manager import (
+    _clock,
+    _events,
+    _jobbuilder,
+    _kube,
+    _schedindex,
+    _settings,
+    _state,
+)
 from k8sclaw_protocol import Condition
 
 
@@ -41,10 +49,18 @@ class Context:
     bus_seed: str | None = None
     """The bus account's signing seed, when the bus is on and the seed was readable."""
     bus_state: BusState = field(default_factory=BusState)
+    clock: _clock.Clock = field(default_factory=_clock.SystemClock)
+    """The schedule controller's time (tests give a virtual clock)."""
+    requeue_schedule: Callable[[dict[str, Any]], None] = lambda _body: None
+    """Reconcile a ClawSchedule again, in order with its watch events (wired by the operator)."""
+    schedules: _schedindex.ScheduleRuns = field(default_factory=_schedindex.ScheduleRuns)
+    """Each schedule's runs, fed by the AgentRun watch."""
     recorder: _events.Recorder = field(init=False)
+    ticker: _clock.Ticker = field(init=False)
 
     def __post_init__(self) -> None:
         self.recorder = _events.Recorder(self.kube, self.state.spawn)
+        self.ticker = _clock.Ticker(self.clock)
 
     @property
     def job_options(self) -> _jobbuilder.JobOptions:

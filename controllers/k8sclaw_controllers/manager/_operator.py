@@ -13,6 +13,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from k8sclaw_controllers.manager import (
@@ -23,9 +24,11 @@ from k8sclaw_controllers.manager import (
     _instance,
     _kube,
     _pods,
+    _schedule,
     _settings,
     _skills,
 )
+from k8sclaw_controllers.manager._clock import Clock, Key, SystemClock
 from k8sclaw_controllers.manager._context import Context
 from k8sclaw_controllers.manager._informer import Informer, list_watch
 from k8sclaw_controllers.manager._state import State
@@ -35,6 +38,7 @@ log = logging.getLogger("k8sclaw.controller")
 Handler = Callable[[Context, dict[str, Any], str | None], Awaitable[None]]
 RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 EVENT_FLUSH_SECONDS = 2.0
+RETRY_TICK = timedelta(seconds=5)
 
 
 async def _guarded(
@@ -98,9 +102,18 @@ class Watched:
 
 
 AGENT = f"{names.LABEL_ROLE}={names.ROLE_AGENT}"
-RUNS = Watched("AgentRun", names.GROUP_VERSION, "agentruns", _agentrun.reconcile)
+
+
+async def _on_run(ctx: Context, body: dict[str, Any], event_type: str | None) -> None:
+    """An AgentRun event: index it for its schedule (if any), then reconcile it."""
+    ctx.schedules.observe(body, event_type)
+    await _agentrun.reconcile(ctx, body, event_type)
+
+
+RUNS = Watched("AgentRun", names.GROUP_VERSION, "agentruns", _on_run)
 JOBS = Watched("Job", "batch/v1", "jobs", lambda c, b, _t: _pods.on_job(c, b), AGENT)
 PODS = Watched("Pod", "v1", "pods", lambda c, b, _t: _pods.on_pod(c, b), AGENT)
+SCHEDULES = Watched("ClawSchedule", names.GROUP_VERSION, "clawschedules", _schedule.reconcile)
 KINDS = (
     Watched("ClawInstance", names.GROUP_VERSION, "clawinstances", _instance.reconcile),
     Watched("ClawPolicy", names.GROUP_VERSION, "clawpolicies", _clawpolicy.reconcile),
@@ -108,6 +121,7 @@ KINDS = (
     RUNS,
     JOBS,
     PODS,
+    SCHEDULES,
 )
 """Every watched kind. No handler runs before all are listed (client-go's "wait for
 cache sync"); then the listed objects are handled in this order, so on a restart with
@@ -144,9 +158,9 @@ class Informers:
         for informer in self.by_path.values():
             await informer.synced.wait()
 
-    def requeue(self, body: dict[str, Any]) -> None:
-        """Reconcile one AgentRun again, in order with its watch events."""
-        informer = self._find(RUNS, str((body.get("metadata") or {}).get("namespace")))
+    def requeue(self, body: dict[str, Any], kind: Watched = RUNS) -> None:
+        """Reconcile one object (an AgentRun unless told) again, in order with its events."""
+        informer = self._find(kind, str((body.get("metadata") or {}).get("namespace")))
         if informer is not None:
             informer.changed("MODIFIED", body)
 
@@ -162,12 +176,14 @@ async def run(
     settings: _settings.Settings,
     stop: asyncio.Event | None = None,
     ready: asyncio.Event | None = None,
+    clock: Clock | None = None,
 ) -> None:
-    """Run the manager until `stop` is set (SIGINT/SIGTERM when not given)."""
+    """Run the manager until `stop` is set (SIGINT/SIGTERM when not given); schedules
+    read `clock` (the wall clock unless a test gives a virtual one)."""
     config = _kube.load_configuration(settings.kubeconfig)
     kube = _kube.Kube.connect(config)
     watch_kube = _kube.Kube.connect(config, limit=0)  # long-lived watches never starve writes
-    ctx = Context(kube=kube, settings=settings, state=State())
+    ctx = Context(kube=kube, settings=settings, state=State(), clock=clock or SystemClock())
     ready = ready or asyncio.Event()
     stop = stop or _signal_stop()
     runner = None
@@ -179,12 +195,14 @@ async def run(
     informers = Informers(ctx, watch_kube, settings.namespaces)
     ctx.requeue = lambda namespace, name: _requeue(ctx, informers, namespace, name)
     ctx.job_exists = informers.job_exists
+    ctx.requeue_schedule = lambda body: informers.requeue(body, SCHEDULES)
     if ctx.bus_seed is not None:
         ctx.state.spawn(_buswatch.consume(ctx, settings.event_bus_url, ctx.bus_seed))
     try:
         await _until(informers.synced(), stop)
         if not stop.is_set():
             informers.handling.set()
+            ctx.state.spawn(ctx.ticker.run(lambda key: ctx.state.spawn(_tick(ctx, key))))
             ready.set()
             await stop.wait()
         await ctx.recorder.flush(EVENT_FLUSH_SECONDS)
@@ -226,6 +244,20 @@ async def _requeue(ctx: Context, informers: Informers, namespace: str, name: str
     except _kube.KubeError:
         return
     informers.requeue(body)
+
+
+async def _tick(ctx: Context, key: Key) -> None:
+    """A schedule's next tick is due: reconcile it (as last seen; read live if unknown)."""
+    if (body := ctx.ticker.latest.get(key)) is not None:
+        ctx.requeue_schedule(body)
+        return
+    try:
+        body = await ctx.kube.get(_kube.claw(key[0], "clawschedules", key[1]))
+    except (_kube.KubeError, OSError, TimeoutError) as exc:
+        log.warning("schedule %s/%s due but unreadable (%s); retrying", *key, exc)
+        ctx.ticker.set(key, ctx.clock.now() + RETRY_TICK)
+        return
+    ctx.requeue_schedule(body)
 
 
 async def _cancel_background(ctx: Context) -> None:

@@ -35,10 +35,11 @@ def settings_for(kube: KubeEnv, **overrides: Any) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[asyncio.Task[None]]:
-    """The manager running until the block ends (or the caller cancels the task)."""
+async def running(settings: Settings, clock: Any = None) -> AsyncIterator[asyncio.Task[None]]:
+    """The manager running until the block ends (or the caller cancels the task); its
+    schedules read `clock` (a virtual one in the schedule tests) when given."""
     stop, ready = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(_operator.run(settings, stop=stop, ready=ready))
+    task = asyncio.create_task(_operator.run(settings, stop=stop, ready=ready, clock=clock))
     waiter = asyncio.create_task(ready.wait())
     await asyncio.wait({task, waiter}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
     if task.done():
@@ -63,6 +64,7 @@ def create(kube: KubeEnv, plural: str, body: dict[str, Any]) -> dict[str, Any]:
         "clawinstances": "ClawInstance",
         "clawpolicies": "ClawPolicy",
         "skillpacks": "SkillPack",
+        "clawschedules": "ClawSchedule",
     }[plural]
     body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind, **body}
     result: dict[str, Any] = custom(kube).create_namespaced_custom_object(

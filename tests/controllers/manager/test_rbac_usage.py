@@ -47,6 +47,18 @@ UNEXERCISED: dict[Grant, tuple[str, str]] = {
         "_operator.py",
         'return await ctx.kube.get(f"{watched.path',
     ),
+    ("create", "k8sclaw.io", "agentruns"): (
+        "_schedrun.py",
+        'await ctx.kube.create(_kube.claw(schedule.namespace, "agentruns"), run, read=False)',
+    ),
+    ("patch", "k8sclaw.io", "clawschedules/status"): (
+        "_schedule.py",
+        'await ctx.kube.patch(f"{path}/{meta[\'name\']}/status", {"status": status}, read=False)',
+    ),
+    ("get", "k8sclaw.io", "clawschedules"): (
+        "_operator.py",
+        'return await ctx.kube.get(f"{watched.path',
+    ),
     # Not requests: admission (OwnerReferencesPermissionEnforcement) checks them for
     # owner references with blockOwnerDeletion.
     ("update", "k8sclaw.io", "agentruns/finalizers"): (
@@ -93,7 +105,7 @@ def test_the_informers_list_and_watch_cluster_wide() -> None:
     assert INFORMED <= CLUSTER
     assert not {g for g in CLUSTER if g[0] not in ("get", "list", "watch")} - {
         ("patch", names.GROUP, f"{plural}/status")
-        for plural in ("clawinstances", "agentruns", "clawpolicies", "skillpacks")
+        for plural in ("clawinstances", "agentruns", "clawpolicies", "skillpacks", "clawschedules")
     }, "the cluster-wide role writes only the status of K8sClaw objects"
 
 
