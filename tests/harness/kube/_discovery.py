@@ -30,7 +30,8 @@ def _resource_entries(rtype: ResourceType) -> list[dict[str, Any]]:
         "singularName": rtype.singular_name,
         "namespaced": rtype.namespaced,
         "kind": rtype.kind,
-        "verbs": list(VERBS),
+        # The review kinds are create-only questions, never stored.
+        "verbs": ["create"] if rtype.plural.endswith("reviews") else list(VERBS),
     }
     if rtype.short_names:
         entry["shortNames"] = list(rtype.short_names)
@@ -45,6 +46,7 @@ def _resource_entries(rtype: ResourceType) -> list[dict[str, Any]]:
             "log": ("Pod", ["get"]),
             "binding": ("Binding", ["create"]),
             "finalize": ("Namespace", ["update"]),
+            "token": ("TokenRequest", ["create"]),
         }[extra]
     for name, (kind, verbs) in sub.items():
         entries.append(

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tests.harness.kube import _http, _kubeconfig, _pods, _server
+from tests.harness.kube import _authn, _http, _kubeconfig, _pods, _server
 from tests.harness.kube._cluster import Cluster
 from tests.harness.kube._controller import ClientRateLimit, Controller
 from tests.harness.kube._crds import CrdController
@@ -95,7 +95,11 @@ class KubeEmulator:
         ]
         controllers.extend(factory(self.cluster) for factory in self.controller_factories())
         self._tasks = [asyncio.create_task(c.run()) for c in controllers]
-        handlers = {**_pods.PodSubresources(self.cluster).handlers(), **self.extra_handlers}
+        handlers = {
+            **_pods.PodSubresources(self.cluster).handlers(),
+            **_authn.AuthApis(self.cluster).handlers(),
+            **self.extra_handlers,
+        }
         router = _http.Router(self.cluster, self._stopping, handlers)
         self._server = _server.Server(router.handle)
         self.port = await self._server.start(self.host, self.port)

@@ -78,7 +78,14 @@ BUILTINS: tuple[ResourceType, ...] = (
     ),
     _t("", "v1", "ConfigMap", "configmaps", short_names=("cm",)),
     _t("", "v1", "Secret", "secrets", field_selectors=("type",)),
-    _t("", "v1", "ServiceAccount", "serviceaccounts", short_names=("sa",)),
+    _t(
+        "",
+        "v1",
+        "ServiceAccount",
+        "serviceaccounts",
+        short_names=("sa",),
+        extra_subresources=("token",),
+    ),
     _t(
         "",
         "v1",
@@ -145,6 +152,8 @@ BUILTINS: tuple[ResourceType, ...] = (
     _t("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", False),
     _t("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", False),
     _t("coordination.k8s.io", "v1", "Lease", "leases"),
+    _t("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", False),
+    _t("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews", False),
     _t(
         "apiextensions.k8s.io",
         "v1",
