@@ -1,0 +1,64 @@
+"""Transcripts (SPEC §8): every run's events, stored once each, read by the API server.
+
+Layers: `_rows` (typed rows, kinds, byte caps) and `_interface` (`TranscriptStore`) over
+`_store` (`SqlStore`, `open_store`) over `_driver` with `_sqlite` (embedded, WAL) and
+`_postgres` (psycopg pool); `_migrate` (shipped, versioned migrations), `_retention`
+(sweep and policy).
+"""
+
+from k8sclaw_controllers.transcripts._interface import (
+    DEFAULT_PAGE,
+    MAX_PAGE,
+    StoreError,
+    TranscriptStore,
+)
+from k8sclaw_controllers.transcripts._migrate import latest as latest_schema_version
+from k8sclaw_controllers.transcripts._retention import (
+    ANNOTATION_DAYS,
+    ANNOTATION_MAX_EVENTS,
+    policy_from_instances,
+    run_sweeper,
+)
+from k8sclaw_controllers.transcripts._rows import (
+    DATA_CAP,
+    EventRow,
+    Kind,
+    NewEvent,
+    Retention,
+    RetentionPolicy,
+    RunInfo,
+    RunRow,
+    SessionDetail,
+    SessionRow,
+    SweepResult,
+    TranscriptPage,
+    to_new_event,
+)
+from k8sclaw_controllers.transcripts._store import SqlStore, open_store
+
+__all__ = [
+    "ANNOTATION_DAYS",
+    "ANNOTATION_MAX_EVENTS",
+    "DATA_CAP",
+    "DEFAULT_PAGE",
+    "MAX_PAGE",
+    "EventRow",
+    "Kind",
+    "NewEvent",
+    "Retention",
+    "RetentionPolicy",
+    "RunInfo",
+    "RunRow",
+    "SessionDetail",
+    "SessionRow",
+    "SqlStore",
+    "StoreError",
+    "SweepResult",
+    "TranscriptPage",
+    "TranscriptStore",
+    "latest_schema_version",
+    "open_store",
+    "policy_from_instances",
+    "run_sweeper",
+    "to_new_event",
+]

@@ -1,0 +1,234 @@
+"""`SqlStore`: the transcript store over either driver, and `open_store` that picks one.
+
+Writes are idempotent: an event's primary key is its bus stream sequence and inserts
+say `ON CONFLICT DO NOTHING`, so a batch redelivered after a crash stores nothing twice.
+Per-run counts are recomputed from the events in the same transaction, so they stay
+true under redelivery and retention alike.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from k8sclaw_controllers.transcripts import _driver, _interface, _migrate, _retention, _rows
+
+_UPSERT_SESSION = (
+    "INSERT INTO sessions (namespace, instance, session_key, created_ms, updated_ms)"
+    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (namespace, instance, session_key)"
+    " DO UPDATE SET updated_ms = excluded.updated_ms"
+)
+# A run first seen after its AgentRun was gone is stored with empty fields; fill them in
+# if a later lookup knows more.
+_UPSERT_RUN = (
+    "INSERT INTO runs (namespace, run, uid, instance, session_key, task, created_ms, updated_ms)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (namespace, run) DO UPDATE SET"
+    " updated_ms = excluded.updated_ms,"
+    " uid = CASE WHEN runs.uid = '' THEN excluded.uid ELSE runs.uid END,"
+    " instance = CASE WHEN runs.instance = '' THEN excluded.instance ELSE runs.instance END,"
+    " session_key = CASE WHEN runs.session_key = '' THEN excluded.session_key"
+    " ELSE runs.session_key END,"
+    " task = CASE WHEN runs.task = '' THEN excluded.task ELSE runs.task END"
+)
+_INSERT_EVENT = (
+    "INSERT INTO events (seq, namespace, run, topic, kind, time_ms, data, recorded_ms, size_bytes)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (seq) DO NOTHING"
+)
+REFRESH_RUN = (
+    "UPDATE runs SET"
+    " event_count = (SELECT COUNT(*) FROM events e"
+    "  WHERE e.namespace = runs.namespace AND e.run = runs.run),"
+    " last_seq = (SELECT COALESCE(MAX(e.seq), 0) FROM events e"
+    "  WHERE e.namespace = runs.namespace AND e.run = runs.run)"
+    " WHERE namespace = ? AND run = ?"
+)
+_RUN_COLUMNS = (
+    "namespace, run, instance, session_key, task, created_ms, updated_ms, event_count, last_seq"
+)
+_EVENT_COLUMNS = (
+    "e.seq, e.namespace, r.instance, r.session_key, e.run, e.kind, e.topic, e.time_ms, e.data"
+)
+_EVENTS_FROM = "FROM events e JOIN runs r ON r.namespace = e.namespace AND r.run = e.run"
+
+
+def now_ms() -> int:
+    """The recorder's clock in milliseconds."""
+    return int(time.time() * 1000)
+
+
+def _run_row(row: _driver.Row) -> _rows.RunRow:
+    ns, run, instance, session, task, created, updated, count, last = row
+    return _rows.RunRow(
+        ns, run, instance, session, task, _rows.from_ms(created), _rows.from_ms(updated),
+        int(count), int(last),
+    )  # fmt: skip
+
+
+def _event_row(row: _driver.Row) -> _rows.EventRow:
+    seq, ns, instance, session, run, kind, topic, time_ms, data = row
+    return _rows.EventRow(
+        int(seq), ns, instance, session, run, kind, topic, _rows.from_ms(time_ms), json.loads(data)
+    )
+
+
+def _task_row(run: _rows.RunRow) -> _rows.EventRow:
+    return _rows.EventRow(
+        _rows.TASK_SEQ, run.namespace, run.instance, run.session, run.run, "task", "task",
+        run.created, {"task": run.task},
+    )  # fmt: skip
+
+
+def _limit(limit: int) -> int:
+    return min(max(limit, 1), _interface.MAX_PAGE)
+
+
+class SqlStore:
+    """The transcript store (`TranscriptStore`) on a migrated database."""
+
+    def __init__(self, driver: _driver.Driver) -> None:
+        self.driver = driver
+
+    async def record(
+        self, batch: Sequence[_rows.NewEvent], runs: Mapping[tuple[str, str], _rows.RunInfo]
+    ) -> int:
+        if not batch:
+            return 0
+        now = now_ms()
+        keys = sorted({(e.namespace, e.run) for e in batch})
+        infos = {key: runs.get(key, _rows.UNKNOWN_RUN) for key in keys}
+        sessions = sorted(
+            {(ns, i.instance, i.session_key) for (ns, _), i in infos.items() if i.session_key}
+        )
+        async with self.driver.transaction(write=True) as tx:
+            await tx.executemany(_UPSERT_SESSION, [(*s, now, now) for s in sessions])
+            await tx.executemany(
+                _UPSERT_RUN,
+                [(ns, run, i.uid, i.instance, i.session_key, _rows.cap_text(i.task), now, now)
+                 for (ns, run), i in infos.items()],
+            )  # fmt: skip
+            inserted = await tx.executemany(
+                _INSERT_EVENT,
+                [(e.seq, e.namespace, e.run, e.topic, e.kind, e.time_ms, e.data_json, now,
+                  len(e.data_json)) for e in batch],
+            )  # fmt: skip
+            await tx.executemany(REFRESH_RUN, keys)
+        return inserted
+
+    async def _run(self, tx: _driver.Tx, namespace: str, run: str) -> _rows.RunRow | None:
+        rows = await tx.fetch(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE namespace = ? AND run = ?", (namespace, run)
+        )
+        return _run_row(rows[0]) if rows else None
+
+    async def transcript(
+        self,
+        namespace: str,
+        run: str,
+        after: int | None = None,
+        limit: int = _interface.DEFAULT_PAGE,
+    ) -> _rows.TranscriptPage:
+        limit = _limit(limit)
+        async with self.driver.transaction() as tx:
+            run_row = await self._run(tx, namespace, run)
+            if run_row is None:
+                return _rows.TranscriptPage(None, [], None)
+            head = [_task_row(run_row)] if after is None else []
+            rows = await tx.fetch(
+                f"SELECT {_EVENT_COLUMNS} {_EVENTS_FROM}"
+                " WHERE e.namespace = ? AND e.run = ? AND e.seq > ? ORDER BY e.seq LIMIT ?",
+                (namespace, run, _rows.TASK_SEQ if after is None else after, limit - len(head)),
+            )
+        page = head + [_event_row(r) for r in rows]
+        return _rows.TranscriptPage(run_row, page, page[-1].seq if len(page) == limit else None)
+
+    async def runs(
+        self, namespace: str, instance: str | None = None, session: str | None = None
+    ) -> list[_rows.RunRow]:
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE namespace = ?"
+        params: list[str] = [namespace]
+        if instance is not None:
+            sql, params = sql + " AND instance = ?", [*params, instance]
+        if session is not None:
+            sql, params = sql + " AND session_key = ?", [*params, session]
+        async with self.driver.transaction() as tx:
+            rows = await tx.fetch(sql + " ORDER BY created_ms, run", params)
+        return [_run_row(r) for r in rows]
+
+    async def sessions(self, namespace: str, instance: str | None = None) -> list[_rows.SessionRow]:
+        sql = (
+            "SELECT s.namespace, s.instance, s.session_key, s.created_ms, s.updated_ms,"
+            " (SELECT COUNT(*) FROM runs r WHERE r.namespace = s.namespace"
+            "  AND r.instance = s.instance AND r.session_key = s.session_key)"
+            " FROM sessions s WHERE s.namespace = ?"
+        )
+        params = [namespace] if instance is None else [namespace, instance]
+        if instance is not None:
+            sql += " AND s.instance = ?"
+        async with self.driver.transaction() as tx:
+            rows = await tx.fetch(sql + " ORDER BY s.updated_ms DESC, s.session_key", params)
+        return [
+            _rows.SessionRow(ns, inst, key, _rows.from_ms(c), _rows.from_ms(u), int(n))
+            for ns, inst, key, c, u, n in rows
+        ]
+
+    async def session(
+        self,
+        namespace: str,
+        key: str,
+        after: int | None = None,
+        limit: int = _interface.DEFAULT_PAGE,
+    ) -> _rows.SessionDetail | None:
+        found = [s for s in await self.sessions(namespace) if s.key == key]
+        if not found:
+            return None
+        limit = _limit(limit)
+        async with self.driver.transaction() as tx:
+            rows = await tx.fetch(
+                f"SELECT {_EVENT_COLUMNS} {_EVENTS_FROM} WHERE r.namespace = ?"
+                " AND r.session_key = ? AND e.seq > ? ORDER BY e.seq LIMIT ?",
+                (namespace, key, after or 0, limit),
+            )
+        runs = await self.runs(namespace, session=key)
+        events = [_event_row(r) for r in rows]
+        next_after = events[-1].seq if len(events) == limit else None
+        return _rows.SessionDetail(found[0], runs, events, next_after)
+
+    async def sweep(
+        self, policy: _rows.RetentionPolicy, now_ms: int | None = None
+    ) -> _rows.SweepResult:
+        now = int(time.time() * 1000) if now_ms is None else now_ms
+        return await _retention.sweep(self.driver, policy, now)
+
+    async def schema_version(self) -> int:
+        async with self.driver.transaction() as tx:
+            return await _migrate.current_version(tx)
+
+    async def close(self) -> None:
+        await self.driver.close()
+
+
+async def open_store(
+    database_url: str | None, data_dir: Path | None = None, *, migrate: bool = True
+) -> SqlStore:
+    """PostgreSQL at `database_url` when set, else SQLite `transcripts.db` in `data_dir`;
+    migrated to the latest shipped schema unless `migrate` is False."""
+    driver: _driver.Driver
+    if database_url:
+        from k8sclaw_controllers.transcripts._postgres import PostgresDriver
+
+        driver = await PostgresDriver.connect(database_url)
+    else:
+        if data_dir is None:
+            raise _interface.StoreError("no DATABASE_URL and no --data-dir for the SQLite file")
+        from k8sclaw_controllers.transcripts._sqlite import SqliteDriver
+
+        driver = SqliteDriver(data_dir / "transcripts.db")
+    if migrate:
+        try:
+            await _migrate.migrate(driver)
+        except BaseException:
+            await driver.close()
+            raise
+    return SqlStore(driver)

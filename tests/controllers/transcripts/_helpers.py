@@ -1,0 +1,45 @@
+"""Shared pieces of the transcript tests: open a store on either backend, build rows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from k8sclaw_controllers import transcripts
+from k8sclaw_protocol import events
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+def url_for(backend: str, request: Any) -> str | None:
+    """The DATABASE_URL of a backend (the per-test PostgreSQL database, or None for SQLite)."""
+    return str(request.getfixturevalue("postgres")) if backend == "postgres" else None
+
+
+@asynccontextmanager
+async def opened(
+    url: str | None, data_dir: Path, *, migrate: bool = True
+) -> AsyncIterator[transcripts.SqlStore]:
+    store = await transcripts.open_store(url, data_dir, migrate=migrate)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def new_event(
+    seq: int, run: str = "run-1", namespace: str = "team-a", data: Any = None, topic: str = ""
+) -> transcripts.NewEvent:
+    topic = topic or events.AGENT_STREAM_CHUNK
+    data = {"type": "text", "content": f"piece {seq}", "index": seq} if data is None else data
+    return transcripts.NewEvent(
+        seq=seq, namespace=namespace, run=run, topic=topic, kind="text",
+        time_ms=1_700_000_000_000 + seq, data_json=json.dumps(data),
+    )  # fmt: skip
+
+
+def info(instance: str = "alpha", session: str = "s-1", task: str = "do it") -> transcripts.RunInfo:
+    return transcripts.RunInfo(instance=instance, session_key=session, task=task)

@@ -1,0 +1,116 @@
+"""The store on both backends: idempotent writes, ordered pages, sessions, caps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from k8sclaw_controllers import transcripts
+from k8sclaw_protocol import events
+from tests.controllers.transcripts._helpers import BACKENDS, info, new_event, opened, url_for
+
+pytestmark = pytest.mark.parametrize("backend", BACKENDS)
+
+
+async def test_a_batch_recorded_twice_is_stored_once(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    async with opened(url_for(backend, request), tmp_path) as store:
+        batch = [new_event(s) for s in (3, 1, 2)]
+        runs = {("team-a", "run-1"): info()}
+        assert await store.record(batch, runs) == 3
+        assert await store.record([*batch, new_event(4)], runs) == 1
+        page = await store.transcript("team-a", "run-1")
+    assert [e.seq for e in page.events] == [0, 1, 2, 3, 4]
+    assert page.events[0].kind == "task" and page.events[0].data == {"task": "do it"}
+    assert page.events[1].data == {"type": "text", "content": "piece 1", "index": 1}
+    assert {(e.instance, e.session) for e in page.events} == {("alpha", "s-1")}
+    assert page.run is not None and page.run.event_count == 4 and page.run.last_seq == 4
+    assert page.next_after is None
+
+
+async def test_pages_follow_the_sequence_without_gaps_or_overlap(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    async with opened(url_for(backend, request), tmp_path) as store:
+        await store.record([new_event(s) for s in range(1, 12)], {("team-a", "run-1"): info()})
+        await store.record([new_event(50, run="other")], {("team-a", "other"): info()})
+        seen, after = [], None
+        while True:
+            page = await store.transcript("team-a", "run-1", after=after, limit=4)
+            seen += [e.seq for e in page.events]
+            if page.next_after is None:
+                break
+            after = page.next_after
+    assert seen == list(range(12))
+
+
+async def test_unknown_run_has_no_transcript_and_namespaces_do_not_mix(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    async with opened(url_for(backend, request), tmp_path) as store:
+        await store.record([new_event(1, namespace="team-b")], {("team-b", "run-1"): info()})
+        page = await store.transcript("team-a", "run-1")
+        assert page.run is None and page.events == []
+        assert await store.runs("team-a") == []
+        assert [r.run for r in await store.runs("team-b")] == ["run-1"]
+
+
+async def test_sessions_group_runs_and_list_their_events(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    async with opened(url_for(backend, request), tmp_path) as store:
+        await store.record(
+            [new_event(1, run="r1"), new_event(2, run="r2"), new_event(3, run="r3")],
+            {
+                ("team-a", "r1"): info(session="chat-1", task="first"),
+                ("team-a", "r2"): info(session="chat-1", task="second"),
+                ("team-a", "r3"): info(instance="beta", session="chat-2"),
+            },
+        )
+        sessions = await store.sessions("team-a")
+        beta = await store.sessions("team-a", instance="beta")
+        detail = await store.session("team-a", "chat-1")
+        missing = await store.session("team-a", "nope")
+    assert sorted((s.instance, s.key, s.run_count) for s in sessions) == [
+        ("alpha", "chat-1", 2),
+        ("beta", "chat-2", 1),
+    ]
+    assert [s.key for s in beta] == ["chat-2"]
+    assert detail is not None and [r.task for r in detail.runs] == ["first", "second"]
+    assert [(e.run, e.seq) for e in detail.events] == [("r1", 1), ("r2", 2)]
+    assert missing is None
+
+
+async def test_a_run_first_seen_unknown_is_filled_in_later(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    async with opened(url_for(backend, request), tmp_path) as store:
+        await store.record([new_event(1)], {})
+        await store.record([new_event(2)], {("team-a", "run-1"): info(task="late")})
+        page = await store.transcript("team-a", "run-1")
+    assert page.run is not None and (page.run.instance, page.run.task) == ("alpha", "late")
+
+
+async def test_hostile_text_is_stored_safely(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    big = {"type": "text", "content": "x" * (transcripts.DATA_CAP + 10), "index": 0}
+    nul = {"type": "text", "content": "a\x00b\ud800", "index": 1}
+    async with opened(url_for(backend, request), tmp_path) as store:
+        rows = [
+            transcripts.to_new_event(_delivered(big, 1), 0),
+            transcripts.to_new_event(_delivered(nul, 2), 0),
+        ]
+        await store.record([r for r in rows if r], {("team-a", "run-1"): info(task="t\x00ask")})
+        page = await store.transcript("team-a", "run-1")
+    assert page.events[0].data == {"task": "task"}
+    assert page.events[1].data["truncated"] is True
+    assert page.events[1].data["bytes"] > transcripts.DATA_CAP
+    assert page.events[2].data["content"] == "a\x00b\ud800"
+
+
+def _delivered(data: object, seq: int) -> events.Event:
+    subject = events.scoped_subject(events.AGENT_STREAM_CHUNK, "team-a", "run-1")
+    return events.Event.new(events.AGENT_STREAM_CHUNK, data).delivered(subject, seq)
