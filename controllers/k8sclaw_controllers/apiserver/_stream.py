@@ -6,7 +6,8 @@ never read from a payload) and offers each frame to each matching client's bound
 without waiting: a client whose queue is full is dropped with close code 1013, so a slow
 reader never slows the others. Each client's own writer task re-asks SubjectAccessReview
 (cached) for the namespace of every frame it sends, so revoking a RoleBinding ends the
-stream within the cache TTL (close code 1008), and resolves the instance and session of a
+stream of that namespace within the cache TTL (close code 1008; a stream over all
+namespaces just stops showing the revoked one), and resolves the instance and session of a
 run from the AgentRun itself (cached) when the client filtered by them.
 """
 
@@ -89,6 +90,9 @@ class Hub:
             self._ready.set()
             async for event in sub:
                 self.dispatch(event)
+                # A queued burst is read without yielding: let the writers send in between,
+                # or every client would look slow to a burst longer than its queue.
+                await asyncio.sleep(0)
 
     async def ready(self) -> None:
         await self._ready.wait()
@@ -146,8 +150,11 @@ async def serve(hub: Hub, client: Client) -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        # No timeout: the close frame waits behind what a slow client has not read yet
+        # (bounded by the transport's buffer); a peer that stops answering pings is cut
+        # off by the server, which ends this wait too. Only this client's task waits.
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(client.ws.close(client.close_code), timeout=5)
+            await client.ws.close(client.close_code)
 
 
 async def _reader(client: Client) -> None:
@@ -168,8 +175,10 @@ async def _writer(hub: Hub, client: Client) -> None:
             scoped, frame = await client.queue.get()
             access = Access("watch", RUNS.plural, scoped.namespace)
             if not await hub.authz.allowed(client.caller, access):
-                client.end(CLOSE_FORBIDDEN)
-                return
+                if client.filter.namespace:  # the one namespace it subscribed to: revoked
+                    client.end(CLOSE_FORBIDDEN)
+                    return
+                continue  # an all-namespaces stream skips what it may not see
             if not await _wanted(hub, client.filter, scoped):
                 continue
             await client.ws.send_text(frame)
