@@ -30,6 +30,8 @@ Deliver = Literal["new", "all"]
 _RETRYABLE = (nats.errors.Error, TimeoutError, OSError)
 CLOSE_POLL = 0.5
 """Seconds between repeated cancels while a subscription closes."""
+FETCH_WAIT = 0.5
+"""Seconds one pull request waits for messages."""
 
 
 class BusError(Exception):
@@ -191,10 +193,19 @@ class EventBus:
         return seqs
 
     def subscribe(
-        self, topic: str, *, durable: str | None = None, deliver: Deliver = "new"
+        self,
+        topic: str,
+        *,
+        durable: str | None = None,
+        deliver: Deliver = "new",
+        manual_ack: bool = False,
     ) -> Subscription:
-        """A pull subscription on one topic (wildcards allowed); durable when named."""
-        return Subscription(self, topic, durable, deliver)
+        """A pull subscription on one topic (wildcards allowed); durable when named.
+
+        With `manual_ack`, the caller acknowledges each event with `Subscription.ack` once
+        it has done its work (e.g. committed it), so a crash before then means redelivery.
+        """
+        return Subscription(self, topic, durable, deliver, manual_ack=manual_ack)
 
     async def _consumer(
         self, topic: str, durable: str | None, deliver: Deliver, start_seq: int | None
@@ -215,13 +226,26 @@ class EventBus:
 class Subscription:
     """Iterate events of one topic; the consumer is re-created after a server restart.
 
-    Messages are acknowledged when handed to the iterator; malformed envelopes are
-    acknowledged and dropped with a log line (they would otherwise be redelivered
-    forever). An ephemeral consumer resumes after the last delivered sequence.
+    Messages are acknowledged when handed to the iterator, or with `manual_ack` when the
+    caller calls `ack` (unacknowledged ones are nak'ed on close, so the next consumer gets
+    them at once); malformed envelopes are acknowledged and dropped with a log line (they
+    would otherwise be redelivered forever). An ephemeral consumer resumes after the last
+    delivered sequence.
     """
 
-    def __init__(self, bus: EventBus, topic: str, durable: str | None, deliver: Deliver) -> None:
+    def __init__(
+        self,
+        bus: EventBus,
+        topic: str,
+        durable: str | None,
+        deliver: Deliver,
+        *,
+        manual_ack: bool = False,
+    ) -> None:
         self._bus, self._topic, self._durable, self._deliver = bus, topic, durable, deliver
+        self._manual_ack = manual_ack
+        self._unacked: dict[int, Any] = {}  # stream sequence -> latest delivery of it
+        self._fetch_until = 0.0  # loop time when the pull request last sent expires
         self._queue: asyncio.Queue[_events.Event] = asyncio.Queue(maxsize=256)
         self._last_seq: int | None = None
         self._task: asyncio.Task[None] | None = None
@@ -255,6 +279,14 @@ class Subscription:
         """The next event, or TimeoutError after `wait` seconds."""
         return await asyncio.wait_for(self._queue.get(), wait)
 
+    async def ack(self, *events: _events.Event) -> None:
+        """Acknowledge events handed out by a `manual_ack` subscription (others: no-op)."""
+        for event in events:
+            msg = self._unacked.pop(event.sequence or 0, None)
+            if msg is not None:
+                with contextlib.suppress(*_RETRYABLE):
+                    await msg.ack()
+
     async def close(self) -> None:
         """Stop pulling. On Python 3.11 `asyncio.wait_for` (inside nats' fetch) can swallow
         a cancellation that races its timeout (gh-86296), which left the pump running and
@@ -269,6 +301,15 @@ class Subscription:
             await asyncio.wait({task}, timeout=CLOSE_POLL)
         if not task.cancelled() and task.exception() is not None:
             log.warning("subscription to %s ended with %r", self._topic, task.exception())
+        unacked, self._unacked = list(self._unacked.values()), {}
+        if unacked or self._durable:
+            # The pull request the pump left open would swallow nak'ed or new messages of
+            # the durable consumer (nobody reads it; they would come back only after the
+            # ack wait): let it expire first, so the next consumer gets them at once.
+            await asyncio.sleep(max(0.0, self._fetch_until - asyncio.get_running_loop().time()))
+        for msg in unacked:
+            with contextlib.suppress(*_RETRYABLE):
+                await msg.nak()
 
     async def _subscribe(self) -> tuple[JetStreamContext.PullSubscription, int]:
         start = None if self._last_seq is None or self._durable else self._last_seq + 1
@@ -286,7 +327,8 @@ class Subscription:
         self._ready.set()
         while not self._closing:
             try:
-                msgs = await psub.fetch(16, timeout=0.5)
+                self._fetch_until = asyncio.get_running_loop().time() + FETCH_WAIT + 0.05
+                msgs = await psub.fetch(16, timeout=FETCH_WAIT)
             except TimeoutError:
                 if self._bus.reconnects == seen_reconnects or not self._bus.connected:
                     continue
@@ -314,9 +356,21 @@ class Subscription:
         except ValidationError as exc:
             log.warning("dropping malformed event on %s: %s", msg.subject, exc.errors()[:1])
         else:
+            if self._manual_ack:
+                await self._hand_out_unacked(seq, msg, event)
+                return
             # A sequence already handed out is a redelivery after a re-subscribe.
             if self._last_seq is None or seq > self._last_seq:
                 self._last_seq = seq
                 await self._queue.put(event)
         with contextlib.suppress(*_RETRYABLE):
             await msg.ack()
+
+    async def _hand_out_unacked(self, seq: int, msg: Any, event: _events.Event) -> None:
+        """Manual ack: redeliveries (after a nak, an ack wait, a restart) come in any order,
+        so every sequence not being worked on is handed out; the owner acks it."""
+        known = seq in self._unacked
+        self._unacked[seq] = msg  # the owner acks the latest delivery
+        if not known:
+            self._last_seq = max(seq, self._last_seq or 0)
+            await self._queue.put(event)

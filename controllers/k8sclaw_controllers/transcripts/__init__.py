@@ -3,7 +3,8 @@
 Layers: `_rows` (typed rows, kinds, byte caps) and `_interface` (`TranscriptStore`) over
 `_store` (`SqlStore`, `open_store`) over `_driver` with `_sqlite` (embedded, WAL) and
 `_postgres` (psycopg pool); `_migrate` (shipped, versioned migrations), `_retention`
-(sweep and policy).
+(sweep and policy); `_recorder` (the durable bus consumer) with `_lookup` (where a run
+sits, from the Kubernetes API).
 """
 
 from k8sclaw_controllers.transcripts._interface import (
@@ -12,7 +13,16 @@ from k8sclaw_controllers.transcripts._interface import (
     StoreError,
     TranscriptStore,
 )
+from k8sclaw_controllers.transcripts._lookup import KubeRunLookup, RunLookup, run_info
 from k8sclaw_controllers.transcripts._migrate import latest as latest_schema_version
+from k8sclaw_controllers.transcripts._recorder import (
+    DURABLE as RECORDER_DURABLE,
+)
+from k8sclaw_controllers.transcripts._recorder import (
+    Recorder,
+    RecorderStats,
+    run_recorder,
+)
 from k8sclaw_controllers.transcripts._retention import (
     ANNOTATION_DAYS,
     ANNOTATION_MAX_EVENTS,
@@ -42,12 +52,17 @@ __all__ = [
     "DATA_CAP",
     "DEFAULT_PAGE",
     "MAX_PAGE",
+    "RECORDER_DURABLE",
     "EventRow",
     "Kind",
+    "KubeRunLookup",
     "NewEvent",
+    "Recorder",
+    "RecorderStats",
     "Retention",
     "RetentionPolicy",
     "RunInfo",
+    "RunLookup",
     "RunRow",
     "SessionDetail",
     "SessionRow",
@@ -59,6 +74,8 @@ __all__ = [
     "latest_schema_version",
     "open_store",
     "policy_from_instances",
+    "run_info",
+    "run_recorder",
     "run_sweeper",
     "to_new_event",
 ]

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from k8sclaw_controllers import transcripts
 from k8sclaw_protocol import events
-from tests.controllers.transcripts._helpers import BACKENDS, info, new_event, opened, url_for
-
-pytestmark = pytest.mark.parametrize("backend", BACKENDS)
+from tests.controllers.transcripts._helpers import info, new_event, opened
 
 
-async def test_a_batch_recorded_twice_is_stored_once(
-    backend: str, request: pytest.FixtureRequest, tmp_path: Path
-) -> None:
-    async with opened(url_for(backend, request), tmp_path) as store:
+async def test_a_batch_recorded_twice_is_stored_once(store_url: str | None, tmp_path: Path) -> None:
+    async with opened(store_url, tmp_path) as store:
         batch = [new_event(s) for s in (3, 1, 2)]
         runs = {("team-a", "run-1"): info()}
         assert await store.record(batch, runs) == 3
@@ -31,9 +25,9 @@ async def test_a_batch_recorded_twice_is_stored_once(
 
 
 async def test_pages_follow_the_sequence_without_gaps_or_overlap(
-    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+    store_url: str | None, tmp_path: Path
 ) -> None:
-    async with opened(url_for(backend, request), tmp_path) as store:
+    async with opened(store_url, tmp_path) as store:
         await store.record([new_event(s) for s in range(1, 12)], {("team-a", "run-1"): info()})
         await store.record([new_event(50, run="other")], {("team-a", "other"): info()})
         seen, after = [], None
@@ -47,9 +41,9 @@ async def test_pages_follow_the_sequence_without_gaps_or_overlap(
 
 
 async def test_unknown_run_has_no_transcript_and_namespaces_do_not_mix(
-    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+    store_url: str | None, tmp_path: Path
 ) -> None:
-    async with opened(url_for(backend, request), tmp_path) as store:
+    async with opened(store_url, tmp_path) as store:
         await store.record([new_event(1, namespace="team-b")], {("team-b", "run-1"): info()})
         page = await store.transcript("team-a", "run-1")
         assert page.run is None and page.events == []
@@ -58,9 +52,9 @@ async def test_unknown_run_has_no_transcript_and_namespaces_do_not_mix(
 
 
 async def test_sessions_group_runs_and_list_their_events(
-    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+    store_url: str | None, tmp_path: Path
 ) -> None:
-    async with opened(url_for(backend, request), tmp_path) as store:
+    async with opened(store_url, tmp_path) as store:
         await store.record(
             [new_event(1, run="r1"), new_event(2, run="r2"), new_event(3, run="r3")],
             {
@@ -84,21 +78,19 @@ async def test_sessions_group_runs_and_list_their_events(
 
 
 async def test_a_run_first_seen_unknown_is_filled_in_later(
-    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+    store_url: str | None, tmp_path: Path
 ) -> None:
-    async with opened(url_for(backend, request), tmp_path) as store:
+    async with opened(store_url, tmp_path) as store:
         await store.record([new_event(1)], {})
         await store.record([new_event(2)], {("team-a", "run-1"): info(task="late")})
         page = await store.transcript("team-a", "run-1")
     assert page.run is not None and (page.run.instance, page.run.task) == ("alpha", "late")
 
 
-async def test_hostile_text_is_stored_safely(
-    backend: str, request: pytest.FixtureRequest, tmp_path: Path
-) -> None:
+async def test_hostile_text_is_stored_safely(store_url: str | None, tmp_path: Path) -> None:
     big = {"type": "text", "content": "x" * (transcripts.DATA_CAP + 10), "index": 0}
     nul = {"type": "text", "content": "a\x00b\ud800", "index": 1}
-    async with opened(url_for(backend, request), tmp_path) as store:
+    async with opened(store_url, tmp_path) as store:
         rows = [
             transcripts.to_new_event(_delivered(big, 1), 0),
             transcripts.to_new_event(_delivered(nul, 2), 0),
