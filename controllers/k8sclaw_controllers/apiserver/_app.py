@@ -66,6 +66,8 @@ def _system_router() -> APIRouter:
     async def readyz(deps: DepsDep) -> Response:
         if deps.hub is not None and not deps.hub.bus.connected:
             return PlainTextResponse("event bus not connected", 503)
+        if any(task.done() for task in deps.tasks):
+            return PlainTextResponse("the stream hub or the transcript recorder stopped", 503)
         return PlainTextResponse("ok")
 
     @api.get("/api/v1/namespaces", operation_id="list_namespaces", tags=["namespaces"])
@@ -138,7 +140,7 @@ async def _lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
         )
         deps.transcripts = await _open_store(stack, settings)
         if settings.event_bus_url:
-            deps.hub = await _start_hub(stack, settings, deps)
+            await _start_bus(stack, settings, deps)
         app.state.deps = deps
         yield
 
@@ -151,20 +153,27 @@ async def _open_store(stack: contextlib.AsyncExitStack, settings: Settings) -> A
     return store
 
 
-async def _start_hub(stack: contextlib.AsyncExitStack, settings: Settings, deps: Deps) -> Hub:
+async def _start_bus(stack: contextlib.AsyncExitStack, settings: Settings, deps: Deps) -> None:
+    """The stream hub and the transcript recorder, both fed by the bus."""
+    from k8sclaw_controllers.transcripts import KubeRunLookup, run_recorder
     from k8sclaw_protocol import EventBus
 
     assert settings.event_bus_url
     bus = await EventBus.connect(settings.event_bus_url, name="k8sclaw-apiserver")
     stack.push_async_callback(bus.close)
-    hub = Hub(bus, deps.kube, deps.authz, settings.ws_queue)
-    task = asyncio.create_task(hub.run(), name="apiserver-stream-hub")
+    lookup = KubeRunLookup(deps.kube)
+    hub = Hub(bus, lookup, deps.authz, settings.ws_queue)
+    deps.tasks.append(asyncio.create_task(hub.run(), name="apiserver-stream-hub"))
+    recorder = run_recorder(bus, deps.transcripts, lookup)
+    deps.tasks.append(asyncio.create_task(recorder, name="apiserver-recorder"))
+    stack.push_async_callback(_stop, deps.tasks)
+    await hub.ready()
+    deps.hub = hub
 
-    async def stop() -> None:
+
+async def _stop(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
         task.cancel()
+    for task in tasks:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
-
-    stack.push_async_callback(stop)
-    await hub.ready()
-    return hub

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -28,7 +28,8 @@ class Deps:
     authn: Authenticator
     authz: Authorizer
     hub: Any = None  # _stream.Hub when a bus is configured
-    transcripts: Any = None  # the transcript store's reader when configured
+    transcripts: Any = None  # the transcript store
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)  # hub, recorder
 
     async def visible_namespaces(self, caller: Caller, verb: str, plural: str) -> set[str] | None:
         """Namespaces where `caller` may `verb` `plural`; None when allowed cluster-wide."""

@@ -23,15 +23,13 @@ import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from k8sclaw_controllers.apiserver._auth import Access, Authorizer, Caller
-from k8sclaw_controllers.apiserver._cache import TtlCache
 from k8sclaw_controllers.apiserver._kinds import RUNS
-from k8sclaw_controllers.manager import _kube
+from k8sclaw_controllers.transcripts import RunLookup
 from k8sclaw_protocol import events
 
 log = logging.getLogger("k8sclaw.apiserver.stream")
 CLOSE_FORBIDDEN = 1008  # policy violation: no longer allowed to watch
 CLOSE_SLOW = 1013  # try again later: the client did not keep up
-RUN_INFO_TTL = 300.0
 
 
 @dataclass(frozen=True)
@@ -77,11 +75,10 @@ class Client:
 class Hub:
     """Fans bus events out to WebSocket clients."""
 
-    def __init__(self, bus: Any, kube: _kube.Kube, authz: Authorizer, queue_size: int) -> None:
-        self.bus, self.kube, self.authz, self.queue_size = bus, kube, authz, queue_size
+    def __init__(self, bus: Any, lookup: RunLookup, authz: Authorizer, queue_size: int) -> None:
+        self.bus, self.lookup, self.authz, self.queue_size = bus, lookup, authz, queue_size
         self.clients: set[Client] = set()
         self.dropped = 0
-        self._runs: TtlCache[tuple[str, str]] = TtlCache(RUN_INFO_TTL)
         self._ready = asyncio.Event()
 
     async def run(self) -> None:
@@ -111,18 +108,13 @@ class Hub:
                 self.dropped += 1
 
     async def run_info(self, namespace: str, name: str) -> tuple[str, str] | None:
-        """(instance, sessionKey) of a run, from the AgentRun itself; None when gone."""
-        known = self._runs.get((namespace, name))
-        if known is not None:
-            return known
+        """(instance, sessionKey) of a run, from the AgentRun itself (the recorder's cached
+        lookup); None when it cannot be told."""
         try:
-            run = await self.kube.get(_kube.claw(namespace, RUNS.plural, name))
-        except (_kube.KubeError, OSError, TimeoutError):
+            info = await self.lookup(namespace, name)
+        except Exception:
             return None
-        spec = run.get("spec") or {}
-        info = (str(spec.get("instanceRef") or ""), str(spec.get("sessionKey") or ""))
-        self._runs.put((namespace, name), info)
-        return info
+        return info.instance, info.session_key
 
 
 def _frame(event: events.Event, scoped: events.Scoped) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import kubernetes
@@ -12,6 +12,7 @@ import pytest
 
 from tests.controllers.apiserver._server import running, settings_for
 from tests.harness.kube import KubeEnv
+from tests.harness.nats_fixtures import NatsServer
 from tests.harness.rbac_users import User, claw_rules, grant, make_user
 
 
@@ -20,6 +21,14 @@ def api(kube: KubeEnv, tmp_path: Path) -> Iterator[str]:
     """Base URL of an API server without a bus."""
     with running(settings_for(kube.kubeconfig, tmp_path / "data")) as base:
         yield base
+
+
+@pytest.fixture
+def streaming(kube: KubeEnv, nats: NatsServer, tmp_path: Path) -> Iterator[tuple[str, NatsServer]]:
+    settings = settings_for(kube.kubeconfig, tmp_path / "data", nats.url)
+    settings = replace(settings, ws_queue=32, access_cache_seconds=0.2)
+    with running(settings) as base:
+        yield base, nats
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,6 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import kubernetes
@@ -25,18 +22,10 @@ from websockets.sync.client import ClientConnection, connect
 from k8sclaw_protocol import EventBus, events
 from k8sclaw_protocol._events import Event
 from tests.controllers.apiserver._objects import instance
-from tests.controllers.apiserver._server import ADMIN_TOKEN, client, running, settings_for
+from tests.controllers.apiserver._server import ADMIN_TOKEN, client
 from tests.controllers.apiserver.conftest import Tenants
 from tests.harness.kube import KubeEnv
 from tests.harness.nats_fixtures import NatsServer
-
-
-@pytest.fixture
-def streaming(kube: KubeEnv, nats: NatsServer, tmp_path: Path) -> Iterator[tuple[str, NatsServer]]:
-    settings = settings_for(kube.kubeconfig, tmp_path / "data", nats.url)
-    settings = replace(settings, ws_queue=32, access_cache_seconds=0.2)
-    with running(settings) as base:
-        yield base, nats
 
 
 def _ws(base: str, token: str | None, **query: str) -> ClientConnection:
