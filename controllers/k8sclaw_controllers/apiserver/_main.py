@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -31,11 +32,20 @@ def config(settings: Settings) -> uvicorn.Config:
     )
 
 
+def openapi_document() -> str:
+    """The OpenAPI document as committed in docs/openapi.json (stable key order)."""
+    return json.dumps(build_app(Settings()).openapi(), indent=2, sort_keys=True) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--print-openapi" in args:
+        sys.stdout.write(openapi_document())
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
-        settings = resolve(sys.argv[1:] if argv is None else argv)
+        settings = resolve(args)
     except ValueError as exc:
         print(f"k8sclaw-apiserver: {exc}", file=sys.stderr)
         return 2

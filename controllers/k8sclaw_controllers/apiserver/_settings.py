@@ -53,6 +53,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--kubeconfig", default=None, help="kubeconfig (default: KUBECONFIG/in-cluster)")
     p.add_argument("--event-bus-url", default=None, help="NATS URL (default: EVENT_BUS_URL)")
     p.add_argument("--token-file", default=None, help="file holding the static admin token")
+    p.add_argument(
+        "--print-openapi", action="store_true", help="print the OpenAPI document and exit"
+    )
     return p
 
 
