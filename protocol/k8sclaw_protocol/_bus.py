@@ -279,6 +279,13 @@ class Subscription:
         """The next event, or TimeoutError after `wait` seconds."""
         return await asyncio.wait_for(self._queue.get(), wait)
 
+    def ready(self, limit: int) -> list[_events.Event]:
+        """Up to `limit` events already received, without waiting (for batching readers)."""
+        taken: list[_events.Event] = []
+        while len(taken) < limit and not self._queue.empty():
+            taken.append(self._queue.get_nowait())
+        return taken
+
     async def ack(self, *events: _events.Event) -> None:
         """Acknowledge events handed out by a `manual_ack` subscription (others: no-op)."""
         for event in events:

@@ -70,16 +70,20 @@ class Recorder:
                 await sub.ack(*batch)
 
     async def _collect(self, sub: Subscription) -> list[Event]:
-        """The next batch: waits for one event, then takes more for up to `linger` seconds."""
+        """The next batch: waits for one event, then takes what has arrived, waiting up to
+        `linger` seconds in all for the batch to fill."""
         batch = [await sub.next()]
-        deadline = asyncio.get_running_loop().time() + self._linger
-        while len(batch) < self._batch_size:
-            left = deadline - asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._linger
+        while True:
+            batch += sub.ready(self._batch_size - len(batch))
+            left = deadline - loop.time()
+            if len(batch) >= self._batch_size or left <= 0:
+                return batch
             try:
-                batch.append(await sub.next(max(left, 0.001)))
+                batch.append(await sub.next(left))
             except TimeoutError:
-                break
-        return batch
+                return batch
 
     async def _write(self, batch: list[Event]) -> None:
         """Store the run events of `batch`, retrying (with back-off) until it is committed."""

@@ -17,7 +17,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, Protocol
 
+from k8sclaw_controllers.manager import _kube
 from k8sclaw_controllers.transcripts import _driver, _rows
+from k8sclaw_protocol import names
 
 log = logging.getLogger("k8sclaw.transcripts")
 
@@ -125,6 +127,18 @@ def policy_from_instances(
             max_events=default.max_events if events is None else int(events),
         )
     return _rows.RetentionPolicy(default=default, overrides=overrides)
+
+
+def kube_policy(
+    kube: _kube.Kube, default: _rows.Retention
+) -> Callable[[], Awaitable[_rows.RetentionPolicy]]:
+    """A policy source for `run_sweeper`: lists every ClawInstance at each sweep."""
+
+    async def policy() -> _rows.RetentionPolicy:
+        path = _kube.collection(names.GROUP_VERSION, "clawinstances", None)
+        return policy_from_instances(await kube.items(path), default)
+
+    return policy
 
 
 class Sweepable(Protocol):

@@ -39,7 +39,9 @@ class _Conn:
             conn = sqlite3.connect(self._path, isolation_level=None)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
+            # FULL: the recorder acknowledges an event to the bus once its commit returns,
+            # so the commit must survive a node crash, not just a process crash.
+            conn.execute("PRAGMA synchronous = FULL")
             self._conn = conn
         return fn(self._conn)
 

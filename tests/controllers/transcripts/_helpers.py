@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from k8sclaw_controllers import transcripts
-from k8sclaw_protocol import events
+from k8sclaw_protocol import Event, EventBus, events
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -43,3 +43,21 @@ def new_event(
 
 def info(instance: str = "alpha", session: str = "s-1", task: str = "do it") -> transcripts.RunInfo:
     return transcripts.RunInfo(instance=instance, session_key=session, task=task)
+
+
+Item = tuple[str, str, str, Any]
+"""(topic, namespace, run, data) of an event about a run."""
+
+
+async def publish_scoped(
+    bus: EventBus, items: Sequence[Item], meta: dict[str, str] | None = None
+) -> list[int]:
+    """Publish each item on its run's scoped subject `k8sclaw.<topic>.<ns>.<run>`, pipelined
+    and in order; returns the stream sequences. The one place these tests know how the bus
+    API is told a subject's scope."""
+    return await bus.publish_many(
+        [
+            (Event.new(events.scoped_filter(t, ns, run), data, meta), None)
+            for t, ns, run, data in items
+        ]
+    )

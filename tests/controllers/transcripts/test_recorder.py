@@ -16,7 +16,7 @@ import pytest
 from k8sclaw_controllers import transcripts
 from k8sclaw_controllers.manager import _kube
 from k8sclaw_protocol import Backoff, Event, EventBus, events, names
-from tests.controllers.transcripts._helpers import opened
+from tests.controllers.transcripts._helpers import Item, opened, publish_scoped
 from tests.harness.kube import KubeEnv
 from tests.harness.nats_fixtures import NatsServer
 from tests.policy._builders import run_body
@@ -38,11 +38,6 @@ async def _create_run(client: _kube.Kube, ns: str, name: str, **spec: Any) -> No
     body = run_body(name, ns, **spec)
     body["metadata"]["labels"] = {names.LABEL_INSTANCE: "alpha"}
     await client.create(_kube.claw(ns, "agentruns"), body)
-
-
-def _on(topic: str, ns: str, run: str, data: Any, **meta: str) -> Event:
-    """An event published on the run's scoped subject."""
-    return Event.new(events.scoped_filter(topic, ns, run), data, meta)
 
 
 @contextlib.asynccontextmanager
@@ -83,34 +78,33 @@ async def test_a_run_end_to_end_leaves_a_complete_transcript(
     ns, run = kube.namespace, f"run-{secrets.token_hex(3)}"
     lie = {events.META_INSTANCE_NAME: "evil", events.META_NAMESPACE: "other"}
     script = [
-        _on(events.AGENT_RUN_STARTED, ns, run, {"pod": "p"}),
-        _on(events.AGENT_STATUS_UPDATE, ns, run, {"phase": "thinking"}, **lie),
-        _on(events.AGENT_STREAM_CHUNK, ns, run, {"type": "text", "content": "Hi", "index": 0}),
-        _on(events.AGENT_STREAM_CHUNK, ns, run, {"type": "tool_use", "content": "ls", "index": 1}),
-        _on(events.TOOL_EXEC_REQUEST, ns, run, {"id": "t1", "command": "ls", "args": ["-l"]}),
-        _on(events.TOOL_EXEC_RESULT, ns, run, {"id": "t1", "exit_code": 0, "stdout": "a\n"}),
-        _on(events.AGENT_RUN_FAILED, ns, run, {"error": "transient"}),
-        _on(
-            events.AGENT_RUN_COMPLETED, ns, run,
+        (events.AGENT_RUN_STARTED, {"pod": "p"}),
+        (events.AGENT_STATUS_UPDATE, {"phase": "thinking"}),
+        (events.AGENT_STREAM_CHUNK, {"type": "text", "content": "Hi", "index": 0}),
+        (events.AGENT_STREAM_CHUNK, {"type": "tool_use", "content": "ls", "index": 1}),
+        (events.TOOL_EXEC_REQUEST, {"id": "t1", "command": "ls", "args": ["-l"]}),
+        (events.TOOL_EXEC_RESULT, {"id": "t1", "exit_code": 0, "stdout": "a\n"}),
+        (events.AGENT_RUN_FAILED, {"error": "transient"}),
+        (
+            events.AGENT_RUN_COMPLETED,
             {"status": "success", "response": "done", "metrics": {"input_tokens": 7}},
         ),
-    ]  # fmt: skip
-    noise = [
-        Event.new(events.AGENT_STREAM_CHUNK, {"type": "text", "content": "unscoped"}),
-        _on(events.CHANNEL_MESSAGE_SEND, ns, "alpha", {"text": "to a channel"}),
     ]
     bus = await EventBus.connect(nats.url, backoff=FAST)
     async with _kube_client(kube) as client, opened(store_url, tmp_path) as store:
         await _create_run(client, ns, run, sessionKey="chat-42", task="list the files")
         lookup = transcripts.KubeRunLookup(client)
         recorder = transcripts.Recorder(bus, store, lookup, backoff=FAST)
-        published = [await bus.publish(e) for e in [*noise, *script]]
+        # Not about a run: an unscoped subject and a channel (instance-scoped) topic.
+        await bus.publish(Event.new(events.AGENT_STREAM_CHUNK, {"content": "unscoped"}))
+        await publish_scoped(bus, [(events.CHANNEL_MESSAGE_SEND, ns, "alpha", {"text": "x"})])
+        published = await publish_scoped(bus, [(t, ns, run, d) for t, d in script], lie)
         async with _recording(recorder):
             await _wait_for(store, ns, run, len(script))
         rows = await _all(store, ns, run)
         sessions = await store.sessions(ns)
     await bus.close()
-    assert [r.seq for r in rows] == [0, *published[len(noise) :]]
+    assert [r.seq for r in rows] == [0, *published]
     assert [r.kind for r in rows] == [
         "task", "status", "status", "text", "tool_call", "tool_call", "tool_result", "error",
         "result",
@@ -122,7 +116,7 @@ async def test_a_run_end_to_end_leaves_a_complete_transcript(
         (ns, "alpha", "chat-42", run)
     }
     assert [(s.instance, s.key, s.run_count) for s in sessions] == [("alpha", "chat-42", 1)]
-    assert recorder.stats.skipped == len(noise)
+    assert recorder.stats.skipped == 2
     assert lookup.requests == 1
 
 
@@ -165,22 +159,23 @@ async def test_a_recorder_killed_mid_stream_leaves_no_gap_and_no_duplicate(
 ) -> None:
     ns, run = kube.namespace, f"run-{secrets.token_hex(3)}"
 
-    def chunk(i: int) -> Event:
-        return _on(
-            events.AGENT_STREAM_CHUNK, ns, run, {"type": "text", "content": f"{i}", "index": i}
-        )
+    def chunks(numbers: range) -> list[Item]:
+        return [
+            (events.AGENT_STREAM_CHUNK, ns, run, {"type": "text", "content": f"{i}", "index": i})
+            for i in numbers
+        ]
 
     bus = await EventBus.connect(nats.url, backoff=FAST)
     async with _kube_client(kube) as client, opened(store_url, tmp_path) as store:
         await _create_run(client, ns, run)
         lookup = transcripts.KubeRunLookup(client)
-        published = await bus.publish_many([(chunk(i), None) for i in range(150)])
+        published = await publish_scoped(bus, chunks(range(150)))
         dying = DyingStore(store, die_at=3, after_commit=after_commit)
         first = transcripts.Recorder(bus, dying, lookup, batch_size=16, backoff=FAST)  # type: ignore[arg-type]
         with pytest.raises(KilledError):
             await asyncio.wait_for(first.run(), WAIT)
         stored_at_death = len(await _all(store, ns, run)) - 1
-        published += await bus.publish_many([(chunk(i), None) for i in range(150, 200)])
+        published += await publish_scoped(bus, chunks(range(150, 200)))
         second = transcripts.Recorder(bus, store, lookup, batch_size=16, backoff=FAST)
         async with _recording(second):
             await _wait_for(store, ns, run, len(published))
