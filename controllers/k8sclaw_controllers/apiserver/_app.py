@@ -67,7 +67,7 @@ def _system_router() -> APIRouter:
         if deps.hub is not None and not deps.hub.bus.connected:
             return PlainTextResponse("event bus not connected", 503)
         if any(task.done() for task in deps.tasks):
-            return PlainTextResponse("the stream hub or the transcript recorder stopped", 503)
+            return PlainTextResponse("a background task (hub, recorder, sweeper) stopped", 503)
         return PlainTextResponse("ok")
 
     @api.get("/api/v1/namespaces", operation_id="list_namespaces", tags=["namespaces"])
@@ -138,18 +138,23 @@ async def _lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
             authn=Authenticator(kube, static_token(settings), settings.token_cache_seconds),
             authz=Authorizer(kube, settings.access_cache_seconds),
         )
-        deps.transcripts = await _open_store(stack, settings)
+        deps.transcripts = await _open_store(stack, settings, deps)
         if settings.event_bus_url:
             await _start_bus(stack, settings, deps)
         app.state.deps = deps
         yield
 
 
-async def _open_store(stack: contextlib.AsyncExitStack, settings: Settings) -> Any:
-    from k8sclaw_controllers.transcripts import open_store
+async def _open_store(stack: contextlib.AsyncExitStack, settings: Settings, deps: Deps) -> Any:
+    """The transcript store, and its retention sweeper (at start, then hourly)."""
+    from k8sclaw_controllers import transcripts
 
-    store = await open_store(settings.database_url, settings.data_dir)
+    store = await transcripts.open_store(settings.database_url, settings.data_dir)
     stack.push_async_callback(store.close)
+    policy = transcripts.kube_policy(deps.kube, transcripts.Retention())
+    sweeper = transcripts.run_sweeper(store, policy, settings.sweep_seconds)
+    deps.tasks.append(asyncio.create_task(sweeper, name="apiserver-retention"))
+    stack.push_async_callback(_stop, deps.tasks)
     return store
 
 
@@ -166,12 +171,13 @@ async def _start_bus(stack: contextlib.AsyncExitStack, settings: Settings, deps:
     deps.tasks.append(asyncio.create_task(hub.run(), name="apiserver-stream-hub"))
     recorder = run_recorder(bus, deps.transcripts, lookup)
     deps.tasks.append(asyncio.create_task(recorder, name="apiserver-recorder"))
-    stack.push_async_callback(_stop, deps.tasks)
+    stack.push_async_callback(_stop, deps.tasks)  # before the bus closes (LIFO)
     await hub.ready()
     deps.hub = hub
 
 
 async def _stop(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel the background tasks (the list may have grown since this was registered)."""
     for task in tasks:
         task.cancel()
     for task in tasks:

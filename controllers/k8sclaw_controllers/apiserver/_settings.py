@@ -31,6 +31,7 @@ class Settings:
     access_cache_seconds: float = 10.0
     ws_queue: int = 256
     ws_ping_seconds: float = 15.0
+    sweep_seconds: float = 3600.0  # transcript retention sweep interval
 
 
 def split_addr(addr: str) -> tuple[str, int]:
