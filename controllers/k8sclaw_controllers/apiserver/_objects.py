@@ -18,6 +18,7 @@ from fastapi import APIRouter, Body, Path, Query, Response
 from k8sclaw_controllers.apiserver._auth import Access, Caller
 from k8sclaw_controllers.apiserver._deps import DNS_LABEL, DNS_SUBDOMAIN, CallerDep, Deps, DepsDep
 from k8sclaw_controllers.apiserver._errors import ERROR_RESPONSES, ApiError
+from k8sclaw_controllers.apiserver._json import Json
 from k8sclaw_controllers.apiserver._kinds import KINDS, RUNS, Kind
 from k8sclaw_controllers.manager import _kube
 from k8sclaw_protocol import names
@@ -110,19 +111,19 @@ def router() -> APIRouter:
 
 
 def _register_reads(api: APIRouter, kind: Kind) -> None:
-    async def list_ns(namespace: Namespace, deps: DepsDep, caller: CallerDep) -> Obj:
-        return await list_objects(deps, caller, kind, namespace)
+    async def list_ns(namespace: Namespace, deps: DepsDep, caller: CallerDep) -> Json:
+        return Json(await list_objects(deps, caller, kind, namespace))
 
-    async def list_flat(deps: DepsDep, caller: CallerDep, namespace: NamespaceQuery = None) -> Obj:
-        return await list_objects(deps, caller, kind, namespace)
+    async def list_flat(deps: DepsDep, caller: CallerDep, namespace: NamespaceQuery = None) -> Json:
+        return Json(await list_objects(deps, caller, kind, namespace))
 
-    async def get_ns(namespace: Namespace, name: Name, deps: DepsDep, caller: CallerDep) -> Obj:
-        return await get_object(deps, caller, kind, namespace, name)
+    async def get_ns(namespace: Namespace, name: Name, deps: DepsDep, caller: CallerDep) -> Json:
+        return Json(await get_object(deps, caller, kind, namespace, name))
 
     async def get_flat(
         name: Name, deps: DepsDep, caller: CallerDep, namespace: DefaultNamespace = "default"
-    ) -> Obj:
-        return await get_object(deps, caller, kind, namespace, name)
+    ) -> Json:
+        return Json(await get_object(deps, caller, kind, namespace, name))
 
     p = kind.path
     tag: list[str | Enum] = [kind.path]

@@ -1,0 +1,211 @@
+"""API server figures (printed, never asserted), each against a baseline in the same run.
+
+  (a) `/ws/stream` fan-out: S subscribers (default 1,000) on one run, E events published at
+      a steady rate; latency from publish to each subscriber's receipt, p50/p99 over every
+      (event, subscriber) pair (target p99 <= 100 ms). Baseline: one subscriber alone.
+  (b) `GET /api/v1/namespaces/NS/runs` with R runs (default 1,000) vs the list a
+      `kubectl get agentruns -o json` makes, through the official Kubernetes client on the
+      same cluster (target <= 1.5x), p50 of N reads each; once with the static admin token
+      and once as a ServiceAccount (TokenReview and SubjectAccessReview, cached).
+
+Every server is its own process, as in a cluster: the kube emulator (`python -m
+tests.harness.kube`), nats-server and `k8sclaw-apiserver`; the clients run here.
+
+    uv run python bench/apiserver_api.py [--subscribers 1000] [--events 100] [--runs 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+import kubernetes
+import orjson
+from websockets.asyncio.client import connect
+
+from k8sclaw_protocol import ClawInstance, Event, EventBus, build_run, events
+from tests.harness.kube import api_client
+from tests.harness.kube_fixtures import install_crds
+from tests.harness.nats_fixtures import NatsServer, free_port
+from tests.harness.rbac_users import claw_rules, grant, make_user
+
+NS, RUN, TOKEN = "bench", "fanout-run", "bench-admin-token-0123456789"
+
+
+@contextmanager
+def emulator(workdir: Path) -> Iterator[Path]:
+    kubeconfig = workdir / "kubeconfig"
+    cmd = [sys.executable, "-m", "tests.harness.kube", str(kubeconfig)]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("ready "), line
+        yield kubeconfig
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@contextmanager
+def apiserver(kubeconfig: Path, bus_url: str, workdir: Path) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "K8SCLAW_API_TOKEN": TOKEN}
+    env["EVENT_BUS_URL"] = bus_url
+    cmd = ["k8sclaw-apiserver", "--addr", f"127.0.0.1:{port}", "--data-dir", str(workdir)]
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def seed(kubeconfig: Path, runs: int) -> str:
+    """Namespace, an instance, `runs` runs; returns a ServiceAccount token allowed to list."""
+    with api_client(kubeconfig) as client:
+        install_crds(client)
+        kubernetes.client.CoreV1Api(client).create_namespace({"metadata": {"name": NS}})
+        custom = kubernetes.client.CustomObjectsApi(client)
+        body = {
+            "apiVersion": "k8sclaw.io/v1alpha1",
+            "kind": "ClawInstance",
+            "metadata": {"name": "bot", "namespace": NS},
+            "spec": {
+                "agents": {"default": {"model": "gpt-4o", "provider": "openai"}},
+                "authRefs": [{"provider": "openai", "secret": "k"}],
+            },
+        }
+        made = custom.create_namespaced_custom_object(
+            "k8sclaw.io", "v1alpha1", NS, "clawinstances", body
+        )
+        inst = ClawInstance.from_wire(made)
+        for i in range(runs):
+            run = build_run(inst, f"task {i}", source="api", name=f"bot-{i:05d}").to_wire()
+            custom.create_namespaced_custom_object("k8sclaw.io", "v1alpha1", NS, "agentruns", run)
+        user = make_user(client, NS, "reader")
+        grant(client, NS, user, claw_rules("get", "list", "watch"))
+        return user.token
+
+
+def p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def list_figures(kubeconfig: Path, base: str, user_token: str, reads: int) -> None:
+    with api_client(kubeconfig) as client:
+        custom = kubernetes.client.CustomObjectsApi(client)
+
+        def kubectl_like() -> int:
+            listing = custom.list_namespaced_custom_object(
+                "k8sclaw.io", "v1alpha1", NS, "agentruns"
+            )
+            return len(listing["items"])
+
+        rows = {"kubernetes client list (kubectl get agentruns -o json)": kubectl_like}
+        for label, token in (("admin token", TOKEN), ("ServiceAccount", user_token)):
+            http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"})
+            path = f"/api/v1/namespaces/{NS}/runs"
+            rows[f"GET …/runs via the API server ({label})"] = lambda http=http, path=path: len(
+                http.get(path).json()["items"]
+            )
+        results = {}
+        for label, fn in rows.items():
+            count = fn()  # warm caches and connections
+            times = []
+            for _ in range(reads):
+                start = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - start)
+            results[label] = statistics.median(times)
+            print(f"  {label}: {count} runs, p50 {results[label] * 1000:.1f} ms")
+        base_time = next(iter(results.values()))
+        for label, value in list(results.items())[1:]:
+            print(f"  ratio {label} / kubernetes client: {value / base_time:.2f}x (target <= 1.5x)")
+
+
+async def fanout(base: str, bus_url: str, subscribers: int, count: int, rate: float) -> list[float]:
+    url = base.replace("http://", "ws://") + f"/ws/stream?namespace={NS}&run={RUN}"
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    sockets = [
+        await connect(url, additional_headers=headers, max_size=2**20) for _ in range(subscribers)
+    ]
+    latencies: list[float] = []
+
+    async def read(ws: object) -> None:
+        for _ in range(count):
+            frame = orjson.loads(await ws.recv())  # type: ignore[attr-defined]
+            latencies.append(time.time() - frame["event"]["data"]["sent"])
+
+    readers = [asyncio.create_task(read(ws)) for ws in sockets]
+    bus = await EventBus.connect(bus_url)
+    topic = events.scoped_filter(events.AGENT_STREAM_CHUNK, NS, RUN)
+    for i in range(count):
+        await bus.publish(
+            Event.new(topic, {"type": "text", "content": f"t{i}", "sent": time.time()})
+        )
+        await asyncio.sleep(1 / rate)
+    await asyncio.wait_for(asyncio.gather(*readers), timeout=300)
+    await bus.close()
+    for ws in sockets:
+        await ws.close()
+    return latencies
+
+
+def fanout_figures(base: str, bus_url: str, subscribers: int, count: int, rate: float) -> None:
+    for n in (1, subscribers):
+        lat = asyncio.run(fanout(base, bus_url, n, count, rate))
+        print(
+            f"  {n} subscriber(s), {count} events at {rate:.0f}/s: {len(lat)} deliveries, "
+            f"p50 {p(lat, 0.5) * 1000:.1f} ms, p99 {p(lat, 0.99) * 1000:.1f} ms"
+            + (" (target p99 <= 100 ms)" if n > 1 else " (baseline)")
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument("--events", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=20.0, help="events per second")
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--reads", type=int, default=20)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="k8sclaw-bench-") as tmp:
+        workdir = Path(tmp)
+        nats = NatsServer(workdir / "nats")
+        nats.start()
+        try:
+            with emulator(workdir) as kubeconfig:
+                user_token = seed(kubeconfig, args.runs)
+                with apiserver(kubeconfig, nats.url, workdir) as base:
+                    print(f"(b) list of {args.runs} runs, p50 of {args.reads} reads")
+                    list_figures(kubeconfig, base, user_token, args.reads)
+                    print("(a) /ws/stream fan-out on one run")
+                    fanout_figures(base, nats.url, args.subscribers, args.events, args.rate)
+        finally:
+            nats.stop()
+
+
+if __name__ == "__main__":
+    main()
