@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -33,7 +35,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 import kubernetes
 import orjson
-from websockets.asyncio.client import connect
 
 from k8sclaw_protocol import ClawInstance, Event, EventBus, build_run, events
 from tests.harness.kube import api_client
@@ -42,6 +43,14 @@ from tests.harness.nats_fixtures import NatsServer, free_port
 from tests.harness.rbac_users import claw_rules, grant, make_user
 
 NS, RUN, TOKEN = "bench", "fanout-run", "bench-admin-token-0123456789"
+WARM = 10  # events before measuring: every connection set up, caches warm
+SERVER_PID: list[int] = []
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), to report server cost per frame."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
@@ -67,6 +76,7 @@ def apiserver(kubeconfig: Path, bus_url: str, workdir: Path) -> Iterator[str]:
     cmd = ["k8sclaw-apiserver", "--addr", f"127.0.0.1:{port}", "--data-dir", str(workdir)]
     proc = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
+    SERVER_PID.append(proc.pid)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -145,37 +155,85 @@ def list_figures(kubeconfig: Path, base: str, user_token: str, reads: int) -> No
             print(f"  ratio {label} / kubernetes client: {value / base_time:.2f}x (target <= 1.5x)")
 
 
+def _handshake(base: str, path: str) -> socket.socket:
+    """A WebSocket upgrade on a plain socket (the client side is kept lean so the figure is
+    the server's: the websockets library costs ~10x more per frame than parsing below)."""
+    host, port = base.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=60)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        (
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Authorization: Bearer {TOKEN}\r\n\r\n"
+        ).encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    sock.setblocking(False)
+    return sock
+
+
+class _Frames(asyncio.Protocol):
+    """Unmasked server text frames; records publish-to-receipt latency of each."""
+
+    def __init__(self, latencies: list[float], want: int, done: asyncio.Future[None]) -> None:
+        self.buffer, self.latencies, self.left, self.done = b"", latencies, want, done
+
+    def data_received(self, data: bytes) -> None:
+        now = time.time()
+        self.buffer += data
+        while len(self.buffer) >= 2:
+            opcode, size, start = self.buffer[0] & 0x0F, self.buffer[1] & 0x7F, 2
+            if size == 126:
+                if len(self.buffer) < 4:
+                    return
+                size, start = int.from_bytes(self.buffer[2:4], "big"), 4
+            elif size == 127:
+                size, start = int.from_bytes(self.buffer[2:10], "big"), 10
+            if len(self.buffer) < start + size:
+                return
+            payload, self.buffer = self.buffer[start : start + size], self.buffer[start + size :]
+            if opcode == 1:
+                data = orjson.loads(payload)["event"]["data"]
+                if not data.get("warm"):
+                    self.latencies.append(now - data["sent"])
+                self.left -= 1
+                if self.left == 0 and not self.done.done():
+                    self.done.set_result(None)
+
+
 async def fanout(base: str, bus_url: str, subscribers: int, count: int, rate: float) -> list[float]:
-    url = base.replace("http://", "ws://") + f"/ws/stream?namespace={NS}&run={RUN}"
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    sockets = [
-        await connect(url, additional_headers=headers, max_size=2**20) for _ in range(subscribers)
-    ]
+    loop = asyncio.get_running_loop()
+    path = f"/ws/stream?namespace={NS}&run={RUN}"
     latencies: list[float] = []
-
-    async def read(ws: object) -> None:
-        for _ in range(count):
-            frame = orjson.loads(await ws.recv())  # type: ignore[attr-defined]
-            latencies.append(time.time() - frame["event"]["data"]["sent"])
-
-    readers = [asyncio.create_task(read(ws)) for ws in sockets]
+    waits = []
+    for _ in range(subscribers):
+        done: asyncio.Future[None] = loop.create_future()
+        waits.append(done)
+        sock = _handshake(base, path)
+        await loop.connect_accepted_socket(lambda d=done: _Frames(latencies, count + WARM, d), sock)
     bus = await EventBus.connect(bus_url)
     topic = events.scoped_filter(events.AGENT_STREAM_CHUNK, NS, RUN)
-    for i in range(count):
-        await bus.publish(
-            Event.new(topic, {"type": "text", "content": f"t{i}", "sent": time.time()})
-        )
+    for i in range(count + WARM):  # the first WARM events are not measured
+        data = {"type": "text", "content": f"t{i}", "sent": time.time(), "warm": i < WARM}
+        await bus.publish(Event.new(topic, data))
         await asyncio.sleep(1 / rate)
-    await asyncio.wait_for(asyncio.gather(*readers), timeout=300)
+    await asyncio.wait_for(asyncio.gather(*waits), timeout=300)
     await bus.close()
-    for ws in sockets:
-        await ws.close()
     return latencies
 
 
 def fanout_figures(base: str, bus_url: str, subscribers: int, count: int, rate: float) -> None:
     for n in (1, subscribers):
+        cpu = cpu_seconds(SERVER_PID[-1])
         lat = asyncio.run(fanout(base, bus_url, n, count, rate))
+        cpu = cpu_seconds(SERVER_PID[-1]) - cpu
+        print(
+            f"  server CPU: {cpu:.2f} s, {cpu / max(1, len(lat)) * 1e6:.0f} µs per delivered frame"
+        )
         print(
             f"  {n} subscriber(s), {count} events at {rate:.0f}/s: {len(lat)} deliveries, "
             f"p50 {p(lat, 0.5) * 1000:.1f} ms, p99 {p(lat, 0.99) * 1000:.1f} ms"
