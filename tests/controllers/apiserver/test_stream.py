@@ -201,3 +201,14 @@ def test_revoking_the_binding_ends_the_stream(
 def _drain(ws: ClientConnection) -> None:
     with contextlib.suppress(TimeoutError):
         ws.recv(timeout=1)
+
+
+def test_frames_are_not_compressed_per_client(
+    streaming: tuple[str, NatsServer], tenants: Tenants
+) -> None:
+    """The client offers permessage-deflate; the server declines (one deflate per client
+    per frame would multiply the fan-out cost)."""
+    base, _ = streaming
+    with _ws(base, tenants.alice.token, namespace=tenants.ns_a) as ws:
+        assert ws.response is not None
+        assert "Sec-WebSocket-Extensions" not in ws.response.headers
