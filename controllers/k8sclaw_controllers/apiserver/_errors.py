@@ -87,6 +87,10 @@ def install(app: FastAPI) -> None:
         causes = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10]]
         return response(422, "; ".join(causes) or "invalid request")
 
+    async def unreachable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("cluster unreachable on %s %s: %r", request.method, request.url.path, exc)
+        return response(503, "the Kubernetes API cannot be reached; try again")
+
     async def internal(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return response(500, "internal error; see the API server log")
@@ -94,4 +98,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(OSError, unreachable)  # includes TimeoutError
     app.add_exception_handler(Exception, internal)

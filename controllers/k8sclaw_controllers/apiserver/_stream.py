@@ -42,7 +42,10 @@ class Filter:
     def selects(self, scoped: events.Scoped) -> bool:
         if self.namespace and scoped.namespace != self.namespace:
             return False
-        return not self.run or scoped.name == self.run
+        if not self.run:
+            return True
+        # channel topics are scoped by instance: an instance named like the run is not it
+        return scoped.name == self.run and not scoped.topic.startswith("channel.")
 
 
 Item = tuple[events.Scoped, str]

@@ -6,11 +6,13 @@ has a valid token and no binding. Runs unchanged on a real cluster.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
 import kubernetes
 import pytest
+import yaml
 
 from tests.controllers.apiserver._objects import instance, schedule
 from tests.controllers.apiserver._server import ADMIN_TOKEN, client
@@ -195,3 +197,18 @@ def test_oversized_bodies_are_refused_before_reading(api: str) -> None:
     with client(api, ADMIN_TOKEN) as http:
         big = {"instanceRef": "x", "task": "a" * (2 << 20)}
         _error(http.post("/api/v1/namespaces/default/runs", json=big), 413)
+
+
+def test_an_unreachable_cluster_is_503_in_the_one_shape(kube: KubeEnv, tmp_path: Path) -> None:
+    """Transport failures towards the cluster are the server's trouble, not the caller's."""
+    from tests.controllers.apiserver._server import running, settings_for
+    from tests.harness.nats_fixtures import free_port
+
+    config = yaml.safe_load(kube.kubeconfig.read_text())
+    for cluster in config["clusters"]:
+        cluster["cluster"]["server"] = f"http://127.0.0.1:{free_port()}"  # nothing listens
+    dead = tmp_path / "dead-kubeconfig"
+    dead.write_text(yaml.safe_dump(config))
+    with running(settings_for(dead, tmp_path / "data")) as base, client(base, "some-token") as http:
+        error = _error(http.get("/api/v1/namespaces/default/runs"), 503)
+        assert "cannot be reached" in error["message"]

@@ -212,3 +212,24 @@ def test_frames_are_not_compressed_per_client(
     with _ws(base, tenants.alice.token, namespace=tenants.ns_a) as ws:
         assert ws.response is not None
         assert "Sec-WebSocket-Extensions" not in ws.response.headers
+
+
+def test_run_filter_never_matches_a_channel_event_of_a_same_named_instance(
+    streaming: tuple[str, NatsServer], tenants: Tenants
+) -> None:
+    base, nats = streaming
+    a = tenants.ns_a
+
+    async def publish_channel_then_run() -> None:
+        bus = await EventBus.connect(nats.url)
+        try:
+            channel = events.scoped_subject(events.CHANNEL_MESSAGE_RECEIVED, a, "same")
+            await bus.publish(Event.new(events.topic_of(channel), "channel"))
+            run = events.scoped_subject(events.AGENT_STREAM_CHUNK, a, "same")
+            await bus.publish(Event.new(events.topic_of(run), "run"))
+        finally:
+            await bus.close()
+
+    with _ws(base, tenants.alice.token, namespace=a, run="same") as ws:
+        asyncio.run(publish_channel_then_run())
+        assert _next(ws)["event"]["data"] == "run"
