@@ -4,7 +4,7 @@ Layers: `_rows` (typed rows, kinds, byte caps) and `_interface` (`TranscriptStor
 `_store` (`SqlStore`, `open_store`) over `_driver` with `_sqlite` (embedded, WAL) and
 `_postgres` (psycopg pool); `_migrate` (shipped, versioned migrations), `_retention`
 (sweep and policy); `_recorder` (the durable bus consumer) with `_lookup` (where a run
-sits, from the Kubernetes API).
+sits, from the Kubernetes API); `_service` (`run_transcripts`: both, for the API server).
 """
 
 from k8sclaw_controllers.transcripts._interface import (
@@ -45,6 +45,7 @@ from k8sclaw_controllers.transcripts._rows import (
     TranscriptPage,
     to_new_event,
 )
+from k8sclaw_controllers.transcripts._service import run_transcripts
 from k8sclaw_controllers.transcripts._store import SqlStore, open_store
 
 __all__ = [
@@ -79,5 +80,6 @@ __all__ = [
     "run_info",
     "run_recorder",
     "run_sweeper",
+    "run_transcripts",
     "to_new_event",
 ]

@@ -88,7 +88,7 @@ class Recorder:
     async def _write(self, batch: list[Event]) -> None:
         """Store the run events of `batch`, retrying (with back-off) until it is committed."""
         now = int(time.time() * 1000)
-        rows = [row for event in batch if (row := _rows.to_new_event(event, now))]
+        rows = [row for event in batch if (row := _convert(event, now))]
         self.stats.skipped += len(batch) - len(rows)
         if not rows:
             return
@@ -106,6 +106,16 @@ class Recorder:
             self.stats.recorded += inserted
             self.stats.duplicates += len(rows) - inserted
             return
+
+
+def _convert(event: Event, now_ms: int) -> _rows.NewEvent | None:
+    """The row of one event; an event that cannot be converted is logged and skipped, since
+    it would come back after every restart and stop all recording behind it."""
+    try:
+        return _rows.to_new_event(event, now_ms)
+    except Exception as exc:
+        log.warning("not recording event %s on %s: %r", event.sequence, event.subject, exc)
+        return None
 
 
 async def run_recorder(

@@ -210,9 +210,15 @@ def kind_of(topic: str, data: Any) -> Kind:
 def cap_json(data: Any, cap: int = DATA_CAP) -> str:
     """JSON text of `data`, at most `cap` bytes: larger data becomes a truncated preview.
 
-    ASCII-escaped, so a NUL or lone surrogate in agent output can never break a text column.
+    ASCII-escaped, so a NUL or lone surrogate in agent output can never break a text column;
+    strict (no NaN), so every reader's JSON parser accepts it.
     """
-    text = json.dumps(data, separators=(",", ":"), ensure_ascii=True, default=str)
+    try:
+        text = json.dumps(
+            data, separators=(",", ":"), ensure_ascii=True, allow_nan=False, default=str
+        )
+    except (ValueError, TypeError, RecursionError) as exc:  # hostile shapes: keep a marker
+        text = json.dumps({"unreadable": True, "error": type(exc).__name__})
     if len(text) <= cap:
         return text
     preview = text[: max(cap // 2, 0)]

@@ -2,8 +2,8 @@
 
 Writes are idempotent: an event's primary key is its bus stream sequence and inserts
 say `ON CONFLICT DO NOTHING`, so a batch redelivered after a crash stores nothing twice.
-Per-run counts are recomputed from the events in the same transaction, so they stay
-true under redelivery and retention alike.
+Per-run counts grow by the rows really inserted, in the same transaction (retention
+recounts what it trims), so they stay true under redelivery and concurrent writers.
 """
 
 from __future__ import annotations
@@ -39,12 +39,10 @@ _INSERT_EVENT = (
     "INSERT INTO events (seq, namespace, run, topic, kind, time_ms, data, recorded_ms, size_bytes)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (seq) DO NOTHING"
 )
-REFRESH_RUN = (
-    "UPDATE runs SET"
-    " event_count = (SELECT COUNT(*) FROM events e"
-    "  WHERE e.namespace = runs.namespace AND e.run = runs.run),"
-    " last_seq = (SELECT COALESCE(MAX(e.seq), 0) FROM events e"
-    "  WHERE e.namespace = runs.namespace AND e.run = runs.run)"
+# Counts grow by what was really inserted, so a write costs O(batch) however long the run.
+_BUMP_RUN = (
+    "UPDATE runs SET event_count = event_count + ?,"
+    " last_seq = CASE WHEN last_seq < ? THEN ? ELSE last_seq END"
     " WHERE namespace = ? AND run = ?"
 )
 _RUN_COLUMNS = (
@@ -53,12 +51,34 @@ _RUN_COLUMNS = (
 _EVENT_COLUMNS = (
     "e.seq, e.namespace, r.instance, r.session_key, e.run, e.kind, e.topic, e.time_ms, e.data"
 )
+_SESSION_SELECT = (
+    "SELECT s.namespace, s.instance, s.session_key, s.created_ms, s.updated_ms,"
+    " (SELECT COUNT(*) FROM runs r WHERE r.namespace = s.namespace"
+    "  AND r.instance = s.instance AND r.session_key = s.session_key)"
+    " FROM sessions s WHERE s.namespace = ?"
+)
 _EVENTS_FROM = "FROM events e JOIN runs r ON r.namespace = e.namespace AND r.run = e.run"
 
 
 def now_ms() -> int:
     """The recorder's clock in milliseconds."""
     return int(time.time() * 1000)
+
+
+async def _insert_events(
+    tx: _driver.Tx, batch: Sequence[_rows.NewEvent], key: tuple[str, str], now: int
+) -> int:
+    """Insert the events of one run (skipping stored ones); returns how many were new."""
+    mine = [e for e in batch if (e.namespace, e.run) == key]
+    inserted = await tx.executemany(
+        _INSERT_EVENT,
+        [(e.seq, e.namespace, e.run, e.topic, e.kind, e.time_ms, e.data_json, now,
+          len(e.data_json)) for e in mine],
+    )  # fmt: skip
+    if inserted:
+        top = max(e.seq for e in mine)
+        await tx.execute(_BUMP_RUN, (inserted, top, top, *key))
+    return inserted
 
 
 def _run_row(row: _driver.Row) -> _rows.RunRow:
@@ -82,6 +102,13 @@ def _event_row(row: _driver.Row) -> _rows.EventRow:
     seq, ns, instance, session, run, kind, topic, time_ms, data = row
     return _rows.EventRow(
         int(seq), ns, instance, session, run, kind, topic, _rows.from_ms(time_ms), _load(data)
+    )
+
+
+def _session_row(row: _driver.Row) -> _rows.SessionRow:
+    ns, instance, key, created, updated, runs = row
+    return _rows.SessionRow(
+        ns, instance, key, _rows.from_ms(created), _rows.from_ms(updated), int(runs)
     )
 
 
@@ -120,13 +147,7 @@ class SqlStore:
                 [(ns, run, i.uid, i.instance, i.session_key, _rows.cap_text(i.task), now, now)
                  for (ns, run), i in infos.items()],
             )  # fmt: skip
-            inserted = await tx.executemany(
-                _INSERT_EVENT,
-                [(e.seq, e.namespace, e.run, e.topic, e.kind, e.time_ms, e.data_json, now,
-                  len(e.data_json)) for e in batch],
-            )  # fmt: skip
-            await tx.executemany(REFRESH_RUN, keys)
-        return inserted
+            return sum([await _insert_events(tx, batch, key, now) for key in keys])
 
     async def _run(self, tx: _driver.Tx, namespace: str, run: str) -> _rows.RunRow | None:
         rows = await tx.fetch(
@@ -169,21 +190,13 @@ class SqlStore:
         return [_run_row(r) for r in rows]
 
     async def sessions(self, namespace: str, instance: str | None = None) -> list[_rows.SessionRow]:
-        sql = (
-            "SELECT s.namespace, s.instance, s.session_key, s.created_ms, s.updated_ms,"
-            " (SELECT COUNT(*) FROM runs r WHERE r.namespace = s.namespace"
-            "  AND r.instance = s.instance AND r.session_key = s.session_key)"
-            " FROM sessions s WHERE s.namespace = ?"
-        )
+        sql = _SESSION_SELECT
         params = [namespace] if instance is None else [namespace, instance]
         if instance is not None:
             sql += " AND s.instance = ?"
         async with self.driver.transaction() as tx:
             rows = await tx.fetch(sql + " ORDER BY s.updated_ms DESC, s.session_key", params)
-        return [
-            _rows.SessionRow(ns, inst, key, _rows.from_ms(c), _rows.from_ms(u), int(n))
-            for ns, inst, key, c, u, n in rows
-        ]
+        return [_session_row(row) for row in rows]
 
     async def session(
         self,
@@ -192,11 +205,14 @@ class SqlStore:
         after: int | None = None,
         limit: int = _interface.DEFAULT_PAGE,
     ) -> _rows.SessionDetail | None:
-        found = [s for s in await self.sessions(namespace) if s.key == key]
-        if not found:
-            return None
         limit = _limit(limit)
         async with self.driver.transaction() as tx:
+            found = await tx.fetch(
+                f"{_SESSION_SELECT} AND s.session_key = ? ORDER BY s.updated_ms DESC",
+                (namespace, key),
+            )
+            if not found:
+                return None
             rows = await tx.fetch(
                 f"SELECT {_EVENT_COLUMNS} {_EVENTS_FROM} WHERE r.namespace = ?"
                 " AND r.session_key = ? AND e.seq > ? ORDER BY e.seq LIMIT ?",
@@ -205,7 +221,7 @@ class SqlStore:
         runs = await self.runs(namespace, session=key)
         events = [_event_row(r) for r in rows]
         next_after = events[-1].seq if len(events) == limit else None
-        return _rows.SessionDetail(found[0], runs, events, next_after)
+        return _rows.SessionDetail(_session_row(found[0]), runs, events, next_after)
 
     async def sweep(
         self, policy: _rows.RetentionPolicy, now_ms: int | None = None

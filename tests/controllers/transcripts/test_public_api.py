@@ -10,7 +10,7 @@ PINNED = [
     "Retention", "RetentionPolicy", "RunInfo", "RunLookup", "RunRow", "SessionDetail",
     "SessionRow", "SqlStore", "StoreError", "SweepResult", "TranscriptPage", "TranscriptStore",
     "kube_policy", "latest_schema_version", "open_store", "policy_from_instances", "run_info",
-    "run_recorder", "run_sweeper", "to_new_event",
+    "run_recorder", "run_sweeper", "run_transcripts", "to_new_event",
 ]  # fmt: skip
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -189,3 +190,63 @@ async def test_a_recorder_killed_mid_stream_leaves_no_gap_and_no_duplicate(
     # The batch committed but never acknowledged came back and was written nothing twice.
     assert (second.stats.duplicates > 0) is after_commit
     assert second.stats.recorded == 200 - stored_at_death
+
+
+class UnreachableAtFirst:
+    """A RunLookup whose API server is unreachable for the first `failures` calls."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+
+    async def __call__(self, namespace: str, run: str) -> transcripts.RunInfo:
+        if self.failures:
+            self.failures -= 1
+            raise OSError("connection refused")
+        return transcripts.RunInfo("alpha", "s-1", "task")
+
+
+async def test_the_recorder_waits_out_an_unreachable_api_server(
+    store_url: str | None, tmp_path: Path, nats: NatsServer
+) -> None:
+    bus = await EventBus.connect(nats.url, backoff=FAST)
+    items = [(events.AGENT_STREAM_CHUNK, "team-a", "run-1", {"type": "text", "index": i})
+             for i in range(20)]  # fmt: skip
+    async with opened(store_url, tmp_path) as store:
+        published = await publish_scoped(bus, items)
+        recorder = transcripts.Recorder(bus, store, UnreachableAtFirst(3), backoff=FAST)
+        async with _recording(recorder):
+            await _wait_for(store, "team-a", "run-1", len(published))
+        rows = (await _all(store, "team-a", "run-1"))[1:]
+    await bus.close()
+    assert [r.seq for r in rows] == published
+    assert recorder.stats.failures == 3 and recorder.stats.duplicates == 0
+
+
+@pytest.mark.slow
+async def test_a_recorder_process_killed_with_sigkill_leaves_no_gap_and_no_duplicate(
+    store_url: str | None, tmp_path: Path, nats: NatsServer
+) -> None:
+    """No nak, no rollback, no goodbye: what it missed comes back after the ack wait (30 s)."""
+    items = [(events.AGENT_STREAM_CHUNK, "team-a", "run-1", {"index": i}) for i in range(400)]
+    cmd = [sys.executable, "-m", "tests.controllers.transcripts._child_recorder", nats.url]
+    cmd += [str(tmp_path), *([store_url] if store_url else [])]
+    bus = await EventBus.connect(nats.url, backoff=FAST)
+    async with opened(store_url, tmp_path) as store:
+        child = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE)
+        try:
+            assert child.stdout is not None
+            assert await asyncio.wait_for(child.stdout.readline(), WAIT) == b"ready\n"
+            published = await publish_scoped(bus, items)
+            await _wait_for(store, "team-a", "run-1", 40)
+        finally:
+            child.kill()
+            await child.wait()
+        at_death = (await store.transcript("team-a", "run-1", after=0, limit=1)).run
+        second = transcripts.Recorder(bus, store, UnreachableAtFirst(0), backoff=FAST)
+        async with _recording(second):
+            await _wait_for(store, "team-a", "run-1", len(published))
+        rows = (await _all(store, "team-a", "run-1"))[1:]
+    await bus.close()
+    assert at_death is not None and 40 <= at_death.event_count < 400
+    assert [r.seq for r in rows] == published
+    assert [r.data["index"] for r in rows] == list(range(400))

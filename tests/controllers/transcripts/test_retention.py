@@ -10,9 +10,11 @@ from pathlib import Path
 
 from k8sclaw_controllers import transcripts
 from k8sclaw_controllers.manager import _kube
-from k8sclaw_protocol import names
-from tests.controllers.transcripts._helpers import info, new_event, opened
+from k8sclaw_protocol import EventBus, events, names
+from tests.controllers.transcripts._helpers import info, new_event, opened, publish_scoped
 from tests.harness.kube import KubeEnv
+from tests.harness.nats_fixtures import NatsServer
+from tests.policy._builders import run_body
 
 DAY_MS = 86_400_000
 
@@ -137,3 +139,46 @@ async def test_the_sweeper_enforces_annotated_retention_from_the_cluster(
     finally:
         await client.close()
     assert [e.seq for e in page.events] == [0, 4, 5]
+
+
+async def _recorded_and_trimmed(store: transcripts.SqlStore, ns: str, last: int) -> None:
+    while True:
+        page = await store.transcript(ns, "run-1", after=0, limit=1)
+        if page.run is not None and page.run.last_seq == last and page.run.event_count == 2:
+            return
+        await asyncio.sleep(0.05)
+
+
+async def test_run_transcripts_records_and_enforces_retention(
+    store_url: str | None, tmp_path: Path, kube: KubeEnv, nats: NatsServer
+) -> None:
+    ns = kube.namespace
+    client = _kube.Kube.connect(_kube.load_configuration(str(kube.kubeconfig)))
+    instance = {
+        "apiVersion": names.GROUP_VERSION,
+        "kind": "ClawInstance",
+        "metadata": {"name": "alpha", "annotations": {transcripts.ANNOTATION_MAX_EVENTS: "2"}},
+        "spec": {"agents": {"default": {"model": "gpt-4o"}}},
+    }
+    bus = await EventBus.connect(nats.url)
+    try:
+        await client.create(_kube.claw(ns, "clawinstances"), instance)
+        await client.create(_kube.claw(ns, "agentruns"), run_body("run-1", ns))
+        async with opened(store_url, tmp_path) as store:
+            items = [(events.AGENT_STREAM_CHUNK, ns, "run-1", {"index": i}) for i in range(5)]
+            published = await publish_scoped(bus, items)
+            service = asyncio.create_task(
+                transcripts.run_transcripts(bus, store, client, sweep_interval=0.05)
+            )
+            try:
+                await asyncio.wait_for(_recorded_and_trimmed(store, ns, published[-1]), 60)
+            finally:
+                service.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await service
+            page = await store.transcript(ns, "run-1")
+    finally:
+        await bus.close()
+        await client.close()
+    assert [e.seq for e in page.events] == [0, *published[-2:]]
+    assert page.run is not None and page.run.session == "s-1"

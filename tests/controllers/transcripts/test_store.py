@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from pathlib import Path
 
 from k8sclaw_controllers import transcripts
@@ -106,3 +108,25 @@ async def test_hostile_text_is_stored_safely(store_url: str | None, tmp_path: Pa
 def _delivered(data: object, seq: int) -> events.Event:
     subject = events.scoped_subject(events.AGENT_STREAM_CHUNK, "team-a", "run-1")
     return events.Event.new(events.AGENT_STREAM_CHUNK, data).delivered(subject, seq)
+
+
+async def test_concurrent_overlapping_writers_store_each_event_once(
+    store_url: str | None, tmp_path: Path
+) -> None:
+    """Replicas share the durable consumer, and redeliveries overlap: writers racing on the
+    same runs, in any order, must neither deadlock nor miscount."""
+    runs = {("team-a", f"r{i}"): info(session=f"s{i % 2}") for i in range(3)}
+    everything = [new_event(seq, run=f"r{seq % 3}") for seq in range(1, 241)]
+    rng = random.Random(15)
+    # Unsorted batches overlapping each other, then one with whatever the others missed.
+    batches = [rng.sample(everything, 30) for _ in range(24)] + [everything]
+    async with opened(store_url, tmp_path) as store:
+        inserted = await asyncio.gather(*(store.record(b, runs) for b in batches))
+        listed = await store.runs("team-a")
+        pages = [await store.transcript("team-a", f"r{i}", limit=1000) for i in range(3)]
+    assert sum(inserted) == 240
+    assert [(r.run, r.event_count) for r in listed] == [("r0", 80), ("r1", 80), ("r2", 80)]
+    for i, page in enumerate(pages):
+        seqs = [e.seq for e in page.events[1:]]
+        assert seqs == [s for s in range(1, 241) if s % 3 == i]
+        assert page.run is not None and page.run.last_seq == max(seqs)
