@@ -42,6 +42,13 @@ _MARK = {"created": "+", "configured": "~", "unchanged": "="}
     help="How long each wait may take.",
 )
 @click.option("--allow-downgrade", is_flag=True, help="Install over a newer version.")
+@click.option(
+    "--database-url-secret",
+    metavar="NAME",
+    default=None,
+    help="Keep transcripts in PostgreSQL: DATABASE_URL from key `url` of Secret NAME in "
+    "k8sclaw-system (two API server replicas, no SQLite volume).",
+)
 @_common.cluster_options()
 @_common.translating
 def install(
@@ -51,6 +58,7 @@ def install(
     wait: bool,
     timeout: float,
     allow_downgrade: bool,
+    database_url_secret: str | None,
     target: _common.Target,
 ) -> None:
     """Install CRDs, RBAC, NATS, controller, API server, webhook, network policies,
@@ -66,6 +74,8 @@ def install(
             _say(f"Fetching the manifests of K8sClaw {version} ({installer.release_url(version)})")
             manifests = installer.fetch_manifests(version, Path(tmp))
         steps = installer.load_bundle(version, namespace, manifests)
+    if database_url_secret:
+        installer.use_database_secret(steps, database_url_secret)
     if dry_run:
         click.echo(installer.to_yaml(steps), nl=False)
         return

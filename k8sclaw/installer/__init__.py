@@ -16,6 +16,7 @@ from k8sclaw.installer._bundle import (
     object_ref,
     to_yaml,
 )
+from k8sclaw.installer._database import use_database_secret
 from k8sclaw.installer._install import (
     InstallResult,
     NewerVersionInstalledError,
@@ -65,6 +66,7 @@ __all__ = [
     "release_url",
     "to_yaml",
     "uninstall",
+    "use_database_secret",
     "wait_for",
     "write_release_bundle",
 ]

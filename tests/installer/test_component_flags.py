@@ -27,6 +27,7 @@ NS = names.SYSTEM_NAMESPACE
 SETTINGS = {
     "k8sclaw-controller": "k8sclaw_controllers.manager._settings",
     "k8sclaw-webhook": "k8sclaw_controllers.webhook._settings",
+    "k8sclaw-apiserver": "k8sclaw_controllers.apiserver._settings",
 }
 
 
@@ -208,16 +209,25 @@ def _assert_may_manage_tls_secret(
     assert {"create", "get", "update"} <= verbs, verbs
 
 
-def test_apiserver_token_secret_is_the_one_rbac_allows(objects: list[dict[str, Any]]) -> None:
-    """The API server is a placeholder (no parser yet): check its Secret name only."""
-    container = _container(_one(objects, "Deployment", "k8sclaw-apiserver"))
-    secret = _env(container, NS)["K8SCLAW_API_TOKEN_SECRET"]
-    allowed = {
-        name
-        for role in objects
-        if role["kind"] in ("Role", "ClusterRole")
-        for rule in role.get("rules") or []
-        if "secrets" in rule.get("resources", [])
-        for name in rule.get("resourceNames", [])
-    }
-    assert secret in allowed
+def test_apiserver(objects: list[dict[str, Any]]) -> None:
+    deployment = _one(objects, "Deployment", "k8sclaw-apiserver")
+    container = _container(deployment)
+    settings, _ = _resolve("k8sclaw-apiserver", container, _env(container, NS))
+    assert settings.event_bus_url == names.EVENT_BUS_URL
+    assert settings.port == _port(container, "http")
+    for probe in _probes(container):
+        assert _port(container, probe["port"]) == settings.port
+    assert _service_target(objects, "k8sclaw-apiserver", container) == settings.port
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert settings.port in _ingress_ports(objects, labels)
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    data = volumes[mounts[str(settings.data_dir)]]
+    claim = _one(objects, "PersistentVolumeClaim", data["persistentVolumeClaim"]["claimName"])
+    assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"]["type"] == (
+        "Recreate"
+    ), "SQLite has one writer"
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert settings.token_file is not None
+    token = volumes[mounts[str(settings.token_file.parent)]]["secret"]
+    assert token["optional"] is True  # no Secret, no static token

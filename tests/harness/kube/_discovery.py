@@ -30,7 +30,8 @@ def _resource_entries(rtype: ResourceType) -> list[dict[str, Any]]:
         "singularName": rtype.singular_name,
         "namespaced": rtype.namespaced,
         "kind": rtype.kind,
-        "verbs": list(VERBS),
+        # The review kinds are create-only questions, never stored.
+        "verbs": ["create"] if rtype.plural.endswith("reviews") else list(VERBS),
     }
     if rtype.short_names:
         entry["shortNames"] = list(rtype.short_names)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tests.harness.kube import _audit, _http, _kubeconfig, _pods, _server, _tokens
+from tests.harness.kube import _audit, _authn, _http, _kubeconfig, _pods, _server
 from tests.harness.kube._cluster import Cluster
 from tests.harness.kube._controller import ClientRateLimit, Controller
 from tests.harness.kube._crds import CrdController
@@ -103,7 +103,7 @@ class KubeEmulator:
         self._tasks = [asyncio.create_task(c.run()) for c in controllers]
         handlers = {
             **_pods.PodSubresources(self.cluster).handlers(),
-            **_tokens.TokenRequests(self.cluster).handlers(),
+            **_authn.AuthApis(self.cluster).handlers(),
             **self.extra_handlers,
         }
         router = self._router = _http.Router(self.cluster, self._stopping, handlers)

@@ -154,8 +154,11 @@ class Router:
         return Target(rtype, namespace, rest[1] if len(rest) > 1 else None, sub)
 
     async def _resource(self, request: Request, target: Target) -> Reply:
-        if target.subresource in self.extra:
-            return await self.extra[target.subresource](request, target)
+        # Subresources served elsewhere by name (`log`), create-only kinds (reviews) by
+        # `<plural>.<group>`: subresource names never hold a dot.
+        key = target.subresource or f"{target.rtype.plural}.{target.rtype.group}"
+        if key in self.extra:
+            return await self.extra[key](request, target)
         if target.name is None:
             return await self._collection(request, target)
         return await self._item(request, target)

@@ -153,6 +153,8 @@ BUILTINS: tuple[ResourceType, ...] = (
     _t("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", False),
     _t("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", False),
     _t("coordination.k8s.io", "v1", "Lease", "leases"),
+    _t("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", False),
+    _t("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews", False),
     _t(
         "apiextensions.k8s.io",
         "v1",
