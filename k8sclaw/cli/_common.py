@@ -122,6 +122,48 @@ def output_option(default: str) -> Callable[[F], F]:
     )
 
 
+class SuggestingChoice(click.Choice):  # type: ignore[type-arg]
+    """A choice whose refusal names the closest valid value and lists the rest."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The value when it is one of the choices, else a usage error with a suggestion."""
+        if value in self.choices:
+            return value
+        from k8sclaw.cli._lazy import closest
+
+        choices = [str(c) for c in self.choices]
+        guess = closest(str(value), choices)
+        meant = f" Did you mean {guess!r}?" if guess else ""
+        return self.fail(f"{value!r} is not one of {', '.join(choices)}.{meant}", param, ctx)
+
+
+def _check_duration(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Refuse a bad duration at the flag, in words (not the pattern the API would print)."""
+    if value is None:
+        return None
+    import re
+
+    from k8sclaw_protocol import DURATION_PATTERN
+
+    if not re.fullmatch(DURATION_PATTERN, value):
+        raise click.BadParameter(
+            f"{value!r} is not a duration; use a duration like 30s, 5m, 1h (or 1h30m)",
+            ctx,
+            param,
+        )
+    return value
+
+
+def timeout_option() -> Callable[[F], F]:
+    """--timeout DURATION, checked before anything connects."""
+    return click.option(
+        "--timeout",
+        metavar="DURATION",
+        callback=_check_duration,
+        help="Run timeout, e.g. 90s, 10m (default 10m).",
+    )
+
+
 def translating(func: F) -> F:
     """Run the command with API/validation errors turned into one-line CLI errors."""
 

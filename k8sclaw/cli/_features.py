@@ -9,22 +9,31 @@ from __future__ import annotations
 import click
 
 from k8sclaw.cli import _common, _output
+from k8sclaw.cli._lazy import SuggestingGroup
 from k8sclaw_protocol import FEATURE_GATES, ClawPolicy
 
 _policy_option = click.option(
     "--policy", required=True, metavar="NAME", help="ClawPolicy to change."
 )
-_gate_argument = click.argument("feature", type=click.Choice(FEATURE_GATES))
+_gate_argument = click.argument(
+    "feature", metavar="FEATURE", type=_common.SuggestingChoice(FEATURE_GATES)
+)
 
 
-@click.group("features")
+@click.group("features", cls=SuggestingGroup)
 def features() -> None:
     """Feature gates of a ClawPolicy (code-execution, sub-agents, ...)."""
 
 
 def _set(target: _common.Target, policy: str, feature: str, value: bool) -> None:
     kube = target.kube()
-    kube.get(ClawPolicy, policy, target.ns())  # NotFound with a hint before patching
+    current = kube.get(ClawPolicy, policy, target.ns())  # NotFound with a hint before patching
+    gates = current.spec.feature_gates
+    if gates.get(feature, False) is value:
+        default = "" if feature in gates else " (the default)"
+        state = "enabled" if value else "disabled"
+        click.echo(f'Feature "{feature}" already {state} on policy {policy}{default}')
+        return
     kube.patch(ClawPolicy, policy, target.ns(), {"spec": {"featureGates": {feature: value}}})
     click.echo(f'Feature "{feature}" {"enabled" if value else "disabled"} on policy {policy}')
 

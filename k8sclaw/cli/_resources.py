@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from k8sclaw.cli import _common, _output
-from k8sclaw.kube._kinds import CUSTOM_KINDS
+from k8sclaw.cli._lazy import SuggestingGroup
+from k8sclaw.kube._kinds import CUSTOM_KINDS, not_found
 
 if TYPE_CHECKING:
     from k8sclaw_protocol import Resource
@@ -26,6 +27,11 @@ def model(kind: str) -> type[Resource]:
 
     cls: type[Resource] = getattr(k8sclaw_protocol, kind)
     return cls
+
+
+def plural_title(kind: str) -> str:
+    """How help text names several of a kind: ClawPolicies, AgentRuns."""
+    return f"{kind[:-1]}ies" if kind.endswith("y") else f"{kind}s"
 
 
 def list_command(kind: str) -> click.Command:
@@ -50,7 +56,7 @@ def list_command(kind: str) -> click.Command:
         objs.sort(key=lambda o: (o.namespace, o.name))
         _output.print_list(model(kind), objs, output, namespaced_col=target.all_namespaces)
 
-    command.help = f"List {kind}s."
+    command.help = f"List {plural_title(kind)}."
     return command
 
 
@@ -89,20 +95,26 @@ def delete_command(kind: str) -> click.Command:
     @_common.cluster_options()
     @_common.translating
     def command(names: tuple[str, ...], target: _common.Target) -> None:
+        from k8sclaw.kube import NotFoundError
+
         kube, namespace = target.kube(), target.ns()
         for name in names:
-            kube.delete(model(kind), name, namespace)
+            try:
+                kube.delete(model(kind), name, namespace)
+            except NotFoundError as exc:
+                raise not_found(kind, info.singular, info.plural, name, namespace) from exc
             click.echo(f"{info.singular}/{name} deleted")
 
-    command.help = f"Delete {kind}s by name."
+    command.help = f"Delete {plural_title(kind)} by name."
     return command
 
 
 def group(name: str, kind: str, *, verbs: tuple[str, ...], aliases_help: str = "") -> click.Group:
     """A command group with the generic verbs for `kind` (a key of `CUSTOM_KINDS`)."""
     factories = {"list": list_command, "get": get_command, "delete": delete_command}
-    grp = click.Group(
-        name, help=f"{kind}s ({CUSTOM_KINDS[kind].short_name}). {aliases_help}".strip()
+    grp = SuggestingGroup(
+        name,
+        help=f"{plural_title(kind)} ({CUSTOM_KINDS[kind].short_name}). {aliases_help}".strip(),
     )
     for verb in verbs:
         grp.add_command(factories[verb](kind))

@@ -26,7 +26,14 @@ from k8sclaw_protocol._agentrun import (
     TokenUsage,
     ToolPolicy,
 )
-from k8sclaw_protocol._base import Condition, KindInfo, ObjectMeta, OwnerReference, Resource
+from k8sclaw_protocol._base import (
+    DURATION_PATTERN,
+    Condition,
+    KindInfo,
+    ObjectMeta,
+    OwnerReference,
+    Resource,
+)
 from k8sclaw_protocol._common import ResourceRequirements, SandboxSpec, SecretKeyRef, SkillRef
 from k8sclaw_protocol._events import Event
 from k8sclaw_protocol._instance import (
@@ -105,6 +112,7 @@ __all__ = [
     "ClawScheduleSpec",
     "ClawScheduleStatus",
     "Condition",
+    "DURATION_PATTERN",
     "Event",
     "EventBus",
     "ExecRequest",

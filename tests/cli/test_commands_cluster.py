@@ -135,6 +135,10 @@ def test_features_enable_disable_list(alice: KubeEnv) -> None:
         names.GROUP, names.API_VERSION, alice.namespace, "clawpolicies", "default-policy"
     )
     assert policy["spec"]["toolGating"]["rules"]  # the rest of the spec untouched
+    again = k8sclaw(alice, "features", "enable", "browser-automation", "--policy", "default-policy")
+    assert again.stdout == 'Feature "browser-automation" already enabled on policy default-policy\n'
+    unset = k8sclaw(alice, "features", "disable", "network-access", "--policy", "default-policy")
+    assert unset.stdout == 'Feature "network-access" already disabled on policy default-policy\n'
     missing = k8sclaw(alice, "features", "list", "--policy", "nope")
     assert missing.exit_code == 7 and missing.stderr.startswith(
         'error: clawpolicy "nope" not found'
@@ -144,4 +148,17 @@ def test_features_enable_disable_list(alice: KubeEnv) -> None:
 def test_delete_instance(alice: KubeEnv, tmp_path: Path) -> None:
     result = k8sclaw(alice, "instances", "delete", "alice")
     assert result.exit_code == 0 and result.stdout == "clawinstance/alice deleted\n"
-    assert k8sclaw(alice, "instances", "delete", "alice").exit_code == 7
+    again = k8sclaw(alice, "instances", "delete", "alice")
+    assert again.exit_code == 7
+    assert again.stderr.splitlines() == [
+        f'error: clawinstance "alice" not found in namespace {alice.namespace}',
+        f"hint: list them with `k8sclaw instances list -n {alice.namespace}`",
+    ]
+
+
+def test_runs_delete_of_a_missing_run_has_a_hint(kube: KubeEnv) -> None:
+    result = k8sclaw(kube, "runs", "delete", "does-not-exist")
+    assert result.exit_code == 7
+    assert result.stderr.splitlines()[1] == (
+        f"hint: list them with `k8sclaw runs list -n {kube.namespace}`"
+    )
