@@ -11,10 +11,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from rich.text import Text
 from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
 from k8sclaw.kube import Kube
@@ -35,10 +37,11 @@ NARROW = 110  # columns: narrower terminals stack the feed under the table
 class OpFinished(Message):
     """A cluster operation run in a worker finished; `text` says how."""
 
-    def __init__(self, text: str, *, error: bool = False) -> None:
+    def __init__(self, text: str, *, error: bool = False, hint: str = "") -> None:
         super().__init__()
         self.text = text
         self.error = error
+        self.hint = hint
 
 
 class AppCore(App[int]):
@@ -46,6 +49,10 @@ class AppCore(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "K8sClaw"
+    # How long a status line stays: long enough to read, short enough that an old error
+    # is not mistaken for the state of what is on screen now.
+    MESSAGE_SECONDS = 8.0
+    ERROR_SECONDS = 20.0
     BINDINGS = _actions.bindings()  # type: ignore[assignment]
 
     def __init__(
@@ -71,6 +78,7 @@ class AppCore(App[int]):
         self.namespace_phases: dict[str, str] = {}
         self.input_mode = ""
         self.live = LiveFeed(self.post_message)
+        self._message_timer: Timer | None = None
 
     @property
     def view(self) -> ViewSpec:
@@ -245,12 +253,25 @@ class AppCore(App[int]):
         names = self.store.names(INSTANCES)
         return names[0] if names else None
 
-    def say(self, text: str, *, error: bool = False) -> None:
-        """One line of feedback under the table."""
-        self.query_one("#message", Static).update(f"[red]✗ {text}[/]" if error else text)
+    def say(self, text: str, *, error: bool = False, hint: str = "") -> None:
+        """Feedback under the table (wrapping onto a second line rather than losing the hint),
+        cleared after MESSAGE_SECONDS (ERROR_SECONDS for errors). Plain text, never markup:
+        error messages quote server and agent text."""
+        line = Text(f"✗ {text}", style="red") if error else Text(text)
+        if hint:
+            line.append(f"  hint: {hint}")
+        self.query_one("#message", Static).update(line)
+        if self._message_timer is not None:
+            self._message_timer.stop()
+        ttl = self.ERROR_SECONDS if error else self.MESSAGE_SECONDS
+        self._message_timer = self.set_timer(ttl, self._clear_message) if text else None
+
+    def _clear_message(self) -> None:
+        self._message_timer = None
+        self.query_one("#message", Static).update("")
 
     def on_op_finished(self, msg: OpFinished) -> None:
-        self.say(msg.text, error=msg.error)
+        self.say(msg.text, error=msg.error, hint=msg.hint)
 
     @on(ResourceTable.Highlighted)
     def _highlighted(self) -> None:
@@ -264,4 +285,5 @@ class AppCore(App[int]):
         try:
             self.post_message(OpFinished(fn()))
         except Exception as exc:
-            self.post_message(OpFinished(" ".join(str(exc).split()), error=True))
+            hint = str(getattr(exc, "hint", "") or "")  # KubeError says how to fix it
+            self.post_message(OpFinished(" ".join(str(exc).split()), error=True, hint=hint))

@@ -15,7 +15,7 @@ from textual.widgets import Input, Label, RichLog, Select, Static
 from k8sclaw import onboard
 from k8sclaw.render import terminal_safe
 from k8sclaw.tui._ops import Onboarding
-from k8sclaw_protocol import CHANNEL_TYPES, PROVIDERS
+from k8sclaw_protocol import CHANNEL_TYPES, PROVIDERS, ipc, names
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -48,6 +48,16 @@ class LogLine(Message):
         self.line = line
 
 
+def _readable(line: str) -> str:
+    """The result marker line as one sentence (its JSON is for machines); others as they are."""
+    if not line.startswith(names.RESULT_MARKER_START):
+        return line
+    result = ipc.parse_result_line(line)
+    if result is None:
+        return "── result line (unreadable)"
+    return f"── run ended: {result.status} (Enter on the run shows its result)"
+
+
 class TextScreen(Screen[None]):
     """Full-screen text: describe, YAML, help, events; with `stream`, live-follows logs."""
 
@@ -69,7 +79,8 @@ class TextScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(self.title_text, id="text-title")
-        yield RichLog(id="text-body", wrap=False, highlight=False, markup=False)
+        # wrap: a long log line (a tool's JSON, a stack trace) is read, not cut at the edge.
+        yield RichLog(id="text-body", wrap=True, highlight=False, markup=False)
         yield Static("Esc back", id="text-keys")
 
     def on_mount(self) -> None:
@@ -90,7 +101,7 @@ class TextScreen(Screen[None]):
             self.post_message(LogLine(f"✗ log stream ended: {' '.join(str(exc).split())}"))
 
     def on_log_line(self, message: LogLine) -> None:
-        line = terminal_safe(message.line)  # the agent's log, or an error quoting it
+        line = terminal_safe(_readable(message.line))  # the agent's log, or an error quoting it
         self.lines.append(line)
         self.query_one(RichLog).write(line)
 

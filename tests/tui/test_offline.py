@@ -201,3 +201,26 @@ async def test_x_on_a_channel_row_refuses_but_delete_instance_still_asks() -> No
         await submit(pilot, "/delete instance alpha")  # from the Channels view, too
         assert isinstance(app.screen, ConfirmScreen)
         assert app.screen.question == "Delete instance alpha?"
+
+
+async def test_status_line_errors_keep_their_hint_and_expire() -> None:
+    from k8sclaw.kube import KubeError
+
+    app = seeded_app()
+    app.ERROR_SECONDS = 0.5  # the expiry itself is under test, not its length
+    async with app.run_test(size=(80, 24)) as pilot:
+        message = app.query_one("#message")
+
+        def fail() -> str:
+            raise KubeError(
+                "Internal error occurred: failed calling webhook " + "x" * 60,
+                hint="run `k8sclaw install --wait`",
+            )
+
+        app.run_op(fail)
+        await settle(app, lambda: "failed calling webhook" in str(message.render()))
+        await pilot.pause()
+        shown = str(message.render())
+        assert "[red]" not in shown and "hint: run `k8sclaw install --wait`" in shown
+        assert message.size.height >= 2  # wrapped, the hint not cut at the edge
+        await settle(app, lambda: str(message.render()).strip() == "")
