@@ -272,13 +272,11 @@ class K8sClawApp(AppCore):
         self.action_onboard()
 
     def cmd_run(self, args: list[str], rest: str) -> None:
-        """/run [instance] <task>."""
-        instance: ClawInstance | None = None
-        if len(args) > 1 and self.store.by_name(INSTANCES, args[0]) is not None:
-            instance, task = self.store.by_name(INSTANCES, args[0]), rest.split(None, 1)[1]
-        else:
-            name, task = self.selected_instance(), rest
-            instance = self.store.by_name(INSTANCES, name) if name else None
+        """/run [instance] <task>; /run -- <task> sends everything after -- as the task."""
+        picked = self._run_target(args, rest)
+        if picked is None:
+            return
+        instance, task = picked
         if instance is None or self.kube is None or not task.strip():
             self.say(
                 "usage: /run [instance] <task> (needs an instance: press O to create one)",
@@ -289,6 +287,25 @@ class K8sClawApp(AppCore):
         self.run_op(
             lambda: f"created run {_ops.create_run(kube, chosen, task).name} of {chosen.name}"
         )
+
+    def _run_target(self, args: list[str], rest: str) -> tuple[ClawInstance | None, str] | None:
+        """The instance and task of /run, or None (after saying why) when the first word looks
+        like an instance name that does not exist: asking beats running a guessed task."""
+        selected = self.selected_instance()
+        default = self.store.by_name(INSTANCES, selected) if selected else None
+        if args and args[0] == "--":
+            return default, rest.split("--", 1)[1].strip()
+        if len(args) > 1 and self.store.by_name(INSTANCES, args[0]) is not None:
+            return self.store.by_name(INSTANCES, args[0]), rest.split(None, 1)[1]
+        if len(args) > 1 and _commands.NAME_PATTERN.fullmatch(args[0]):
+            guess = _commands.closest_name(args[0], self.store.names(INSTANCES))
+            meant = f"did you mean {guess!r}? " if guess else ""
+            self.say(
+                f"no instance {args[0]!r} — {meant}(use /run -- <task> to send it as the task)",
+                error=True,
+            )
+            return None
+        return default, rest
 
     def _run_named(self, args: list[str]) -> Any | None:
         run = self.store.by_name(RUNS, args[0]) if args else None

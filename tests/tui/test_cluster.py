@@ -63,7 +63,7 @@ async def test_watch_shows_objects_and_slash_run_creates_labelled_run(kube: Kube
     app = K8sClawApp(api, namespace=kube.namespace)
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: names_shown(app) == ["alpha"], "seeded instance")
-        await submit(pilot, "/run say hello")
+        await submit(pilot, "/run -- say hello")
         await until(pilot, lambda: bool(app.store.all("runs")), "the new run in the store")
         runs = await asyncio.to_thread(api.list, AgentRun, kube.namespace)
         assert len(runs) == 1 and runs[0].spec.task == "say hello"

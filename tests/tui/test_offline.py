@@ -207,7 +207,6 @@ async def test_status_line_errors_keep_their_hint_and_expire() -> None:
     from k8sclaw.kube import KubeError
 
     app = seeded_app()
-    app.ERROR_SECONDS = 0.5  # the expiry itself is under test, not its length
     async with app.run_test(size=(80, 24)) as pilot:
         message = app.query_one("#message")
 
@@ -223,4 +222,22 @@ async def test_status_line_errors_keep_their_hint_and_expire() -> None:
         shown = str(message.render())
         assert "[red]" not in shown and "hint: run `k8sclaw install --wait`" in shown
         assert message.size.height >= 2  # wrapped, the hint not cut at the edge
+        app.ERROR_SECONDS = 0.2  # that it expires is under test, not when
+        app.say("an old error", error=True)
+        assert "an old error" in str(message.render())
         await settle(app, lambda: str(message.render()).strip() == "")
+
+
+async def test_slash_run_with_an_unknown_instance_like_word_asks_instead_of_guessing() -> None:
+    app = seeded_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await seed(app)
+        message = app.query_one("#message")
+        await submit(pilot, "/run nope do something")
+        shown = str(message.render())
+        assert "no instance 'nope'" in shown and "/run -- <task>" in shown
+        await submit(pilot, "/run alpah do something")
+        assert "did you mean 'alpha'?" in str(message.render())
+        # No cluster here: a run that gets past the name check stops at "usage: ...".
+        await submit(pilot, "/run -- nope do something")
+        assert "usage: /run" in str(message.render())
