@@ -83,7 +83,13 @@ def cluster_options(*, all_namespaces: bool = False) -> Callable[[F], F]:
             **kwargs: Any,
         ) -> Any:
             every = bool(kwargs.pop("all_namespaces", False))
-            target = Target(kubeconfig, context, namespace, every)
+            root = click.get_current_context().find_root().params  # `k8sclaw -n NS <cmd>`
+            target = Target(
+                kubeconfig or root.get("kubeconfig"),
+                context or root.get("context"),
+                namespace or root.get("namespace"),
+                every,
+            )
             return func(*args, target=target, **kwargs)
 
         opts = [

@@ -63,9 +63,11 @@ class AppCore(App[int]):
         context: str = "",
         clock: Clock | None = None,
         backoff: Callable[[], Backoff] = Backoff,
+        readonly: bool = False,
     ) -> None:
         super().__init__()
         self.kube = kube
+        self.readonly = readonly  # --readonly: every write action hidden and refused
         self.namespace = namespace
         self.context = context or (kube.connection.context if kube else "offline")
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
@@ -79,6 +81,16 @@ class AppCore(App[int]):
         self.input_mode = ""
         self.live = LiveFeed(self.post_message)
         self._message_timer: Timer | None = None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """With --readonly, write actions are off (and hidden); their refusals on."""
+        if action == "refuse_readonly":
+            return self.readonly
+        return not (self.readonly and action in _actions.WRITE_ACTIONS)
+
+    def action_refuse_readonly(self, what: str) -> None:
+        """A write key pressed in --readonly mode: say so."""
+        self.say(f"{what} is disabled: k8sclaw was started with --readonly", error=True)
 
     @property
     def view(self) -> ViewSpec:

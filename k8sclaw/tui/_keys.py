@@ -8,7 +8,7 @@ from textual import on
 from textual.widgets import Input
 
 from k8sclaw.tui import _commands, _describe, _edit, _ops
-from k8sclaw.tui._actions import help_text
+from k8sclaw.tui._actions import WRITE_COMMANDS, help_text
 from k8sclaw.tui._app import AppCore
 from k8sclaw.tui._screens import ConfirmScreen, OnboardScreen, TextScreen
 from k8sclaw.tui._store import INSTANCES, PODS, POLICIES, RUNS, name_of
@@ -221,7 +221,7 @@ class K8sClawApp(AppCore):
 
     def action_help(self) -> None:
         """?: every key and command."""
-        self.push_screen(TextScreen("Help", help_text()))
+        self.push_screen(TextScreen("Help", help_text(readonly=self.readonly)))
 
     # -- slash commands -----------------------------------------------------------------
 
@@ -232,6 +232,11 @@ class K8sClawApp(AppCore):
             self.say(
                 f"unknown command {line.strip()!r}: /help lists them",
                 error=True,
+            )
+            return
+        if self.readonly and command.name in WRITE_COMMANDS:
+            self.say(
+                f"/{command.name} is disabled: k8sclaw was started with --readonly", error=True
             )
             return
         if command.name in _edit.EDITS:

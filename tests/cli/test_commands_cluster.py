@@ -162,3 +162,11 @@ def test_runs_delete_of_a_missing_run_has_a_hint(kube: KubeEnv) -> None:
     assert result.stderr.splitlines()[1] == (
         f"hint: list them with `k8sclaw runs list -n {kube.namespace}`"
     )
+
+
+def test_root_namespace_flag_applies_to_the_command(alice: KubeEnv) -> None:
+    name = k8sclaw(alice, "runs", "create", "hi").stdout.strip().removeprefix("agentrun/")
+    here = k8sclaw(alice, "-n", alice.namespace, "runs", "list", "-o", "name")
+    assert here.stdout == f"agentrun/{name}\n"
+    elsewhere = k8sclaw(alice, "-n", f"{alice.namespace}-elsewhere", "runs", "list", "-o", "name")
+    assert elsewhere.exit_code == 0 and elsewhere.stdout == ""

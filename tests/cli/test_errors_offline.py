@@ -137,3 +137,17 @@ def test_a_bad_timeout_is_explained_in_words(command: list[str]) -> None:
 def test_help_spells_plurals() -> None:
     text = _invoke("policies", "--help").stdout + _invoke("policies", "list", "--help").stdout
     assert "ClawPolicies" in text and "Policys" not in text
+
+
+def test_root_takes_k9s_flags_for_the_tui(tmp_path: Path) -> None:
+    config = _kubeconfig(tmp_path, "https://127.0.0.1:1")
+    result = _invoke("-n", "team-b", "--readonly", "--kubeconfig", str(config), "--context", "no")
+    assert result.exit_code == 3, result.output
+    assert "context 'no' not found" in result.stderr and "hint: " in result.stderr
+    assert "No such option" not in result.stderr
+
+
+def test_root_flags_are_the_defaults_of_the_command(tmp_path: Path) -> None:
+    config = _kubeconfig(tmp_path, "https://127.0.0.1:1")
+    result = _invoke("--kubeconfig", str(config), "--context", "nope", "runs", "list")
+    _assert_one_line_error(result, 3, "context 'nope' not found")

@@ -241,3 +241,40 @@ async def test_slash_run_with_an_unknown_instance_like_word_asks_instead_of_gues
         # No cluster here: a run that gets past the name check stops at "usage: ...".
         await submit(pilot, "/run -- nope do something")
         assert "usage: /run" in str(message.render())
+
+
+def _footer(app: K8sClawApp) -> list[str]:
+    shown = app.screen.active_bindings.values()
+    return [b.binding.description for b in shown if b.enabled and b.binding.show]
+
+
+async def test_readonly_hides_and_refuses_every_write() -> None:
+    app = K8sClawApp(namespace="default", context="test", clock=lambda: _seed.NOW, readonly=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await seed(app)
+        message = app.query_one("#message")
+        assert {"Delete", "Run", "Onboard"}.isdisjoint(_footer(app))
+        assert {"Logs", "Describe", "YAML"} <= set(_footer(app))
+        for key, what in (("x", "delete"), ("O", "onboard"), ("R", "run")):
+            await pilot.press(key)
+            assert not isinstance(app.screen, (ConfirmScreen, OnboardScreen))
+            assert f"{what} is disabled" in str(message.render()) and "--readonly" in str(
+                message.render()
+            )
+        assert app.view.name == "instances"  # R did not switch to the Runs view
+        for line in ("/delete instance alpha", "/run -- hi", "/abort alpha-run-1"):
+            await submit(pilot, line)
+            assert "is disabled" in str(message.render()), line
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, TextScreen)
+        hidden = [ln for ln in app.screen.text.splitlines() if "(hidden: --readonly)" in ln]
+        assert any("Delete" in ln for ln in hidden) and any("/delete" in ln for ln in hidden)
+
+
+async def test_without_readonly_the_write_keys_are_shown() -> None:
+    app = seeded_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await seed(app)
+        assert {"Delete", "Run", "Onboard"} <= set(_footer(app))
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
