@@ -15,7 +15,13 @@ from k8sclaw.tui._store import INSTANCES, PODS, POLICIES, RUNS, name_of
 from k8sclaw.tui._views import VIEWS, view_named
 from k8sclaw_protocol import TERMINAL_PHASES, ClawInstance
 
-_EVENT_KINDS = {INSTANCES: "ClawInstance", POLICIES: "ClawPolicy", "skills": "SkillPack"}
+_EVENT_KINDS = {
+    INSTANCES: "ClawInstance",
+    POLICIES: "ClawPolicy",
+    "skills": "SkillPack",
+    RUNS: "AgentRun",
+    PODS: "Pod",
+}
 
 
 class K8sClawApp(AppCore):
@@ -153,8 +159,15 @@ class K8sClawApp(AppCore):
     def action_describe(self) -> None:
         """d: kubectl-describe-like text, secrets masked."""
         obj = self._need_selection()
-        if obj is not None:
-            self.push_screen(TextScreen(f"Describe {name_of(obj)}", _describe.describe(obj)))
+        if obj is None:
+            return
+        text, kube, kind = _describe.describe(obj), self.kube, _EVENT_KINDS.get(self.view.kind)
+        if kube is None or kind is None:
+            self.push_screen(TextScreen(f"Describe {name_of(obj)}", text))
+            return
+        name, ns = name_of(obj), self.namespace
+        events = lambda: _ops.describe_events(kube, kind, name, ns)  # noqa: E731
+        self.push_screen(TextScreen(f"Describe {name}", text, stream=events))
 
     def action_yaml(self) -> None:
         """y: the object as YAML."""
@@ -174,13 +187,17 @@ class K8sClawApp(AppCore):
                 self.say(f"run {obj.name} has no pod yet; try again when it is Running")
                 return
             title = f"Logs {pod} (following, Esc back)"
-            self.push_screen(TextScreen(title, stream=lambda: _ops.pod_log(kube, pod, ns)))
+            self.push_screen(
+                TextScreen(title, stream=lambda: _ops.pod_log(kube, pod, ns), follow=True)
+            )
             return
         kind = _EVENT_KINDS.get(self.view.kind, "ClawInstance")
         name = name_of(obj)
         feed = _ops.EventFeed(kube, kind, name, ns)
         title = f"Events {kind} {name} (live, Esc back)"
-        self.push_screen(TextScreen(title, stream=lambda: iter(feed), on_close=feed.stop))
+        self.push_screen(
+            TextScreen(title, stream=lambda: iter(feed), on_close=feed.stop, follow=True)
+        )
 
     def action_delete(self) -> None:
         """x: delete the selected object after confirmation (Esc cancels)."""

@@ -87,6 +87,19 @@ class EventFeed(StreamReader):
                 self._resp = None
 
 
+def describe_events(kube: Kube, kind: str, name: str, namespace: str) -> Iterator[str]:
+    """The `Events:` section `kubectl describe` ends with (listed once, oldest first)."""
+    query = [("fieldSelector", f"involvedObject.name={name},involvedObject.kind={kind}")]
+    path = f"/api/v1/namespaces/{namespace}/events"
+    body = kube.request("GET", path, what="events", query=query)
+    items = sorted(body.get("items") or [], key=_event_time)
+    yield ""
+    yield "Events:" if items else "Events:      <none>"
+    if items:
+        yield f"  {'TIME':<22} {'TYPE':<8} {'REASON':<18} MESSAGE"
+        yield from (f"  {_event_line(ev)}" for ev in items)
+
+
 def _event_line(ev: dict[str, Any]) -> str:
     return (
         f"{_event_time(ev):<22} {ev.get('type', ''):<8} {ev.get('reason', ''):<18} "

@@ -69,8 +69,11 @@ class TextScreen(Screen[None]):
         text: str = "",
         stream: Callable[[], Iterator[str]] | None = None,
         on_close: Callable[[], None] | None = None,
+        *,
+        follow: bool = False,
     ) -> None:
         super().__init__()
+        self.follow = follow  # logs keep the newest line in view; documents open at the top
         self.title_text = title
         self.text = text
         self.stream = stream
@@ -80,7 +83,9 @@ class TextScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(self.title_text, id="text-title")
         # wrap: a long log line (a tool's JSON, a stack trace) is read, not cut at the edge.
-        yield RichLog(id="text-body", wrap=True, highlight=False, markup=False)
+        yield RichLog(
+            id="text-body", wrap=True, highlight=False, markup=False, auto_scroll=self.follow
+        )
         yield Static("Esc back", id="text-keys")
 
     def on_mount(self) -> None:

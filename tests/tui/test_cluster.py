@@ -244,3 +244,8 @@ async def test_events_view_is_live(kube: KubeEnv) -> None:
         await until(pilot, lambda: any("ChannelDown" in x for x in screen.lines), "new event")
         await pilot.press("escape")
         assert not isinstance(app.screen, TextScreen)
+        await pilot.press("d")  # describe ends with the Events section, as kubectl's does
+        described = app.screen
+        assert isinstance(described, TextScreen) and "Name:         alpha" in described.text
+        await until(pilot, lambda: "Events:" in described.lines, "the Events section")
+        assert any("Reconciled" in x and "instance ready" in x for x in described.lines)

@@ -278,3 +278,20 @@ async def test_without_readonly_the_write_keys_are_shown() -> None:
         assert {"Delete", "Run", "Onboard"} <= set(_footer(app))
         await pilot.press("x")
         assert isinstance(app.screen, ConfirmScreen)
+
+
+async def test_help_and_describe_open_at_the_top() -> None:
+    from textual.widgets import RichLog
+
+    app = seeded_app()
+    async with app.run_test(size=(80, 12)) as pilot:
+        await seed(app)
+        for key, first in (("question_mark", "Keys"), ("d", "Name:")):
+            await pilot.press(key)
+            body = app.screen.query_one(RichLog)
+            await settle(app, lambda: body.max_scroll_y > 0)  # written and laid out
+            await pilot.pause()
+            assert body.max_scroll_y > 0  # longer than the screen: where it opens matters
+            assert body.scroll_y == 0, key
+            assert body.lines[0].text.startswith(first)
+            await pilot.press("escape")
