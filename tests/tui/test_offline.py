@@ -289,7 +289,7 @@ async def test_help_and_describe_open_at_the_top() -> None:
         for key, first in (("question_mark", "Keys"), ("d", "Name:")):
             await pilot.press(key)
             body = app.screen.query_one(RichLog)
-            await settle(app, lambda: body.max_scroll_y > 0)  # written and laid out
+            await settle(app, lambda b=body: b.max_scroll_y > 0)  # written and laid out
             await pilot.pause()
             assert body.max_scroll_y > 0  # longer than the screen: where it opens matters
             assert body.scroll_y == 0, key
