@@ -51,6 +51,7 @@ class AppCore(App[int]):
     TITLE = "K8sClaw"
     # How long a status line stays: long enough to read, short enough that an old error
     # is not mistaken for the state of what is on screen now.
+    AGE_SECONDS = 1.0  # AGE/DURATION cells of the rows on screen are recomputed this often
     MESSAGE_SECONDS = 8.0
     ERROR_SECONDS = 20.0
     BINDINGS = _actions.bindings()  # type: ignore[assignment]
@@ -125,6 +126,7 @@ class AppCore(App[int]):
         self.query_one("#command").display = False
         self.show_view(0)
         self.start_watches()
+        self.set_interval(self.AGE_SECONDS, self.tick_ages)
 
     def on_resize(self, event: events.Resize) -> None:
         self._set_layout(event.size.width)
@@ -214,6 +216,16 @@ class AppCore(App[int]):
         empty = self.query_one("#empty", Static)
         empty.update(view.empty if not self.table.rows_all else "")
         empty.display = not self.table.rows_all
+
+    def tick_ages(self) -> None:
+        """Ages move on without an event: recompute the visible rows (only those; with
+        10,000 runs a full rebuild every second would cost more than the watch itself)."""
+        if not self.is_running or not self.query(ResourceTable):  # closing down
+            return
+        if self.view.derived:
+            self.refresh_rows(None, set(), full=True)
+        else:
+            self.refresh_rows(self.table.visible_keys(), set(), full=False)
 
     def refresh_header(self) -> None:
         """Context, namespace, connection state and counts."""

@@ -75,6 +75,9 @@ async def test_slash_run_appears_runs_and_its_answer_reaches_the_feed(
         feed = app.query_one("#feed")
         answered = lambda: "hello from the agent" in str(feed.render())  # noqa: E731
         await until(pilot, answered, "the answer in the feed", tries=3000)
+        # The live log can show the answer before the controller records Succeeded.
+        succeeded = lambda: app.table.get_row_at(0)[2] == "Succeeded"  # noqa: E731
+        await until(pilot, succeeded, "the run's phase", tries=3000)
         row = app.table.get_row_at(0)
         assert row[2] == "Succeeded" and row[4] == "10", row  # PHASE, TOKENS
         assert "[Succeeded]" in str(feed.render())

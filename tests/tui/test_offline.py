@@ -295,3 +295,19 @@ async def test_help_and_describe_open_at_the_top() -> None:
             assert body.scroll_y == 0, key
             assert body.lines[0].text.startswith(first)
             await pilot.press("escape")
+
+
+async def test_ages_tick_without_any_event() -> None:
+    from datetime import timedelta
+
+    now = [_seed.NOW]
+    app = K8sClawApp(namespace="default", context="test", clock=lambda: now[0])
+    app.AGE_SECONDS = 0.05  # that ages tick is under test, not how often
+    async with app.run_test(size=(80, 24)) as pilot:
+        await seed(app)
+        await pilot.press("2")
+        ages = lambda: {r[0]: r[-1] for r in cells(app)}  # noqa: E731
+        assert ages()["alpha-run-1"] == "5m"
+        now[0] = _seed.NOW + timedelta(hours=3)
+        await settle(app, lambda: ages()["alpha-run-1"] != "5m")
+        assert ages() == {"alpha-run-1": "3h", "alpha-run-2": "5h", "beta-run-1": "2d"}
