@@ -111,7 +111,7 @@ class AppCore(App[int]):
             with Vertical(id="left"):
                 yield ResourceTable(id="table")
                 yield Static(id="empty")
-            yield Feed(id="feed")
+            yield Feed(id="feed-pane")
         yield Static(id="message")
         yield Input(
             id="command",
@@ -201,7 +201,7 @@ class AppCore(App[int]):
         table.set_columns(self.view.headers)
         self.refresh_rows(None, set(), full=True)
         self.query_one("#tabs", Static).update(self._tabs())
-        self.query_one("#feed").display = self.view.kind in (INSTANCES, RUNS)
+        self.query_one(Feed).display = self.view.kind in (INSTANCES, RUNS)
         self.refresh_feed()
         self.refresh_header()
         table.focus()

@@ -311,3 +311,36 @@ async def test_ages_tick_without_any_event() -> None:
         now[0] = _seed.NOW + timedelta(hours=3)
         await settle(app, lambda: ages()["alpha-run-1"] != "5m")
         assert ages() == {"alpha-run-1": "3h", "alpha-run-2": "5h", "beta-run-1": "2d"}
+
+
+async def test_the_feed_follows_the_newest_run_unless_scrolled_away() -> None:
+    from k8sclaw.tui._feed import Feed
+
+    app = seeded_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await seed(app)
+        alpha = app.store.by_name("instances", "alpha")
+        many = [
+            _seed.run(alpha, f"alpha-run-{i:02}", f"task {i}", phase="Succeeded", age_s=900 - i)
+            for i in range(10, 22)
+        ]
+        app.post_message(RowsChanged("runs", many, [], reset=False))
+        feed = app.query_one(Feed)
+        text = lambda: str(app.query_one("#feed").render())  # noqa: E731
+        await settle(app, lambda: "task 21" in text())
+        await pilot.pause()
+        assert feed.max_scroll_y > 0 and feed.scroll_y == feed.max_scroll_y  # newest in view
+        feed.scroll_home(animate=False, immediate=True)
+        await pilot.pause()
+        newer = _seed.run(alpha, "alpha-run-99", "task 99", phase="Running", age_s=1)
+        app.post_message(RowsChanged("runs", [newer], [], reset=False))
+        await settle(app, lambda: "task 99" in text())
+        await pilot.pause()
+        assert feed.scroll_y == 0  # the user scrolled up: left there
+        feed.scroll_end(animate=False, immediate=True)
+        await pilot.pause()
+        last = _seed.run(alpha, "alpha-run-zz", "task zz", phase="Running", age_s=0)
+        app.post_message(RowsChanged("runs", [last], [], reset=False))
+        await settle(app, lambda: "task zz" in text())
+        await pilot.pause()
+        assert feed.scroll_y == feed.max_scroll_y  # back at the end: following again
