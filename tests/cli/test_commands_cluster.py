@@ -122,12 +122,13 @@ def test_features_enable_disable_list(alice: KubeEnv) -> None:
     )
     off = k8sclaw(alice, "features", "disable", "code-execution", "--policy", "default-policy")
     assert off.exit_code == 0
-    rows = {
-        r.split()[0]: r.split()[1]
-        for r in k8sclaw(
-            alice, "features", "list", "--policy", "default-policy"
-        ).stdout.splitlines()[1:]
-    }
+    listed = k8sclaw(alice, "features", "list", "--policy", "default-policy").stdout
+    rows = {r.split()[0]: r.split()[1] for r in listed.splitlines()[1:]}
+    lines = {r.split()[0]: r for r in listed.splitlines()[1:]}
+    assert listed.splitlines()[0].split() == ["FEATURE", "ENABLED", "SOURCE", "ENABLES", "TOOLS"]
+    assert "run commands in the sandbox" in lines["code-execution"]
+    assert "execute_command (needs approval)" in lines["code-execution"]  # the sample's `ask`
+    assert lines["file-access"].endswith("read_file, write_file, list_directory")
     assert rows["browser-automation"] == "true" and rows["code-execution"] == "false"
     assert rows["sub-agents"] == "true"
     api = kubernetes.client.CustomObjectsApi(alice.api_client)
