@@ -116,15 +116,33 @@ def cluster_options(*, all_namespaces: bool = False) -> Callable[[F], F]:
     return decorate
 
 
+TEMPLATE_OUTPUTS = ("jsonpath=", "custom-columns=")
+
+
+class OutputFormat(click.ParamType):  # type: ignore[type-arg]
+    """-o: one of OUTPUTS, or kubectl's jsonpath=TEMPLATE / custom-columns=SPEC."""
+
+    name = "format"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The format, or a usage error listing what -o takes."""
+        text = str(value)
+        if text in OUTPUTS or (text.startswith(TEMPLATE_OUTPUTS) and "=" in text[5:]):
+            return text
+        known = "|".join(OUTPUTS) + "|jsonpath=...|custom-columns=..."
+        return self.fail(f"{text!r} is not one of {known}", param, ctx)
+
+
 def output_option(default: str) -> Callable[[F], F]:
-    """-o table|wide|json|yaml|name."""
+    """-o table|wide|json|yaml|name|jsonpath=…|custom-columns=…."""
     return click.option(
         "-o",
         "--output",
-        type=click.Choice(OUTPUTS),
+        type=OutputFormat(),
         default=default,
         show_default=True,
-        help="Output format.",
+        metavar="FORMAT",
+        help="table|wide|json|yaml|name|jsonpath=TEMPLATE|custom-columns=H:.path,...",
     )
 
 

@@ -44,8 +44,17 @@ def list_command(kind: str) -> click.Command:
     @click.option(
         "-l", "--selector", default="", help="Label selector, e.g. k8sclaw.io/instance=a."
     )
+    @click.option("--sort-by", metavar="JSONPATH", help="Sort by a field, e.g. .metadata.name.")
     @_common.translating
-    def command(target: _common.Target, output: str, selector: str) -> None:
+    def command(target: _common.Target, output: str, selector: str, sort_by: str | None) -> None:
+        if sort_by or output.startswith(_common.TEMPLATE_OUTPUTS):
+            items = _wire_list(kind, target, selector)
+            if sort_by:
+                from k8sclaw.cli import _jsonpath
+
+                items.sort(key=_jsonpath.sort_key(sort_by))
+            _output.print_items(info, items, output, namespaced_col=target.all_namespaces)
+            return
         rest = target.rest() if output in _output.FAST_OUTPUTS else None
         if rest is not None:
             items = rest.list_items(info, target.list_ns(), selector)
@@ -58,6 +67,19 @@ def list_command(kind: str) -> click.Command:
 
     command.help = f"List {plural_title(kind)}."
     return command
+
+
+def _wire_list(kind: str, target: _common.Target, selector: str) -> list[dict[str, Any]]:
+    """Objects as the API sends them, through the fast path when it can serve."""
+    info = CUSTOM_KINDS[kind]
+    rest = target.rest()
+    if rest is not None:
+        items = rest.list_items(info, target.list_ns(), selector)
+    else:
+        found = target.kube().list(model(kind), target.list_ns(), selector)
+        items = [dict(o.to_wire()) for o in found]
+    items.sort(key=_wire_key)
+    return items
 
 
 def _wire_key(obj: dict[str, Any]) -> tuple[str, str]:
@@ -75,6 +97,15 @@ def get_command(kind: str) -> click.Command:
     @_common.output_option("yaml")
     @_common.translating
     def command(name: str, target: _common.Target, output: str) -> None:
+        if output.startswith(_common.TEMPLATE_OUTPUTS):
+            rest_client = target.rest()
+            obj = (
+                rest_client.get_item(info, name, target.ns())
+                if rest_client is not None
+                else dict(target.kube().get(model(kind), name, target.ns()).to_wire())
+            )
+            _output.print_template(obj, output)
+            return
         rest = target.rest() if output in _output.FAST_OUTPUTS else None
         if rest is not None:
             obj = rest.get_item(info, name, target.ns())

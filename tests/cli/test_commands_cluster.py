@@ -171,3 +171,32 @@ def test_root_namespace_flag_applies_to_the_command(alice: KubeEnv) -> None:
     assert here.stdout == f"agentrun/{name}\n"
     elsewhere = k8sclaw(alice, "-n", f"{alice.namespace}-elsewhere", "runs", "list", "-o", "name")
     assert elsewhere.exit_code == 0 and elsewhere.stdout == ""
+
+
+def test_kubectl_output_conventions(alice: KubeEnv) -> None:
+    first = k8sclaw(alice, "runs", "create", "b task").stdout.strip().removeprefix("agentrun/")
+    second = k8sclaw(alice, "runs", "create", "a task").stdout.strip().removeprefix("agentrun/")
+    names_ = k8sclaw(alice, "runs", "list", "-o", "jsonpath={.items[*].metadata.name}")
+    assert names_.exit_code == 0, names_.stderr
+    assert sorted(names_.stdout.split()) == sorted([first, second])
+    by_task = k8sclaw(
+        alice,
+        "runs",
+        "list",
+        "--sort-by",
+        ".spec.task",
+        "-o",
+        "custom-columns=N:.metadata.name,T:.spec.task,X:.nope",
+    )
+    assert by_task.stdout.splitlines() == [
+        f"{'N'.ljust(len(first))}   T        X",
+        f"{second}   a task   <none>",
+        f"{first}   b task   <none>",
+    ]
+    one = k8sclaw(alice, "runs", "get", first, "-o", 'jsonpath={.spec.task}{"\\n"}')
+    assert one.stdout == "b task\n"
+    selected = k8sclaw(alice, "runs", "list", "-l", "k8sclaw.io/instance=nobody", "-o", "name")
+    assert selected.exit_code == 0 and selected.stdout == ""
+    bad = k8sclaw(alice, "runs", "list", "-o", "jsonpath={range .items[*]}x{end}")
+    assert bad.exit_code != 0 and "not supported" in bad.stderr
+    assert k8sclaw(alice, "runs", "list", "-o", "xml").exit_code == 2
