@@ -127,6 +127,21 @@ class Onboarding:
     channel: str = ""
     channel_token: str = ""
     policy: bool = True
+    base_url: str = ""
+
+    def to_answers(self, namespace: str) -> onboard.Answers:
+        """The same answers `k8sclaw onboard` collects (plan and checks are shared)."""
+        return onboard.Answers(
+            namespace=namespace,
+            instance=self.instance,
+            provider=self.provider,
+            model=self.model,
+            api_key=self.api_key or None,
+            channel=self.channel or None,
+            channel_token=self.channel_token or None,
+            policy=self.policy,
+            base_url=self.base_url or None,
+        )
 
 
 def apply_onboarding(kube: Kube, namespace: str, answers: Onboarding) -> list[str]:
@@ -135,18 +150,7 @@ def apply_onboarding(kube: Kube, namespace: str, answers: Onboarding) -> list[st
     Goes through `k8sclaw.onboard` (the same plan and server-side apply as
     `k8sclaw onboard`), so both wizards write exactly the same objects.
     """
-    plan = onboard.plan(
-        onboard.Answers(
-            namespace=namespace,
-            instance=answers.instance,
-            provider=answers.provider,
-            model=answers.model,
-            api_key=answers.api_key or None,
-            channel=answers.channel or None,
-            channel_token=answers.channel_token or None,
-            policy=answers.policy,
-        )
-    )
+    plan = onboard.plan(answers.to_answers(namespace))
     done: list[str] = []
     onboard.apply(kube, plan, lambda line: done.append(f"✓ {line.strip()}"))
     return [*done, "Onboarding complete: press R to run a task."]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -134,7 +135,8 @@ class OnboardScreen(Screen[Onboarding | None]):
                 [(p, p) for p in PROVIDERS], value="openai", id="w-provider", allow_blank=False
             )
             yield Input(placeholder="model (gpt-4o)", id="w-model")
-            yield Input(placeholder="API key (optional)", password=True, id="w-key")
+            yield Input(placeholder="API key (not needed for ollama)", password=True, id="w-key")
+            yield Input(placeholder="base URL (azure, ollama, openai-compatible)", id="w-base_url")
             yield Select(
                 [(c, c) for c in CHANNEL_TYPES], prompt="channel (optional)", id="w-channel"
             )
@@ -145,12 +147,22 @@ class OnboardScreen(Screen[Onboarding | None]):
                 id="w-policy",
                 allow_blank=False,
             )
+            yield Static("", id="w-error")
 
     def on_mount(self) -> None:
         self.query_one("#w-instance", Input).focus()
 
-    def on_input_submitted(self) -> None:
-        self.dismiss(self.answers())
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter: apply when the form is complete, else say what is missing and go there
+        (one Enter in the first field must not create a keyless, URL-less instance)."""
+        answers = self.answers()
+        found = onboard.problems(answers.to_answers(""))
+        if not found:
+            self.dismiss(answers)
+            return
+        field, why = found[0]
+        self.query_one("#w-error", Static).update(Text(f"✗ {why}", style="red"))
+        self.query_one(f"#w-{field}", Input).focus()
 
     def answers(self) -> Onboarding:
         """What the form says, with the wizard's defaults filled in."""
@@ -165,6 +177,7 @@ class OnboardScreen(Screen[Onboarding | None]):
             channel="" if channel_select.is_blank() else str(channel_select.value),
             channel_token=self.query_one("#w-token", Input).value,
             policy=bool(self.query_one("#w-policy", Select).value),
+            base_url=self.query_one("#w-base_url", Input).value.strip(),
         )
 
     def action_cancel(self) -> None:

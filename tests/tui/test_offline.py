@@ -344,3 +344,26 @@ async def test_the_feed_follows_the_newest_run_unless_scrolled_away() -> None:
         await settle(app, lambda: "task zz" in text())
         await pilot.pause()
         assert feed.scroll_y == feed.max_scroll_y  # back at the end: following again
+
+
+async def test_onboard_form_validates_before_it_applies() -> None:
+    app = seeded_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = OnboardScreen()
+        await app.push_screen(screen)
+        await pilot.pause()
+        await pilot.press("enter")  # one Enter in the first field: nothing is applied
+        assert app.screen is screen
+        assert "OpenAI needs an API key" in str(screen.query_one("#w-error").render())
+        assert screen.focused is not None and screen.focused.id == "w-key"
+        screen.query_one("#w-key", Input).value = "sk-x"
+        screen.query_one("#w-provider", Select).value = "openai-compatible"
+        await pilot.press("enter")
+        assert app.screen is screen and screen.focused is not None
+        assert screen.focused.id == "w-base_url"
+        screen.query_one("#w-base_url", Input).value = "ftp://x"
+        await pilot.press("enter")
+        assert "must start with http" in str(screen.query_one("#w-error").render())
+        screen.query_one("#w-base_url", Input).value = "https://llm.example/v1"
+        await pilot.press("enter")
+        assert app.screen is not screen  # applied (offline: says it needs a cluster)
