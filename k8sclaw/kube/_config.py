@@ -79,6 +79,19 @@ def connect(target: ClusterTarget) -> Connection:
     )
 
 
+def context_names(target: ClusterTarget) -> list[str]:
+    """The context names of the kubeconfig `target` reads (sorted; [] when there is none)."""
+    from kubernetes import config
+
+    paths = [p for p in kubeconfig_paths(target) if p.is_file()]
+    if not paths:
+        return []
+    _check_yaml(paths)
+    files = os.pathsep.join(str(p) for p in paths)
+    contexts, _ = config.list_kube_config_contexts(config_file=files)  # type: ignore[no-untyped-call]
+    return sorted(str(c["name"]) for c in contexts)
+
+
 def _check_yaml(paths: list[Path]) -> None:
     """A kubeconfig that is not YAML is the user's file to fix: say which file, line and why.
 

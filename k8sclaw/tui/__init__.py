@@ -33,7 +33,9 @@ def run_tui(
         if exc.hint:
             print(f"hint: {exc.hint}", file=sys.stderr)
         return EXIT_NO_CLUSTER
-    app = K8sClawApp(kube, namespace=namespace or kube.namespace, readonly=readonly)
+    app = K8sClawApp(
+        kube, namespace=namespace or kube.namespace, readonly=readonly, kubeconfig=kubeconfig
+    )
     return app.run() or 0
 
 

@@ -65,9 +65,11 @@ class AppCore(App[int]):
         clock: Clock | None = None,
         backoff: Callable[[], Backoff] = Backoff,
         readonly: bool = False,
+        kubeconfig: str | None = None,
     ) -> None:
         super().__init__()
         self.kube = kube
+        self.kubeconfig = kubeconfig  # as given (--kubeconfig), for :ctx
         self.readonly = readonly  # --readonly: every write action hidden and refused
         self.namespace = namespace
         self.context = context or (kube.connection.context if kube else "offline")

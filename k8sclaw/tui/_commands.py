@@ -84,6 +84,7 @@ COMMANDS: tuple[Command, ...] = (
         "types",
     ),
     Command("ns", "ns [name]", "show or switch namespace", ("namespace",), "namespaces"),
+    Command("ctx", "ctx [name]", "list or switch kubeconfig context", ("context",)),
     Command("onboard", "onboard", "the onboard wizard"),
     Command("help", "help", "keys and commands", ("h", "?")),
     Command("quit", "quit", "leave", ("q", "exit")),

@@ -128,6 +128,10 @@ class K8sClawApp(AppCore):
         command.display = False
         self.table.focus()
         if self.input_mode == ":":
+            word, _, arg = event.value.strip().partition(" ")
+            if word in ("ns", "namespace", "ctx", "context"):  # k9s's :ns and :ctx
+                self.execute(f"/{word[:3] if word != 'namespace' else 'ns'} {arg}".rstrip())
+                return
             view = view_named(event.value)
             if view is None:
                 self.say(f"no view {event.value!r}: try ci, ar, ch, cp, sp, pods", error=True)
@@ -414,6 +418,30 @@ class K8sClawApp(AppCore):
                 self.say("delete cancelled")
 
         self.push_screen(ConfirmScreen(f"Delete {args[1].lower()} channel of {args[0]}?"), answered)
+
+    def cmd_ctx(self, args: list[str], rest: str) -> None:
+        """/ctx [name]: list the kubeconfig's contexts, or reconnect through another one."""
+        if self.kube is None:
+            self.say("contexts need a cluster connection", error=True)
+            return
+        from k8sclaw.kube import ClusterTarget, Kube, KubeError, context_names
+
+        if not args:
+            known = context_names(ClusterTarget(self.kubeconfig))
+            listed = ", ".join(f"*{c}" if c == self.context else c for c in known)
+            self.say(f"contexts: {listed or 'none'}  (:ctx <name> switches)")
+            return
+        try:
+            kube = Kube.connect(ClusterTarget(self.kubeconfig, args[0]))
+        except KubeError as exc:
+            self.say(str(exc), error=True, hint=exc.hint)
+            return
+        self.stop_watches()
+        self.kube, self.context, self.namespace = kube, args[0], kube.namespace
+        self.store.clear()
+        self.show_view(self.view_index)
+        self.start_watches()
+        self.say(f"switched to context {self.context} (namespace {self.namespace})")
 
     def cmd_ns(self, args: list[str], rest: str) -> None:
         """/ns [name]: show or switch the namespace (restarts the watches)."""
