@@ -37,16 +37,30 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(__version__, "--version", prog_name="k8sclaw")
+@click.option("--kubeconfig", metavar="PATH", help="Kubeconfig file (as kubectl/k9s).")
+@click.option("--context", metavar="NAME", help="Kubeconfig context to use.")
+@click.option("-n", "--namespace", metavar="NS", help="Namespace (default: the context's).")
+@click.option(
+    "--readonly", is_flag=True, help="TUI: hide and refuse every action that changes the cluster."
+)
 @click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli(
+    ctx: click.Context,
+    kubeconfig: str | None,
+    context: str | None,
+    namespace: str | None,
+    readonly: bool,
+) -> None:
     """K8sClaw: run AI agents on Kubernetes.
 
-    Run without a command to open the terminal UI.
+    Run without a command to open the terminal UI (k9s-style: `k8sclaw -n team-a
+    --context prod --readonly`). --kubeconfig, --context and -n given here are also the
+    defaults of the command that follows.
     """
     if ctx.invoked_subcommand is None:
         from k8sclaw.tui import run_tui
 
-        ctx.exit(run_tui())
+        ctx.exit(run_tui(kubeconfig, context, namespace, readonly=readonly))
 
 
 cli.add_command(version_command)

@@ -89,7 +89,13 @@ def cluster_options(*, all_namespaces: bool = False) -> Callable[[F], F]:
             **kwargs: Any,
         ) -> Any:
             every = bool(kwargs.pop("all_namespaces", False))
-            target = Target(kubeconfig, context, namespace, every)
+            root = click.get_current_context().find_root().params  # `k8sclaw -n NS <cmd>`
+            target = Target(
+                kubeconfig or root.get("kubeconfig"),
+                context or root.get("context"),
+                namespace or root.get("namespace"),
+                every,
+            )
             try:
                 return func(*args, target=target, **kwargs)
             finally:
@@ -119,15 +125,75 @@ def cluster_options(*, all_namespaces: bool = False) -> Callable[[F], F]:
     return decorate
 
 
+TEMPLATE_OUTPUTS = ("jsonpath=", "custom-columns=")
+
+
+class OutputFormat(click.ParamType):  # type: ignore[type-arg]
+    """-o: one of OUTPUTS, or kubectl's jsonpath=TEMPLATE / custom-columns=SPEC."""
+
+    name = "format"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The format, or a usage error listing what -o takes."""
+        text = str(value)
+        if text in OUTPUTS or (text.startswith(TEMPLATE_OUTPUTS) and "=" in text[5:]):
+            return text
+        known = "|".join(OUTPUTS) + "|jsonpath=...|custom-columns=..."
+        return self.fail(f"{text!r} is not one of {known}", param, ctx)
+
+
 def output_option(default: str) -> Callable[[F], F]:
-    """-o table|wide|json|yaml|name."""
+    """-o table|wide|json|yaml|name|jsonpath=…|custom-columns=…."""
     return click.option(
         "-o",
         "--output",
-        type=click.Choice(OUTPUTS),
+        type=OutputFormat(),
         default=default,
         show_default=True,
-        help="Output format.",
+        metavar="FORMAT",
+        help="table|wide|json|yaml|name|jsonpath=TEMPLATE|custom-columns=H:.path,...",
+    )
+
+
+class SuggestingChoice(click.Choice):  # type: ignore[type-arg]
+    """A choice whose refusal names the closest valid value and lists the rest."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The value when it is one of the choices, else a usage error with a suggestion."""
+        if value in self.choices:
+            return value
+        from k8sclaw.cli._lazy import closest
+
+        choices = [str(c) for c in self.choices]
+        guess = closest(str(value), choices)
+        meant = f" Did you mean {guess!r}?" if guess else ""
+        return self.fail(f"{value!r} is not one of {', '.join(choices)}.{meant}", param, ctx)
+
+
+def _check_duration(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Refuse a bad duration at the flag, in words (not the pattern the API would print)."""
+    if value is None:
+        return None
+    import re
+
+    from k8sclaw_protocol import DURATION_PATTERN
+
+    if not re.fullmatch(DURATION_PATTERN, value):
+        raise click.BadParameter(
+            f"{value!r} is not a duration; use a duration like 30s, 5m, 1h (or 1h30m)",
+            ctx,
+            param,
+        )
+    return value
+
+
+def timeout_option() -> Callable[[F], F]:
+    """--timeout DURATION, checked before anything connects."""
+    return click.option(
+        "--timeout",
+        metavar="DURATION",
+        callback=_check_duration,
+        help="Run timeout, e.g. 90s, 10m (default 10m).",
     )
 
 

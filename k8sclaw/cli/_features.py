@@ -9,22 +9,44 @@ from __future__ import annotations
 import click
 
 from k8sclaw.cli import _common, _output
-from k8sclaw_protocol import FEATURE_GATES, ClawPolicy
+from k8sclaw.cli._lazy import SuggestingGroup
+from k8sclaw_protocol import FEATURE_GATES, ClawPolicy, ClawPolicySpec, names
+
+# What each gate enables and the tools it adds (the controllers' GATE_TOOLS, which
+# tests/cli check this against; the CLI does not depend on the controllers package).
+GATES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "code-execution": ("run commands in the sandbox", (names.TOOL_EXECUTE_COMMAND,)),
+    "sub-agents": ("start sub-agent runs", (names.TOOL_SPAWN_SUBAGENT,)),
+    "browser-automation": ("drive a headless browser", (f"{names.TOOL_BROWSER_PREFIX}*",)),
+    "file-access": (
+        "read and write workspace files",
+        (names.TOOL_READ_FILE, names.TOOL_WRITE_FILE, names.TOOL_LIST_DIRECTORY),
+    ),
+    "network-access": ("fetch URLs", (names.TOOL_FETCH_URL,)),
+}
 
 _policy_option = click.option(
     "--policy", required=True, metavar="NAME", help="ClawPolicy to change."
 )
-_gate_argument = click.argument("feature", type=click.Choice(FEATURE_GATES))
+_gate_argument = click.argument(
+    "feature", metavar="FEATURE", type=_common.SuggestingChoice(FEATURE_GATES)
+)
 
 
-@click.group("features")
+@click.group("features", cls=SuggestingGroup)
 def features() -> None:
     """Feature gates of a ClawPolicy (code-execution, sub-agents, ...)."""
 
 
 def _set(target: _common.Target, policy: str, feature: str, value: bool) -> None:
     kube = target.kube()
-    kube.get(ClawPolicy, policy, target.ns())  # NotFound with a hint before patching
+    current = kube.get(ClawPolicy, policy, target.ns())  # NotFound with a hint before patching
+    gates = current.spec.feature_gates
+    if gates.get(feature, False) is value:
+        default = "" if feature in gates else " (the default)"
+        state = "enabled" if value else "disabled"
+        click.echo(f'Feature "{feature}" already {state} on policy {policy}{default}')
+        return
     kube.patch(ClawPolicy, policy, target.ns(), {"spec": {"featureGates": {feature: value}}})
     click.echo(f'Feature "{feature}" {"enabled" if value else "disabled"} on policy {policy}')
 
@@ -54,10 +76,24 @@ def disable(feature: str, policy: str, target: _common.Target) -> None:
 @_common.cluster_options()
 @_common.translating
 def list_(policy: str, target: _common.Target) -> None:
-    """Every known feature gate and whether the policy enables it."""
-    gates = target.kube().get(ClawPolicy, policy, target.ns()).spec.feature_gates
-    rows = [
-        (g, str(gates.get(g, False)).lower(), "set" if g in gates else "default")
-        for g in FEATURE_GATES
-    ]
-    click.echo(_output.plain_table(("FEATURE", "ENABLED", "SOURCE"), rows), nl=False)
+    """Every known feature gate: whether the policy enables it, what it enables and the
+    tools it adds (a tool the policy gates `ask` shows as needing approval)."""
+    spec = target.kube().get(ClawPolicy, policy, target.ns()).spec
+    gates = spec.feature_gates
+    rows = []
+    for gate in FEATURE_GATES:
+        what, tools = GATES[gate]
+        shown = [f"{t} (needs approval)" if _asks(spec, t) else t for t in tools]
+        enabled = str(gates.get(gate, False)).lower()
+        rows.append((gate, enabled, "set" if gate in gates else "default", what, ", ".join(shown)))
+    header = ("FEATURE", "ENABLED", "SOURCE", "ENABLES", "TOOLS")
+    click.echo(_output.plain_table(header, rows), nl=False)
+
+
+def _asks(spec: ClawPolicySpec, tool: str) -> bool:
+    """The policy's tool gating says `ask` for `tool`: its rule, else the default action."""
+    gating = spec.tool_gating
+    if gating is None:
+        return False
+    action = next((r.action for r in gating.rules if r.tool == tool), gating.default_action)
+    return action == "ask"

@@ -94,6 +94,13 @@ def install(
     result = installer.install(kube, steps, wait=wait, timeout=timeout, report=report)
     total = len(result.actions)
     _say(f"Done: {total} objects, {result.changed} changed, {total - result.changed} unchanged.")
+    if not wait:
+        # The admission webhooks are registered fail-closed before their pod runs.
+        _say(
+            "Not waited for: until the webhook pod is Ready, creating K8sClaw objects "
+            "(k8sclaw onboard, k8sclaw run) is refused. Run `k8sclaw install --wait` "
+            "to wait for it."
+        )
     _say("Next: k8sclaw onboard    (creates your first instance)")
 
 

@@ -14,7 +14,33 @@ from typing import Any
 import click
 
 
-class LazyGroup(click.Group):
+def closest(word: str, choices: list[str] | tuple[str, ...]) -> str | None:
+    """The choice a typo most likely meant (difflib, imported only on a miss), or None."""
+    import difflib
+
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)
+    if found:
+        return found[0]
+    prefixed = [c for c in choices if c.startswith(word) or word.startswith(c)]
+    return prefixed[0] if len(prefixed) == 1 else None
+
+
+class SuggestingGroup(click.Group):
+    """A group whose unknown-command error names the command that was probably meant."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """Click's lookup; on a miss, "No such command 'runz'. Did you mean 'runs'?"."""
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            guess = closest(name, self.list_commands(ctx))
+            if guess:
+                ctx.fail(f"No such command {name!r}. Did you mean {guess!r}?")
+        return super().resolve_command(ctx, args)
+
+
+class LazyGroup(SuggestingGroup):
     """Group that resolves `name -> "module:attribute"` on first use."""
 
     def __init__(

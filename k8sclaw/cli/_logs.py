@@ -4,7 +4,8 @@ The pod is `status.podName`, else found through the Job's `job-name` label (the 
 the run's name). With `--follow` we wait on watch events for the pod to appear and its
 agent container to start, then print the answer text as the HTTP chunks arrive (not line
 by line: a half-written sentence shows at once). The agent's stdout (answer, `→ tool`
-lines) goes to stdout, its stderr log lines to stderr; the result marker line is never
+lines) goes to stdout, its stderr warnings and errors to stderr (INFO/DEBUG lines such as
+httpx's per-request line are dropped); the result marker line is never
 printed raw: its answer is printed only if the streamed text did not already show it.
 """
 
@@ -107,6 +108,8 @@ class AnswerPrinter:
             click.secho(text, dim=True)
             self._segment = ""
         elif piece.kind == "log":
+            if _chatter(text):
+                return
             self._end_line()
             click.echo(text, err=True)
         elif piece.result is not None and piece.result.status == "success":
@@ -115,6 +118,19 @@ class AnswerPrinter:
             if response and response != self._segment.strip():
                 click.echo(response)  # the log did not stream it (or not all of it)
             self.answered = True
+
+
+_QUIET_LEVELS = frozenset({"DEBUG", "INFO"})
+
+
+def _chatter(line: str) -> bool:
+    """An INFO/DEBUG log line (httpx's "HTTP Request: ..." per model call): not for the user.
+
+    Lines are `<date> <time> <component> <LEVEL> <logger>: <message>`; warnings and errors
+    are still shown (on stderr), and so is any line that does not parse as one.
+    """
+    fields = line.split(" ", 4)
+    return len(fields) > 3 and fields[3] in _QUIET_LEVELS
 
 
 def _started(pod: dict[str, Any] | None) -> bool:

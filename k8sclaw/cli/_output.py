@@ -42,7 +42,9 @@ def print_list(
 
 def print_one(obj: Resource, output: str) -> None:
     """Print one object in the chosen format."""
-    if output in ("table", "wide"):
+    if output.startswith(("jsonpath=", "custom-columns=")):
+        print_template(dict(obj.to_wire()), output)
+    elif output in ("table", "wide"):
         print_list(type(obj), [obj], output, namespaced_col=False)
     elif output == "name":
         click.echo(f"{obj.info.singular}/{obj.name}")
@@ -73,6 +75,37 @@ def print_wire(
     rows = [renderer.row(obj, wide=wide) for obj in objs]
     spaces = [(obj.get("metadata") or {}).get("namespace") or "" for obj in objs]
     _print_rows(kind.plural, renderer.headers(wide=wide), rows, spaces if namespaced_col else None)
+
+
+def print_items(
+    kind: KindNames, items: list[dict[str, Any]], output: str, *, namespaced_col: bool
+) -> None:
+    """Wire objects in any -o format (after --sort-by, or for jsonpath/custom-columns)."""
+    from k8sclaw.cli import _jsonpath
+
+    if output.startswith("jsonpath="):
+        body = {"apiVersion": "v1", "kind": "List", "items": items}
+        click.echo(_jsonpath.render(output.removeprefix("jsonpath="), body), nl=False)
+    elif output.startswith("custom-columns="):
+        headers, rows = _jsonpath.column_rows(output.removeprefix("custom-columns="), items)
+        _print_rows(kind.plural, headers, rows, None)
+    elif output in FAST_OUTPUTS:
+        print_wire(kind, items, output, namespaced_col=namespaced_col)
+    elif output == "json":
+        click.echo(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}, indent=2))
+    else:
+        click.echo(dump_yaml({"apiVersion": "v1", "kind": "List", "items": items}), nl=False)
+
+
+def print_template(obj: dict[str, Any], output: str) -> None:
+    """One wire object as -o jsonpath=… or custom-columns=…."""
+    from k8sclaw.cli import _jsonpath
+
+    if output.startswith("jsonpath="):
+        click.echo(_jsonpath.render(output.removeprefix("jsonpath="), obj), nl=False)
+        return
+    headers, rows = _jsonpath.column_rows(output.removeprefix("custom-columns="), [obj])
+    click.echo(plain_table(headers, rows), nl=False)
 
 
 def _print_table(

@@ -101,7 +101,7 @@ def _finish(run: AgentRun, *, shown: bool = False) -> None:
 @click.option(
     "--instance", "instance", metavar="NAME", help="ClawInstance (default: the only one)."
 )
-@click.option("--timeout", metavar="DURATION", help="Run timeout, e.g. 90s, 10m (default 10m).")
+@_common.timeout_option()
 @_common.cluster_options()
 @_common.output_option("name")
 @_common.translating
@@ -117,7 +117,7 @@ def create(
 @click.option(
     "--instance", "instance", metavar="NAME", help="ClawInstance (default: the only one)."
 )
-@click.option("--timeout", metavar="DURATION", help="Run timeout, e.g. 90s, 10m (default 10m).")
+@_common.timeout_option()
 @click.option("--wait", is_flag=True, help="Wait for the result and print it.")
 @click.option("-f", "--follow", is_flag=True, help="Stream the agent's log, then print the result.")
 @_common.cluster_options()

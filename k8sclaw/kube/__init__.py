@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from k8sclaw.kube._client import FIELD_MANAGER, Kube, iter_lines
-    from k8sclaw.kube._config import ClusterTarget, Connection, connect, kubeconfig_paths
+    from k8sclaw.kube._config import (
+        ClusterTarget,
+        Connection,
+        connect,
+        context_names,
+        kubeconfig_paths,
+    )
     from k8sclaw.kube._errors import (
         INSTALL_HINT,
         ClusterUnreachableError,
@@ -32,7 +38,7 @@ if TYPE_CHECKING:
 
 _WHERE = {
     "_client": ("FIELD_MANAGER", "Kube", "iter_lines"),
-    "_config": ("ClusterTarget", "Connection", "connect", "kubeconfig_paths"),
+    "_config": ("ClusterTarget", "Connection", "connect", "context_names", "kubeconfig_paths"),
     "_errors": (
         "INSTALL_HINT",
         "ClusterUnreachableError",
@@ -84,6 +90,7 @@ __all__ = [
     "UnsupportedConfigError",
     "connect",
     "connect_rest",
+    "context_names",
     "iter_lines",
     "kubeconfig_paths",
     "resource_type",

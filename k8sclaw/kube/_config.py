@@ -56,6 +56,7 @@ def connect(target: ClusterTarget) -> Connection:
         wanted = target.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
         raise _errors.NoKubeconfigError(f"no kubeconfig found at {wanted}", hint=_NO_CONFIG_HINT)
     files = os.pathsep.join(str(p) for p in paths)
+    _check_yaml(paths)
     try:
         contexts, current = config.list_kube_config_contexts(config_file=files)  # type: ignore[no-untyped-call]
         chosen = pick_context(contexts, current, target.context)
@@ -76,6 +77,44 @@ def connect(target: ClusterTarget) -> Connection:
     return Connection(
         client.ApiClient(configuration), configuration.host, chosen["name"], namespace
     )
+
+
+def context_names(target: ClusterTarget) -> list[str]:
+    """The context names of the kubeconfig `target` reads (sorted; [] when there is none)."""
+    from kubernetes import config
+
+    paths = [p for p in kubeconfig_paths(target) if p.is_file()]
+    if not paths:
+        return []
+    _check_yaml(paths)
+    files = os.pathsep.join(str(p) for p in paths)
+    contexts, _ = config.list_kube_config_contexts(config_file=files)  # type: ignore[no-untyped-call]
+    return sorted(str(c["name"]) for c in contexts)
+
+
+def _check_yaml(paths: list[Path]) -> None:
+    """A kubeconfig that is not YAML is the user's file to fix: say which file, line and why.
+
+    The kubernetes client would raise the parser's own exception, which reads like a bug
+    in k8sclaw ("unexpected ScannerError ... report it").
+    """
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    for path in paths:
+        try:
+            yaml.load(path.read_bytes(), Loader=loader)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+            raise _errors.NoKubeconfigError(
+                f"kubeconfig {path} is not valid YAML: {where}{exc.problem or exc.context}",
+                hint=f"fix {path} (check the indentation there), or pass another --kubeconfig",
+            ) from exc
+        except (OSError, yaml.YAMLError) as exc:
+            raise _errors.NoKubeconfigError(
+                f"cannot read kubeconfig {path}: {exc}", hint=_NO_CONFIG_HINT
+            ) from exc
 
 
 def pick_context(

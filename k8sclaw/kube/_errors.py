@@ -105,7 +105,8 @@ def from_response(
     if "failed calling webhook" in message:
         hint = (
             "the K8sClaw admission webhook is not answering and policy is enforced; "
-            "check `kubectl -n k8sclaw-system get pods`, then re-run"
+            "run `k8sclaw install --wait` (waits until it is Ready), or check "
+            "`kubectl -n k8sclaw-system get pods`, then re-run"
         )
     if cls is KubeError:
         message = f"Kubernetes API error {code} on {what}: {message}"

@@ -8,7 +8,7 @@ share all three.
 from k8sclaw.onboard._apply import apply, check_cluster
 from k8sclaw.onboard._plan import DEFAULT_POLICY, Answers, default_policy, plan
 from k8sclaw.onboard._providers import CHANNELS, PROVIDERS, Channel, Provider
-from k8sclaw.onboard._wizard import ask
+from k8sclaw.onboard._wizard import ask, problems
 
 __all__ = [
     "Answers",
@@ -22,4 +22,5 @@ __all__ = [
     "check_cluster",
     "default_policy",
     "plan",
+    "problems",
 ]

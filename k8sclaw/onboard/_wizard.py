@@ -20,6 +20,25 @@ def _valid_name(text: str) -> bool | str:
     return "lower-case letters, digits and '-', at most 40 characters"
 
 
+def problems(answers: Answers) -> list[tuple[str, str]]:
+    """What stops `answers` from making a working instance, as (field, why) pairs: the
+    same checks the prompts make, for forms (the TUI's `O`) that collect all at once."""
+    provider = PROVIDERS[answers.provider]
+    found: list[tuple[str, str]] = []
+    named = _valid_name(answers.instance)
+    if named is not True:
+        found.append(("instance", f"instance name: {named}"))
+    if provider.key_env and not answers.api_key:
+        found.append(("key", f"{provider.label} needs an API key"))
+    if provider.needs_base_url and not (answers.base_url or provider.default_base_url):
+        found.append(("base_url", f"{provider.label} needs a base URL"))
+    if answers.base_url and not answers.base_url.startswith(("http://", "https://")):
+        found.append(("base_url", "the base URL must start with http:// or https://"))
+    if answers.channel and not answers.channel_token:
+        found.append(("token", f"the {answers.channel} channel needs its token"))
+    return found
+
+
 def ask(
     namespace: str, say: Callable[[str], None], *, default_instance: str = "my-agent"
 ) -> Answers:

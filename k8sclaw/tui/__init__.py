@@ -15,17 +15,28 @@ from k8sclaw.tui._store import Pod, Store
 EXIT_NO_CLUSTER = 3
 
 
-def run_tui() -> int:
-    """Connect as kubectl would and open the UI; exit 3 with the fix when no kubeconfig."""
-    from k8sclaw.kube import Kube, KubeError
+def run_tui(
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    namespace: str | None = None,
+    *,
+    readonly: bool = False,
+) -> int:
+    """Connect as kubectl would (k9s's --kubeconfig/--context/-n) and open the UI; exit 3
+    with the fix when there is no kubeconfig or context."""
+    from k8sclaw.kube import ClusterTarget, Kube, KubeError
 
     try:
-        kube = Kube.connect()
+        kube = Kube.connect(ClusterTarget(kubeconfig, context))
     except KubeError as exc:
         print(f"k8sclaw: {exc}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
         return EXIT_NO_CLUSTER
-    result = K8sClawApp(kube, namespace=kube.namespace).run()
-    return result or 0
+    app = K8sClawApp(
+        kube, namespace=namespace or kube.namespace, readonly=readonly, kubeconfig=kubeconfig
+    )
+    return app.run() or 0
 
 
 __all__ = [

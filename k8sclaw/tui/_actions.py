@@ -16,6 +16,12 @@ class Action:
     description: str
     footer: bool = True
     destructive: bool = False
+    writes: bool = False  # changes the cluster: hidden and refused with --readonly
+
+    @property
+    def read_only_refused(self) -> bool:
+        """Whether --readonly hides and refuses this action."""
+        return self.writes or self.destructive
 
 
 ACTIONS: tuple[Action, ...] = (
@@ -26,8 +32,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("d", "describe", "Describe"),
     Action("y", "yaml", "YAML"),
     Action("x", "delete", "Delete", destructive=True),
-    Action("R", "run_prompt", "Run"),
-    Action("O", "onboard", "Onboard"),
+    Action("R", "run_prompt", "Run", writes=True),
+    Action("O", "onboard", "Onboard", writes=True),
     Action("f", "filter", "Filter", footer=False),
     Action("s", "sort", "Sort by next column", footer=False),
     Action("tab", "next_view", "Next view", footer=False),
@@ -41,27 +47,49 @@ ACTIONS: tuple[Action, ...] = (
 )
 
 
+WRITE_ACTIONS = frozenset(a.action for a in ACTIONS if a.read_only_refused)
+# Slash commands that change the cluster: refused with --readonly.
+WRITE_COMMANDS = frozenset(
+    {"run", "channel", "rmchannel", "provider", "baseurl", "abort", "delete", "onboard"}
+)
+
+
 def bindings() -> list[Binding]:
-    """Key bindings for the app, built from `ACTIONS`."""
-    return [
+    """Key bindings for the app, built from `ACTIONS`.
+
+    A write action's key has a second, hidden binding to `refuse_readonly`: with --readonly
+    the app's `check_action` turns the first off (hidden from the footer) and the second on,
+    so the key says why it does nothing instead of doing nothing.
+    """
+    keys = [
         Binding(
             a.key, a.action, a.description, show=a.footer, priority=a.key in ("tab", "shift+tab")
         )
         for a in ACTIONS
     ]
+    refusals = [
+        Binding(a.key, f"refuse_readonly('{a.description.lower()}')", show=False)
+        for a in ACTIONS
+        if a.read_only_refused
+    ]
+    return keys + refusals
 
 
-def help_text() -> str:
-    """The `?` screen: every key and slash command; destructive ones flagged."""
+def help_text(*, readonly: bool = False) -> str:
+    """The `?` screen: every key and slash command; destructive ones flagged, and with
+    --readonly the ones it hides."""
+    hidden = "  (hidden: --readonly)"
     lines = ["Keys", ""]
     for a in ACTIONS:
         flag = "  (asks first)" if a.destructive else ""
+        flag = hidden if readonly and a.read_only_refused else flag
         lines.append(f"  {_key_label(a.key):<10} {a.description}{flag}")
     lines += ["", "Slash commands (/ then Tab completes)", ""]
     from k8sclaw.tui._commands import COMMANDS
 
     for cmd in COMMANDS:
-        lines.append(f"  /{cmd.usage:<28} {cmd.help}")
+        flag = hidden if readonly and cmd.name in WRITE_COMMANDS else ""
+        lines.append(f"  /{cmd.usage:<28} {cmd.help}{flag}")
     return "\n".join(lines)
 
 

@@ -11,10 +11,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from rich.text import Text
 from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
 from k8sclaw.kube import Kube
@@ -35,10 +37,11 @@ NARROW = 110  # columns: narrower terminals stack the feed under the table
 class OpFinished(Message):
     """A cluster operation run in a worker finished; `text` says how."""
 
-    def __init__(self, text: str, *, error: bool = False) -> None:
+    def __init__(self, text: str, *, error: bool = False, hint: str = "") -> None:
         super().__init__()
         self.text = text
         self.error = error
+        self.hint = hint
 
 
 class AppCore(App[int]):
@@ -46,6 +49,11 @@ class AppCore(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "K8sClaw"
+    # How long a status line stays: long enough to read, short enough that an old error
+    # is not mistaken for the state of what is on screen now.
+    AGE_SECONDS = 1.0  # AGE/DURATION cells of the rows on screen are recomputed this often
+    MESSAGE_SECONDS = 8.0
+    ERROR_SECONDS = 20.0
     BINDINGS = _actions.bindings()  # type: ignore[assignment]
 
     def __init__(
@@ -56,9 +64,13 @@ class AppCore(App[int]):
         context: str = "",
         clock: Clock | None = None,
         backoff: Callable[[], Backoff] = Backoff,
+        readonly: bool = False,
+        kubeconfig: str | None = None,
     ) -> None:
         super().__init__()
         self.kube = kube
+        self.kubeconfig = kubeconfig  # as given (--kubeconfig), for :ctx
+        self.readonly = readonly  # --readonly: every write action hidden and refused
         self.namespace = namespace
         self.context = context or (kube.connection.context if kube else "offline")
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
@@ -71,6 +83,17 @@ class AppCore(App[int]):
         self.namespace_phases: dict[str, str] = {}
         self.input_mode = ""
         self.live = LiveFeed(self.post_message)
+        self._message_timer: Timer | None = None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """With --readonly, write actions are off (and hidden); their refusals on."""
+        if action == "refuse_readonly":
+            return self.readonly
+        return not (self.readonly and action in _actions.WRITE_ACTIONS)
+
+    def action_refuse_readonly(self, what: str) -> None:
+        """A write key pressed in --readonly mode: say so."""
+        self.say(f"{what} is disabled: k8sclaw was started with --readonly", error=True)
 
     @property
     def view(self) -> ViewSpec:
@@ -90,7 +113,7 @@ class AppCore(App[int]):
             with Vertical(id="left"):
                 yield ResourceTable(id="table")
                 yield Static(id="empty")
-            yield Feed(id="feed")
+            yield Feed(id="feed-pane")
         yield Static(id="message")
         yield Input(
             id="command",
@@ -105,6 +128,7 @@ class AppCore(App[int]):
         self.query_one("#command").display = False
         self.show_view(0)
         self.start_watches()
+        self.set_interval(self.AGE_SECONDS, self.tick_ages)
 
     def on_resize(self, event: events.Resize) -> None:
         self._set_layout(event.size.width)
@@ -179,7 +203,7 @@ class AppCore(App[int]):
         table.set_columns(self.view.headers)
         self.refresh_rows(None, set(), full=True)
         self.query_one("#tabs", Static).update(self._tabs())
-        self.query_one("#feed").display = self.view.kind in (INSTANCES, RUNS)
+        self.query_one(Feed).display = self.view.kind in (INSTANCES, RUNS)
         self.refresh_feed()
         self.refresh_header()
         table.focus()
@@ -194,6 +218,16 @@ class AppCore(App[int]):
         empty = self.query_one("#empty", Static)
         empty.update(view.empty if not self.table.rows_all else "")
         empty.display = not self.table.rows_all
+
+    def tick_ages(self) -> None:
+        """Ages move on without an event: recompute the visible rows (only those; with
+        10,000 runs a full rebuild every second would cost more than the watch itself)."""
+        if not self.is_running or not self.query(ResourceTable):  # closing down
+            return
+        if self.view.derived:
+            self.refresh_rows(None, set(), full=True)
+        else:
+            self.refresh_rows(self.table.visible_keys(), set(), full=False)
 
     def refresh_header(self) -> None:
         """Context, namespace, connection state and counts."""
@@ -245,12 +279,25 @@ class AppCore(App[int]):
         names = self.store.names(INSTANCES)
         return names[0] if names else None
 
-    def say(self, text: str, *, error: bool = False) -> None:
-        """One line of feedback under the table."""
-        self.query_one("#message", Static).update(f"[red]✗ {text}[/]" if error else text)
+    def say(self, text: str, *, error: bool = False, hint: str = "") -> None:
+        """Feedback under the table (wrapping onto a second line rather than losing the hint),
+        cleared after MESSAGE_SECONDS (ERROR_SECONDS for errors). Plain text, never markup:
+        error messages quote server and agent text."""
+        line = Text(f"✗ {text}", style="red") if error else Text(text)
+        if hint:
+            line.append(f"  hint: {hint}")
+        self.query_one("#message", Static).update(line)
+        if self._message_timer is not None:
+            self._message_timer.stop()
+        ttl = self.ERROR_SECONDS if error else self.MESSAGE_SECONDS
+        self._message_timer = self.set_timer(ttl, self._clear_message) if text else None
+
+    def _clear_message(self) -> None:
+        self._message_timer = None
+        self.query_one("#message", Static).update("")
 
     def on_op_finished(self, msg: OpFinished) -> None:
-        self.say(msg.text, error=msg.error)
+        self.say(msg.text, error=msg.error, hint=msg.hint)
 
     @on(ResourceTable.Highlighted)
     def _highlighted(self) -> None:
@@ -264,4 +311,5 @@ class AppCore(App[int]):
         try:
             self.post_message(OpFinished(fn()))
         except Exception as exc:
-            self.post_message(OpFinished(" ".join(str(exc).split()), error=True))
+            hint = str(getattr(exc, "hint", "") or "")  # KubeError says how to fix it
+            self.post_message(OpFinished(" ".join(str(exc).split()), error=True, hint=hint))

@@ -5,8 +5,10 @@ Dispatch lives in the app (it owns the state); this module is pure so it is test
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from textual.suggester import Suggester
 
@@ -82,6 +84,7 @@ COMMANDS: tuple[Command, ...] = (
         "types",
     ),
     Command("ns", "ns [name]", "show or switch namespace", ("namespace",), "namespaces"),
+    Command("ctx", "ctx [name]", "list or switch kubeconfig context", ("context",)),
     Command("onboard", "onboard", "the onboard wizard"),
     Command("help", "help", "keys and commands", ("h", "?")),
     Command("quit", "quit", "leave", ("q", "exit")),
@@ -93,6 +96,18 @@ DELETE_TYPES = {
     "policy": POLICIES,
     "pol": POLICIES,
 }
+
+
+# A Kubernetes object name (DNS-1123 label): a word that could name an instance.
+NAME_PATTERN: Final = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+def closest_name(word: str, names: list[str]) -> str | None:
+    """The existing name `word` most likely meant (a typo), or None."""
+    import difflib
+
+    found = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
+    return found[0] if found else None
 
 
 def find(word: str) -> Command | None:

@@ -9,6 +9,8 @@ out), until its status carries the result, which then replaces the streamed text
 from __future__ import annotations
 
 from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from k8sclaw.render import terminal_safe
@@ -68,13 +70,23 @@ def feed_text(store: Store, instance: str | None, live: LiveAnswer | None = None
     return out
 
 
-class Feed(Static):
-    """The feed pane; `show(store, instance)` re-renders it."""
+class Feed(VerticalScroll, can_focus=False):
+    """The feed pane; `show(store, instance)` re-renders its text (the `#feed` Static).
+
+    Like `tail -f` it keeps the newest entry in view, unless the user scrolled away from
+    the end (then it stays where they are until they scroll back down).
+    """
 
     instance: str | None = None
     """The instance shown (None before the first `show` or with no instance)."""
 
+    def compose(self) -> ComposeResult:
+        yield Static(id="feed")
+
     def show(self, store: Store, instance: str | None, live: LiveAnswer | None = None) -> None:
         """Render the feed of `instance` from the store (and the live answer, if any)."""
+        follow = instance != self.instance or self.scroll_y >= self.max_scroll_y
         self.instance = instance
-        self.update(feed_text(store, instance, live))
+        self.query_one("#feed", Static).update(feed_text(store, instance, live))
+        if follow:
+            self.call_after_refresh(self.scroll_end, animate=False, immediate=True)

@@ -8,7 +8,7 @@ from textual import on
 from textual.widgets import Input
 
 from k8sclaw.tui import _commands, _describe, _edit, _ops
-from k8sclaw.tui._actions import help_text
+from k8sclaw.tui._actions import WRITE_COMMANDS, help_text
 from k8sclaw.tui._app import AppCore
 from k8sclaw.tui._screens import ConfirmScreen, OnboardScreen, TextScreen
 from k8sclaw.tui._store import INSTANCES, PODS, POLICIES, RUNS, name_of
@@ -20,6 +20,8 @@ _EVENT_KINDS = {
     POLICIES: "ClawPolicy",
     "skills": "SkillPack",
     "schedules": "ClawSchedule",
+    RUNS: "AgentRun",
+    PODS: "Pod",
 }
 
 
@@ -127,6 +129,10 @@ class K8sClawApp(AppCore):
         command.display = False
         self.table.focus()
         if self.input_mode == ":":
+            word, _, arg = event.value.strip().partition(" ")
+            if word in ("ns", "namespace", "ctx", "context"):  # k9s's :ns and :ctx
+                self.execute(f"/{word[:3] if word != 'namespace' else 'ns'} {arg}".rstrip())
+                return
             view = view_named(event.value)
             if view is None:
                 self.say(f"no view {event.value!r}: try ci, ar, ch, cp, sp, pods", error=True)
@@ -158,8 +164,15 @@ class K8sClawApp(AppCore):
     def action_describe(self) -> None:
         """d: kubectl-describe-like text, secrets masked."""
         obj = self._need_selection()
-        if obj is not None:
-            self.push_screen(TextScreen(f"Describe {name_of(obj)}", _describe.describe(obj)))
+        if obj is None:
+            return
+        text, kube, kind = _describe.describe(obj), self.kube, _EVENT_KINDS.get(self.view.kind)
+        if kube is None or kind is None:
+            self.push_screen(TextScreen(f"Describe {name_of(obj)}", text))
+            return
+        name, ns = name_of(obj), self.namespace
+        events = lambda: _ops.describe_events(kube, kind, name, ns)  # noqa: E731
+        self.push_screen(TextScreen(f"Describe {name}", text, stream=events))
 
     def action_yaml(self) -> None:
         """y: the object as YAML."""
@@ -179,13 +192,17 @@ class K8sClawApp(AppCore):
                 self.say(f"run {obj.name} has no pod yet; try again when it is Running")
                 return
             title = f"Logs {pod} (following, Esc back)"
-            self.push_screen(TextScreen(title, stream=lambda: _ops.pod_log(kube, pod, ns)))
+            self.push_screen(
+                TextScreen(title, stream=lambda: _ops.pod_log(kube, pod, ns), follow=True)
+            )
             return
         kind = _EVENT_KINDS.get(self.view.kind, "ClawInstance")
         name = name_of(obj)
         feed = _ops.EventFeed(kube, kind, name, ns)
         title = f"Events {kind} {name} (live, Esc back)"
-        self.push_screen(TextScreen(title, stream=lambda: iter(feed), on_close=feed.stop))
+        self.push_screen(
+            TextScreen(title, stream=lambda: iter(feed), on_close=feed.stop, follow=True)
+        )
 
     def action_delete(self) -> None:
         """x: delete the selected object after confirmation (Esc cancels)."""
@@ -226,7 +243,7 @@ class K8sClawApp(AppCore):
 
     def action_help(self) -> None:
         """?: every key and command."""
-        self.push_screen(TextScreen("Help", help_text()))
+        self.push_screen(TextScreen("Help", help_text(readonly=self.readonly)))
 
     # -- slash commands -----------------------------------------------------------------
 
@@ -237,6 +254,11 @@ class K8sClawApp(AppCore):
             self.say(
                 f"unknown command {line.strip()!r}: /help lists them",
                 error=True,
+            )
+            return
+        if self.readonly and command.name in WRITE_COMMANDS:
+            self.say(
+                f"/{command.name} is disabled: k8sclaw was started with --readonly", error=True
             )
             return
         if command.name in _edit.EDITS:
@@ -277,13 +299,11 @@ class K8sClawApp(AppCore):
         self.action_onboard()
 
     def cmd_run(self, args: list[str], rest: str) -> None:
-        """/run [instance] <task>."""
-        instance: ClawInstance | None = None
-        if len(args) > 1 and self.store.by_name(INSTANCES, args[0]) is not None:
-            instance, task = self.store.by_name(INSTANCES, args[0]), rest.split(None, 1)[1]
-        else:
-            name, task = self.selected_instance(), rest
-            instance = self.store.by_name(INSTANCES, name) if name else None
+        """/run [instance] <task>; /run -- <task> sends everything after -- as the task."""
+        picked = self._run_target(args, rest)
+        if picked is None:
+            return
+        instance, task = picked
         if instance is None or self.kube is None or not task.strip():
             self.say(
                 "usage: /run [instance] <task> (needs an instance: press O to create one)",
@@ -294,6 +314,25 @@ class K8sClawApp(AppCore):
         self.run_op(
             lambda: f"created run {_ops.create_run(kube, chosen, task).name} of {chosen.name}"
         )
+
+    def _run_target(self, args: list[str], rest: str) -> tuple[ClawInstance | None, str] | None:
+        """The instance and task of /run, or None (after saying why) when the first word looks
+        like an instance name that does not exist: asking beats running a guessed task."""
+        selected = self.selected_instance()
+        default = self.store.by_name(INSTANCES, selected) if selected else None
+        if args and args[0] == "--":
+            return default, rest.split("--", 1)[1].strip()
+        if len(args) > 1 and self.store.by_name(INSTANCES, args[0]) is not None:
+            return self.store.by_name(INSTANCES, args[0]), rest.split(None, 1)[1]
+        if len(args) > 1 and _commands.NAME_PATTERN.fullmatch(args[0]):
+            guess = _commands.closest_name(args[0], self.store.names(INSTANCES))
+            meant = f"did you mean {guess!r}? " if guess else ""
+            self.say(
+                f"no instance {args[0]!r} — {meant}(use /run -- <task> to send it as the task)",
+                error=True,
+            )
+            return None
+        return default, rest
 
     def _run_named(self, args: list[str]) -> Any | None:
         run = self.store.by_name(RUNS, args[0]) if args else None
@@ -380,6 +419,30 @@ class K8sClawApp(AppCore):
                 self.say("delete cancelled")
 
         self.push_screen(ConfirmScreen(f"Delete {args[1].lower()} channel of {args[0]}?"), answered)
+
+    def cmd_ctx(self, args: list[str], rest: str) -> None:
+        """/ctx [name]: list the kubeconfig's contexts, or reconnect through another one."""
+        if self.kube is None:
+            self.say("contexts need a cluster connection", error=True)
+            return
+        from k8sclaw.kube import ClusterTarget, Kube, KubeError, context_names
+
+        if not args:
+            known = context_names(ClusterTarget(self.kubeconfig))
+            listed = ", ".join(f"*{c}" if c == self.context else c for c in known)
+            self.say(f"contexts: {listed or 'none'}  (:ctx <name> switches)")
+            return
+        try:
+            kube = Kube.connect(ClusterTarget(self.kubeconfig, args[0]))
+        except KubeError as exc:
+            self.say(str(exc), error=True, hint=exc.hint)
+            return
+        self.stop_watches()
+        self.kube, self.context, self.namespace = kube, args[0], kube.namespace
+        self.store.clear()
+        self.show_view(self.view_index)
+        self.start_watches()
+        self.say(f"switched to context {self.context} (namespace {self.namespace})")
 
     def cmd_ns(self, args: list[str], rest: str) -> None:
         """/ns [name]: show or switch the namespace (restarts the watches)."""

@@ -87,6 +87,19 @@ class EventFeed(StreamReader):
                 self._resp = None
 
 
+def describe_events(kube: Kube, kind: str, name: str, namespace: str) -> Iterator[str]:
+    """The `Events:` section `kubectl describe` ends with (listed once, oldest first)."""
+    query = [("fieldSelector", f"involvedObject.name={name},involvedObject.kind={kind}")]
+    path = f"/api/v1/namespaces/{namespace}/events"
+    body = kube.request("GET", path, what="events", query=query)
+    items = sorted(body.get("items") or [], key=_event_time)
+    yield ""
+    yield "Events:" if items else "Events:      <none>"
+    if items:
+        yield f"  {'TIME':<22} {'TYPE':<8} {'REASON':<18} MESSAGE"
+        yield from (f"  {_event_line(ev)}" for ev in items)
+
+
 def _event_line(ev: dict[str, Any]) -> str:
     return (
         f"{_event_time(ev):<22} {ev.get('type', ''):<8} {ev.get('reason', ''):<18} "
@@ -114,6 +127,21 @@ class Onboarding:
     channel: str = ""
     channel_token: str = ""
     policy: bool = True
+    base_url: str = ""
+
+    def to_answers(self, namespace: str) -> onboard.Answers:
+        """The same answers `k8sclaw onboard` collects (plan and checks are shared)."""
+        return onboard.Answers(
+            namespace=namespace,
+            instance=self.instance,
+            provider=self.provider,
+            model=self.model,
+            api_key=self.api_key or None,
+            channel=self.channel or None,
+            channel_token=self.channel_token or None,
+            policy=self.policy,
+            base_url=self.base_url or None,
+        )
 
 
 def apply_onboarding(kube: Kube, namespace: str, answers: Onboarding) -> list[str]:
@@ -122,18 +150,7 @@ def apply_onboarding(kube: Kube, namespace: str, answers: Onboarding) -> list[st
     Goes through `k8sclaw.onboard` (the same plan and server-side apply as
     `k8sclaw onboard`), so both wizards write exactly the same objects.
     """
-    plan = onboard.plan(
-        onboard.Answers(
-            namespace=namespace,
-            instance=answers.instance,
-            provider=answers.provider,
-            model=answers.model,
-            api_key=answers.api_key or None,
-            channel=answers.channel or None,
-            channel_token=answers.channel_token or None,
-            policy=answers.policy,
-        )
-    )
+    plan = onboard.plan(answers.to_answers(namespace))
     done: list[str] = []
     onboard.apply(kube, plan, lambda line: done.append(f"✓ {line.strip()}"))
     return [*done, "Onboarding complete: press R to run a task."]

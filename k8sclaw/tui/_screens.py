@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -15,7 +16,7 @@ from textual.widgets import Input, Label, RichLog, Select, Static
 from k8sclaw import onboard
 from k8sclaw.render import terminal_safe
 from k8sclaw.tui._ops import Onboarding
-from k8sclaw_protocol import CHANNEL_TYPES, PROVIDERS
+from k8sclaw_protocol import CHANNEL_TYPES, PROVIDERS, ipc, names
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -48,6 +49,16 @@ class LogLine(Message):
         self.line = line
 
 
+def _readable(line: str) -> str:
+    """The result marker line as one sentence (its JSON is for machines); others as they are."""
+    if not line.startswith(names.RESULT_MARKER_START):
+        return line
+    result = ipc.parse_result_line(line)
+    if result is None:
+        return "── result line (unreadable)"
+    return f"── run ended: {result.status} (Enter on the run shows its result)"
+
+
 class TextScreen(Screen[None]):
     """Full-screen text: describe, YAML, help, events; with `stream`, live-follows logs."""
 
@@ -59,8 +70,11 @@ class TextScreen(Screen[None]):
         text: str = "",
         stream: Callable[[], Iterator[str]] | None = None,
         on_close: Callable[[], None] | None = None,
+        *,
+        follow: bool = False,
     ) -> None:
         super().__init__()
+        self.follow = follow  # logs keep the newest line in view; documents open at the top
         self.title_text = title
         self.text = text
         self.stream = stream
@@ -69,7 +83,10 @@ class TextScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(self.title_text, id="text-title")
-        yield RichLog(id="text-body", wrap=False, highlight=False, markup=False)
+        # wrap: a long log line (a tool's JSON, a stack trace) is read, not cut at the edge.
+        yield RichLog(
+            id="text-body", wrap=True, highlight=False, markup=False, auto_scroll=self.follow
+        )
         yield Static("Esc back", id="text-keys")
 
     def on_mount(self) -> None:
@@ -90,7 +107,7 @@ class TextScreen(Screen[None]):
             self.post_message(LogLine(f"✗ log stream ended: {' '.join(str(exc).split())}"))
 
     def on_log_line(self, message: LogLine) -> None:
-        line = terminal_safe(message.line)  # the agent's log, or an error quoting it
+        line = terminal_safe(_readable(message.line))  # the agent's log, or an error quoting it
         self.lines.append(line)
         self.query_one(RichLog).write(line)
 
@@ -118,7 +135,8 @@ class OnboardScreen(Screen[Onboarding | None]):
                 [(p, p) for p in PROVIDERS], value="openai", id="w-provider", allow_blank=False
             )
             yield Input(placeholder="model (gpt-4o)", id="w-model")
-            yield Input(placeholder="API key (optional)", password=True, id="w-key")
+            yield Input(placeholder="API key (not needed for ollama)", password=True, id="w-key")
+            yield Input(placeholder="base URL (azure, ollama, openai-compatible)", id="w-base_url")
             yield Select(
                 [(c, c) for c in CHANNEL_TYPES], prompt="channel (optional)", id="w-channel"
             )
@@ -129,12 +147,22 @@ class OnboardScreen(Screen[Onboarding | None]):
                 id="w-policy",
                 allow_blank=False,
             )
+            yield Static("", id="w-error")
 
     def on_mount(self) -> None:
         self.query_one("#w-instance", Input).focus()
 
-    def on_input_submitted(self) -> None:
-        self.dismiss(self.answers())
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter: apply when the form is complete, else say what is missing and go there
+        (one Enter in the first field must not create a keyless, URL-less instance)."""
+        answers = self.answers()
+        found = onboard.problems(answers.to_answers(""))
+        if not found:
+            self.dismiss(answers)
+            return
+        field, why = found[0]
+        self.query_one("#w-error", Static).update(Text(f"✗ {why}", style="red"))
+        self.query_one(f"#w-{field}", Input).focus()
 
     def answers(self) -> Onboarding:
         """What the form says, with the wizard's defaults filled in."""
@@ -149,6 +177,7 @@ class OnboardScreen(Screen[Onboarding | None]):
             channel="" if channel_select.is_blank() else str(channel_select.value),
             channel_token=self.query_one("#w-token", Input).value,
             policy=bool(self.query_one("#w-policy", Select).value),
+            base_url=self.query_one("#w-base_url", Input).value.strip(),
         )
 
     def action_cancel(self) -> None:

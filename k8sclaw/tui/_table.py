@@ -188,6 +188,11 @@ class ResourceTable(ScrollView, can_focus=True):
             return
         self._move(index)
 
+    def visible_keys(self) -> set[str]:
+        """Keys of the rows on screen now (what a periodic refresh needs to recompute)."""
+        top = round(self.scroll_offset.y)
+        return set(self.model.order[top : top + max(0, self.size.height - 1)])
+
     def _repaint_key(self, key: str) -> None:
         index = self.model.position(key)
         top = round(self.scroll_offset.y)

@@ -28,7 +28,14 @@ from k8sclaw_protocol._agentrun import (
     TokenUsage,
     ToolPolicy,
 )
-from k8sclaw_protocol._base import Condition, KindInfo, ObjectMeta, OwnerReference, Resource
+from k8sclaw_protocol._base import (
+    DURATION_PATTERN,
+    Condition,
+    KindInfo,
+    ObjectMeta,
+    OwnerReference,
+    Resource,
+)
 from k8sclaw_protocol._common import ResourceRequirements, SandboxSpec, SecretKeyRef, SkillRef
 from k8sclaw_protocol._cron import CronError, Timetable, run_name, schedule_label, timetable
 from k8sclaw_protocol._events import Event
@@ -128,6 +135,7 @@ __all__ = [
     "ClawScheduleStatus",
     "Condition",
     "CronError",
+    "DURATION_PATTERN",
     "Event",
     "EventBus",
     "ExecRequest",

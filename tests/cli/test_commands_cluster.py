@@ -122,12 +122,13 @@ def test_features_enable_disable_list(alice: KubeEnv) -> None:
     )
     off = k8sclaw(alice, "features", "disable", "code-execution", "--policy", "default-policy")
     assert off.exit_code == 0
-    rows = {
-        r.split()[0]: r.split()[1]
-        for r in k8sclaw(
-            alice, "features", "list", "--policy", "default-policy"
-        ).stdout.splitlines()[1:]
-    }
+    listed = k8sclaw(alice, "features", "list", "--policy", "default-policy").stdout
+    rows = {r.split()[0]: r.split()[1] for r in listed.splitlines()[1:]}
+    lines = {r.split()[0]: r for r in listed.splitlines()[1:]}
+    assert listed.splitlines()[0].split() == ["FEATURE", "ENABLED", "SOURCE", "ENABLES", "TOOLS"]
+    assert "run commands in the sandbox" in lines["code-execution"]
+    assert "execute_command (needs approval)" in lines["code-execution"]  # the sample's `ask`
+    assert lines["file-access"].endswith("read_file, write_file, list_directory")
     assert rows["browser-automation"] == "true" and rows["code-execution"] == "false"
     assert rows["sub-agents"] == "true"
     api = kubernetes.client.CustomObjectsApi(alice.api_client)
@@ -135,6 +136,10 @@ def test_features_enable_disable_list(alice: KubeEnv) -> None:
         names.GROUP, names.API_VERSION, alice.namespace, "clawpolicies", "default-policy"
     )
     assert policy["spec"]["toolGating"]["rules"]  # the rest of the spec untouched
+    again = k8sclaw(alice, "features", "enable", "browser-automation", "--policy", "default-policy")
+    assert again.stdout == 'Feature "browser-automation" already enabled on policy default-policy\n'
+    unset = k8sclaw(alice, "features", "disable", "network-access", "--policy", "default-policy")
+    assert unset.stdout == 'Feature "network-access" already disabled on policy default-policy\n'
     missing = k8sclaw(alice, "features", "list", "--policy", "nope")
     assert missing.exit_code == 7 and missing.stderr.startswith(
         'error: clawpolicy "nope" not found'
@@ -144,4 +149,54 @@ def test_features_enable_disable_list(alice: KubeEnv) -> None:
 def test_delete_instance(alice: KubeEnv, tmp_path: Path) -> None:
     result = k8sclaw(alice, "instances", "delete", "alice")
     assert result.exit_code == 0 and result.stdout == "clawinstance/alice deleted\n"
-    assert k8sclaw(alice, "instances", "delete", "alice").exit_code == 7
+    again = k8sclaw(alice, "instances", "delete", "alice")
+    assert again.exit_code == 7
+    assert again.stderr.splitlines() == [
+        f'error: clawinstance "alice" not found in namespace {alice.namespace}',
+        f"hint: list them with `k8sclaw instances list -n {alice.namespace}`",
+    ]
+
+
+def test_runs_delete_of_a_missing_run_has_a_hint(kube: KubeEnv) -> None:
+    result = k8sclaw(kube, "runs", "delete", "does-not-exist")
+    assert result.exit_code == 7
+    assert result.stderr.splitlines()[1] == (
+        f"hint: list them with `k8sclaw runs list -n {kube.namespace}`"
+    )
+
+
+def test_root_namespace_flag_applies_to_the_command(alice: KubeEnv) -> None:
+    name = k8sclaw(alice, "runs", "create", "hi").stdout.strip().removeprefix("agentrun/")
+    here = k8sclaw(alice, "-n", alice.namespace, "runs", "list", "-o", "name")
+    assert here.stdout == f"agentrun/{name}\n"
+    elsewhere = k8sclaw(alice, "-n", f"{alice.namespace}-elsewhere", "runs", "list", "-o", "name")
+    assert elsewhere.exit_code == 0 and elsewhere.stdout == ""
+
+
+def test_kubectl_output_conventions(alice: KubeEnv) -> None:
+    first = k8sclaw(alice, "runs", "create", "b task").stdout.strip().removeprefix("agentrun/")
+    second = k8sclaw(alice, "runs", "create", "a task").stdout.strip().removeprefix("agentrun/")
+    names_ = k8sclaw(alice, "runs", "list", "-o", "jsonpath={.items[*].metadata.name}")
+    assert names_.exit_code == 0, names_.stderr
+    assert sorted(names_.stdout.split()) == sorted([first, second])
+    by_task = k8sclaw(
+        alice,
+        "runs",
+        "list",
+        "--sort-by",
+        ".spec.task",
+        "-o",
+        "custom-columns=N:.metadata.name,T:.spec.task,X:.nope",
+    )
+    assert by_task.stdout.splitlines() == [
+        f"{'N'.ljust(len(first))}   T        X",
+        f"{second}   a task   <none>",
+        f"{first}   b task   <none>",
+    ]
+    one = k8sclaw(alice, "runs", "get", first, "-o", 'jsonpath={.spec.task}{"\\n"}')
+    assert one.stdout == "b task\n"
+    selected = k8sclaw(alice, "runs", "list", "-l", "k8sclaw.io/instance=nobody", "-o", "name")
+    assert selected.exit_code == 0 and selected.stdout == ""
+    bad = k8sclaw(alice, "runs", "list", "-o", "jsonpath={range .items[*]}x{end}")
+    assert bad.exit_code != 0 and "not supported" in bad.stderr
+    assert k8sclaw(alice, "runs", "list", "-o", "xml").exit_code == 2

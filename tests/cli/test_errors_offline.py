@@ -96,3 +96,58 @@ def test_usage_errors_are_one_line(args: list[str], needle: str) -> None:
 def test_completion_scripts(shell: str) -> None:
     result = _invoke("completion", shell)
     assert result.exit_code == 0 and "_K8SCLAW_COMPLETE" in result.stdout
+
+
+def test_malformed_kubeconfig_names_the_file_and_line(tmp_path: Path) -> None:
+    config = _kubeconfig(tmp_path, "https://127.0.0.1:1")
+    config.write_text(config.read_text() + "  users: [{name: u\n")
+    lines = config.read_text().splitlines()
+    result = _invoke("runs", "list", "--kubeconfig", str(config))
+    _assert_one_line_error(result, 3, f"kubeconfig {config} is not valid YAML", "fix ")
+    assert f"line {len(lines)}," in result.stderr
+    assert "unexpected" not in result.stderr and "report it" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["runz", "list"], "No such command 'runz'. Did you mean 'run"),
+        (["runs", "lst"], "No such command 'lst'. Did you mean 'list'?"),
+        (["featurs"], "Did you mean 'features'?"),
+        (["features", "enabel"], "Did you mean 'enable'?"),
+    ],
+)
+def test_unknown_command_suggests_the_closest(args: list[str], needle: str) -> None:
+    _assert_one_line_error(_invoke(*args), 2, needle)
+
+
+def test_features_enable_names_the_argument_and_the_closest_gate() -> None:
+    result = _invoke("features", "enable", "code-exec", "--policy", "p")
+    _assert_one_line_error(result, 2, "'FEATURE'", "Did you mean 'code-execution'?")
+    assert "{" not in result.stderr  # not click's {a|b|c} metavar
+
+
+@pytest.mark.parametrize("command", [["run", "hi"], ["runs", "create", "hi"]])
+def test_a_bad_timeout_is_explained_in_words(command: list[str]) -> None:
+    result = _invoke(*command, "--timeout", "5x")
+    _assert_one_line_error(result, 2, "use a duration like 30s, 5m, 1h")
+    assert "^(" not in result.stderr  # no regular expression
+
+
+def test_help_spells_plurals() -> None:
+    text = _invoke("policies", "--help").stdout + _invoke("policies", "list", "--help").stdout
+    assert "ClawPolicies" in text and "Policys" not in text
+
+
+def test_root_takes_k9s_flags_for_the_tui(tmp_path: Path) -> None:
+    config = _kubeconfig(tmp_path, "https://127.0.0.1:1")
+    result = _invoke("-n", "team-b", "--readonly", "--kubeconfig", str(config), "--context", "no")
+    assert result.exit_code == 3, result.output
+    assert "context 'no' not found" in result.stderr and "hint: " in result.stderr
+    assert "No such option" not in result.stderr
+
+
+def test_root_flags_are_the_defaults_of_the_command(tmp_path: Path) -> None:
+    config = _kubeconfig(tmp_path, "https://127.0.0.1:1")
+    result = _invoke("--kubeconfig", str(config), "--context", "nope", "runs", "list")
+    _assert_one_line_error(result, 3, "context 'nope' not found")

@@ -50,3 +50,19 @@ def test_a_failed_run_prints_no_answer(capsys: pytest.CaptureFixture[str]) -> No
 def test_a_log_cut_mid_line_ends_with_a_newline(capsys: pytest.CaptureFixture[str]) -> None:
     _print("still typ", 4)
     assert capsys.readouterr().out == "still typ\n"
+
+
+@pytest.mark.parametrize("size", [1, 10_000])
+def test_info_chatter_such_as_httpx_requests_is_not_printed(
+    size: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    httpx = (
+        "2025-01-02 03:04:05,678 agent INFO httpx: HTTP Request: POST "
+        'http://model/v1/chat/completions "HTTP/1.1 200 OK"'
+    )
+    debug = "2025-01-02 03:04:05,679 agent DEBUG k8sclaw.agent: turn 1"
+    log = f"{httpx}\nThe answer\n{debug}\n{LOG_LINE}\n" + _marker("The answer")
+    assert _print(log, size).answered
+    out, err = capsys.readouterr()
+    assert out == "The answer\n"
+    assert err == LOG_LINE + "\n"  # the warning is kept

@@ -107,3 +107,14 @@ def test_instance_policy_and_skillpack_cells() -> None:
 def test_mask_never_leaks_length() -> None:
     assert mask("sk-123") == mask("a-much-longer-secret-value") == MASK
     assert mask("") == "-"
+
+
+def test_features_list_names_the_tools_the_controllers_gate() -> None:
+    from k8sclaw.cli._features import GATES
+    from k8sclaw_controllers.policy import GATE_TOOLS
+    from k8sclaw_protocol import FEATURE_GATES, names
+
+    assert set(GATES) == set(FEATURE_GATES) == set(GATE_TOOLS)
+    for gate, (_, tools) in GATES.items():
+        expected = GATE_TOOLS[gate] or (f"{names.TOOL_BROWSER_PREFIX}*",)
+        assert tools == expected, gate

@@ -83,6 +83,8 @@ def test_install_twice_second_changes_nothing(cluster: KubeEnv) -> None:
     first = k8sclaw(cluster, "install", "--no-wait", "--timeout", "30")
     assert first.exit_code == 0, first.stderr
     assert " created" in first.stderr
+    assert "until the webhook pod is Ready" in first.stderr
+    assert "`k8sclaw install --wait`" in first.stderr
     state = _installed(cluster)
     assert state["deployments"] == ["k8sclaw-apiserver", "k8sclaw-controller", "k8sclaw-webhook"]
     assert state["statefulsets"] == ["nats"]
@@ -108,6 +110,7 @@ def test_install_twice_second_changes_nothing(cluster: KubeEnv) -> None:
     refused = k8sclaw(cluster, "runs", "create", "hi", "--instance", "x")
     assert refused.exit_code != 0
     assert "k8sclaw-system get pods" in refused.stderr.splitlines()[-1]
+    assert "run `k8sclaw install --wait`" in refused.stderr.splitlines()[-1]
 
 
 def test_reinstall_keeps_the_ca_bundle_the_webhook_wrote(cluster: KubeEnv) -> None:

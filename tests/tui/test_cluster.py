@@ -63,7 +63,7 @@ async def test_watch_shows_objects_and_slash_run_creates_labelled_run(kube: Kube
     app = K8sClawApp(api, namespace=kube.namespace)
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: names_shown(app) == ["alpha"], "seeded instance")
-        await submit(pilot, "/run say hello")
+        await submit(pilot, "/run -- say hello")
         await until(pilot, lambda: bool(app.store.all("runs")), "the new run in the store")
         runs = await asyncio.to_thread(api.list, AgentRun, kube.namespace)
         assert len(runs) == 1 and runs[0].spec.task == "say hello"
@@ -248,3 +248,43 @@ async def test_events_view_is_live(kube: KubeEnv) -> None:
         await until(pilot, lambda: any("ChannelDown" in x for x in screen.lines), "new event")
         await pilot.press("escape")
         assert not isinstance(app.screen, TextScreen)
+        await pilot.press("d")  # describe ends with the Events section, as kubectl's does
+        described = app.screen
+        assert isinstance(described, TextScreen) and "Name:         alpha" in described.text
+        await until(pilot, lambda: "Events:" in described.lines, "the Events section")
+        assert any("Reconciled" in x and "instance ready" in x for x in described.lines)
+
+
+async def _colon(pilot: Pilot[int], line: str) -> None:
+    """`:` then `line` then Enter (k9s's command prompt)."""
+    await pilot.press("colon")
+    command = pilot.app.query_one("#command", Input)
+    command.value = line
+    await command.action_submit()
+    await pilot.pause()
+
+
+async def test_colon_ns_and_ctx_switch_namespace_and_context(kube: KubeEnv, tmp_path: Path) -> None:
+    config = yaml.safe_load(kube.kubeconfig.read_text())
+    current = next(c for c in config["contexts"] if c["name"] == config["current-context"])
+    other = {"name": "other", "context": {**current["context"], "namespace": kube.namespace}}
+    config["contexts"].append(other)
+    path = tmp_path / "config"
+    path.write_text(yaml.safe_dump(config))
+    api = connect(path)
+    seed_cluster(api, kube.namespace)
+    app = K8sClawApp(api, namespace="default", kubeconfig=str(path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        message = app.query_one("#message")
+        await _colon(pilot, "ctx")
+        assert f"contexts: *{current['name']}, other" in str(message.render()) or (
+            f"contexts: other, *{current['name']}" in str(message.render())
+        )
+        await _colon(pilot, "ctx nope")
+        assert "context 'nope' not found" in str(message.render())
+        await _colon(pilot, "ctx other")
+        await until(pilot, lambda: names_shown(app) == ["alpha"], "instance after :ctx")
+        assert app.context == "other" and app.namespace == kube.namespace
+        await _colon(pilot, "ns default")
+        await until(pilot, lambda: app.namespace == "default", ":ns switched")
+        assert "ns:default" in str(app.query_one("#header").render())

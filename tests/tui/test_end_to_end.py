@@ -70,7 +70,7 @@ async def test_slash_run_appears_runs_and_its_answer_reaches_the_feed(
     async with _harness.running(settings), app.run_test(size=(160, 48)) as pilot:
         await until(pilot, lambda: names_shown(app) == ["alpha"], "the instance")
         await pilot.press("2")
-        await submit(pilot, "/run say hello")
+        await submit(pilot, "/run -- say hello")
         await until(pilot, lambda: len(names_shown(app)) == 1, "the run in the Runs view")
         feed = app.query_one("#feed")
         answered = lambda: "hello from the agent" in str(feed.render())  # noqa: E731
@@ -106,7 +106,7 @@ async def test_the_feed_shows_the_answer_while_it_streams_then_the_result_once(
         shown = lambda: str(feed.render())  # noqa: E731
         try:
             await until(pilot, lambda: names_shown(app) == ["alpha"], "the instance")
-            await submit(pilot, "/run greet me")
+            await submit(pilot, "/run -- greet me")
             # The model is held after "hello ": this text can only come from the live log.
             await until(pilot, lambda: "hello ▍" in shown(), "the partial answer", tries=3000)
             text_now = shown()

@@ -201,3 +201,169 @@ async def test_x_on_a_channel_row_refuses_but_delete_instance_still_asks() -> No
         await submit(pilot, "/delete instance alpha")  # from the Channels view, too
         assert isinstance(app.screen, ConfirmScreen)
         assert app.screen.question == "Delete instance alpha?"
+
+
+async def test_status_line_errors_keep_their_hint_and_expire() -> None:
+    from k8sclaw.kube import KubeError
+
+    app = seeded_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        message = app.query_one("#message")
+
+        def fail() -> str:
+            raise KubeError(
+                "Internal error occurred: failed calling webhook " + "x" * 60,
+                hint="run `k8sclaw install --wait`",
+            )
+
+        app.run_op(fail)
+        await settle(app, lambda: "failed calling webhook" in str(message.render()))
+        await pilot.pause()
+        shown = str(message.render())
+        assert "[red]" not in shown and "hint: run `k8sclaw install --wait`" in shown
+        assert message.size.height >= 2  # wrapped, the hint not cut at the edge
+        app.ERROR_SECONDS = 0.2  # that it expires is under test, not when
+        app.say("an old error", error=True)
+        assert "an old error" in str(message.render())
+        await settle(app, lambda: str(message.render()).strip() == "")
+
+
+async def test_slash_run_with_an_unknown_instance_like_word_asks_instead_of_guessing() -> None:
+    app = seeded_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await seed(app)
+        message = app.query_one("#message")
+        await submit(pilot, "/run nope do something")
+        shown = str(message.render())
+        assert "no instance 'nope'" in shown and "/run -- <task>" in shown
+        await submit(pilot, "/run alpah do something")
+        assert "did you mean 'alpha'?" in str(message.render())
+        # No cluster here: a run that gets past the name check stops at "usage: ...".
+        await submit(pilot, "/run -- nope do something")
+        assert "usage: /run" in str(message.render())
+
+
+def _footer(app: K8sClawApp) -> list[str]:
+    shown = app.screen.active_bindings.values()
+    return [b.binding.description for b in shown if b.enabled and b.binding.show]
+
+
+async def test_readonly_hides_and_refuses_every_write() -> None:
+    app = K8sClawApp(namespace="default", context="test", clock=lambda: _seed.NOW, readonly=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await seed(app)
+        message = app.query_one("#message")
+        assert {"Delete", "Run", "Onboard"}.isdisjoint(_footer(app))
+        assert {"Logs", "Describe", "YAML"} <= set(_footer(app))
+        for key, what in (("x", "delete"), ("O", "onboard"), ("R", "run")):
+            await pilot.press(key)
+            assert not isinstance(app.screen, (ConfirmScreen, OnboardScreen))
+            assert f"{what} is disabled" in str(message.render()) and "--readonly" in str(
+                message.render()
+            )
+        assert app.view.name == "instances"  # R did not switch to the Runs view
+        for line in ("/delete instance alpha", "/run -- hi", "/abort alpha-run-1"):
+            await submit(pilot, line)
+            assert "is disabled" in str(message.render()), line
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, TextScreen)
+        hidden = [ln for ln in app.screen.text.splitlines() if "(hidden: --readonly)" in ln]
+        assert any("Delete" in ln for ln in hidden) and any("/delete" in ln for ln in hidden)
+
+
+async def test_without_readonly_the_write_keys_are_shown() -> None:
+    app = seeded_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await seed(app)
+        assert {"Delete", "Run", "Onboard"} <= set(_footer(app))
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+
+
+async def test_help_and_describe_open_at_the_top() -> None:
+    from textual.widgets import RichLog
+
+    app = seeded_app()
+    async with app.run_test(size=(80, 12)) as pilot:
+        await seed(app)
+        for key, first in (("question_mark", "Keys"), ("d", "Name:")):
+            await pilot.press(key)
+            body = app.screen.query_one(RichLog)
+            await settle(app, lambda b=body: b.max_scroll_y > 0)  # written and laid out
+            await pilot.pause()
+            assert body.max_scroll_y > 0  # longer than the screen: where it opens matters
+            assert body.scroll_y == 0, key
+            assert body.lines[0].text.startswith(first)
+            await pilot.press("escape")
+
+
+async def test_ages_tick_without_any_event() -> None:
+    from datetime import timedelta
+
+    now = [_seed.NOW]
+    app = K8sClawApp(namespace="default", context="test", clock=lambda: now[0])
+    app.AGE_SECONDS = 0.05  # that ages tick is under test, not how often
+    async with app.run_test(size=(80, 24)) as pilot:
+        await seed(app)
+        await pilot.press("2")
+        ages = lambda: {r[0]: r[-1] for r in cells(app)}  # noqa: E731
+        assert ages()["alpha-run-1"] == "5m"
+        now[0] = _seed.NOW + timedelta(hours=3)
+        await settle(app, lambda: ages()["alpha-run-1"] != "5m")
+        assert ages() == {"alpha-run-1": "3h", "alpha-run-2": "5h", "beta-run-1": "2d"}
+
+
+async def test_the_feed_follows_the_newest_run_unless_scrolled_away() -> None:
+    from k8sclaw.tui._feed import Feed
+
+    app = seeded_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await seed(app)
+        alpha = app.store.by_name("instances", "alpha")
+        many = [
+            _seed.run(alpha, f"alpha-run-{i:02}", f"task {i}", phase="Succeeded", age_s=900 - i)
+            for i in range(10, 22)
+        ]
+        app.post_message(RowsChanged("runs", many, [], reset=False))
+        feed = app.query_one(Feed)
+        text = lambda: str(app.query_one("#feed").render())  # noqa: E731
+        await settle(app, lambda: "task 21" in text())
+        await pilot.pause()
+        assert feed.max_scroll_y > 0 and feed.scroll_y == feed.max_scroll_y  # newest in view
+        feed.scroll_home(animate=False, immediate=True)
+        await pilot.pause()
+        newer = _seed.run(alpha, "alpha-run-99", "task 99", phase="Running", age_s=1)
+        app.post_message(RowsChanged("runs", [newer], [], reset=False))
+        await settle(app, lambda: "task 99" in text())
+        await pilot.pause()
+        assert feed.scroll_y == 0  # the user scrolled up: left there
+        feed.scroll_end(animate=False, immediate=True)
+        await pilot.pause()
+        last = _seed.run(alpha, "alpha-run-zz", "task zz", phase="Running", age_s=0)
+        app.post_message(RowsChanged("runs", [last], [], reset=False))
+        await settle(app, lambda: "task zz" in text())
+        await pilot.pause()
+        assert feed.scroll_y == feed.max_scroll_y  # back at the end: following again
+
+
+async def test_onboard_form_validates_before_it_applies() -> None:
+    app = seeded_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = OnboardScreen()
+        await app.push_screen(screen)
+        await pilot.pause()
+        await pilot.press("enter")  # one Enter in the first field: nothing is applied
+        assert app.screen is screen
+        assert "OpenAI needs an API key" in str(screen.query_one("#w-error").render())
+        assert screen.focused is not None and screen.focused.id == "w-key"
+        screen.query_one("#w-key", Input).value = "sk-x"
+        screen.query_one("#w-provider", Select).value = "openai-compatible"
+        await pilot.press("enter")
+        assert app.screen is screen and screen.focused is not None
+        assert screen.focused.id == "w-base_url"
+        screen.query_one("#w-base_url", Input).value = "ftp://x"
+        await pilot.press("enter")
+        assert "must start with http" in str(screen.query_one("#w-error").render())
+        screen.query_one("#w-base_url", Input).value = "https://llm.example/v1"
+        await pilot.press("enter")
+        assert app.screen is not screen  # applied (offline: says it needs a cluster)

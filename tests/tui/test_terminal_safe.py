@@ -71,3 +71,27 @@ async def test_the_log_view_strips_every_streamed_line_and_the_initial_text() ->
         shown = [strip.text for strip in screen.query_one(RichLog).lines]
     assert screen.lines == ["line one", "line two"]
     assert [line.rstrip() for line in shown] == ["header", "line one", "line two"]
+
+
+async def test_the_log_view_hides_the_result_marker_and_wraps_long_lines() -> None:
+    from k8sclaw_protocol import AgentResult, ipc
+
+    long_line = "x" * 150 + "END"
+
+    def log() -> Iterator[str]:
+        yield long_line
+        yield ipc.result_line(AgentResult(status="success", response="42"))
+
+    screen = TextScreen("Logs", stream=log)
+    app = _Host(screen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(200):
+            if len(screen.lines) == 2:
+                break
+            await asyncio.sleep(0.05)
+        await pilot.pause()
+        shown = "".join(strip.text for strip in screen.query_one(RichLog).lines)
+        widths = [strip.cell_length for strip in screen.query_one(RichLog).lines]
+    assert "__K8SCLAW" not in shown and "run ended: success" in screen.lines[1]
+    assert "END" in shown  # wrapped onto the next line, not cut off
+    assert max(widths) <= 80
