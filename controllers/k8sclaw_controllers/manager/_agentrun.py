@@ -218,19 +218,8 @@ async def _count_slots_once(ctx: Context, namespace: str, instance: str) -> None
 async def _queue(ctx: Context, run: AgentRun, message: str, limit: int) -> None:
     """Keep the run Pending with a `Queued` condition saying why; woken when a slot frees."""
     ctx.state.enqueue(run.namespace, run.spec.instance_ref, run.name)
-    conditions = run.status.conditions if run.status else []
-    if any(c.type == "Queued" and c.message == message for c in conditions):
+    if not await _launch.mark_queued(ctx, run, "ConcurrencyLimit", message):
         return
-    generation = run.metadata.generation
-    status = {
-        "phase": "Pending",
-        "observedGeneration": generation,
-        "conditions": [
-            condition("Ready", False, "Queued", message, generation),
-            condition("Queued", True, "ConcurrencyLimit", message, generation),
-        ],
-    }
-    await ctx.kube.patch(_run_path(run, "status"), {"status": status})
     ctx.event(run.to_wire(), "Queued", message)
     # A slot may have freed while the patch was in flight.
     if ctx.state.running(run.namespace, run.spec.instance_ref, exclude=run.name) < limit:

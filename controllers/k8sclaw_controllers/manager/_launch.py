@@ -80,18 +80,26 @@ async def wait_for_quota(ctx: Context, run: AgentRun, message: str) -> None:
     if requeue is not None:
         delay = min(QUOTA_RETRY_MAX, QUOTA_RETRY_FIRST * 2**attempt)
         ctx.state.set_deadline(key, delay, lambda: requeue(*key))
-    conditions = run.status.conditions if run.status else []
-    if any(c.type == "Queued" and c.reason == QUOTA and c.message == message for c in conditions):
+    if not await mark_queued(ctx, run, QUOTA, message):
         return
+    ctx.event(run.to_wire(), QUOTA, message, warning=True)
+
+
+async def mark_queued(ctx: Context, run: AgentRun, reason: str, message: str) -> bool:
+    """Keep the run Pending with a `Queued` condition (reason, message); False when the run
+    already says exactly that (nothing written)."""
+    conditions = run.status.conditions if run.status else []
+    if any(c.type == "Queued" and c.reason == reason and c.message == message for c in conditions):
+        return False
     generation = run.metadata.generation
     status = {
         "phase": "Pending",
         "observedGeneration": generation,
         "conditions": [
             condition("Ready", False, "Queued", message, generation),
-            condition("Queued", True, QUOTA, message, generation),
+            condition("Queued", True, reason, message, generation),
         ],
     }
     path = _kube.claw(run.namespace, "agentruns", run.name, "status")
     await ctx.kube.patch(path, {"status": status})
-    ctx.event(run.to_wire(), QUOTA, message, warning=True)
+    return True
