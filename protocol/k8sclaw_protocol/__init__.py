@@ -11,6 +11,7 @@ commands, the webhook and the TUI never touch the bus.
 from typing import TYPE_CHECKING, Any
 
 from k8sclaw_protocol import _busauth as busauth
+from k8sclaw_protocol import _chat as chat
 from k8sclaw_protocol import _events as events
 from k8sclaw_protocol import _ipc as ipc
 from k8sclaw_protocol import _names as names
@@ -183,6 +184,7 @@ __all__ = [
     "build_run",
     "build_scheduled_run",
     "busauth",
+    "chat",
     "events",
     "instance_model",
     "instance_provider",

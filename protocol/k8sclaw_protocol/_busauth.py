@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from k8sclaw_protocol import _events
+from k8sclaw_protocol._instance import CHANNEL_TYPES
 
 STREAM: Final = _events.STREAM_NAME
 JS: Final = "$JS.API"
@@ -101,12 +102,13 @@ IDENTITIES: Final[dict[str, Permissions]] = {
         ),
         subscribe=(f"{INBOX}.>",),
     ),
-    # Channel router: channel messages in, follow-ups and channel sends out.
+    # Channel router: channel messages in, follow-ups, deliveries to channel pods and
+    # approval answers out.
     "router": Permissions(
         publish=(
             _all(_events.AGENT_FOLLOWUP),
-            _all(_events.CHANNEL_MESSAGE_SEND),
-            _all(_events.TOOL_EXEC_RESULT),
+            _all(_events.CHANNEL_MESSAGE_DELIVER),
+            _all(_events.TOOL_APPROVAL_RESPONSE),
             *_stream_reader(),
         ),
         subscribe=(f"{INBOX}.>",),
@@ -151,14 +153,22 @@ def run_permissions(namespace: str, run: str, uid: str) -> Permissions:
 
 
 def channel_permissions(namespace: str, instance: str) -> Permissions:
-    """A channel pod: publish received messages and health for its instance; consume the
-    channel sends of its namespace."""
+    """A channel pod: publish received messages and health for its instance; consume only
+    the router's deliveries to its instance (never what agent pods publish directly),
+    through one consumer per channel type (`channel_consumer`), so an instance's Telegram
+    and Slack pods each see every delivery and keep their own."""
     inbox = scoped_inbox("channel", namespace, instance)
     publish = [_events.scoped_subject(t, namespace, instance) for t in CHANNEL_OUTBOUND]
-    consumer = consumer_name(_events.CHANNEL_MESSAGE_SEND, namespace, instance)
-    sends = _events.subject(_events.scoped_filter(_events.CHANNEL_MESSAGE_SEND, namespace))
-    publish += _consumer_rights(consumer, sends)
-    return Permissions(tuple(publish), (f"{inbox}.>",), inbox, (consumer,))
+    deliveries = _events.scoped_subject(_events.CHANNEL_MESSAGE_DELIVER, namespace, instance)
+    consumers = tuple(channel_consumer(namespace, instance, kind) for kind in CHANNEL_TYPES)
+    for consumer in consumers:
+        publish += _consumer_rights(consumer, deliveries)
+    return Permissions(tuple(publish), (f"{inbox}.>",), inbox, consumers)
+
+
+def channel_consumer(namespace: str, instance: str, channel_type: str) -> str:
+    """The durable consumer through which one channel pod reads its deliveries."""
+    return consumer_name(_events.CHANNEL_MESSAGE_DELIVER, namespace, instance, channel_type)
 
 
 # How a run's bridge is told who it is (set by the controller's Job builder).

@@ -43,6 +43,7 @@ AGENT_SPAWN_REQUEST: Final = "agent.spawn.request"
 AGENT_FOLLOWUP: Final = "agent.followup"
 CHANNEL_MESSAGE_RECEIVED: Final = "channel.message.received"
 CHANNEL_MESSAGE_SEND: Final = "channel.message.send"
+CHANNEL_MESSAGE_DELIVER: Final = "channel.message.deliver"
 CHANNEL_HEALTH_UPDATE: Final = "channel.health.update"
 TOOL_EXEC_REQUEST: Final = "tool.exec.request"
 TOOL_EXEC_RESULT: Final = "tool.exec.result"
@@ -60,6 +61,7 @@ TOPICS: Final = (
     AGENT_FOLLOWUP,
     CHANNEL_MESSAGE_RECEIVED,
     CHANNEL_MESSAGE_SEND,
+    CHANNEL_MESSAGE_DELIVER,
     CHANNEL_HEALTH_UPDATE,
     TOOL_EXEC_REQUEST,
     TOOL_EXEC_RESULT,

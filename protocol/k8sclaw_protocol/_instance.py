@@ -23,6 +23,7 @@ CHANNEL_TYPES: tuple[ChannelType, ...] = ("telegram", "slack", "discord", "whats
 ThinkingMode = Literal["off", "low", "medium", "high"]
 InstancePhase = Literal["Pending", "Running", "Error"]
 ChannelPhase = Literal["Pending", "Connected", "Disconnected", "Error"]
+ChannelMode = Literal["poll", "socket", "webhook"]
 
 
 class ConfigRef(CRModel):
@@ -41,6 +42,15 @@ class ChannelSpec(CRModel):
     """Credentials of the channel."""
     allowed_senders: list[str] | None = None
     """If set, only these sender ids may start runs through this channel."""
+    allowed_chats: list[str] | None = None
+    """If set, only messages in these chat ids start runs (others are ignored)."""
+    approvers: list[str] | None = None
+    """Sender ids who may approve or deny `ask`-gated tool calls from the chat."""
+    mode: ChannelMode | None = None
+    """How the pod hears the platform: `poll` (Telegram default), `socket` (Slack Socket
+    Mode, Discord gateway; default) or `webhook` (WhatsApp always; needs a Service)."""
+    webhook_host: str | None = Field(default=None, max_length=253)
+    """Public host name for webhook mode: an Ingress routes it to the channel's Service."""
 
 
 class AgentDefaults(CRModel):
