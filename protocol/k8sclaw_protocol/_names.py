@@ -42,6 +42,15 @@ LABEL_SKILLPACK: Final = f"{GROUP}/skillpack"
 LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
 LABEL_PART_OF: Final = "app.kubernetes.io/part-of"
 LABEL_NAME: Final = "app.kubernetes.io/name"
+
+# Where a chat-started run came from (set by the router, read by the router to reply and
+# by the approval relay to post cards in the same thread). Label: the channel type (for
+# selectors); annotations: platform ids, which are not valid label values.
+LABEL_SOURCE_CHANNEL: Final = f"{GROUP}/source-channel"
+ANNOTATION_SOURCE_CHAT: Final = f"{GROUP}/source-chat"
+ANNOTATION_SOURCE_THREAD: Final = f"{GROUP}/source-thread"
+ANNOTATION_SOURCE_SENDER: Final = f"{GROUP}/source-sender"
+ANNOTATION_SOURCE_MESSAGE: Final = f"{GROUP}/source-message"
 MANAGED_BY: Final = "k8sclaw"
 ROLE_AGENT: Final = "agent"
 
