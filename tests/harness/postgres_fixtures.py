@@ -18,6 +18,15 @@ import pytest
 from psycopg import sql
 
 
+# Bounds on the fixture's own admin statements: a PostgreSQL that stops answering fails the
+# test that needs it within seconds instead of hanging the suite (psycopg's C wait loop is
+# not interrupted by pytest-timeout's signal).
+def _admin(dsn: str) -> psycopg.Connection[tuple[object, ...]]:
+    return psycopg.connect(
+        dsn, autocommit=True, connect_timeout=10, options="-c statement_timeout=30000"
+    )
+
+
 def _start_pgserver(data_dir: Path) -> tuple[str, object]:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (CI); irrelevant here.
@@ -46,14 +55,14 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def postgres(postgres_server: str) -> Iterator[str]:
     """DSN of a database created for this test alone and dropped afterwards."""
     name = f"k8sclaw_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_server, autocommit=True) as admin:
+    with _admin(postgres_server) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     info = psycopg.conninfo.conninfo_to_dict(postgres_server)
     info["dbname"] = name
     try:
         yield psycopg.conninfo.make_conninfo(**info)
     finally:
-        with psycopg.connect(postgres_server, autocommit=True) as admin:
+        with _admin(postgres_server) as admin:
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )

@@ -226,7 +226,10 @@ async def test_the_recorder_waits_out_an_unreachable_api_server(
 async def test_a_recorder_process_killed_with_sigkill_leaves_no_gap_and_no_duplicate(
     store_url: str | None, tmp_path: Path, nats: NatsServer
 ) -> None:
-    """No nak, no rollback, no goodbye: what it missed comes back after the ack wait (30 s)."""
+    """No nak, no rollback, no goodbye: what it missed comes back after the ack wait (30 s).
+
+    Half the events are published before the kill and half after, so the kill always lands
+    before the end of the stream, however fast the child runs beside a starved parent."""
     items = [(events.AGENT_STREAM_CHUNK, "team-a", "run-1", {"index": i}) for i in range(400)]
     cmd = [
         sys.executable,
@@ -242,18 +245,19 @@ async def test_a_recorder_process_killed_with_sigkill_leaves_no_gap_and_no_dupli
         try:
             assert child.stdout is not None
             assert await asyncio.wait_for(child.stdout.readline(), WAIT) == b"ready\n"
-            published = await publish_scoped(bus, items)
+            published = await publish_scoped(bus, items[:200])
             await _wait_for(store, "team-a", "run-1", 40)
         finally:
             child.kill()
-            await child.wait()
+            await asyncio.wait_for(child.wait(), WAIT)
         at_death = (await store.transcript("team-a", "run-1", after=0, limit=1)).run
+        published += await publish_scoped(bus, items[200:])
         second = transcripts.Recorder(bus, store, UnreachableAtFirst(0), backoff=FAST)
         async with _recording(second):
             await _wait_for(store, "team-a", "run-1", len(published))
         rows = (await _all(store, "team-a", "run-1"))[1:]
     await bus.close()
-    assert at_death is not None and 40 <= at_death.event_count < 400
+    assert at_death is not None and 40 <= at_death.event_count <= 200
     assert [r.seq for r in rows] == published
     assert [r.data["index"] for r in rows] == list(range(400))
 
