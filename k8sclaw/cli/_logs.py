@@ -1,4 +1,4 @@
-"""Run logs from the agent container of the run's pod (the bus/transcript path comes later).
+"""Run logs from the agent container of the run's pod; the stored answer once it is gone.
 
 The pod is `status.podName`, else found through the Job's `job-name` label (the Job has
 the run's name). With `--follow` we wait on watch events for the pod to appear and its
@@ -7,6 +7,10 @@ by line: a half-written sentence shows at once). The agent's stdout (answer, `â†
 lines) goes to stdout, its stderr warnings and errors to stderr (INFO/DEBUG lines such as
 httpx's per-request line are dropped); the result marker line is never
 printed raw: its answer is printed only if the streamed text did not already show it.
+
+A finished run whose pod was cleaned up (`cleanup: delete`, the default) has no log to read;
+its answer is in `status.result`, checked by the controller, so that is printed with a note
+on stderr instead of the API server's `pods "â€¦" not found`.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from k8sclaw.cli._errors import CliError
+from k8sclaw.kube import NotFoundError
 from k8sclaw.render import terminal_safe
 from k8sclaw_protocol import TERMINAL_PHASES, AgentLogReader, AgentRun, LogPiece, names
 
@@ -53,6 +58,8 @@ def _await_pod(kube: Kube, run: AgentRun) -> str | None:
 def stream(kube: Kube, run: AgentRun, *, follow: bool) -> bool:
     """Print the agent log of `run` (following it with `follow`); True if it showed the answer."""
     pod = _await_pod(kube, run) if follow else find_pod(kube, run)
+    if pod is None and _finished(kube, run):
+        return _print_stored(kube.get(type(run), run.name, run.namespace))
     if pod is None:
         phase = (run.status.phase if run.status else None) or "Pending"
         raise CliError(
@@ -63,12 +70,52 @@ def stream(kube: Kube, run: AgentRun, *, follow: bool) -> bool:
     if follow:
         _await_container(kube, pod, run.namespace)
     printer = AnswerPrinter()
-    for text in kube.pod_log_text(
-        pod, run.namespace, container=names.CONTAINER_AGENT, follow=follow
-    ):
-        printer.feed(text)
+    try:
+        for text in kube.pod_log_text(
+            pod, run.namespace, container=names.CONTAINER_AGENT, follow=follow
+        ):
+            printer.feed(text)
+    except NotFoundError:
+        if printer.answered or not _finished(kube, run):
+            raise
+        return _print_stored(kube.get(type(run), run.name, run.namespace))
     printer.close()
     return printer.answered
+
+
+def _finished(kube: Kube, run: AgentRun) -> bool:
+    """True when the run (as the server has it now) is in a terminal phase."""
+    current = kube.get(type(run), run.name, run.namespace)
+    return bool(current.status and current.status.phase in TERMINAL_PHASES)
+
+
+def _print_stored(run: AgentRun) -> bool:
+    """The finished run's stored answer (or error) when its pod is gone; True if shown."""
+    status = run.status
+    phase = status.phase if status else None
+    click.echo(
+        f"note: the pod of agentrun {run.name} was removed after it finished ({phase}); "
+        "showing the stored result (keep pods with `cleanup: keep`)",
+        err=True,
+    )
+    if status and status.result:
+        click.echo(terminal_safe(status.result))
+        return True
+    reason = _failure_message(run)
+    if reason:
+        click.echo(f"error: {terminal_safe(reason)}", err=True)
+    return False
+
+
+def _failure_message(run: AgentRun) -> str | None:
+    """The run's error, else the message of a condition that is False."""
+    if run.status and run.status.error:
+        return run.status.error
+    conditions = run.status.conditions if run.status else []
+    for condition in conditions:
+        if condition.status == "False" and condition.message:
+            return condition.message
+    return None
 
 
 class AnswerPrinter:

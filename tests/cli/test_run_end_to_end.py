@@ -121,3 +121,33 @@ async def test_runs_logs_follow_streams_the_answer_as_it_is_written(
     assert partial + rest.decode() == (
         "→ list_directory: /workspace\nstreamed answer, word by word\n"
     )  # printed once, no raw marker line
+
+
+async def test_runs_logs_after_cleanup_prints_the_stored_answer(
+    kube: KubeEnv, kubelet: Any, llm: ScriptedLLM, nats: Any
+) -> None:
+    """With `cleanup: delete` (the default) the pod is gone once the run ends; `runs logs`
+    then shows the answer the controller stored, not `pods "…" not found`."""
+    _instance(kube, llm)
+    llm.script(text("kept after cleanup", input_tokens=3, output_tokens=2))
+    async with _harness.running(_harness.settings_for(kube, **nats.controller_settings())):
+        code, out, err = await _k8sclaw(kube, "run", "hi", "--wait")
+        assert code == 0, err
+        name = err.split("agentrun/")[1].split()[0]
+        await _pods_gone(kube, name)
+    code, out, err = await _k8sclaw(kube, "runs", "logs", name)
+    assert code == 0, err
+    assert out == "kept after cleanup\n"
+    assert "removed after it finished (Succeeded)" in err and "not found" not in err
+
+
+async def _pods_gone(kube: KubeEnv, run: str, seconds: float = 60) -> None:
+    core = kubernetes.client.CoreV1Api(kube.api_client)
+
+    async def poll() -> None:
+        while True:
+            if not core.list_namespaced_pod(kube.namespace, label_selector=f"job-name={run}").items:
+                return
+            await asyncio.sleep(0.2)
+
+    await asyncio.wait_for(poll(), seconds)
