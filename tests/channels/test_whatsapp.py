@@ -164,6 +164,18 @@ async def test_verify_handshake_echoes_challenge_only_for_the_right_token(
     assert (bad.status_code, none.status_code) == (403, 403)
 
 
+async def test_without_a_verify_token_the_handshake_always_fails(
+    whatsapp: ScriptedWhatsApp,
+) -> None:
+    adapter = make_adapter(whatsapp, WHATSAPP_VERIFY_TOKEN="")
+    params = {"hub.mode": "subscribe", "hub.challenge": "1", "hub.verify_token": ""}
+    try:
+        async with serving(adapter) as running, httpx.AsyncClient(timeout=WAIT) as client:
+            assert (await client.get(running.url, params=params)).status_code == 403
+    finally:
+        await adapter.close()
+
+
 async def test_long_markdown_reply_arrives_split_complete_and_formatted(
     live: Running, whatsapp: ScriptedWhatsApp
 ) -> None:
@@ -238,19 +250,18 @@ async def test_token_revoked_while_running_ends_run_unauthorized(
 
 
 @pytest.mark.parametrize(
-    ("status", "code", "retry_after", "expected"),
-    [(429, 130429, "7", 7.0), (400, 80007, None, 30.0), (400, 4, "bogus", 30.0)],
+    ("error", "retry_after", "expected"),
+    [((429, 130429), "7", 7.0), ((400, 80007), None, 30.0), ((400, 4), "bogus", 30.0)],
     ids=["http-429-retry-after", "code-80007", "code-4"],
 )
 async def test_rate_limits_raise_with_the_servers_retry_after(
     live: Running,
     whatsapp: ScriptedWhatsApp,
-    status: int,
-    code: int,
+    error: tuple[int, int],
     retry_after: str | None,
     expected: float,
 ) -> None:
-    whatsapp.fail_next(status, code, "Rate limit hit", retry_after=retry_after)
+    whatsapp.fail_next(*error, "Rate limit hit", retry_after=retry_after)
     with pytest.raises(_adapter.RateLimitedError) as caught:
         await live.adapter.send_text(delivery(), ["one", "two"])
     assert caught.value.retry_after == expected

@@ -65,10 +65,12 @@ class Webhook:
         )
 
     async def verify(self, request: Request) -> Response:
-        """Meta's subscription handshake: echo `hub.challenge` when the token matches."""
+        """Meta's subscription handshake: echo `hub.challenge` when the token matches
+        (never when no verify token is configured)."""
         params = request.query_params
         token = params.get("hub.verify_token", "").encode()
-        if params.get("hub.mode") == "subscribe" and hmac.compare_digest(token, self._verify):
+        matches = bool(self._verify) and hmac.compare_digest(token, self._verify)
+        if params.get("hub.mode") == "subscribe" and matches:
             challenge = params.get("hub.challenge", "")[:MAX_ID_CHARS]
             return PlainTextResponse(challenge)
         return PlainTextResponse("forbidden", status_code=403)

@@ -134,9 +134,7 @@ class ScriptedWhatsApp:
         key = (self.app_secret if secret is None else secret).encode()
         return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
 
-    async def post(
-        self, url: str, payload: Any, *, signature: str | None = ""
-    ) -> httpx.Response:
+    async def post(self, url: str, payload: Any, *, signature: str | None = "") -> httpx.Response:
         """POST a notification as Meta does; `signature=None` omits the header, `""`
         signs correctly, any other value is sent as given. Bytes are sent unchanged."""
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
