@@ -342,8 +342,19 @@ def test_missing_app_secret_refuses_to_start(whatsapp: ScriptedWhatsApp) -> None
         ("`**raw**` stays", "`**raw**` stays"),
         ("```python\nx = a**2 * b*\n```", "```\nx = a**2 * b*\n```"),
         ("2 * 3 * 4", "2 * 3 * 4"),
+        ("agent says \x1b[31mred\u202e", "agent says [31mred"),
     ],
-    ids=["bold", "italic", "strike", "heading-list", "link", "inline-code", "fence", "math"],
+    ids=[
+        "bold",
+        "italic",
+        "strike",
+        "heading-list",
+        "link",
+        "inline-code",
+        "fence",
+        "math",
+        "control-chars",
+    ],
 )
 def test_render_converts_markdown_to_whatsapp(
     whatsapp: ScriptedWhatsApp, markdown: str, expected: str

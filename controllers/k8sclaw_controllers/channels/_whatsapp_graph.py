@@ -21,7 +21,7 @@ from typing import Any, Final
 
 import httpx
 
-from k8sclaw_controllers.channels import _adapter
+from k8sclaw_controllers.channels import _adapter, _whatsapp_format
 
 log = logging.getLogger("k8sclaw.channel.whatsapp")
 
@@ -105,7 +105,7 @@ def _graph_error(response: httpx.Response) -> tuple[int | None, str]:
     if not isinstance(error, dict):
         return None, f"WhatsApp API answered HTTP {response.status_code}"
     code = error.get("code")
-    message = str(error.get("message") or "error")[:MAX_ERROR_CHARS]
+    message = _whatsapp_format.clean(str(error.get("message") or "error"))[:MAX_ERROR_CHARS]
     return (code if isinstance(code, int) else None), message
 
 

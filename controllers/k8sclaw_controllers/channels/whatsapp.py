@@ -104,7 +104,8 @@ class WhatsAppAdapter:
                 await asyncio.gather(pump, return_exceptions=True)
 
     def render(self, markdown: str) -> list[str]:
-        return _whatsapp_format.split(_whatsapp_format.to_whatsapp(markdown), self.text_limit)
+        text = _whatsapp_format.to_whatsapp(_whatsapp_format.clean(markdown))
+        return _whatsapp_format.split(text, self.text_limit)
 
     async def send_text(self, delivery: Delivery, parts: list[str]) -> None:
         for index, part in enumerate(parts):
@@ -182,6 +183,7 @@ class WhatsAppAdapter:
             uvicorn.Config(
                 self._webhook.app(),
                 lifespan="off",
+                log_config=None,  # the runtime owns logging; uvicorn's dictConfig would not
                 log_level="warning",
                 access_log=False,
                 server_header=False,
