@@ -119,6 +119,33 @@ async def test_user_message_becomes_one_inbound_message(
     assert [m.text for m in live.inbound.messages] == ["hello agent", "and again"]
 
 
+async def test_meta_gets_200_while_the_runtime_is_still_busy(whatsapp: ScriptedWhatsApp) -> None:
+    gate = asyncio.Event()
+
+    class SlowRuntime(Recorder):
+        async def received(self, message: InboundMessage) -> None:
+            await gate.wait()
+            await super().received(message)
+
+    adapter = make_adapter(whatsapp)
+    inbound = SlowRuntime()
+    task = asyncio.create_task(adapter.run(inbound))
+    try:
+        await inbound.until(lambda: bool(inbound.states))
+        url = f"http://127.0.0.1:{adapter.listen_port}/webhook"
+        for text in ("first", "second"):
+            assert (await whatsapp.post(url, whatsapp.text_payload(text))).status_code == 200
+        assert inbound.messages == []
+        gate.set()
+        await inbound.until(lambda: len(inbound.messages) == 2)
+        assert [m.text for m in inbound.messages] == ["first", "second"]
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, WAIT)
+        await adapter.close()
+
+
 async def test_own_statuses_echoes_and_other_numbers_hand_over_nothing(
     live: Running, whatsapp: ScriptedWhatsApp
 ) -> None:
