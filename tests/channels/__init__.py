@@ -1,0 +1,1 @@
+"""Tests of the k8sclaw-channel program: adapters against scripted platform servers."""
