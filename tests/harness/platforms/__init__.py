@@ -1,0 +1,1 @@
+"""Scripted chat platforms: local servers that speak each platform's real wire protocol."""
