@@ -142,7 +142,9 @@ class ScriptedSlack:
 
     # -- scripting -------------------------------------------------------------------------
 
-    def fail(self, method: str, error: str, status: int = 200, times: int = 1, **headers: str) -> None:
+    def fail(
+        self, method: str, error: str, status: int = 200, times: int = 1, **headers: str
+    ) -> None:
         """Answer the next `times` calls of `method` with `error` (e.g. `ratelimited`, 429,
         `Retry_After="7"`; underscores in header names become dashes)."""
         fixed = {k.replace("_", "-"): v for k, v in headers.items()}
@@ -330,7 +332,9 @@ class ScriptedSlack:
             "event_time": 1700000000,
         }
 
-    def message(self, channel: str, text: str, user: str = "U0PERSON", **extra: Any) -> dict[str, Any]:
+    def message(
+        self, channel: str, text: str, user: str = "U0PERSON", **extra: Any
+    ) -> dict[str, Any]:
         """A person's `message` event (pass `thread_ts=`, `bot_id=`, `subtype=`… as extra)."""
         ts = self.next_ts()
         event = {"type": "message", "channel": channel, "user": user, "text": text, "ts": ts}
@@ -354,7 +358,12 @@ class ScriptedSlack:
             message["thread_ts"] = card.thread_ts
         return {
             "type": "block_actions",
-            "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": self.team_id},
+            "user": {
+                "id": user,
+                "username": user.lower(),
+                "name": user.lower(),
+                "team_id": self.team_id,
+            },
             "api_app_id": self.app_id,
             "team": {"id": self.team_id, "domain": "scripted"},
             "container": {"type": "message", "message_ts": card.ts, "channel_id": card.channel},
@@ -374,7 +383,9 @@ class ScriptedSlack:
 
     # -- Events API (webhook mode) ---------------------------------------------------------
 
-    def signed_headers(self, body: bytes, timestamp: int, secret: str | None = None) -> dict[str, str]:
+    def signed_headers(
+        self, body: bytes, timestamp: int, secret: str | None = None
+    ) -> dict[str, str]:
         """Slack's request signature for `body` at `timestamp` (seconds since the epoch)."""
         key = (secret if secret is not None else self.signing_secret).encode()
         base = b"v0:" + str(timestamp).encode() + b":" + body
@@ -400,20 +411,22 @@ class ScriptedSlack:
     ) -> tuple[int, str]:
         headers = {"Content-Type": content_type, **self.signed_headers(body, timestamp, secret)}
         timeout = aiohttp.ClientTimeout(total=WAIT_TIMEOUT)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            async with session.post(url, data=body, headers=headers) as response:
-                return response.status, await response.text()
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.post(url, data=body, headers=headers) as response,
+        ):
+            return response.status, await response.text()
 
     # -- waiting ---------------------------------------------------------------------------
 
-    async def wait(self, predicate: Callable[[], bool], timeout: float = WAIT_TIMEOUT) -> None:
-        """Until `predicate()` holds (polled; the server lives in another thread)."""
-
-        async def poll() -> None:
-            while not predicate():
-                await asyncio.sleep(0.01)
-
-        await asyncio.wait_for(poll(), timeout)
+    async def until(self, predicate: Callable[[], bool], what: str, tries: int = 500) -> None:
+        """Until `predicate()` holds: polled, as the server lives in another thread
+        (bounded: `tries` x 10 ms), else AssertionError naming `what`."""
+        for _ in range(tries):
+            if predicate():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"scripted Slack: timed out waiting for {what}")
 
 
 def _envelope(envelope_id: str, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
