@@ -46,9 +46,8 @@ class SlackAdapter:
     text_limit: ClassVar[int] = 40_000
     """Slack's hard limit per message; `render` cuts at 3,000 for readability."""
 
-    def __init__(self, config: ChannelConfig, *, ping_interval: float = 5.0) -> None:
+    def __init__(self, config: ChannelConfig) -> None:
         self._config = config
-        self._ping_interval = ping_interval
         base_url = config.env.get("SLACK_API_URL") or DEFAULT_API_URL
         self._web = AsyncWebClient(
             token=config.env.get("SLACK_BOT_TOKEN") or None,
@@ -57,6 +56,7 @@ class SlackAdapter:
             retry_handlers=[],  # the runtime owns retries and back-off
         )
         self._me: _slack_events.BotIdentity | None = None
+        self._in_order = asyncio.Lock()
         self._seen: collections.OrderedDict[tuple[str, str], None] = collections.OrderedDict()
         self._reacted: collections.OrderedDict[tuple[str, str], None] = collections.OrderedDict()
         self._runner: web.AppRunner | None = None
@@ -99,7 +99,7 @@ class SlackAdapter:
             raise UnauthorizedError(
                 "unauthorized: Socket Mode needs SLACK_APP_TOKEN (xapp-…); or use mode webhook"
             )
-        await _slack_socket.serve(self._web, app_token, handle, connected, self._ping_interval)
+        await _slack_socket.serve(self._web, app_token, handle, connected)
 
     async def _serve_webhook(
         self, handle: _slack_events.Handler, connected: _slack_socket.Connected
@@ -127,13 +127,18 @@ class SlackAdapter:
             message = _slack_events.from_event(payload, self._me)
         else:
             message = _slack_events.from_action(payload)
-        if message is None or not _remember(self._seen, _key(message)):
+        if message is None:
             return
-        try:
-            await inbound.received(message)
-        except BaseException:
-            self._seen.pop(_key(message), None)  # let Slack's redelivery through
-            raise
+        # One at a time, in arrival order: the SDK hands each envelope to its own task, and
+        # a redelivery waits here until the first attempt has either succeeded or failed.
+        async with self._in_order:
+            if not _remember(self._seen, _key(message)):
+                return
+            try:
+                await inbound.received(message)
+            except BaseException:
+                self._seen.pop(_key(message), None)  # let Slack's redelivery through
+                raise
 
     # -- sending ---------------------------------------------------------------------------
 
