@@ -76,6 +76,9 @@ class ScriptedSlack:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.acks: list[str] = []
         self.connections_opened = 0
+        self.scopes: set[str] | None = None
+        """Bot scopes granted at install (None: all); a method whose scope is missing answers
+        `missing_scope`, as Slack does."""
         self._failures: dict[str, list[Failure]] = {}
         self._revoked = False
         self._tickets: set[str] = set()
@@ -174,6 +177,7 @@ class ScriptedSlack:
         with self._lock:
             self.calls.append((method, args))
         answer = self._scripted(method) or self._check_token(method, token)
+        answer = answer or self._check_scope(method)
         if answer is None:
             handler = _METHODS.get(method)
             answer = handler(self, args) if handler else {"ok": False, "error": "unknown_method"}
@@ -202,6 +206,13 @@ class ScriptedSlack:
         if token in (self.app_token, self.bot_token):
             return {"ok": False, "error": "not_allowed_token_type"}
         return {"ok": False, "error": "invalid_auth"}
+
+    def _check_scope(self, method: str) -> dict[str, Any] | None:
+        needed = _SCOPES.get(method)
+        if self.scopes is None or needed is None or needed in self.scopes:
+            return None
+        provided = ",".join(sorted(self.scopes))
+        return {"ok": False, "error": "missing_scope", "needed": needed, "provided": provided}
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -455,6 +466,14 @@ def _message_error(channel: str, text: str, blocks: list[dict[str, Any]]) -> str
             return "invalid_blocks"
     return None
 
+
+_SCOPES = {
+    "chat.postMessage": "chat:write",
+    "reactions.add": "reactions:write",
+    "reactions.remove": "reactions:write",
+}
+"""Bot scope each method needs (auth.test needs none; apps.connections.open takes the app
+token's `connections:write`)."""
 
 _METHODS: dict[str, Callable[[ScriptedSlack, dict[str, Any]], dict[str, Any]]] = {
     "auth.test": ScriptedSlack._auth_test,
