@@ -283,10 +283,13 @@ async def test_rate_limit_carries_slack_retry_after(
     assert [p.text for p in slack.posts] == ["hi"]
 
 
-async def test_server_down_is_unavailable_and_a_later_run_reconnects(slack: ScriptedSlack) -> None:
+@pytest.mark.parametrize("abrupt", [False, True], ids=["close-frame", "connection-cut"])
+async def test_server_down_is_unavailable_and_a_later_run_reconnects(
+    slack: ScriptedSlack, abrupt: bool
+) -> None:
     adapter, recorder = make_adapter(slack), Recorder()
     async with running(adapter, recorder) as task:
-        slack.down()
+        slack.down(abrupt)
         with pytest.raises(UnavailableError):
             await asyncio.wait_for(task, 5)
     with pytest.raises(UnavailableError):
@@ -349,6 +352,10 @@ async def _post_card(adapter: SlackAdapter, slack: ScriptedSlack) -> Any:
         ("~~old~~", "~old~"),
         ("```python\nif a<b: **x**\n```", "```\nif a&lt;b: **x**\n```"),
         ("a\x00b\u202ec", "abc"),
+        (
+            "| a | **b** |\n|---|---|\n| 1 | 2 |\nafter",
+            "```\n| a | **b** |\n|---|---|\n| 1 | 2 |\n```\nafter",
+        ),
     ],
     ids=[
         "emphasis",
@@ -360,6 +367,7 @@ async def _post_card(adapter: SlackAdapter, slack: ScriptedSlack) -> Any:
         "strike",
         "code",
         "controls",
+        "table",
     ],
 )
 def test_markdown_becomes_mrkdwn(slack: ScriptedSlack, markdown: str, mrkdwn: str) -> None:

@@ -17,6 +17,7 @@ PART_CHARS: Final = 3_000
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _CODE = re.compile(r"(```.*?(?:```|\Z)|`[^`\n]+`)", re.S)
+_TABLE = re.compile(r"^(?:[ \t]*\|.*\|[ \t]*(?:\n|\Z))+", re.M)
 _HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.M)
 _BULLET = re.compile(r"^([ \t]*)[-*+][ \t]+", re.M)
 _LINK = re.compile(r"!?\[([^\]\n]+)\]\(([^)\s]+)\)")
@@ -44,10 +45,17 @@ def escape(text: str) -> str:
 
 
 def to_mrkdwn(markdown: str) -> str:
-    """Markdown (what models write) in Slack's mrkdwn; code spans are escaped, not styled."""
+    """Markdown (what models write) in Slack's mrkdwn; code spans are escaped, not styled,
+    and tables (which Slack cannot show) become code blocks so their columns line up."""
     pieces = _CODE.split(strip_controls(markdown))
+    pieces = [p if i % 2 else _TABLE.sub(_table, p) for i, p in enumerate(pieces)]
+    pieces = _CODE.split("".join(pieces))
     out = [_code(p) if i % 2 else _prose(p) for i, p in enumerate(pieces)]
     return "".join(out).strip()
+
+
+def _table(match: re.Match[str]) -> str:
+    return "```\n" + match.group(0).rstrip("\n") + "\n```\n"
 
 
 def _code(piece: str) -> str:

@@ -82,7 +82,7 @@ class ScriptedSlack:
         self._failures: dict[str, list[Failure]] = {}
         self._revoked = False
         self._tickets: set[str] = set()
-        self._sockets: list[web.WebSocketResponse] = []
+        self._sockets: list[tuple[web.WebSocketResponse, asyncio.BaseTransport | None]] = []
         self._ts = 0
         self._lock = threading.Lock()
         self.port = 0
@@ -112,9 +112,10 @@ class ScriptedSlack:
         """Start listening (again, on the same port after `down`)."""
         self._call(self._start())
 
-    def down(self) -> None:
-        """Drop every WebSocket and stop listening, like an outage."""
-        self._call(self._stop())
+    def down(self, abrupt: bool = False) -> None:
+        """Stop listening, like an outage: WebSockets get a close frame, or with `abrupt`
+        their TCP connections are cut without one (a crashed server, a lost network)."""
+        self._call(self._stop(abrupt))
 
     def close(self) -> None:
         self.down()
@@ -136,9 +137,12 @@ class ScriptedSlack:
         if not self.port:
             self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
-    async def _stop(self) -> None:
-        for ws in list(self._sockets):
-            await ws.close()
+    async def _stop(self, abrupt: bool = False) -> None:
+        for ws, transport in list(self._sockets):
+            if abrupt and transport is not None:
+                transport.abort()
+            else:
+                await ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -273,14 +277,15 @@ class ScriptedSlack:
             return web.Response(status=401, text="invalid ticket")
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        self._sockets.append(ws)
+        entry = (ws, request.transport)
+        self._sockets.append(entry)
         try:
             await ws.send_json(self._hello())
             async for msg in ws:
                 if msg.type == aiohttp.WSMsgType.TEXT:
                     self._record_ack(msg.data)
         finally:
-            self._sockets.remove(ws)
+            self._sockets.remove(entry)
         return ws
 
     def _hello(self) -> dict[str, Any]:
@@ -308,7 +313,7 @@ class ScriptedSlack:
     async def _send(self, text: str) -> None:
         if not self._sockets:
             raise RuntimeError("scripted Slack: no Socket Mode connection")
-        await self._sockets[-1].send_str(text)
+        await self._sockets[-1][0].send_str(text)
 
     def send_event(self, event: dict[str, Any]) -> str:
         """Deliver an Events API event over Socket Mode; returns its envelope id."""
