@@ -16,6 +16,7 @@ import pytest
 
 from k8sclaw_controllers.channels._adapter import (
     ChannelConfig,
+    PlatformError,
     RateLimitedError,
     UnauthorizedError,
     UnavailableError,
@@ -281,6 +282,32 @@ async def test_rate_limit_carries_slack_retry_after(
     assert caught.value.retry_after == 7.0
     await adapter.send_text(delivery(), ["hi"])
     assert [p.text for p in slack.posts] == ["hi"]
+    slack.fail("apps.connections.open", "ratelimited", status=429, Retry_After="30")
+    with pytest.raises(RateLimitedError) as caught:
+        await asyncio.wait_for(adapter.run(Recorder()), 5)
+    assert caught.value.retry_after == 30.0
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "expected"),
+    [
+        ("channel_not_found", 200, PlatformError),
+        ("missing_scope", 200, UnauthorizedError),
+        ("token_revoked", 200, UnauthorizedError),
+        ("service_unavailable", 503, UnavailableError),
+        ("ratelimited", 200, RateLimitedError),
+    ],
+    ids=["refused", "scope", "revoked", "5xx", "ratelimited-200"],
+)
+async def test_slack_failures_map_to_the_adapter_errors(
+    slack: ScriptedSlack, error: str, status: int, expected: type[PlatformError]
+) -> None:
+    adapter = make_adapter(slack)
+    slack.fail("chat.postMessage", error, status=status)
+    with pytest.raises(PlatformError, match=error) as caught:
+        await adapter.send_text(delivery(), ["hi"])
+    assert type(caught.value) is expected
+    await adapter.close()
 
 
 @pytest.mark.parametrize("abrupt", [False, True], ids=["close-frame", "connection-cut"])

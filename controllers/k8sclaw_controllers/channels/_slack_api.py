@@ -63,7 +63,7 @@ def translate(status: int, data: Any, headers: Mapping[str, str]) -> PlatformErr
     if code in UNAUTHORIZED:
         return UnauthorizedError(f"unauthorized: {code}")
     if status >= 500 or status == 408:
-        return UnavailableError(f"Slack answered HTTP {status}")
+        return UnavailableError(f"Slack answered HTTP {status}" + (f" ({code})" if code else ""))
     return PlatformError(code or f"Slack answered HTTP {status}")
 
 
