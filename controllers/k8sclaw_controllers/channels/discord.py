@@ -1,0 +1,237 @@
+"""The Discord adapter of `k8sclaw-channel discord`: discord.py's gateway client receives,
+its REST client sends (replies in the message's channel or thread, approval cards as
+buttons), both pointed at `DISCORD_API_URL`/`DISCORD_GATEWAY_URL` when set.
+
+No ingress is needed: the bot dials out to Discord's gateway. Each `run` is one gateway
+session on a fresh client (the runtime owns reconnecting); within it discord.py itself
+answers heartbeats and follows Discord's RECONNECT/RESUME/INVALID_SESSION requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, ClassVar, Final
+
+import discord
+import discord.gateway
+import discord.http
+import yarl
+
+from k8sclaw_controllers.channels import _discord_errors, _discord_format, _discord_inbound
+from k8sclaw_controllers.channels._adapter import (
+    ChannelConfig,
+    Inbound,
+    PlatformError,
+    UnauthorizedError,
+    UnavailableError,
+)
+from k8sclaw_protocol._chat import Decision, Delivery
+from k8sclaw_protocol._instance import ChannelType
+
+if TYPE_CHECKING:
+    from discord.types.message import MessageReference
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_URL: Final = "https://discord.com/api/v10"
+RATE_LIMIT_WAIT: Final = 30.0
+"""Rate limits up to this long discord.py waits out itself (its minimum); longer ones come
+back as `RateLimitedError` so the runtime decides."""
+GUILD_READY_TIMEOUT: Final = 0.5
+"""How long after the last GUILD_CREATE discord.py waits before READY counts (default 2 s):
+guilds arriving later are still served, only the Connected report waits for this."""
+
+
+def _intents() -> discord.Intents:
+    """Guild and DM messages with their content (a privileged intent: enable it in the
+    Developer Portal), guilds for channels and threads; nothing else."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.guild_messages = True
+    intents.dm_messages = True
+    intents.message_content = True
+    return intents
+
+
+def _point_rest_at(api_url: str) -> None:
+    """discord.py keeps its REST base as a class attribute only (`Route.BASE`), so the
+    override is process-wide; one channel pod runs one adapter."""
+    discord.http.Route.BASE = api_url.rstrip("/")
+
+
+def _point_gateway_at(gateway_url: str) -> None:
+    """discord.py dials `DiscordWebSocket.DEFAULT_GATEWAY` (class attribute) for a new
+    session and Discord's `resume_gateway_url` to resume."""
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+class _GatewayClient(discord.Client):
+    """discord.py's client with its events handed to the runtime's `Inbound`."""
+
+    def __init__(self, inbound: Inbound) -> None:
+        super().__init__(
+            intents=_intents(),
+            max_ratelimit_timeout=RATE_LIMIT_WAIT,
+            guild_ready_timeout=GUILD_READY_TIMEOUT,
+            chunk_guilds_at_startup=False,
+        )
+        self._inbound = inbound
+
+    async def on_ready(self) -> None:
+        await self._inbound.health("Connected")
+
+    async def on_resumed(self) -> None:
+        await self._inbound.health("Connected")
+
+    async def on_disconnect(self) -> None:
+        await self._inbound.health("Disconnected")
+
+    async def on_message(self, message: discord.Message) -> None:
+        own = self.user.id if self.user is not None else None
+        received = _discord_inbound.from_message(message, own)
+        if received is not None:
+            await self._inbound.received(received)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        received = _discord_inbound.from_interaction(interaction)
+        if received is None:
+            return
+        try:
+            await interaction.response.defer()  # type 6: acknowledged, card unchanged
+        except discord.HTTPException as exc:
+            log.warning("could not acknowledge a button press: %s", exc.status)
+        await self._inbound.received(received)
+
+
+class DiscordAdapter:
+    """Discord for the channel runtime (`controllers/.../channels/_adapter.py`)."""
+
+    channel: ClassVar[ChannelType] = "discord"
+    text_limit: ClassVar[int] = _discord_format.TEXT_LIMIT
+
+    def __init__(self, config: ChannelConfig) -> None:
+        self._token = config.env.get("DISCORD_BOT_TOKEN", "").strip()
+        self._api_url = config.env.get("DISCORD_API_URL") or DEFAULT_API_URL
+        self._gateway_url = config.env.get("DISCORD_GATEWAY_URL") or None
+        self._rest: discord.http.HTTPClient | None = None
+        self._rest_lock = asyncio.Lock()
+
+    async def run(self, inbound: Inbound) -> None:
+        """One gateway session until cancelled; raises `PlatformError` when it ends."""
+        self._require_token()
+        _point_rest_at(self._api_url)
+        client = _GatewayClient(inbound)
+        try:
+            async with _discord_errors.translated():
+                await client.login(self._token)
+                _point_gateway_at(self._gateway_url or await _ask_gateway(client))
+                await client.connect(reconnect=False)
+            raise UnavailableError("Discord closed the gateway connection")
+        finally:
+            await client.close()
+
+    def render(self, markdown: str) -> list[str]:
+        return _discord_format.render(markdown, self.text_limit)
+
+    async def send_text(self, delivery: Delivery, parts: list[str]) -> None:
+        """Each part a message in the chat (or thread), the first replying to `reply_to`."""
+        target = _snowflake(delivery.thread_id or delivery.chat_id)
+        reference = _reference(delivery.reply_to, target)
+        async with _discord_errors.translated():
+            http = await self._http()
+            for index, part in enumerate(parts):
+                params = discord.http.handle_message_parameters(
+                    content=part,
+                    allowed_mentions=discord.AllowedMentions.none(),
+                    message_reference=reference if index == 0 else discord.utils.MISSING,
+                )
+                await http.send_message(target, params=params)
+
+    async def send_typing(self, delivery: Delivery) -> None:
+        """Discord's "<bot> is typing…" for about ten seconds."""
+        target = _snowflake(delivery.thread_id or delivery.chat_id)
+        async with _discord_errors.translated():
+            await (await self._http()).send_typing(target)
+
+    async def send_approval(self, delivery: Delivery) -> None:
+        """The card as a message with one action row: Approve and Deny buttons."""
+        card = delivery.approval
+        if card is None:
+            raise PlatformError("approval delivery without a card")
+        target = _snowflake(delivery.thread_id or delivery.chat_id)
+        view = _approval_view(card.approval_id)
+        async with _discord_errors.translated():
+            params = discord.http.handle_message_parameters(
+                content=_discord_format.approval_text(card, self.text_limit),
+                view=view,
+                allowed_mentions=discord.AllowedMentions.none(),
+                message_reference=_reference(delivery.reply_to, target),
+            )
+            await (await self._http()).send_message(target, params=params)
+
+    async def close(self) -> None:
+        if self._rest is not None:
+            await self._rest.close()
+            self._rest = None
+
+    def _require_token(self) -> None:
+        if not self._token:
+            raise UnauthorizedError("unauthorized: DISCORD_BOT_TOKEN is empty")
+
+    async def _http(self) -> discord.http.HTTPClient:
+        """The REST client for sending, logged in once (the token checked by Discord)."""
+        self._require_token()
+        async with self._rest_lock:
+            if self._rest is None:
+                _point_rest_at(self._api_url)
+                http = discord.http.HTTPClient(
+                    asyncio.get_running_loop(), max_ratelimit_timeout=RATE_LIMIT_WAIT
+                )
+                try:
+                    await http.static_login(self._token)
+                except BaseException:
+                    await http.close()
+                    raise
+                self._rest = http
+            return self._rest
+
+
+async def _ask_gateway(client: discord.Client) -> str:
+    """The gateway URL from `GET /gateway/bot`, as Discord asks clients to look it up."""
+    _shards, url, _limits = await client.http.get_bot_gateway()
+    return url
+
+
+def _snowflake(value: str) -> int:
+    """A Discord id from a delivery; anything else is refused before any request."""
+    if not value.isdigit() or len(value) > 20:
+        raise PlatformError(f"not a Discord channel or message id: {value[:32]!r}")
+    return int(value)
+
+
+def _reference(reply_to: str | None, channel_id: int) -> MessageReference:
+    """A reply to `reply_to` that still posts if that message was deleted."""
+    if reply_to is None:
+        missing: MessageReference = discord.utils.MISSING
+        return missing
+    return {
+        "message_id": _snowflake(reply_to),
+        "channel_id": channel_id,
+        "fail_if_not_exists": False,
+    }
+
+
+def _approval_view(approval_id: str) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    buttons: tuple[tuple[Decision, str, discord.ButtonStyle], ...] = (
+        ("approve", "Approve", discord.ButtonStyle.success),
+        ("deny", "Deny", discord.ButtonStyle.danger),
+    )
+    for decision, label, style in buttons:
+        try:
+            custom_id = _discord_inbound.approval_custom_id(decision, approval_id)
+        except ValueError as exc:
+            raise PlatformError(str(exc)) from exc
+        view.add_item(discord.ui.Button(label=label, style=style, custom_id=custom_id))
+    return view

@@ -1,0 +1,1 @@
+"""Tests of the channel program's platform adapters against scripted platform servers."""

@@ -1,0 +1,1 @@
+"""Scripted chat platform servers speaking each platform's real wire protocol."""
