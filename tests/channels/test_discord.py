@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from k8sclaw_controllers.channels import _discord_format
 from k8sclaw_controllers.channels._adapter import (
     ChannelConfig,
     PlatformError,
@@ -350,3 +351,42 @@ async def test_deliveries_to_non_discord_ids_are_refused(discord_server: Scripte
     finally:
         await adapter.close()
     assert discord_server.sent == []
+
+
+RENDER_CASES = {
+    "short": ("**bold** and `code`", ["**bold** and `code`"]),
+    "empty": ("\n \n", []),
+    "controls": ("a\x00b\x1b[2Jc\u202ed", ["ab[2Jcd"]),
+}
+
+
+@pytest.mark.parametrize(("markdown", "parts"), list(RENDER_CASES.values()), ids=list(RENDER_CASES))
+def test_render_keeps_markdown_and_drops_controls(markdown: str, parts: list[str]) -> None:
+    assert _discord_format.render(markdown) == parts
+
+
+def test_render_cuts_a_word_without_spaces_hard_and_loses_nothing() -> None:
+    text = "x" * 5000
+    parts = _discord_format.render(text)
+    assert "".join(parts) == text
+    assert all(0 < len(part) <= _discord_format.TEXT_LIMIT for part in parts)
+
+
+def test_render_closes_and_reopens_a_code_block_at_a_cut() -> None:
+    code = "\n".join(f"print({i})" for i in range(400))
+    parts = _discord_format.render(f"Here:\n```python\n{code}\n```\nbye")
+    assert len(parts) >= 2
+    assert all(part.count("```") % 2 == 0 for part in parts)
+    assert all(part.startswith("```python") for part in parts[1:])
+    assert all(f"print({i})" in "\n".join(parts) for i in range(400))
+    assert parts[-1].endswith("bye")
+
+
+def test_an_approval_card_text_fits_and_cannot_break_out_of_its_code_block() -> None:
+    card = ApprovalCard(
+        approval_id="a", run="r`un", tool="t", summary="```\n@everyone " + "y" * 4000
+    )
+    text = _discord_format.approval_text(card)
+    assert len(text) <= _discord_format.TEXT_LIMIT
+    assert text.count("```") == 2
+    assert text.endswith("\u2026\n```")
