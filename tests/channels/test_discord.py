@@ -234,30 +234,32 @@ async def test_a_429_comes_back_with_the_server_s_retry_after(
     assert [s.content for s in discord_server.sent] == ["second"]
 
 
-async def test_server_down_is_unavailable_and_a_later_run_reconnects(
+async def test_server_down_is_unavailable_and_a_later_run_resumes_without_loss(
     discord_server: ScriptedDiscord,
 ) -> None:
     async with running(discord_server) as (adapter, recorder, task):
         await discord_server.stop()
         with pytest.raises(UnavailableError):
             await asyncio.wait_for(task, WAIT)
-        assert recorder.states[-1][0] == "Disconnected"
+        await recorder.until(lambda: recorder.states[-1][0] == "Disconnected")
         with pytest.raises(UnavailableError):
             await asyncio.wait_for(adapter.run(recorder), WAIT)
         with pytest.raises(UnavailableError):
             await adapter.send_text(_delivery(), ["lost?"])
+        await discord_server.user_message("posted while the bot was away")
         await discord_server.start()
         again = asyncio.create_task(adapter.run(recorder))
         try:
             await recorder.until(lambda: recorder.connected)
             await discord_server.user_message("back")
-            await recorder.until(lambda: bool(recorder.messages))
+            await recorder.until(lambda: len(recorder.messages) == 2)
             await adapter.send_text(_delivery(), ["reply"])
         finally:
             again.cancel()
             with suppress(asyncio.CancelledError):
                 await again
-    assert [m.text for m in recorder.messages] == ["back"]
+    assert [m.text for m in recorder.messages] == ["posted while the bot was away", "back"]
+    assert (discord_server.identifies, discord_server.resumes) == (1, 1)
     assert [s.content for s in discord_server.sent] == ["reply"]
 
 
@@ -289,12 +291,12 @@ async def test_hostile_text_is_cleaned_and_capped(discord_server: ScriptedDiscor
 BAD_FRAMES: dict[str, str | bytes] = {
     "not json": "{this is not json",
     "json but not an object": json.dumps([1, 2, 3]),
-    "message without fields": json.dumps({"op": 0, "t": "MESSAGE_CREATE", "s": 99, "d": {}}),
+    "message without fields": json.dumps({"op": 0, "t": "MESSAGE_CREATE", "d": {}}),
     "interaction without fields": json.dumps(
-        {"op": 0, "t": "INTERACTION_CREATE", "s": 99, "d": {"type": 3}}
+        {"op": 0, "t": "INTERACTION_CREATE", "d": {"type": 3}}
     ),
     "unknown op": json.dumps({"op": 42, "d": None}),
-    "unknown event": json.dumps({"op": 0, "t": "NOPE", "s": 99, "d": {}}),
+    "unknown event": json.dumps({"op": 0, "t": "NOPE", "d": {}}),
 }
 
 
@@ -308,7 +310,8 @@ async def test_malformed_frames_never_crash_run(
         await _one_run(discord_server, adapter, recorder, None, "next run")
     finally:
         await adapter.close()
-    assert any(m.text == "next run" for m in recorder.messages)
+    texts = [m.text for m in recorder.messages]
+    assert texts == ["after the frame", "next run"]  # a run that ended resumes: none lost
 
 
 async def _one_run(

@@ -3,8 +3,9 @@ its REST client sends (replies in the message's channel or thread, approval card
 buttons), both pointed at `DISCORD_API_URL`/`DISCORD_GATEWAY_URL` when set.
 
 No ingress is needed: the bot dials out to Discord's gateway. Each `run` is one gateway
-session on a fresh client (the runtime owns reconnecting); within it discord.py itself
-answers heartbeats and follows Discord's RECONNECT/RESUME/INVALID_SESSION requests.
+connection (the runtime owns reconnecting with back-off); the next `run` resumes the same
+session, and within a run discord.py answers heartbeats and follows Discord's
+RECONNECT/RESUME/INVALID_SESSION requests (`_discord_gateway`).
 """
 
 from __future__ import annotations
@@ -18,13 +19,17 @@ import discord.gateway
 import discord.http
 import yarl
 
-from k8sclaw_controllers.channels import _discord_errors, _discord_format, _discord_inbound
+from k8sclaw_controllers.channels import (
+    _discord_errors,
+    _discord_format,
+    _discord_gateway,
+    _discord_inbound,
+)
 from k8sclaw_controllers.channels._adapter import (
     ChannelConfig,
     Inbound,
     PlatformError,
     UnauthorizedError,
-    UnavailableError,
 )
 from k8sclaw_protocol._chat import Decision, Delivery
 from k8sclaw_protocol._instance import ChannelType
@@ -35,23 +40,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL: Final = "https://discord.com/api/v10"
-RATE_LIMIT_WAIT: Final = 30.0
-"""Rate limits up to this long discord.py waits out itself (its minimum); longer ones come
-back as `RateLimitedError` so the runtime decides."""
-GUILD_READY_TIMEOUT: Final = 0.5
-"""How long after the last GUILD_CREATE discord.py waits before READY counts (default 2 s):
-guilds arriving later are still served, only the Connected report waits for this."""
-
-
-def _intents() -> discord.Intents:
-    """Guild and DM messages with their content (a privileged intent: enable it in the
-    Developer Portal), guilds for channels and threads; nothing else."""
-    intents = discord.Intents.none()
-    intents.guilds = True
-    intents.guild_messages = True
-    intents.dm_messages = True
-    intents.message_content = True
-    return intents
 
 
 def _point_rest_at(api_url: str) -> None:
@@ -66,44 +54,6 @@ def _point_gateway_at(gateway_url: str) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
 
 
-class _GatewayClient(discord.Client):
-    """discord.py's client with its events handed to the runtime's `Inbound`."""
-
-    def __init__(self, inbound: Inbound) -> None:
-        super().__init__(
-            intents=_intents(),
-            max_ratelimit_timeout=RATE_LIMIT_WAIT,
-            guild_ready_timeout=GUILD_READY_TIMEOUT,
-            chunk_guilds_at_startup=False,
-        )
-        self._inbound = inbound
-
-    async def on_ready(self) -> None:
-        await self._inbound.health("Connected")
-
-    async def on_resumed(self) -> None:
-        await self._inbound.health("Connected")
-
-    async def on_disconnect(self) -> None:
-        await self._inbound.health("Disconnected")
-
-    async def on_message(self, message: discord.Message) -> None:
-        own = self.user.id if self.user is not None else None
-        received = _discord_inbound.from_message(message, own)
-        if received is not None:
-            await self._inbound.received(received)
-
-    async def on_interaction(self, interaction: discord.Interaction) -> None:
-        received = _discord_inbound.from_interaction(interaction)
-        if received is None:
-            return
-        try:
-            await interaction.response.defer()  # type 6: acknowledged, card unchanged
-        except discord.HTTPException as exc:
-            log.warning("could not acknowledge a button press: %s", exc.status)
-        await self._inbound.received(received)
-
-
 class DiscordAdapter:
     """Discord for the channel runtime (`controllers/.../channels/_adapter.py`)."""
 
@@ -115,21 +65,30 @@ class DiscordAdapter:
         self._api_url = config.env.get("DISCORD_API_URL") or DEFAULT_API_URL
         self._gateway_url = config.env.get("DISCORD_GATEWAY_URL") or None
         self._rest: discord.http.HTTPClient | None = None
+        self._client: _discord_gateway.GatewayClient | None = None
         self._rest_lock = asyncio.Lock()
 
     async def run(self, inbound: Inbound) -> None:
-        """One gateway session until cancelled; raises `PlatformError` when it ends."""
+        """One gateway connection until cancelled; raises `PlatformError` when it ends.
+        The next call resumes the same Discord session (missed events are replayed)."""
         self._require_token()
         _point_rest_at(self._api_url)
-        client = _GatewayClient(inbound)
-        try:
-            async with _discord_errors.translated():
+        async with _discord_errors.translated():
+            client = await self._gateway()
+            await client.serve(inbound)
+
+    async def _gateway(self) -> _discord_gateway.GatewayClient:
+        """The logged-in gateway client, made once and kept so its session can resume."""
+        if self._client is None:
+            client = _discord_gateway.GatewayClient()
+            try:
                 await client.login(self._token)
                 _point_gateway_at(self._gateway_url or await _ask_gateway(client))
-                await client.connect(reconnect=False)
-            raise UnavailableError("Discord closed the gateway connection")
-        finally:
-            await client.close()
+            except BaseException:
+                await client.close()
+                raise
+            self._client = client
+        return self._client
 
     def render(self, markdown: str) -> list[str]:
         return _discord_format.render(markdown, self.text_limit)
@@ -171,6 +130,9 @@ class DiscordAdapter:
             await (await self._http()).send_message(target, params=params)
 
     async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
         if self._rest is not None:
             await self._rest.close()
             self._rest = None
@@ -186,7 +148,8 @@ class DiscordAdapter:
             if self._rest is None:
                 _point_rest_at(self._api_url)
                 http = discord.http.HTTPClient(
-                    asyncio.get_running_loop(), max_ratelimit_timeout=RATE_LIMIT_WAIT
+                    asyncio.get_running_loop(),
+                    max_ratelimit_timeout=_discord_gateway.RATE_LIMIT_WAIT,
                 )
                 try:
                     await http.static_login(self._token)
