@@ -171,14 +171,17 @@ async def test_an_approval_card_has_buttons_and_a_press_comes_back_as_an_action(
             ("Deny", "deny:ap-1"),
         ]
         assert "rm -rf /tmp/x" in posted.content
-        press = await discord_server.press("deny:ap-1", message_id="1000000000000000050")
+        press = await discord_server.press(
+            "deny:ap-1", message_id="1000000000000000050", channel=p.THREAD_ID
+        )
         await discord_server.press("somebody-else:ap-1", message_id="1000000000000000050")
         await recorder.until(lambda: bool(recorder.messages))
         await discord_server.wait_until(lambda: bool(discord_server.callbacks))
     (action,) = recorder.messages
     assert action.action is not None
     assert (action.action.approval_id, action.action.decision) == ("ap-1", "deny")
-    assert (action.sender_id, action.message_id, action.chat_id) == (p.USER_ID, press, p.CHANNEL_ID)
+    assert (action.sender_id, action.message_id) == (p.USER_ID, press)
+    assert (action.chat_id, action.thread_id) == (p.CHANNEL_ID, p.THREAD_ID)
     assert action.text == ""
     assert discord_server.callbacks == [(press, {"type": 6})]
 
@@ -348,6 +351,8 @@ async def test_deliveries_to_non_discord_ids_are_refused(discord_server: Scripte
     try:
         with pytest.raises(PlatformError, match="not a Discord"):
             await adapter.send_text(_delivery(chatId="../../guilds/1"), ["x"])
+        with pytest.raises(PlatformError, match="not a Discord"):
+            await adapter.send_typing(_delivery(chatId="\u0661\u0662"))  # Arabic-Indic digits
         long_id = ApprovalCard(approval_id="a" * 120, run="r", tool="t", summary="s")
         with pytest.raises(PlatformError, match="100"):
             await adapter.send_approval(_delivery(kind="approval", approval=long_id))

@@ -166,20 +166,25 @@ async def _ask_gateway(client: discord.Client) -> str:
     return url
 
 
+def _is_snowflake(value: str) -> bool:
+    return value.isascii() and value.isdigit() and len(value) <= 20
+
+
 def _snowflake(value: str) -> int:
     """A Discord id from a delivery; anything else is refused before any request."""
-    if not value.isdigit() or len(value) > 20:
+    if not _is_snowflake(value):
         raise PlatformError(f"not a Discord channel or message id: {value[:32]!r}")
     return int(value)
 
 
 def _reference(reply_to: str | None, channel_id: int) -> MessageReference:
-    """A reply to `reply_to` that still posts if that message was deleted."""
-    if reply_to is None:
+    """A reply to `reply_to` that still posts if that message was deleted; no reply
+    (rather than no message) when `reply_to` is not a Discord message id."""
+    if reply_to is None or not _is_snowflake(reply_to):
         missing: MessageReference = discord.utils.MISSING
         return missing
     return {
-        "message_id": _snowflake(reply_to),
+        "message_id": int(reply_to),
         "channel_id": channel_id,
         "fail_if_not_exists": False,
     }
