@@ -115,6 +115,24 @@ async def test_a_person_s_message_arrives_once_with_chat_thread_and_sender(
     assert discord_server.identifies == 1
 
 
+async def test_without_a_gateway_override_the_gateway_is_asked_from_rest(
+    discord_server: ScriptedDiscord,
+) -> None:
+    env = {"DISCORD_BOT_TOKEN": TOKEN, "DISCORD_API_URL": discord_server.api_url}
+    config = ChannelConfig(channel="discord", instance="i", namespace="ns", env=env)
+    adapter, recorder = DiscordAdapter(config), Recorder()
+    task = asyncio.create_task(adapter.run(recorder))
+    task.add_done_callback(lambda _: recorder.changed.set())
+    try:
+        await recorder.until(lambda: recorder.connected or task.done())
+        assert recorder.connected
+    finally:
+        task.cancel()
+        await _settled(task)
+        await adapter.close()
+    assert discord_server.identifies == 1
+
+
 async def test_own_and_other_bots_messages_are_ignored(discord_server: ScriptedDiscord) -> None:
     async with running(discord_server) as (_, recorder, _task):
         await discord_server.user_message("my own reply", author=p.BOT_USER)
