@@ -183,16 +183,18 @@ async def test_an_approval_card_has_buttons_and_a_press_comes_back_as_an_action(
         await adapter.send_approval(_delivery(kind="approval", approval=card))
         await discord_server.wait_until(lambda: bool(discord_server.sent))
         posted = discord_server.sent[0]
-        buttons = posted.body["components"][0]["components"]
+        (row,) = posted.body["components"]
+        buttons = row["components"]
+        assert (row["type"], [b["type"] for b in buttons]) == (1, [2, 2])
         assert [(b["label"], b["custom_id"]) for b in buttons] == [
             ("Approve", "approve:ap-1"),
             ("Deny", "deny:ap-1"),
         ]
         assert "rm -rf /tmp/x" in posted.content
+        await discord_server.press("somebody-else:ap-1", message_id="1000000000000000050")
         press = await discord_server.press(
             "deny:ap-1", message_id="1000000000000000050", channel=p.THREAD_ID
         )
-        await discord_server.press("somebody-else:ap-1", message_id="1000000000000000050")
         await recorder.until(lambda: bool(recorder.messages))
         await discord_server.wait_until(lambda: bool(discord_server.callbacks))
     (action,) = recorder.messages
