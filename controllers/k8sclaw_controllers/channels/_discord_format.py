@@ -54,8 +54,9 @@ def split_markdown(text: str, limit: int) -> list[str]:
     """Cut at line ends where possible; a code fence open at a cut is closed at the end
     of one part and reopened at the start of the next, so each part renders alone.
 
-    The runtime's `_split.split_text` does the generic cutting once merged; the fence
-    handling here is what Discord needs on top (each message renders on its own).
+    The runtime's `_split.split_text` should replace this cutting at merge if it keeps
+    code fences balanced the same way; the fence handling is what Discord needs (each
+    message renders on its own), so without that it stays.
     """
     parts: list[str] = []
     current, fence = "", None
