@@ -20,6 +20,7 @@ from k8sclaw_controllers.manager import (
     _jobbuilder,
     _kube,
     _launch,
+    _subagents,
 )
 from k8sclaw_controllers.manager._context import Context, condition, now, timestamp
 from k8sclaw_controllers.policy import (
@@ -64,6 +65,8 @@ async def reconcile(ctx: Context, body: Body, event_type: str | None) -> None:
         if gone is not None and gone.phase not in TERMINAL_PHASES:
             await _delete_job(ctx, *key)
             ctx.wake_queued(key[0], gone.instance)
+        if (body.get("status") or {}).get("children"):
+            await _subagents.parent_deleted(ctx, *key)
         return
     run = AgentRun.from_wire(body)
     record = ctx.state.observe(run)
