@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from k8sclaw_protocol import Backoff, EventBus, IpcLayout, events, ipc, names
+from k8sclaw_sidecar import _watch
 from k8sclaw_sidecar._settings import PodPaths
 from k8sclaw_sidecar.agent import AgentRunner, Toolbox
 from k8sclaw_sidecar.bridge import Bridge, BridgeSettings
@@ -21,10 +22,12 @@ FAST = Backoff(initial=0.02, maximum=0.2)
 
 
 async def _next_file(directory: Path) -> dict[str, object]:
-    """The one file that appears in `directory` (polled: the writer is this process)."""
+    """The one file that appears in `directory` (watched, 10 s at most)."""
+    stop = asyncio.Event()
     async with asyncio.timeout(10):
-        while not [p for p in directory.iterdir() if not ipc.is_ignored(p)]:
-            await asyncio.sleep(0.01)
+        async for batch in _watch.watch_files(directory, stop):
+            if batch:
+                stop.set()
     return _only_file(directory)
 
 
