@@ -45,6 +45,7 @@ log = logging.getLogger("k8sclaw.controller.agentrun")
 Body = dict[str, Any]
 RULE_CONCURRENCY = "subagentPolicy.maxConcurrent"
 RULE_DEPTH = "subagentPolicy.maxDepth"
+RULE_INSTANCE_DEPTH = "spec.subagents.maxDepth"
 M = TypeVar("M", ClawInstance, ClawPolicy)
 
 
@@ -160,7 +161,8 @@ async def precheck(ctx: Context, run: AgentRun) -> tuple[_jobbuilder.Tools, Agen
     waiting = [v for v in decision.violations if v.rule == RULE_CONCURRENCY]
     refused = [v for v in decision.violations if v.rule != RULE_CONCURRENCY]
     if refused:
-        reason = "DepthExceeded" if refused[0].rule == RULE_DEPTH else "PolicyViolation"
+        depth = refused[0].rule in (RULE_DEPTH, RULE_INSTANCE_DEPTH)
+        reason = "DepthExceeded" if depth else "PolicyViolation"
         message = Decision(policy=decision.policy, violations=tuple(refused)).message
         raise PrecheckError(reason, message)
     if waiting and limits is not None:

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from k8sclaw_controllers.manager import _memory, _subagents
+from k8sclaw_controllers.policy import evaluate_run
 from k8sclaw_protocol import AgentRun, ClawInstance, ClawPolicy, MemoryUpdate
 
 
@@ -95,3 +96,23 @@ def test_child_names_are_deterministic_per_parent_and_request() -> None:
     first = _subagents.child_name(parent, "abc")
     assert first == _subagents.child_name(parent, "abc") != _subagents.child_name(parent, "abd")
     assert len(first) <= 63 and first.startswith("p" * 44 + "-sub-")
+
+
+def test_admission_refuses_a_child_deeper_than_its_instance_allows() -> None:
+    def run(depth: int) -> AgentRun:
+        parent = {"runName": "p", "sessionKey": "s", "spawnDepth": depth}
+        spec = {"instanceRef": "alice", "sessionKey": "c", "task": "t", "parent": parent}
+        return AgentRun.from_wire(
+            {
+                "metadata": {"name": "c", "namespace": "ns"},
+                "spec": {**spec, "model": {"model": "gpt-4o"}},
+            }
+        )
+
+    instance = _instance(maxDepth=1)
+    assert not evaluate_run(run(1), None, instance=instance).violations
+    [refusal] = evaluate_run(run(2), None, instance=instance).violations
+    assert (
+        refusal.rule == "spec.subagents.maxDepth" and "spawn depth 2 exceeds 1" in refusal.message
+    )
+    assert not evaluate_run(run(5), None, instance=_instance()).violations  # no limit set
