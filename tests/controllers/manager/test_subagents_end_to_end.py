@@ -182,3 +182,39 @@ async def test_a_memory_update_is_cleaned_capped_and_read_by_the_next_run(
     assert event.involved_object.name == "alice" and "clamped" in event.message
     prompt = _system_prompt(llm.requests[-1])
     assert "The user's name is Ada." in prompt and "<|im_start|>" not in prompt
+
+
+async def test_a_parent_that_times_out_cancels_its_running_child(kube: KubeEnv) -> None:
+    """No kubelet: both runs stay Running until the parent's 2 s deadline fails it; its
+    child (listed in the parent's status.children, as the controller records it) is then
+    failed with reason ParentEnded and its Job deleted."""
+    create(kube, "clawinstances", _harness.instance_body())
+    async with _harness.running(_harness.settings_for(kube)):
+        created = create(kube, "agentruns", run_body("slow", timeout="2s"))
+        child = run_body("slow-sub-1")
+        child["metadata"]["labels"]["k8sclaw.io/parent-run"] = "slow"
+        child["metadata"]["ownerReferences"] = [
+            {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "AgentRun",
+                "name": "slow",
+                "uid": created["metadata"]["uid"],
+            }
+        ]
+        child["spec"]["parent"] = {"runName": "slow", "sessionKey": "s-slow", "spawnDepth": 1}
+        create(kube, "agentruns", child)
+        await wait_run(kube, "slow-sub-1", lambda o: phase(o) == "Running")
+        _harness.custom(kube).patch_namespaced_custom_object_status(
+            GROUP,
+            VERSION,
+            kube.namespace,
+            "agentruns",
+            "slow",
+            {"status": {"children": [{"name": "slow-sub-1", "phase": "Running"}]}},
+        )
+        parent = await wait_run(kube, "slow", terminal, within=30)
+        cancelled = await wait_run(kube, "slow-sub-1", terminal, within=30)
+    assert parent["status"]["conditions"][0]["reason"] == "Timeout"
+    assert phase(cancelled) == "Failed"
+    assert cancelled["status"]["conditions"][0]["reason"] == "ParentEnded"
+    assert "parent run slow ended (Failed)" in cancelled["status"]["error"]
