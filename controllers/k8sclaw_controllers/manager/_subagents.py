@@ -149,9 +149,9 @@ def check_limits(
     """Raise `RefusedError` naming the first limit the new child would break."""
     limits = instance.spec.agents.default.subagents or SubagentsSpec()
     rules = policy.spec.subagent_policy if policy else None
-    if rules is not None and depth > rules.max_depth:
+    if policy is not None and rules is not None and depth > rules.max_depth:
         text = f"spawn depth {depth} exceeds {rules.max_depth}"
-        raise RefusedError(f"ClawPolicy {policy.name} subagentPolicy.maxDepth: {text}")  # type: ignore[union-attr]
+        raise RefusedError(f"ClawPolicy {policy.name} subagentPolicy.maxDepth: {text}")
     if depth > limits.max_depth:
         text = f"spawn depth {depth} exceeds {limits.max_depth}"
         raise RefusedError(f"ClawInstance {instance.name} spec.subagents.maxDepth: {text}")
