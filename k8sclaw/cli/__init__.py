@@ -17,6 +17,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "features": ("k8sclaw.cli._features:features", "Enable, disable or list feature gates."),
     "install": ("k8sclaw.cli._install:install", "Install the control plane into the cluster."),
     "instances": ("k8sclaw.cli._instances:instances", "List, show or delete ClawInstances."),
+    "memory": ("k8sclaw.cli._memory:memory", "Show, edit or clear an instance's memory."),
     "onboard": ("k8sclaw.cli._onboard:onboard", "Wizard: instance, provider, channel, policy."),
     "policies": ("k8sclaw.cli._policies:policies", "List or show ClawPolicies."),
     "run": ("k8sclaw.cli._runs:run", 'Start an agent run: k8sclaw run "<task>".'),

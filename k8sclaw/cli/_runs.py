@@ -6,7 +6,7 @@ carries the instance's provider, secret, model, skills and labels like every oth
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,7 +20,44 @@ if TYPE_CHECKING:
 
 # The protocol (pydantic) is imported inside the commands that need models, so that
 # `runs list` (the fast read path) never loads it.
-runs = _resources.group("runs", "AgentRun", verbs=("list", "get", "delete"))
+runs = _resources.group("runs", "AgentRun", verbs=("list", "delete"))
+
+
+@_common.cluster_options()
+@_common.translating
+def _show_tree(name: str, target: _common.Target) -> None:
+    """Print run `name` with its sub-agent runs indented under it, with their phases."""
+    from k8sclaw.kube._kinds import not_found
+    from k8sclaw.render._tree import lineage, run_tree, tree_lines
+    from k8sclaw_protocol import names
+
+    found = target.kube().list_raw(names.GROUP_VERSION, "AgentRun", target.ns())
+    rows = run_tree(name, (lineage(item) for item in found))
+    if not rows:
+        raise not_found("AgentRun", "agentrun", "runs", name, target.ns())
+    for line in tree_lines(rows):
+        click.echo(terminal_safe(line))
+
+
+def _get_command() -> click.Command:
+    """The generic `runs get` plus `--tree`."""
+    plain = _resources.get_command("AgentRun")
+    assert plain.callback is not None
+    show = plain.callback
+
+    def callback(tree: bool, output: str, **kwargs: Any) -> None:
+        if tree:
+            _show_tree(**kwargs)
+        else:
+            show(output=output, **kwargs)
+
+    tree = click.Option(
+        ["--tree"], is_flag=True, help="Show the run with its sub-agent runs, indented."
+    )
+    return click.Command("get", callback=callback, params=[*plain.params, tree], help=plain.help)
+
+
+runs.add_command(_get_command())
 
 
 def _pick_instance(kube: Kube, namespace: str, wanted: str | None) -> ClawInstance:

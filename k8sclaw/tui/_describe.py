@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import yaml
 
 from k8sclaw.render import MASK
+from k8sclaw.render._tree import run_tree, tree_lines
 from k8sclaw.tui._store import Pod
 from k8sclaw_protocol import AgentRun
 
@@ -99,3 +101,12 @@ def result_text(run: AgentRun) -> str:
     if status and status.error:
         body.append(f"Error: {status.error}")
     return "\n".join([head, *(body or ["(no result yet)"])])
+
+
+def sub_agents(run: AgentRun, runs: Iterable[AgentRun]) -> list[str]:
+    """The `Sub-agents:` section of a run's describe: its run tree, when it has children."""
+    lineage = ((r.name, r.spec.parent.run_name if r.spec.parent else None, r.phase) for r in runs)
+    rows = run_tree(run.name, lineage)
+    if len(rows) <= 1:
+        return []
+    return ["Sub-agents:", *(f"  {line}" for line in tree_lines(rows))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from textual import on
@@ -167,12 +168,20 @@ class K8sClawApp(AppCore):
         if obj is None:
             return
         text, kube, kind = _describe.describe(obj), self.kube, _EVENT_KINDS.get(self.view.kind)
+        if self.view.kind == RUNS:
+            text = "\n".join([text, *_describe.sub_agents(obj, self.store.all(RUNS))])
         if kube is None or kind is None:
             self.push_screen(TextScreen(f"Describe {name_of(obj)}", text))
             return
         name, ns = name_of(obj), self.namespace
-        events = lambda: _ops.describe_events(kube, kind, name, ns)  # noqa: E731
-        self.push_screen(TextScreen(f"Describe {name}", text, stream=events))
+        memory = self.view.kind == INSTANCES
+
+        def sections() -> Iterator[str]:
+            if memory:
+                yield from _ops.describe_memory(kube, name, ns)
+            yield from _ops.describe_events(kube, kind, name, ns)
+
+        self.push_screen(TextScreen(f"Describe {name}", text, stream=sections))
 
     def action_yaml(self) -> None:
         """y: the object as YAML."""

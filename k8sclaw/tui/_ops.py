@@ -13,6 +13,7 @@ from typing import Any
 
 from k8sclaw import onboard
 from k8sclaw.kube import Kube, iter_lines
+from k8sclaw.render import terminal_safe
 from k8sclaw.tui._store import PODS, Pod
 from k8sclaw.tui._stream import StreamReader
 from k8sclaw_protocol import (
@@ -98,6 +99,22 @@ def describe_events(kube: Kube, kind: str, name: str, namespace: str) -> Iterato
     if items:
         yield f"  {'TIME':<22} {'TYPE':<8} {'REASON':<18} MESSAGE"
         yield from (f"  {_event_line(ev)}" for ev in items)
+
+
+def describe_memory(kube: Kube, instance: str, namespace: str) -> Iterator[str]:
+    """An instance's `Memory:` section: the document every run gets in its system prompt."""
+    from k8sclaw.kube import NotFoundError
+
+    try:
+        configmap = kube.get_raw(
+            "v1", "ConfigMap", names.memory_configmap_name(instance), namespace
+        )
+    except NotFoundError:
+        yield from ("", "Memory:      <none>")
+        return
+    text = str((configmap.get("data") or {}).get(names.MEMORY_KEY) or "")
+    yield from ("", "Memory:")
+    yield from (f"  {terminal_safe(line)}" for line in text.splitlines())
 
 
 def _event_line(ev: dict[str, Any]) -> str:

@@ -153,6 +153,15 @@ class TokenUsage(CRModel):
     """Wall time of the agent in milliseconds."""
 
 
+class ChildRun(CRModel):
+    """One sub-agent run of this run, as last seen by the controller."""
+
+    name: ObjectName
+    """The child AgentRun (same namespace)."""
+    phase: RunPhase = "Pending"
+    """Its phase."""
+
+
 class AgentRunStatus(CRModel):
     """Observed state of an AgentRun; Succeeded and Failed are final."""
 
@@ -178,6 +187,8 @@ class AgentRunStatus(CRModel):
     """Tokens and tool calls used."""
     conditions: Conditions = Field(default_factory=list)
     """Ready, Progressing and Failed conditions."""
+    children: list[ChildRun] | None = None
+    """Sub-agent runs this run spawned (names and phases), written by the controller."""
 
 
 class AgentRun(Resource):

@@ -37,6 +37,7 @@ RUN_OUTBOUND: Final = (
     _events.TOOL_EXEC_REQUEST,
     _events.CHANNEL_MESSAGE_SEND,
     _events.TOOL_APPROVAL_REQUEST,
+    _events.AGENT_MEMORY_UPDATE,
 )
 """Topics a run's bridge publishes, each only as `k8sclaw.<topic>.<ns>.<run>`."""
 RUN_INBOUND: Final = (

@@ -41,6 +41,7 @@ AGENT_STREAM_CHUNK: Final = "agent.stream.chunk"
 AGENT_STATUS_UPDATE: Final = "agent.status.update"
 AGENT_SPAWN_REQUEST: Final = "agent.spawn.request"
 AGENT_FOLLOWUP: Final = "agent.followup"
+AGENT_MEMORY_UPDATE: Final = "agent.memory.update"
 CHANNEL_MESSAGE_RECEIVED: Final = "channel.message.received"
 CHANNEL_MESSAGE_SEND: Final = "channel.message.send"
 CHANNEL_MESSAGE_DELIVER: Final = "channel.message.deliver"
@@ -67,6 +68,7 @@ TOPICS: Final = (
     TOOL_EXEC_RESULT,
     TOOL_APPROVAL_REQUEST,
     TOOL_APPROVAL_RESPONSE,
+    AGENT_MEMORY_UPDATE,
 )
 
 

@@ -100,6 +100,9 @@ class StatusUpdate(IpcModel):
     tool_id: str | None = None
 
 
+REQUEST_ID_PATTERN: Final = r"^[a-z0-9]{1,32}$"
+
+
 class SpawnRequest(IpcModel):
     """`spawn/request-*.json`: the agent asks for a sub-agent run."""
 
@@ -107,6 +110,35 @@ class SpawnRequest(IpcModel):
     system_prompt: str | None = None
     agent_id: str = ""
     skills: list[str] | None = None
+    request_id: str | None = Field(default=None, pattern=REQUEST_ID_PATTERN)
+    """Names the child (deterministically) and matches its result to the waiting call."""
+
+
+class SubagentResult(IpcModel):
+    """What became of a spawn request: the controller's answer, carried to the parent as
+    an `agent.followup` (`{"subagentResult": ...}`) and written by the bridge into
+    `input/followup-*.json`, where the waiting `spawn_subagent` call picks it up."""
+
+    request_id: str = Field(pattern=REQUEST_ID_PATTERN)
+    run: str = ""
+    """The child run's name (empty when no child was created)."""
+    status: Literal["success", "error"]
+    response: str | None = None
+    error: str | None = None
+
+
+FOLLOWUP_SUBAGENT_KEY: Final = "subagentResult"
+"""Key of a `SubagentResult` in an `agent.followup` payload."""
+
+
+class MemoryUpdate(IpcModel):
+    """`memory/update-*.json`: the agent proposes a change to its instance's memory.
+
+    Untrusted: the controller caps, strips and applies it (the pod cannot write the
+    memory ConfigMap itself)."""
+
+    content: str = Field(max_length=256 * 1024)
+    mode: Literal["append", "replace"] = "append"
 
 
 class ExecRequest(IpcModel):
@@ -167,6 +199,10 @@ class IpcLayout:
         return self.root / "messages"
 
     @property
+    def memory(self) -> Path:
+        return self.root / "memory"
+
+    @property
     def errors(self) -> Path:
         return self.root / "errors"
 
@@ -202,7 +238,15 @@ class IpcLayout:
         directory belongs): that entry is left for the readers, which refuse it.
         """
         self.root.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
-        for d in (self.input, self.output, self.spawn, self.tools, self.messages, self.errors):
+        for d in (
+            self.input,
+            self.output,
+            self.spawn,
+            self.tools,
+            self.messages,
+            self.memory,
+            self.errors,
+        ):
             with contextlib.suppress(FileExistsError):
                 d.mkdir(mode=_DIR_MODE, exist_ok=True)
 
@@ -248,6 +292,7 @@ _ROUTES: Final[tuple[tuple[str, re.Pattern[str], type[IpcModel], str], ...]] = (
     ("spawn", re.compile(r"^.*\.json$"), SpawnRequest, _events.AGENT_SPAWN_REQUEST),
     ("tools", re.compile(r"^exec-request.*\.json$"), ExecRequest, _events.TOOL_EXEC_REQUEST),
     ("messages", re.compile(r"^.*\.json$"), OutboundMessage, _events.CHANNEL_MESSAGE_SEND),
+    ("memory", re.compile(r"^update-.*\.json$"), MemoryUpdate, _events.AGENT_MEMORY_UPDATE),
 )
 
 

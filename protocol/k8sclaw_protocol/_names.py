@@ -39,6 +39,8 @@ LABEL_SCHEDULE: Final = f"{GROUP}/schedule"
 LABEL_SCHEDULE_TYPE: Final = f"{GROUP}/type"
 LABEL_CHANNEL: Final = f"{GROUP}/channel"
 LABEL_SKILLPACK: Final = f"{GROUP}/skillpack"
+LABEL_PARENT_RUN: Final = f"{GROUP}/parent-run"
+"""On a sub-agent run: the name of the run that spawned it (children are listed by it)."""
 LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
 LABEL_PART_OF: Final = "app.kubernetes.io/part-of"
 LABEL_NAME: Final = "app.kubernetes.io/name"
@@ -139,6 +141,7 @@ TOOL_LIST_DIRECTORY: Final = "list_directory"
 TOOL_FETCH_URL: Final = "fetch_url"
 TOOL_SEND_CHANNEL_MESSAGE: Final = "send_channel_message"
 TOOL_SPAWN_SUBAGENT: Final = "spawn_subagent"
+TOOL_UPDATE_MEMORY: Final = "update_memory"
 # Browser tools (none ship yet) are named browser_<action>; `browser-automation` gates them.
 TOOL_BROWSER_PREFIX: Final = "browser_"
 TOOLS: Final = (
@@ -149,6 +152,7 @@ TOOLS: Final = (
     TOOL_FETCH_URL,
     TOOL_SEND_CHANNEL_MESSAGE,
     TOOL_SPAWN_SUBAGENT,
+    TOOL_UPDATE_MEMORY,
 )
 
 # NetworkPolicies generated per run namespace select agent pods by these labels; NATS

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from k8sclaw_protocol import Backoff, EventBus, IpcLayout, events, ipc, names
+from k8sclaw_sidecar import _watch
 from k8sclaw_sidecar._settings import PodPaths
 from k8sclaw_sidecar.agent import AgentRunner, Toolbox
 from k8sclaw_sidecar.bridge import Bridge, BridgeSettings
@@ -18,6 +19,23 @@ from tests.harness.nats_fixtures import NatsServer
 from tests.sidecar.conftest import agent_settings
 
 FAST = Backoff(initial=0.02, maximum=0.2)
+
+
+async def _next_file(directory: Path) -> dict[str, object]:
+    """The one file that appears in `directory` (watched, 10 s at most)."""
+    stop = asyncio.Event()
+    async with asyncio.timeout(10):
+        async for batch in _watch.watch_files(directory, stop):
+            if batch:
+                stop.set()
+    return _only_file(directory)
+
+
+def _answer(layout: IpcLayout, request_id: str, response: str) -> None:
+    """What the bridge writes from the controller's `agent.followup`."""
+    result = {"requestId": request_id, "run": "child", "status": "success", "response": response}
+    body = json.dumps({"subagentResult": result}).encode()
+    ipc.write_atomic(layout.input / ipc.unique_name("followup"), body)
 
 
 def _only_file(directory: Path) -> dict[str, object]:
@@ -32,13 +50,25 @@ async def test_spawn_and_message_tools_write_files_the_bridge_publishes(
     toolbox = Toolbox(agent_settings(pod, "openai", "http://unused", agent_id="researcher"))
     layout = IpcLayout(pod.ipc)
     layout.ensure()
-    out, err = await toolbox.call(
-        "spawn_subagent", {"task": "summarise", "systemPrompt": "be brief", "skills": ["k8s"]}
+    waiting = asyncio.create_task(
+        toolbox.call(
+            "spawn_subagent", {"task": "summarise", "systemPrompt": "be brief", "skills": ["k8s"]}
+        )
     )
-    assert not err and "sub-agent requested" in out
+    request = await _next_file(layout.spawn)
+    spawn = {
+        "task": "summarise",
+        "systemPrompt": "be brief",
+        "agentId": "researcher",
+        "requestId": request["requestId"],
+    }
+    assert request == {**spawn, "skills": ["k8s"]}
+    _answer(layout, "someone-else", "not this one")  # another call's answer is ignored
+    assert not waiting.done()
+    _answer(layout, str(request["requestId"]), "the summary")
+    out, err = await asyncio.wait_for(waiting, 10)
+    assert not err and out.endswith("finished:\nthe summary"), out
     assert toolbox.spawns == 1
-    spawn = {"task": "summarise", "systemPrompt": "be brief", "agentId": "researcher"}
-    assert _only_file(layout.spawn) == {**spawn, "skills": ["k8s"]}
     out, err = await toolbox.call("send_channel_message", {"channel": "slack", "text": "hi"})
     assert not err and "slack" in out
     assert _only_file(layout.messages) == {"channel": "slack", "text": "hi"}
@@ -104,10 +134,13 @@ async def test_spawned_subagents_are_counted_in_the_metrics(
     llm.script(
         calls(tool("spawn_subagent", task="a"), tool("spawn_subagent", task="b")), text("ok")
     )
-    result = await AgentRunner(agent_settings(pod, "anthropic", llm.base_url("anthropic"))).run()
+    settings = agent_settings(pod, "anthropic", llm.base_url("anthropic"), subagent_timeout=0.3)
+    result = await AgentRunner(settings).run()
     assert result.status == "success", result.error
     assert (result.metrics.subagent_spawns, result.metrics.tool_calls) == (2, 2)
     assert len(list((pod.ipc / "spawn").glob("request-*.json"))) == 2
+    # Nobody answered: each call told the model so after its (bounded) wait.
+    assert json.dumps(llm.requests[1].body).count("no answer from the sub-agent") == 2
 
 
 async def test_the_run_deadline_stops_a_model_that_keeps_streaming(

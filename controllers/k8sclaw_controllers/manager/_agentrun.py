@@ -20,6 +20,7 @@ from k8sclaw_controllers.manager import (
     _jobbuilder,
     _kube,
     _launch,
+    _subagents,
 )
 from k8sclaw_controllers.manager._context import Context, condition, now, timestamp
 from k8sclaw_controllers.policy import (
@@ -44,6 +45,7 @@ log = logging.getLogger("k8sclaw.controller.agentrun")
 Body = dict[str, Any]
 RULE_CONCURRENCY = "subagentPolicy.maxConcurrent"
 RULE_DEPTH = "subagentPolicy.maxDepth"
+RULE_INSTANCE_DEPTH = "spec.subagents.maxDepth"
 M = TypeVar("M", ClawInstance, ClawPolicy)
 
 
@@ -64,6 +66,8 @@ async def reconcile(ctx: Context, body: Body, event_type: str | None) -> None:
         if gone is not None and gone.phase not in TERMINAL_PHASES:
             await _delete_job(ctx, *key)
             ctx.wake_queued(key[0], gone.instance)
+        if (body.get("status") or {}).get("children"):
+            await _subagents.parent_deleted(ctx, *key)
         return
     run = AgentRun.from_wire(body)
     record = ctx.state.observe(run)
@@ -157,7 +161,8 @@ async def precheck(ctx: Context, run: AgentRun) -> tuple[_jobbuilder.Tools, Agen
     waiting = [v for v in decision.violations if v.rule == RULE_CONCURRENCY]
     refused = [v for v in decision.violations if v.rule != RULE_CONCURRENCY]
     if refused:
-        reason = "DepthExceeded" if refused[0].rule == RULE_DEPTH else "PolicyViolation"
+        depth = refused[0].rule in (RULE_DEPTH, RULE_INSTANCE_DEPTH)
+        reason = "DepthExceeded" if depth else "PolicyViolation"
         message = Decision(policy=decision.policy, violations=tuple(refused)).message
         raise PrecheckError(reason, message)
     if waiting and limits is not None:

@@ -1,7 +1,9 @@
-"""The bus side of the manager: run completions and channel health.
+"""The bus side of the manager: run completions, sub-agents, memory and channel health.
 
 `agent.run.completed` / `agent.run.failed` (from a run's bridge) finish runs;
-`channel.health.update` (from channel pods) updates the ClawInstance's channel status.
+`agent.spawn.request` makes a sub-agent run (`_subagents`); `agent.memory.update` changes
+the instance's memory (`_memory`); `channel.health.update` (from channel pods) updates the
+ClawInstance's channel status.
 Which run or instance an event is about comes from the subject the server delivered it
 on (`k8sclaw.<topic>.<namespace>.<name>`), which the publisher's credentials confine to
 its own run or instance; the payload's metadata is never believed (SPEC §17).
@@ -17,7 +19,14 @@ import contextlib
 import logging
 from typing import Any
 
-from k8sclaw_controllers.manager import _buscreds, _completion, _instance, _outcome
+from k8sclaw_controllers.manager import (
+    _buscreds,
+    _completion,
+    _instance,
+    _memory,
+    _outcome,
+    _subagents,
+)
 from k8sclaw_controllers.manager._context import Context
 from k8sclaw_protocol import _events
 from k8sclaw_protocol._bus import EventBus
@@ -26,7 +35,13 @@ log = logging.getLogger("k8sclaw.controller.bus")
 # v2: the consumers of the unscoped subjects (before #13) kept their old filters; new
 # names make the controller bind consumers filtered on the scoped subjects.
 DURABLE_PREFIX = "k8sclaw-controller-v2"
-TOPICS = (_events.AGENT_RUN_COMPLETED, _events.AGENT_RUN_FAILED, _events.CHANNEL_HEALTH_UPDATE)
+TOPICS = (
+    _events.AGENT_RUN_COMPLETED,
+    _events.AGENT_RUN_FAILED,
+    _events.CHANNEL_HEALTH_UPDATE,
+    _events.AGENT_SPAWN_REQUEST,
+    _events.AGENT_MEMORY_UPDATE,
+)
 CLOSE_TIMEOUT = 2.0
 
 
@@ -72,6 +87,12 @@ async def handle(ctx: Context, event: _events.Event) -> None:
         if key in ctx.state.instances and health is not None:
             await _instance.apply_health(ctx, scope.namespace, scope.name, health)
         return
+    if scope.topic == _events.AGENT_SPAWN_REQUEST:
+        await _subagents.on_spawn(ctx, scope.namespace, scope.name, event)
+        return
+    if scope.topic == _events.AGENT_MEMORY_UPDATE:
+        await _memory.on_update(ctx, scope.namespace, scope.name, event)
+        return
     if scope.topic not in (_events.AGENT_RUN_COMPLETED, _events.AGENT_RUN_FAILED):
         return
     if key not in ctx.state.runs or ctx.state.is_terminal(key):
@@ -87,9 +108,11 @@ async def consume(ctx: Context, url: str, seed: str) -> None:
     )
     ctx.bus_state.connected = lambda: bus.connected
     ctx.bus_state.problem = f"the event bus at {url} is unreachable"
+    ctx.bus = bus
     try:
         await asyncio.gather(*(_consume_topic(ctx, bus, topic) for topic in TOPICS))
     finally:
+        ctx.bus = None
         # A drain can wait out nats' 30 s drain timeout on a pending pull; never block exit.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(bus.close(), CLOSE_TIMEOUT)

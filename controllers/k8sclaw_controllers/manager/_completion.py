@@ -11,7 +11,7 @@ import contextlib
 import logging
 from typing import Any
 
-from k8sclaw_controllers.manager import _health, _instance, _kube, _outcome
+from k8sclaw_controllers.manager import _health, _instance, _kube, _outcome, _subagents
 from k8sclaw_controllers.manager._context import Context, condition, timestamp
 from k8sclaw_protocol import AgentRun, names
 
@@ -52,6 +52,7 @@ async def finish(
         ctx.event(body, outcome.reason or "Completed", message, warning=not outcome.succeeded)
         _health.RUNS_FINISHED.labels(record.phase if record else "", outcome.reason).inc()
         ctx.wake_queued(namespace, run.spec.instance_ref)
+        await _subagents.run_ended(ctx, run, outcome)
         await prune_history(ctx, namespace, run.spec.instance_ref)
         _instance.schedule_refresh(ctx, namespace, run.spec.instance_ref)
         return True

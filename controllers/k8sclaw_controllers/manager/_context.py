@@ -17,6 +17,7 @@ from k8sclaw_controllers.manager import (
     _state,
 )
 from k8sclaw_protocol import Condition
+from k8sclaw_protocol._bus import EventBus
 
 
 @dataclass
@@ -49,6 +50,8 @@ class Context:
     bus_seed: str | None = None
     """The bus account's signing seed, when the bus is on and the seed was readable."""
     bus_state: BusState = field(default_factory=BusState)
+    bus: EventBus | None = None
+    """The controller's bus connection while it is up (answers to sub-agent calls)."""
     clock: _clock.Clock = field(default_factory=_clock.SystemClock)
     """The schedule controller's time (tests give a virtual clock)."""
     requeue_schedule: Callable[[dict[str, Any]], None] = lambda _body: None

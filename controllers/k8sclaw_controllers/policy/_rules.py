@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from k8sclaw_controllers.policy import _quantity, _tools
 from k8sclaw_controllers.policy._decision import Violation
-from k8sclaw_protocol import AgentRun, ClawPolicy
+from k8sclaw_protocol import AgentRun, ClawInstance, ClawPolicy
 
 # Sandbox resource name -> the policy field capping its limit.
 CAPS = {"cpu": "maxCPU", "memory": "maxMemory"}
@@ -115,6 +115,19 @@ def spawn_depth(
         text = f"spawn depth {parent.spawn_depth} exceeds {limits.max_depth}"
         found.append(Violation("subagentPolicy.maxDepth", text))
     return found
+
+
+def instance_spawn_depth(run: AgentRun, instance: ClawInstance) -> list[Violation]:
+    """A sub-agent may be no deeper than its instance's `subagents.maxDepth`, when set."""
+    parent = run.spec.parent
+    limits = instance.spec.agents.default.subagents
+    if parent is None or limits is None or parent.spawn_depth <= limits.max_depth:
+        return []
+    text = (
+        f"spawn depth {parent.spawn_depth} exceeds {limits.max_depth} "
+        f'(ClawInstance "{instance.name}")'
+    )
+    return [Violation("spec.subagents.maxDepth", text)]
 
 
 def concurrency(run: AgentRun, policy: ClawPolicy, active: int | None) -> list[Violation]:

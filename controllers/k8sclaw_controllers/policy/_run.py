@@ -37,6 +37,7 @@ def evaluate_run(
     violations = _rules.pod_security(run) + _rules.spawn_depth(run, policy, parent_depth)
     if instance is not None:
         violations += confinement(run, policy, instance, skill_packs)
+        violations += _rules.instance_spawn_depth(run, instance)
     if policy is not None:
         violations += (
             _rules.sandbox_required(run, policy)

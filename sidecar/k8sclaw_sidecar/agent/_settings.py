@@ -65,6 +65,8 @@ class AgentSettings:
     deadline_seconds: float = 600.0
     max_retries: int = 5
     exec_timeout: int = 30
+    subagent_timeout: float = 600.0
+    """Seconds `spawn_subagent` waits for its child's answer."""
     fetch_allow_networks: tuple[str, ...] = ()
     """Networks fetch_url may reach although not public. Code-only (tests reach a server
     on 127.0.0.1 with it): no environment variable sets it, so a deployment cannot."""
@@ -100,4 +102,5 @@ class AgentSettings:
             deadline_seconds=float(_int("K8SCLAW_RUN_DEADLINE_SECONDS", 600)),
             max_retries=_int("K8SCLAW_MODEL_MAX_RETRIES", 5),
             exec_timeout=_int("K8SCLAW_EXEC_TIMEOUT_SECONDS", 30),
+            subagent_timeout=float(_int("K8SCLAW_SUBAGENT_TIMEOUT_SECONDS", 600)),
         )

@@ -18,13 +18,14 @@ from k8sclaw_protocol import (
     ExecRequest,
     ExecResult,
     IpcLayout,
+    MemoryUpdate,
     OutboundMessage,
     SpawnRequest,
     ipc,
     names,
 )
 from k8sclaw_sidecar import _watch
-from k8sclaw_sidecar.agent import _fetch, _files
+from k8sclaw_sidecar.agent import _fetch, _files, _subagent
 from k8sclaw_sidecar.agent._files import ToolError
 from k8sclaw_sidecar.agent._settings import AgentSettings
 
@@ -82,9 +83,15 @@ TOOLS: dict[str, dict[str, Any]] = {
         ),
         _spec(
             names.TOOL_SPAWN_SUBAGENT,
-            "Ask for a sub-agent run with its own task; its result arrives later.",
+            "Delegate a task to a sub-agent run and wait for its answer.",
             {"task": _S, "systemPrompt": _S, "skills": {"type": "array", "items": _S}},
             ["task"],
+        ),
+        _spec(
+            names.TOOL_UPDATE_MEMORY,
+            "Save what future runs should remember (append, or replace the whole memory).",
+            {"content": _S, "mode": {"enum": ["append", "replace"]}},
+            ["content"],
         ),
     )
 }
@@ -156,10 +163,23 @@ class Toolbox:
             system_prompt=a.get("systemPrompt"),
             agent_id=self.settings.agent_id,
             skills=a.get("skills"),
+            request_id=_subagent.new_request_id(),
         )
-        ipc.write_atomic(self.layout.spawn / ipc.unique_name("request"), req)
+        assert req.request_id is not None
+        _subagent.request(self.layout, req)
         self.spawns += 1
-        return "sub-agent requested; its result will arrive as a follow-up"
+        timeout = self.settings.subagent_timeout
+        return _subagent.render(
+            await _subagent.wait_for_result(self.layout, req.request_id, timeout)
+        )
+
+    async def _tool_update_memory(self, a: dict[str, Any]) -> str:
+        mode = str(a.get("mode") or "append")
+        if mode not in ("append", "replace"):
+            raise ToolError("mode must be append or replace")
+        update = MemoryUpdate(content=str(a["content"]), mode=mode)
+        ipc.write_atomic(self.layout.memory / ipc.unique_name("update"), update)
+        return "memory update submitted; the platform applies it for the next runs"
 
     async def _tool_execute_command(self, a: dict[str, Any]) -> str:
         """Hand the command to the sandbox through `/ipc-sandbox/tools` and wait for its

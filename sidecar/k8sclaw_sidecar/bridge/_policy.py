@@ -26,6 +26,7 @@ TOOL_OF_TOPIC: Final = {
     events.CHANNEL_MESSAGE_SEND: names.TOOL_SEND_CHANNEL_MESSAGE,
     events.AGENT_SPAWN_REQUEST: names.TOOL_SPAWN_SUBAGENT,
     events.TOOL_EXEC_REQUEST: names.TOOL_EXECUTE_COMMAND,
+    events.AGENT_MEMORY_UPDATE: names.TOOL_UPDATE_MEMORY,
 }
 """Topics a file may only be published on when the run may use the tool behind it."""
 
