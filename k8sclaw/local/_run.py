@@ -15,6 +15,7 @@ import asyncio
 import codecs
 import contextlib
 import json
+import logging
 import secrets
 import shutil
 import tempfile
@@ -114,6 +115,7 @@ class Session:
         self.result: str | None = None
 
     async def execute(self) -> int:
+        logging.getLogger("k8sclaw.bus").setLevel(logging.ERROR)  # its reconnect chatter
         click.echo(
             f"local run {self.name} ({self.spec.model.provider}/{self.spec.model.model})", err=True
         )
@@ -164,9 +166,9 @@ class Session:
 
     async def _run_pod(self) -> int:
         """Start sandbox, bridge and agent; print the agent's log; judge the outcome."""
-        await self._start("sandbox", self._sandbox_env())
+        sandbox = await self._start("sandbox", self._sandbox_env(), stderr=True)
         bridge = await self._start("bridge", self._bridge_env(), stderr=True)
-        relay = asyncio.create_task(self._relay_stderr(bridge))
+        relays = [asyncio.create_task(self._relay_stderr(p)) for p in (sandbox, bridge)]
         agent = await self._start("agent", self._agent_env(), stdout=True)
         printer = RecordingPrinter(self.writer)
         deadline = self.spec.timeout_seconds + EXIT_MARGIN
@@ -179,8 +181,8 @@ class Session:
         finally:
             printer.close()
         outcome = await self._outcome(printer)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(relay), RESULT_WAIT)
+        with contextlib.suppress(TimeoutError):  # the bridge exits once its result is out
+            await asyncio.wait_for(asyncio.shield(relays[1]), RESULT_WAIT)
         return outcome
 
     async def _outcome(self, printer: RecordingPrinter) -> int:
@@ -221,12 +223,16 @@ class Session:
         printer.feed(decoder.decode(b"", final=True))
 
     async def _relay_stderr(self, proc: asyncio.subprocess.Process) -> None:
-        """The bridge's warnings and errors to stderr (and the transcript)."""
+        """The log of the sandbox or bridge: warnings into the transcript, errors also to
+        stderr (their INFO lines, and the warning each bus client logs as it closes, are
+        not for the terminal)."""
         assert proc.stderr is not None
         async for raw in proc.stderr:
             line = terminal_safe(raw.decode(errors="replace").rstrip())
-            if line and not _chatter(line):
-                self.writer.add("log", line)
+            if not line or _chatter(line):
+                continue
+            self.writer.add("log", line)
+            if _level(line) not in ("WARNING", "INFO", "DEBUG"):
                 click.echo(line, err=True)
 
     def _agent_env(self) -> dict[str, str]:
@@ -275,6 +281,12 @@ class Session:
     async def close(self, status: str | None = None) -> None:
         await self.children.stop_all()
         self.writer.finish(status or self.status, self.result)
+
+
+def _level(line: str) -> str:
+    """The level of a sidecar log line (`<date> <time> <component> <LEVEL> ...`)."""
+    fields = line.split(" ", 4)
+    return fields[3] if len(fields) > 3 else ""
 
 
 def _model_key_vars(model: ModelConfig) -> list[str]:
