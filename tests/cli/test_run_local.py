@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from k8sclaw.cli import cli
-from tests.harness.llm import ScriptedLLM, calls, text, tool
+from tests.harness.llm import ScriptedLLM, calls, error, text, tool
 
 pytestmark = pytest.mark.slow
 
@@ -91,6 +91,21 @@ def test_local_run_executes_tools_in_the_sandbox_and_keeps_the_transcript(
     listed = runner.invoke(cli, ["runs", "list", "--local"], catch_exceptions=False)
     assert listed.exit_code == 0
     assert "Succeeded" in listed.stdout and "write the proof" in listed.stdout
+
+
+def test_a_failed_run_exits_1_and_is_kept_as_failed(
+    llm: ScriptedLLM, home: dict[str, str]
+) -> None:
+    llm.script(error(401, "invalid api key"))
+    runner = CliRunner()
+    result = runner.invoke(cli, ["run", "--local", "doomed", *model_flags(llm)])
+
+    assert result.exit_code == 1, result.output
+    assert "failed" in result.stderr and "invalid api key" in result.stderr
+    listed = runner.invoke(cli, ["runs", "list", "--local"], catch_exceptions=False)
+    assert "Failed" in listed.stdout and "doomed" in listed.stdout
+    logs = runner.invoke(cli, ["runs", "logs", "--local"], catch_exceptions=False)
+    assert "invalid api key" in logs.stderr
 
 
 def test_no_model_says_how_to_configure_one_and_exits_2(home: dict[str, str]) -> None:
