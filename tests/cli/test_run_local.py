@@ -93,9 +93,7 @@ def test_local_run_executes_tools_in_the_sandbox_and_keeps_the_transcript(
     assert "Succeeded" in listed.stdout and "write the proof" in listed.stdout
 
 
-def test_a_failed_run_exits_1_and_is_kept_as_failed(
-    llm: ScriptedLLM, home: dict[str, str]
-) -> None:
+def test_a_failed_run_exits_1_and_is_kept_as_failed(llm: ScriptedLLM, home: dict[str, str]) -> None:
     llm.script(error(401, "invalid api key"))
     runner = CliRunner()
     result = runner.invoke(cli, ["run", "--local", "doomed", *model_flags(llm)])
