@@ -8,7 +8,6 @@ exits 130.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import re
 from collections.abc import Callable
@@ -85,6 +84,8 @@ def _load(path: str, kind: type[Resource]) -> list[Any]:
 
 def run_local_command(task: str, timeout: str | None, opts: dict[str, Any]) -> None:
     """`k8sclaw run --local TASK`: exits with the run's code (0 success, 1 failure)."""
+    import asyncio
+
     from k8sclaw import local
     from k8sclaw.local import _layout, _nats
     from k8sclaw_protocol import ClawPolicy, SkillPack
@@ -107,6 +108,8 @@ def run_local_command(task: str, timeout: str | None, opts: dict[str, Any]) -> N
     spec = local.LocalRun(task, model, policy, skills, workspace, seconds(timeout))
     try:
         code = asyncio.run(local.run_local(spec))
+    except (RuntimeError, OSError) as exc:  # the bus or a process did not start
+        raise CliError(f"the local run could not start: {exc}") from exc
     except KeyboardInterrupt:
         click.echo("interrupted: the local run and every process it started were stopped", err=True)
         code = EXIT_INTERRUPTED

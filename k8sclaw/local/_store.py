@@ -63,6 +63,7 @@ class Transcripts:
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.touch(mode=0o600, exist_ok=True)  # tasks and answers: the user's only
         db = sqlite3.connect(self.path)
         db.executescript(_SCHEMA)
         return db

@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from k8sclaw.cli import cli
+from k8sclaw.local import Transcripts
 from tests.harness.llm import ScriptedLLM, calls, error, text, tool
 
 pytestmark = pytest.mark.slow
@@ -172,12 +173,13 @@ def test_ctrl_c_stops_every_process(llm: ScriptedLLM, home: dict[str, str]) -> N
         children = _children(proc.pid)
         assert len(children) == 4  # nats-server, sandbox, bridge, agent
         proc.send_signal(signal.SIGINT)
-        code = proc.wait(30)
-        assert code != 0
+        assert proc.wait(30) == 130
         deadline = time.monotonic() + 5
         while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert [pid for pid in children if _alive(pid)] == []
+        store = Transcripts(Path(home["XDG_DATA_HOME"]) / "k8sclaw" / "local-runs.sqlite")
+        assert [run.status for run in store.runs()] == ["Interrupted"]
     finally:
         hold.set()
         if proc.poll() is None:
