@@ -131,13 +131,14 @@ def show_transcript(name: str | None) -> None:
             exit_code=7,
         )
     click.echo(f"local run {row.name} ({row.status}): {terminal_safe(row.task)}", err=True)
-    line_open = False
+    line_open, segment = False, ""
     for kind, text in store.entries(row.name):
         safe = terminal_safe(text)
         if kind == "text":
             click.echo(safe, nl=False)
-            line_open = not safe.endswith("\n")
+            line_open, segment = not safe.endswith("\n"), segment + safe
             continue
+        segment = "" if kind == "tool" else segment
         if line_open:
             click.echo("")
             line_open = False
@@ -147,6 +148,9 @@ def show_transcript(name: str | None) -> None:
             click.echo(safe, err=True)
     if line_open:
         click.echo("")
+    answer = terminal_safe(row.result or "").strip()
+    if row.status == "Succeeded" and answer and answer != segment.strip():
+        click.echo(answer)  # the model did not stream it (or not all of it)
     if row.status != "Succeeded" and row.result:
         click.echo(f"error: {terminal_safe(row.result)}", err=True)
 
