@@ -23,7 +23,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -37,7 +37,7 @@ from k8sclaw.local._store import RunWriter, Transcripts
 from k8sclaw.render import terminal_safe
 
 if TYPE_CHECKING:
-    from k8sclaw_protocol import ClawPolicy, Event, EventBus, LogPiece, SkillPack
+    from k8sclaw_protocol import ClawPolicy, Event, EventBus, LogPiece, SkillPack, Subscription
 
 CONNECT_TIMEOUT = 20.0
 RESULT_WAIT = 15.0
@@ -152,7 +152,7 @@ class Session:
             tasks.append(asyncio.create_task(self._record(sub)))
         return tasks
 
-    async def _record(self, sub: Any) -> None:
+    async def _record(self, sub: Subscription) -> None:
         from k8sclaw_protocol import events
 
         try:

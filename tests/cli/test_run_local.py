@@ -20,8 +20,6 @@ from k8sclaw.cli import cli
 from k8sclaw.local import Transcripts
 from tests.harness.llm import ScriptedLLM, calls, error, text, tool
 
-pytestmark = pytest.mark.slow
-
 POLICY = """\
 apiVersion: k8sclaw.io/v1alpha1
 kind: ClawPolicy
@@ -56,6 +54,7 @@ def model_flags(llm: ScriptedLLM) -> list[str]:
     return ["--provider", "openai", "--base-url", llm.base_url("openai"), "--model", "scripted"]
 
 
+@pytest.mark.slow
 def test_local_run_executes_tools_in_the_sandbox_and_keeps_the_transcript(
     llm: ScriptedLLM, home: dict[str, str], tmp_path: Path
 ) -> None:
@@ -94,6 +93,7 @@ def test_local_run_executes_tools_in_the_sandbox_and_keeps_the_transcript(
     assert "Succeeded" in listed.stdout and "write the proof" in listed.stdout
 
 
+@pytest.mark.slow
 def test_a_failed_run_exits_1_and_is_kept_as_failed(llm: ScriptedLLM, home: dict[str, str]) -> None:
     llm.script(error(401, "invalid api key"))
     runner = CliRunner()
@@ -161,6 +161,7 @@ def _read_until(proc: subprocess.Popen[bytes], needle: bytes, timeout: float) ->
     return bytes(seen)
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_every_process(llm: ScriptedLLM, home: dict[str, str]) -> None:
     hold = threading.Event()
     llm.script(text("Thinking it over, slowly.", hold=hold))
