@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from k8sclaw.cli import _common, _output, _resources
+from k8sclaw.cli import _common, _local, _output, _resources
 from k8sclaw.cli._errors import CliError
 from k8sclaw.render import terminal_safe
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 # The protocol (pydantic) is imported inside the commands that need models, so that
 # `runs list` (the fast read path) never loads it.
 runs = _resources.group("runs", "AgentRun", verbs=("list", "delete"))
+_local.with_local_list(runs.commands["list"])
 
 
 @_common.cluster_options()
@@ -157,6 +158,7 @@ def create(
 @_common.timeout_option()
 @click.option("--wait", is_flag=True, help="Wait for the result and print it.")
 @click.option("-f", "--follow", is_flag=True, help="Stream the agent's log, then print the result.")
+@_local.run_options
 @_common.cluster_options()
 @_common.translating
 def run(
@@ -167,8 +169,17 @@ def run(
     wait: bool,
     follow: bool,
     target: _common.Target,
+    local: bool,
+    **local_opts: Any,
 ) -> None:
-    """Start an agent run for TASK (e.g. k8sclaw run "summarise the open issues")."""
+    """Start an agent run for TASK (e.g. k8sclaw run "summarise the open issues").
+
+    With --local the run happens on this machine: no cluster, an embedded bus, the model
+    from --provider/--model/--base-url, the environment or the config file.
+    """
+    if local:
+        _local.run_local_command(task, timeout, local_opts)
+        return
     created = _create(target, task, instance, timeout)
     shown = False
     if follow:
@@ -182,12 +193,18 @@ def run(
 
 
 @runs.command("logs")
-@click.argument("name")
+@click.argument("name", required=False)
 @click.option("-f", "--follow", is_flag=True, help="Follow the log until the run ends.")
+@click.option("--local", is_flag=True, help="A local run's transcript (default: the last).")
 @_common.cluster_options()
 @_common.translating
-def logs(name: str, follow: bool, target: _common.Target) -> None:
-    """Print the agent container's log of run NAME."""
+def logs(name: str | None, follow: bool, local: bool, target: _common.Target) -> None:
+    """Print the agent container's log of run NAME (--local: of a local run)."""
+    if local:
+        _local.show_transcript(name)
+        return
+    if name is None:
+        raise click.UsageError("missing argument NAME (or pass --local)")
     from k8sclaw.cli import _logs
     from k8sclaw_protocol import AgentRun
 

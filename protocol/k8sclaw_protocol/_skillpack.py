@@ -89,3 +89,16 @@ class SkillPack(Resource):
 
     spec: SkillPackSpec
     status: SkillPackStatus | None = None
+
+
+def skill_files(pack: SkillPack) -> dict[str, str]:
+    """One `<skill>.md` file per skill, as mounted under `/skills` (the controller's
+    ConfigMap keys and the local run's files); a described skill gets a title and a quote
+    line."""
+    data = {}
+    for skill in pack.spec.skills:
+        text = skill.content
+        if skill.description:
+            text = f"# {skill.name}\n\n> {skill.description}\n\n{skill.content}"
+        data[f"{skill.name}.md"] = text
+    return data

@@ -17,6 +17,7 @@ from typing import Any
 from k8sclaw_controllers.manager import _kube
 from k8sclaw_controllers.manager._context import Context, condition
 from k8sclaw_protocol import AgentRun, SkillPack, names
+from k8sclaw_protocol._skillpack import skill_files
 
 Body = dict[str, Any]
 ANNOTATION_MIRRORED_FROM = f"{names.GROUP}/mirrored-from"
@@ -45,14 +46,8 @@ def _clash(namespace: str, name: str) -> ConfigMapClashError:
 
 
 def skill_data(pack: SkillPack) -> dict[str, str]:
-    """One `<skill>.md` key per skill; a described skill gets a title and a quote line."""
-    data = {}
-    for skill in pack.spec.skills:
-        text = skill.content
-        if skill.description:
-            text = f"# {skill.name}\n\n> {skill.description}\n\n{skill.content}"
-        data[f"{skill.name}.md"] = text
-    return data
+    """One `<skill>.md` key per skill (`k8sclaw_protocol._skillpack.skill_files`)."""
+    return skill_files(pack)
 
 
 def configmap(pack: SkillPack, namespace: str, owned: bool) -> Body:

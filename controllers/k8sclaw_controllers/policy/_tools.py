@@ -1,87 +1,22 @@
-"""Tool gating: which tools a policy allows, asks about or denies, and the effective
-`toolPolicy` the mutating webhook writes into a run.
+"""Tool gating: lives in `k8sclaw_protocol._toolpolicy` (pure, no I/O) so that the CLI's
+local run (`k8sclaw run --local`) evaluates a ClawPolicy exactly as the webhook does."""
 
-Semantics (documented for users in the ClawPolicy docs):
-- A feature gate set to false denies its tools outright and wins over any rule:
-  code-execution -> execute_command, sub-agents -> spawn_subagent, file-access ->
-  read_file/write_file/list_directory, network-access -> fetch_url,
-  browser-automation -> every `browser_*` tool. A gate that is absent is on.
-- Otherwise a `toolGating.rules[]` entry for the tool decides, else `defaultAction`.
-- `allow`: offered to every run of the policy.
-- `ask`: never granted implicitly; offered only to runs whose creator asks for it
-  explicitly in `spec.toolPolicy.allow` (the creator is the one asked).
-- `deny`: never offered; a run that lists it in `spec.toolPolicy.allow` is refused
-  (not silently narrowed), so the caller learns which rule stopped it.
-"""
+from k8sclaw_protocol._toolpolicy import (
+    GATE_TOOLS,
+    Action,
+    effective_tool_policy,
+    gate_enabled,
+    gate_for_tool,
+    known_tools,
+    tool_action,
+)
 
-from __future__ import annotations
-
-from typing import Literal
-
-from k8sclaw_protocol import ClawPolicy, ToolPolicy, names
-
-Action = Literal["allow", "deny", "ask"]
-
-GATE_TOOLS: dict[str, tuple[str, ...]] = {
-    "code-execution": (names.TOOL_EXECUTE_COMMAND,),
-    "sub-agents": (names.TOOL_SPAWN_SUBAGENT,),
-    "file-access": (names.TOOL_READ_FILE, names.TOOL_WRITE_FILE, names.TOOL_LIST_DIRECTORY),
-    "network-access": (names.TOOL_FETCH_URL,),
-    "browser-automation": (),
-}
-"""Tools each feature gate switches off (browser tools are matched by prefix)."""
-
-
-def gate_for_tool(tool: str) -> str | None:
-    """The feature gate that governs `tool`, if any."""
-    if tool.startswith(names.TOOL_BROWSER_PREFIX):
-        return "browser-automation"
-    for gate, tools in GATE_TOOLS.items():
-        if tool in tools:
-            return gate
-    return None
-
-
-def gate_enabled(policy: ClawPolicy, gate: str) -> bool:
-    """A gate is on unless the policy sets it to false."""
-    return policy.spec.feature_gates.get(gate, True)
-
-
-def tool_action(policy: ClawPolicy, tool: str) -> tuple[Action, str]:
-    """The policy's action for `tool` and the policy field that decided it."""
-    gate = gate_for_tool(tool)
-    if gate is not None and not gate_enabled(policy, gate):
-        return "deny", f"featureGates.{gate}"
-    gating = policy.spec.tool_gating
-    if gating is None:
-        return "allow", "toolGating.defaultAction"
-    for rule in gating.rules:
-        if rule.tool == tool:
-            return rule.action, f"toolGating.rules[{tool}]"
-    return gating.default_action, "toolGating.defaultAction"
-
-
-def known_tools(policy: ClawPolicy, requested: ToolPolicy | None) -> list[str]:
-    """Every tool name in play: the built-in tools, those named by rules or the run."""
-    gating = policy.spec.tool_gating
-    extra = [rule.tool for rule in gating.rules] if gating else []
-    if requested is not None:
-        extra += [*(requested.allow or []), *(requested.deny or [])]
-    return sorted({*names.TOOLS, *extra})
-
-
-def effective_tool_policy(policy: ClawPolicy, requested: ToolPolicy | None) -> ToolPolicy:
-    """The run's allow list narrowed by the policy and its deny list widened by it.
-
-    With no `allow` in the run, every tool the policy allows (not `ask`) is offered;
-    with one, the run's own list is kept minus what the policy denies.
-    """
-    tools = known_tools(policy, requested)
-    actions = {tool: tool_action(policy, tool)[0] for tool in tools}
-    if requested is None or requested.allow is None:
-        allow = [tool for tool in tools if actions[tool] == "allow"]
-    else:
-        allow = [tool for tool in requested.allow if actions.get(tool) != "deny"]
-    denied = {tool for tool in tools if actions[tool] == "deny"}
-    deny = sorted(denied | set(requested.deny or [] if requested else []))
-    return ToolPolicy(allow=[tool for tool in allow if tool not in deny], deny=deny)
+__all__ = [
+    "GATE_TOOLS",
+    "Action",
+    "effective_tool_policy",
+    "gate_enabled",
+    "gate_for_tool",
+    "known_tools",
+    "tool_action",
+]
