@@ -73,5 +73,6 @@ def _print(findings: list[Finding], context: str, namespace: str) -> None:
         click.echo(click.style(f.mark, fg=_COLOURS[f.verdict]) + " " + terminal_safe(f.text))
         if f.fix and f.verdict != "ok":
             click.echo("    fix: " + click.style(terminal_safe(f.fix), bold=True))
-    failed = sum(1 for f in findings if f.verdict == "fail")
-    click.echo("All checks passed." if not failed else f"{failed} check(s) failed.")
+    from k8sclaw.doctor import summary
+
+    click.echo(summary(findings))

@@ -6,7 +6,7 @@ returns `Finding`s (✓/!/✗, one line, the command that fixes a ✗); `lines` 
 
 from __future__ import annotations
 
-from k8sclaw.doctor._model import MARKS, Finding, Verdict, healthy, lines
+from k8sclaw.doctor._model import MARKS, Finding, Verdict, healthy, lines, summary
 from k8sclaw.doctor._run import DEFAULT_TIMEOUT, run
 
-__all__ = ["DEFAULT_TIMEOUT", "MARKS", "Finding", "Verdict", "healthy", "lines", "run"]
+__all__ = ["DEFAULT_TIMEOUT", "MARKS", "Finding", "Verdict", "healthy", "lines", "run", "summary"]

@@ -56,3 +56,9 @@ def lines(findings: list[Finding]) -> list[str]:
 def healthy(findings: list[Finding]) -> bool:
     """No ✗ (warnings do not fail the doctor)."""
     return all(f.verdict != "fail" for f in findings)
+
+
+def summary(findings: list[Finding]) -> str:
+    """The last line of a report."""
+    failed = sum(1 for f in findings if f.verdict == "fail")
+    return "All checks passed." if not failed else f"{failed} check(s) failed."
