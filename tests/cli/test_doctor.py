@@ -187,9 +187,10 @@ def seed_namespace(kube: KubeEnv) -> None:
     set_rolled_out(kube, "Deployment", name, ns, up=True)
 
 
-def install(kube: KubeEnv) -> None:
+def install(kube: KubeEnv) -> Result:
     result = CliRunner().invoke(cli, ["install", "--no-wait", "--kubeconfig", str(kube.kubeconfig)])
     assert result.exit_code == 0, result.stderr
+    return result
 
 
 def uninstall(kube: KubeEnv) -> None:
@@ -333,6 +334,21 @@ def test_nothing_running_yet_names_each_fix(installed: KubeEnv) -> None:
         "kubectl -n k8sclaw-system describe deployment/k8sclaw-controller"
     ) in shown, result.stdout
     assert f"✓ CRDs: 5 installed and current ({names.VERSION})" in result.stdout
+
+    # Item 11: install --no-wait said so; onboard names the cause instead of the raw 500.
+    said = " ".join(install(installed).stderr.split())  # a re-run says it again
+    assert "the admission webhooks are fail-closed" in said
+    assert "Run `k8sclaw install --wait` to wait for it, or `k8sclaw doctor` to check." in said
+    args = ["--non-interactive", "--instance", "beta", "--provider", "ollama"]
+    config = ["--kubeconfig", str(installed.kubeconfig)]
+    onboard = CliRunner().invoke(cli, ["onboard", *args, *config])
+    assert onboard.exit_code != 0
+    errors = [x for x in onboard.stderr.splitlines() if x.startswith(("error:", "hint:"))]
+    assert errors[0] == (
+        "error: the admission webhook is not answering yet: run `k8sclaw install --wait` "
+        "(or `k8sclaw doctor`)"
+    ), onboard.stderr
+    assert "500" not in onboard.stderr and "failed calling webhook" not in onboard.stderr
 
 
 def test_unreachable_api_is_one_fail(kube: KubeEnv, tmp_path: Path) -> None:
