@@ -74,9 +74,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("baseurl", "baseurl <inst> <url>", "set an instance's model endpoint", (), "instances"),
     Command("abort", "abort <run>", "stop a run that has not finished", (), "active-runs"),
     Command("result", "result <run>", "show a run's result or error", (), "runs"),
-    Command(
-        "status", "status [run]", "cluster checks (k8sclaw doctor), or a run's status", (), "runs"
-    ),
+    Command("status", "status [run]", "cluster summary, or one run's status", (), "runs"),
     Command("features", "features <policy>", "feature gates of a policy", (), "policies"),
     Command(
         "delete",
