@@ -29,9 +29,9 @@ CHECKS: tuple[tuple[str, Check], ...] = (
 )
 
 
-def _errored(name: str, exc: KubeError) -> Finding:
+def _errored(check: str, exc: KubeError, label: str = "") -> Finding:
     """A check whose own call failed: the error's line and hint."""
-    return fail(name, f"{name}: {shown(exc)}", shown(exc.hint) if exc.hint else "")
+    return fail(check, f"{label or check}: {shown(exc)}", shown(exc.hint) if exc.hint else "")
 
 
 def run(kube: Kube, namespace: str, *, timeout: float = DEFAULT_TIMEOUT) -> list[Finding]:
@@ -40,7 +40,7 @@ def run(kube: Kube, namespace: str, *, timeout: float = DEFAULT_TIMEOUT) -> list
     try:
         first = _checks.api(reader)
     except KubeError as exc:
-        return [_errored("API", exc)]
+        return [_errored("api", exc, "API")]
     pool = concurrent.futures.ThreadPoolExecutor(len(CHECKS), thread_name_prefix="doctor")
     try:
         futures = [(name, pool.submit(check, reader, namespace)) for name, check in CHECKS]

@@ -372,3 +372,21 @@ def test_no_kubeconfig_is_one_fail(kube: KubeEnv, tmp_path: Path) -> None:
     result = doctor(kube, kubeconfig=tmp_path / "nothing-here")
     assert result.exit_code == 1
     assert len(failing(result)) == 1 and failing(result)[0].startswith("✗ API: ")
+
+
+def test_api_that_never_answers_is_one_fail_not_a_hang(kube: KubeEnv, tmp_path: Path) -> None:
+    with socket.socket() as silent:  # accepts connections (backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        config = tmp_path / "silent"
+        config.write_text(
+            kube.kubeconfig.read_text().replace(
+                kube.server_url.rstrip("/"), f"https://127.0.0.1:{port}"
+            )
+        )
+        result = doctor(kube, "--timeout", "1", "-o", "json", kubeconfig=config)
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert [c["check"] for c in report["checks"]] == ["api"]
+    assert report["checks"][0]["text"].startswith("API: cannot reach the Kubernetes API")

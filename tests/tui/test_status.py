@@ -21,7 +21,9 @@ async def _overlay(pilot: Pilot[int]) -> TextScreen:
     await until(pilot, lambda: isinstance(app.screen, TextScreen), "the status overlay")
     screen = app.screen
     assert isinstance(screen, TextScreen)
-    await until(pilot, lambda: any("check(s) failed" in x for x in screen.lines), "the checks")
+    # Bounded above the doctor's own deadline (2 x 5 s per-call timeout + 1 s).
+    done = lambda: any("check(s) failed" in x for x in screen.lines)  # noqa: E731
+    await until(pilot, done, "the checks", tries=1500)
     return screen
 
 
