@@ -109,7 +109,10 @@ def _not_available(live: dict[str, Any]) -> str:
 def _workload(reader: Reader, want: dict[str, Any], namespace: str, what: str) -> Finding:
     """One Deployment/StatefulSet: present, at the wanted images, rolled out."""
     kind, name = want["kind"], want["metadata"]["name"]
-    live = reader.get("apps/v1", kind, name, namespace)
+    try:
+        live = reader.get("apps/v1", kind, name, namespace)
+    except ForbiddenError as exc:  # unknown to this user, not broken
+        return warn(what, f"{what}: not checked ({shown(exc)})", shown(exc.hint))
     if live is None:
         return fail(what, f"{what}: {kind.lower()}/{name} is not installed", INSTALL)
     running = _images(live)
@@ -141,7 +144,11 @@ def _ours_current(obj: dict[str, Any]) -> str | None:
 
 
 def _instances(reader: Reader, namespace: str) -> list[dict[str, Any]]:
-    return reader.list(names.GROUP_VERSION, "ClawInstance", namespace)
+    """The namespace's instances; none when the CRDs are missing (their check says so)."""
+    try:
+        return reader.list(names.GROUP_VERSION, "ClawInstance", namespace)
+    except CRDsMissingError:
+        return []
 
 
 def channels(reader: Reader, namespace: str) -> list[Finding]:

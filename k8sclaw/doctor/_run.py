@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 from k8sclaw.doctor import _checks
 from k8sclaw.doctor._cluster import Reader, shown
-from k8sclaw.doctor._model import Finding, fail
-from k8sclaw.kube import Kube, KubeError
+from k8sclaw.doctor._model import Finding, fail, warn
+from k8sclaw.kube import ForbiddenError, Kube, KubeError
 
 DEFAULT_TIMEOUT = 5.0
 Check = Callable[[Reader, str], list[Finding]]
@@ -61,5 +61,7 @@ def _result(
     except concurrent.futures.TimeoutError:
         waited = f"{timeout * 2 + 1:.0f}s"
         return [fail(name, f"{name}: no answer within {waited}", "k8sclaw doctor --timeout 20")]
+    except ForbiddenError as exc:  # RBAC hides this area from you: unknown, not broken
+        return [warn(name, f"{name}: not checked ({shown(exc)})", shown(exc.hint))]
     except KubeError as exc:
         return [_errored(name, exc)]

@@ -233,6 +233,7 @@ def healthy(installed: KubeEnv) -> Iterator[KubeEnv]:
 # -- the tests -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # the real webhook process starts in each
 def test_healthy_cluster_is_all_checks_passed(healthy: KubeEnv) -> None:
     result = doctor(healthy)
     assert result.exit_code == 0, result.stdout
@@ -259,6 +260,7 @@ def test_healthy_cluster_is_all_checks_passed(healthy: KubeEnv) -> None:
     assert len(report["checks"]) == 10
 
 
+@pytest.mark.slow  # the real webhook process starts in each
 def test_each_breakage_is_its_own_fail_with_its_fix(healthy: KubeEnv) -> None:
     """A missing CRD, a stale CRD, an unavailable controller, an old webhook image and a
     missing instance Secret at once: exactly their ✗ lines, each with its fix."""
@@ -390,3 +392,17 @@ def test_api_that_never_answers_is_one_fail_not_a_hang(kube: KubeEnv, tmp_path: 
     report = json.loads(result.stdout)
     assert [c["check"] for c in report["checks"]] == ["api"]
     assert report["checks"][0]["text"].startswith("API: cannot reach the Kubernetes API")
+
+
+def test_what_rbac_hides_is_a_warning_not_a_failure(kube: KubeEnv) -> None:
+    """A namespace user may not read k8sclaw-system: those checks are ! (unknown), and
+    the API and CRDs are still checked."""
+    if kube.emulator is None:
+        pytest.skip("RBAC denial is played by the emulator (forbidding)")
+    with kube.emulator.forbidding(lambda a: a.namespace == SYSTEM):
+        result = doctor(kube)
+    warned = [x for x in result.stdout.splitlines() if x.startswith("!")]
+    assert "! controller: not checked (forbidden: " in "\n".join(warned), result.stdout
+    assert "! bus: not checked (forbidden: " in "\n".join(warned), result.stdout
+    assert f"✓ CRDs: 5 installed and current ({names.VERSION})" in result.stdout
+    assert "✗ controller" not in result.stdout
