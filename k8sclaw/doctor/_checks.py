@@ -66,15 +66,18 @@ def crds(reader: Reader) -> list[Finding]:
     return [ok("crds", f"CRDs: {len(shipped_crds())} installed and current ({names.VERSION})")]
 
 
-def _shipped_workloads() -> list[dict[str, Any]]:
+@functools.cache
+def _shipped_workloads() -> tuple[dict[str, Any], ...]:
+    """The bundle's Deployments and StatefulSet (read once: parsing the bundle is most of
+    a doctor run's own time)."""
     steps = load_bundle(names.VERSION, "default")
-    return [
+    return tuple(
         obj
         for step in steps
         if step.name in _WORKLOAD_STEPS
         for obj in step.objects
         if obj["kind"] in ("Deployment", "StatefulSet")
-    ]
+    )
 
 
 def _images(obj: dict[str, Any]) -> dict[str, str]:
