@@ -14,6 +14,7 @@ from k8sclaw.cli._version import version_command
 # name -> ("module:attribute", short help). Commands land here as their issues do.
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "completion": ("k8sclaw.cli._completion:completion", "Print a shell completion script."),
+    "doctor": ("k8sclaw.cli._doctor:doctor", "Check everything a run needs; ✗ lines say the fix."),
     "features": ("k8sclaw.cli._features:features", "Enable, disable or list feature gates."),
     "install": ("k8sclaw.cli._install:install", "Install the control plane into the cluster."),
     "instances": ("k8sclaw.cli._instances:instances", "List, show or delete ClawInstances."),

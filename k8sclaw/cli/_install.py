@@ -97,9 +97,10 @@ def install(
     if not wait:
         # The admission webhooks are registered fail-closed before their pod runs.
         _say(
-            "Not waited for: until the webhook pod is Ready, creating K8sClaw objects "
-            "(k8sclaw onboard, k8sclaw run) is refused. Run `k8sclaw install --wait` "
-            "to wait for it."
+            "Not waited for: the admission webhooks are fail-closed, so until the webhook "
+            "pod is Ready, creating K8sClaw objects (k8sclaw onboard, k8sclaw run) is "
+            "refused. Run `k8sclaw install --wait` to wait for it, or `k8sclaw doctor` "
+            "to check."
         )
     _say("Next: k8sclaw onboard    (creates your first instance)")
 

@@ -7,6 +7,7 @@ variable holding the key, `--channel-token-env VAR` the channel token.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,6 +15,9 @@ from k8sclaw import onboard as ob
 from k8sclaw.cli import _common
 from k8sclaw.cli._errors import CliError
 from k8sclaw_protocol import names
+
+if TYPE_CHECKING:
+    from k8sclaw.kube import Kube
 
 
 def _from_env(var: str | None, what: str) -> str | None:
@@ -94,8 +98,31 @@ def onboard(
         answers = ob.ask(namespace, say, default_instance=instance)
         if not yes and not confirm(answers, say):
             raise CliError("aborted; nothing was changed", hint="run `k8sclaw onboard` again")
-    ob.apply(kube, ob.plan(answers), say)
+    _apply(kube, answers)
     _next_steps(answers)
+
+
+WEBHOOK_DOWN = (
+    "the admission webhook is not answering yet: run `k8sclaw install --wait` (or `k8sclaw doctor`)"
+)
+
+
+def _apply(kube: Kube, answers: ob.Answers) -> None:
+    """Create the objects; a fail-closed webhook with no pod behind it yet (right after
+    `install --no-wait`) is named as such, not shown as the API's raw 500."""
+    from k8sclaw.kube import KubeError
+
+    try:
+        ob.apply(kube, ob.plan(answers), _say)
+    except KubeError as exc:
+        if "failed calling webhook" not in str(exc):
+            raise
+        raise CliError(
+            WEBHOOK_DOWN,
+            hint=f"check its pod with `kubectl -n {names.SYSTEM_NAMESPACE} get pods`; "
+            "then re-run k8sclaw onboard (it updates what it created)",
+            exit_code=exc.exit_code,
+        ) from exc
 
 
 def _next_steps(answers: ob.Answers) -> None:

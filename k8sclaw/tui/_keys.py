@@ -131,6 +131,9 @@ class K8sClawApp(AppCore):
         self.table.focus()
         if self.input_mode == ":":
             word, _, arg = event.value.strip().partition(" ")
+            if word == "status":  # :status, like /status
+                self.execute(f"/status {arg}".rstrip())
+                return
             if word in ("ns", "namespace", "ctx", "context"):  # k9s's :ns and :ctx
                 self.execute(f"/{word[:3] if word != 'namespace' else 'ns'} {arg}".rstrip())
                 return
@@ -369,7 +372,7 @@ class K8sClawApp(AppCore):
             self.push_screen(TextScreen(f"Run {run.name}", _describe.result_text(run)))
 
     def cmd_status(self, args: list[str], rest: str) -> None:
-        """/status [run]: cluster summary or one run's status line."""
+        """/status [run]: `k8sclaw doctor`'s checks in an overlay, or one run's status."""
         if args:
             self.cmd_result(args, rest)
             return
@@ -379,10 +382,17 @@ class K8sClawApp(AppCore):
             phases[phase] = phases.get(phase, 0) + 1
         counts = self.store.counts()
         summary = " ".join(f"{n} {p.lower()}" for p, n in sorted(phases.items())) or "none"
-        self.say(
+        line = (
             f"ns:{self.namespace} │ {counts[INSTANCES]} inst │ {counts[POLICIES]} pol"
             f" │ runs: {summary}"
         )
+        if self.kube is None:  # offline: only what the store knows
+            self.say(line)
+            return
+        # `k8sclaw doctor`'s checks, in the overlay's own thread (never the UI's).
+        kube, ns = self.kube, self.namespace
+        title = f"Status · {self.context} · ns {ns} (as `k8sclaw doctor`; Esc back)"
+        self.push_screen(TextScreen(title, line, stream=lambda: _ops.doctor_lines(kube, ns)))
 
     def cmd_features(self, args: list[str], rest: str) -> None:
         """/features <policy>."""

@@ -128,6 +128,15 @@ def _event_time(ev: dict[str, Any]) -> str:
     return str(ev.get("lastTimestamp") or ev.get("eventTime") or ev.get("firstTimestamp") or "")
 
 
+def doctor_lines(kube: Kube, namespace: str) -> Iterator[str]:
+    """`k8sclaw doctor`'s report for /status (blocking: runs in the overlay's thread)."""
+    from k8sclaw import doctor
+
+    findings = doctor.run(kube, namespace)
+    yield from doctor.lines(findings)
+    yield doctor.summary(findings)
+
+
 def pod_log(kube: Kube, pod: str, namespace: str) -> Iterator[str]:
     """Follow the agent container's log of a pod."""
     return kube.pod_logs(pod, namespace, container=names.CONTAINER_AGENT, follow=True)

@@ -3,6 +3,9 @@
 Dev mode: `k8sclaw-webhook --dev-url https://127.0.0.1:9443 --kubeconfig ~/.kube/config`
 listens there with a fresh CA, registers `k8sclaw-webhook-dev` configurations with that
 URL and caBundle in the kubeconfig's cluster, and removes them on exit.
+`--name k8sclaw-webhook` takes over the configurations `k8sclaw install` applied (which
+would otherwise keep refusing while no webhook pod runs); they are removed on exit too,
+and `k8sclaw install` restores them (docs/policy.md).
 In-cluster: serves on :8443 with the mounted cert-manager certificate, or with a
 certificate it keeps in Secret `k8sclaw-webhook-tls` and rotates.
 """

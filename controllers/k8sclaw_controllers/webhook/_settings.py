@@ -73,7 +73,12 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument(
         "--namespace", help=f"namespace of the TLS Secret (default {names.SYSTEM_NAMESPACE})"
     )
-    cli.add_argument("--name", help="name of the webhook configurations")
+    cli.add_argument(
+        "--name",
+        help="name of the webhook configurations (dev default k8sclaw-webhook-dev; "
+        "--name k8sclaw-webhook takes over the installed ones, deleted on exit: "
+        "`k8sclaw install` restores them)",
+    )
     cli.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
     return cli
 
