@@ -58,6 +58,8 @@ def split_pieces(text: str, limit: int, measure: Measure = len) -> list[Piece]:
         pieces.append(piece)
         start += len(piece.text)
         reopen = fences.open_at(start)
+        if measure(reopen) > limit // 4:
+            reopen = "```\n"  # a long info string would crowd out the content
     return pieces
 
 
