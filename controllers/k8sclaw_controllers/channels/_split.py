@@ -117,7 +117,7 @@ def _cut(text: str, fences: _Fences, start: int, budget: int, measure: Measure) 
 
 def _ends_of(window: str, pattern: str) -> list[int]:
     """End offsets of `pattern` in `window`, last first (at most 64)."""
-    ends = []
+    ends: list[int] = []
     index = window.rfind(pattern)
     while index >= 0 and len(ends) < 64:
         ends.append(index + len(pattern))
