@@ -126,8 +126,11 @@ def _ends_of(window: str, pattern: str) -> list[int]:
 
 
 def _longest_fit(rest: str, budget: int, measure: Measure) -> int:
-    """Length of the longest prefix of `rest` whose measure is within `budget` (≥ 1)."""
-    low, high = 1, len(rest)
+    """Length of the longest prefix of `rest` whose measure is within `budget` (≥ 1).
+
+    Measures count at least a quarter unit per character (characters, UTF-16 units,
+    rendered HTML), so longer prefixes are not tried: a 256 KiB reply stays cheap."""
+    low, high = 1, min(len(rest), 4 * max(budget, 1))
     while low < high:
         mid = (low + high + 1) // 2
         if measure(rest[:mid]) <= budget:
