@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+from k8sclaw_controllers.channels import _settings, load_adapter
+from k8sclaw_controllers.channels._runtime import ChannelRuntime
 from k8sclaw_protocol import busauth, events
 from k8sclaw_protocol._bus import EventBus, Subscription
 from k8sclaw_protocol._chat import Delivery
@@ -51,6 +53,21 @@ async def channel_process(kind: str, env: dict[str, str]) -> AsyncIterator[Any]:
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
+
+
+@contextlib.asynccontextmanager
+async def channel_in_process(kind: str, env: dict[str, str]) -> AsyncIterator[ChannelRuntime]:
+    """The same program run inside the test's loop (settings read from `env` exactly as
+    `main` reads them): no interpreter start-up per test."""
+    config = _settings.channel_config(_settings.channel_type([kind], env), env)
+    runtime = ChannelRuntime(config, load_adapter(kind, config), _settings.runtime_settings(env))
+    task = asyncio.create_task(runtime.run())
+    try:
+        yield runtime
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 10)
 
 
 @contextlib.asynccontextmanager

@@ -1,5 +1,6 @@
-"""The real `k8sclaw-channel telegram` against real NATS (shipped channel credentials) and
-the scripted Telegram Bot API server."""
+"""`k8sclaw-channel telegram` against real NATS (shipped channel credentials) and the
+scripted Telegram Bot API server: the first test runs the real program as a process, the
+rest run it in the test's loop (same settings and code path, no interpreter start-up)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from tests.channels._channel import (
     INSTANCE,
     NAMESPACE,
     channel_env,
+    channel_in_process,
     channel_process,
     deliver,
     health,
@@ -135,7 +137,7 @@ async def test_own_bot_and_unlisted_messages_publish_nothing_and_buttons_become_
         router_bus(nats) as bus,
         received(bus) as inbox,
         health(bus) as reports,
-        channel_process("telegram", env),
+        channel_in_process("telegram", env),
     ):
         await wait_event(reports, lambda e: _report(e).state == "Connected")
         telegram_api.message(CHAT, "from myself", sender_id=BOT_ID, is_bot=True)
@@ -181,7 +183,7 @@ async def test_a_refused_token_shows_error_unauthorized_and_healthz_503(
 ) -> None:
     telegram_api.unauthorized = True
     env = _env(nats, telegram_api)
-    async with router_bus(nats) as bus, health(bus) as reports, channel_process("telegram", env):
+    async with router_bus(nats) as bus, health(bus) as reports, channel_in_process("telegram", env):
         report = _report(await wait_event(reports, lambda e: _report(e).state == "Error"))
         assert report.message == "unauthorized: Unauthorized"
         answer = await _healthz(env)
@@ -198,7 +200,7 @@ async def test_a_platform_outage_and_rate_limits_lose_and_duplicate_nothing(
         router_bus(nats) as bus,
         received(bus) as inbox,
         health(bus) as reports,
-        channel_process("telegram", env),
+        channel_in_process("telegram", env),
     ):
         await wait_event(reports, lambda e: _report(e).state == "Connected")
         telegram_api.down()
@@ -220,7 +222,7 @@ async def test_a_nats_restart_still_delivers_each_reply_once(
 ) -> None:
     env = _env(nats, telegram_api)
     chat = {"channel": "telegram", "chatId": str(CHAT)}
-    async with channel_process("telegram", env):
+    async with channel_in_process("telegram", env):
         async with router_bus(nats) as bus, health(bus) as reports:
             await wait_event(reports, lambda e: _report(e).state == "Connected")
             await deliver(bus, {**chat, "id": "n1", "text": "before"})

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from pydantic import ValidationError
@@ -30,6 +31,10 @@ from k8sclaw_protocol._chat import Delivery
 log = logging.getLogger("k8sclaw.channel.deliveries")
 REMEMBERED_IDS: Final = 4096
 """Delivery ids kept to recognise redeliveries (far more than can be in flight)."""
+NEW_CONSUMER_LOOKBACK: Final = timedelta(minutes=5)
+"""A consumer created for the first time starts this far back, so a reply the router
+published while the pod was starting is not missed (an existing consumer keeps its
+position; older deliveries are not replayed)."""
 MAX_RETRY_AFTER: Final = 600.0
 """A platform's retry-after is obeyed up to this many seconds per attempt."""
 
@@ -61,6 +66,7 @@ class Deliverer:
         subscription = bus.subscribe(
             events.scoped_filter(events.CHANNEL_MESSAGE_DELIVER, namespace, instance),
             durable=busauth.channel_consumer(namespace, instance, self._adapter.channel),
+            since=datetime.now(UTC) - NEW_CONSUMER_LOOKBACK,
             manual_ack=True,
         )
         await subscription.start()

@@ -52,6 +52,7 @@ class ChannelRuntime:
         self.scope = (config.namespace, config.instance)
         self._state: tuple[HealthState, str | None] = ("Disconnected", "starting")
         self._went_up = False
+        self._health_changed = asyncio.Event()
         self._bus: EventBus | None = None
         self.deliverer = Deliverer(
             adapter,
@@ -73,7 +74,7 @@ class ChannelRuntime:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.deliverer.consume(self._bus), name="deliveries")
                 group.create_task(self._supervise(), name="adapter")
-                group.create_task(self._report_periodically(), name="health")
+                group.create_task(self._report_health(), name="health")
         finally:
             with contextlib.suppress(Exception):
                 await self.adapter.close()
@@ -121,7 +122,7 @@ class ChannelRuntime:
             return
         log.info("channel %s: %s%s", self.config.channel, state, f" ({message})" if message else "")
         self._state = (state, message)
-        await self._publish_health()
+        self._health_changed.set()
 
     def _allowed(self, message: InboundMessage) -> bool:
         senders, chats = self.config.allowed_senders, self.config.allowed_chats
@@ -135,9 +136,9 @@ class ChannelRuntime:
 
     # Health --------------------------------------------------------------------------
 
-    async def _publish_health(self) -> None:
+    async def _publish_health(self) -> bool:
         if self._bus is None:
-            return
+            return False
         state, message = self._state
         report = HealthReport(channel=self.config.channel, state=state, message=message)
         event = events.Event.new(
@@ -146,12 +147,20 @@ class ChannelRuntime:
         try:
             await self._bus.publish(event, scope=self.scope)
         except BusError as exc:
-            log.info("health report not published (%s); the next one will be", exc)
+            log.info("health report not published (%s); retrying", exc)
+            return False
+        return True
 
-    async def _report_periodically(self) -> None:
+    async def _report_health(self) -> None:
+        """Publish each change at once (retried until the bus takes it), and the current
+        state every `HEALTH_INTERVAL` seconds."""
         while True:
-            await self._publish_health()
-            await asyncio.sleep(HEALTH_INTERVAL)
+            if not await self._publish_health():
+                await asyncio.sleep(self.settings.backoff_initial)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._health_changed.wait(), HEALTH_INTERVAL)
+            self._health_changed.clear()
 
     async def _platform_error(self, exc: PlatformError) -> None:
         state, message = _health_of(exc)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import ClassVar, Final
@@ -44,6 +45,9 @@ from k8sclaw_controllers.channels._telegram_html import to_html, to_plain
 from k8sclaw_protocol._chat import ApprovalAction, Delivery, InboundMessage
 from k8sclaw_protocol._instance import ChannelType
 
+# Opt in to python-telegram-bot's coming behaviour (durations as timedelta) instead of a
+# deprecation warning on every 429.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 log = logging.getLogger("k8sclaw.channel.telegram")
 DEFAULT_API_URL: Final = "https://api.telegram.org/bot"
 POLL_TIMEOUT: Final = 25
@@ -79,11 +83,15 @@ class TelegramAdapter:
         if config.mode == "webhook":
             raise SettingError("Telegram webhook mode is not built yet; use mode: poll")
         self._token = token
+        self._requests = (
+            HTTPXRequest(connection_pool_size=4, read_timeout=20.0),
+            HTTPXRequest(read_timeout=POLL_TIMEOUT + 10.0),
+        )
         self._bot = Bot(
             token,
             base_url=config.env.get("TELEGRAM_API_URL") or DEFAULT_API_URL,
-            request=HTTPXRequest(connection_pool_size=4, read_timeout=20.0),
-            get_updates_request=HTTPXRequest(read_timeout=POLL_TIMEOUT + 10.0),
+            request=self._requests[0],
+            get_updates_request=self._requests[1],
         )
         self._poll_timeout = int(config.env.get("TELEGRAM_POLL_TIMEOUT") or POLL_TIMEOUT)
         self._offset: int | None = None
@@ -220,8 +228,10 @@ class TelegramAdapter:
             )
 
     async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await self._bot.shutdown()
+        # The HTTP clients directly: `Bot.shutdown` skips them unless `initialize` ran.
+        for request in self._requests:
+            with contextlib.suppress(Exception):
+                await request.shutdown()
 
     @contextlib.asynccontextmanager
     async def _platform(self) -> AsyncIterator[None]:
