@@ -62,11 +62,6 @@ def load_adapter(kind: str, config: ChannelConfig) -> Adapter:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `k8sclaw-channel`; exit 2 names what is missing and how to fix it."""
-    logging.basicConfig(
-        level=os.environ.get("K8SCLAW_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # request lines carry the bot token
     args = sys.argv[1:] if argv is None else argv
     try:
         kind = channel_type(args, os.environ)
@@ -76,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     except SettingError as exc:
         print(f"k8sclaw-channel: {exc}", file=sys.stderr)
         return 2
+    logging.basicConfig(
+        level=os.environ.get("K8SCLAW_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # request lines carry the bot token
     asyncio.run(serve(config, adapter, settings))
     return 0
 
