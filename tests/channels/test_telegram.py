@@ -5,12 +5,16 @@ rest run it in the test's loop (same settings and code path, no interpreter star
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import httpx
 import nats as nats_client
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from k8sclaw_controllers.channels._telegram_html import to_html, to_plain
 from k8sclaw_protocol import busauth, events
 from k8sclaw_protocol._chat import HealthReport, InboundMessage
 from tests.channels._channel import (
@@ -259,3 +263,29 @@ async def test_a_channel_identity_cannot_read_another_instances_deliveries(
         await js.pull_subscribe(mine, durable=durable, stream="k8sclaw")  # its own: allowed
     finally:
         await asyncio.wait_for(nc.close(), 5)
+
+
+def test_markdown_becomes_telegram_html() -> None:
+    source = (
+        "**bold** *it* `a<b` & [doc](https://x.io/?a=1&b=2) ~~old~~ snake_case "
+        "[no](javascript:alert(1))\n```python\nif a < b:\n    pass\n```"
+    )
+    assert to_html(source) == (
+        '<b>bold</b> <i>it</i> <code>a&lt;b</code> &amp; <a href="https://x.io/?a=1&amp;b=2">'
+        "doc</a> <s>old</s> snake_case [no](javascript:alert(1))\n"
+        '<pre><code class="language-python">if a &lt; b:\n    pass</code></pre>'
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="*_~`[]()<>&\n abc:/.h", max_size=200))
+def test_telegram_html_is_always_well_formed(source: str) -> None:
+    stack: list[str] = []
+    for tag in re.findall(r"<(/?)(\w+)", to_html(source)):
+        if tag[0]:
+            assert stack and stack.pop() == tag[1]
+        else:
+            stack.append(tag[1])
+    assert not stack
+    if not set(source) & set("*_~`["):
+        assert to_plain(to_html(source)) == source  # plain text comes through unchanged

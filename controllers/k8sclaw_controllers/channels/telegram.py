@@ -11,6 +11,7 @@ pod refuses `mode: webhook` at start with that reason.
 from __future__ import annotations
 
 import contextlib
+import html
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -208,10 +209,10 @@ class TelegramAdapter:
         approve, deny = APPROVE + card.approval_id, DENY + card.approval_id
         if len(approve.encode()) > CALLBACK_DATA_BYTES:
             raise PlatformError(f"approval id {card.approval_id!r} is too long for a button")
-        summary = card.summary[:MAX_SUMMARY]
+        summary = clean_text(card.summary)[:MAX_SUMMARY]  # plain text, shown verbatim
         text = (
-            f"<b>Approval needed</b>: run <code>{to_plain(card.run)}</code> wants to use "
-            f"<code>{to_html(card.tool)}</code>\n<pre>{to_html(summary)}</pre>"
+            f"<b>Approval needed</b>: run <code>{_escape(clean_id(card.run))}</code> wants to use "
+            f"<code>{_escape(clean_id(card.tool))}</code>\n<pre>{_escape(summary)}</pre>"
         )
         buttons = [
             InlineKeyboardButton("Approve", callback_data=approve),
@@ -253,6 +254,10 @@ class TelegramAdapter:
 
     def _words(self, exc: TelegramError) -> str:
         return clean_id(exc.message.replace(self._token, "***"))
+
+
+def _escape(text: str) -> str:
+    return html.escape(text, quote=False)
 
 
 def _topic(message: Message) -> str | None:
