@@ -103,6 +103,8 @@ class TelegramAdapter:
     async def run(self, inbound: Inbound) -> None:
         async with self._platform():
             me = await self._bot.get_me()
+            # A webhook left set (by an earlier webhook-mode pod, say) makes getUpdates 409.
+            await self._bot.delete_webhook(drop_pending_updates=False)
         self._me = me.id
         await inbound.health("Connected")
         while True:

@@ -1,6 +1,6 @@
 """A scripted Telegram Bot API server: real HTTP on 127.0.0.1, real JSON shapes.
 
-`/bot<token>/<method>` for getMe, getUpdates (long poll: `offset` confirms earlier
+`/bot<token>/<method>` for getMe, deleteWebhook, getUpdates (long poll: `offset` confirms earlier
 updates, `timeout` seconds of waiting), sendMessage, sendChatAction, answerCallbackQuery
 and editMessageReplyMarkup; parameters as form fields (what python-telegram-bot sends)
 or JSON. Answers `{"ok":true,"result":...}`, or `{"ok":false,"error_code":...}` with
@@ -238,6 +238,9 @@ class TelegramServer:
         if params.get("reply_markup"):
             message["reply_markup"] = params["reply_markup"]
         return message
+
+    async def _api_deleteWebhook(self, _: Body) -> bool:
+        return True
 
     async def _api_sendChatAction(self, _: Body) -> bool:
         return True
