@@ -86,7 +86,7 @@ def test_the_environment_becomes_the_adapter_config() -> None:
     assert config.allowed_chats == frozenset()  # set but empty: nobody
     assert config.listen_port == 3100 and config.env["TELEGRAM_BOT_TOKEN"] == "t"
     assert _settings.channel_config("telegram", BASE).allowed_senders is None
-    with pytest.raises(_settings.SettingError, match="webhook mode is not built"):
+    with pytest.raises(_settings.SettingError, match="TELEGRAM_WEBHOOK_URL is not set"):
         channels.load_adapter("telegram", config)
 
 

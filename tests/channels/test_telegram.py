@@ -29,7 +29,7 @@ from tests.channels._channel import (
     router_bus,
     wait_event,
 )
-from tests.harness.nats_fixtures import NatsServer
+from tests.harness.nats_fixtures import NatsServer, free_port
 from tests.harness.platforms.telegram import BOT_ID, TelegramServer
 
 CHAT = -100200300
@@ -289,3 +289,49 @@ def test_telegram_html_is_always_well_formed(source: str) -> None:
     assert not stack
     if not set(source) & set("*_~`["):
         assert to_plain(to_html(source)) == source  # plain text comes through unchanged
+
+
+async def test_webhook_mode_sets_the_webhook_and_takes_only_updates_with_the_secret(
+    nats: NatsServer, telegram_api: TelegramServer
+) -> None:
+    port = free_port()
+    env = _env(
+        nats,
+        telegram_api,
+        K8SCLAW_CHANNEL_MODE="webhook",
+        K8SCLAW_LISTEN_PORT=str(port),
+        TELEGRAM_WEBHOOK_URL="https://hooks.example.com/telegram",
+        TELEGRAM_WEBHOOK_SECRET="s3cret-token",
+    )
+    update = {
+        "update_id": 1,
+        "message": {
+            "message_id": 5,
+            "from": {"id": 4242, "is_bot": False, "first_name": "U"},
+            "chat": {"id": CHAT, "type": "supergroup"},
+            "date": 1,
+            "text": "via webhook",
+        },
+    }
+    url = f"http://127.0.0.1:{port}/telegram"
+    async with (
+        router_bus(nats) as bus,
+        received(bus) as inbox,
+        health(bus) as reports,
+        channel_in_process("telegram", env),
+        httpx.AsyncClient(timeout=10) as client,
+    ):
+        await wait_event(reports, lambda e: _report(e).state == "Connected")
+        webhook = (await telegram_api.wait_sent(1, "setWebhook"))[0]
+        assert webhook["url"] == "https://hooks.example.com/telegram"
+        assert webhook["secret_token"] == "s3cret-token"
+        header = "X-Telegram-Bot-Api-Secret-Token"
+        forged = await client.post(url, json=update, headers={header: "wrong"})
+        assert forged.status_code == 403
+        assert (await client.post(url, json=update)).status_code == 403
+        good = await client.post(url, json=update, headers={header: "s3cret-token"})
+        assert good.status_code == 200  # answered once the update is on the bus
+        seen = await inbox.next(5)
+        assert InboundMessage.model_validate(seen.data).text == "via webhook"
+        with pytest.raises(TimeoutError):
+            await inbox.next(0.3)  # the forged ones published nothing

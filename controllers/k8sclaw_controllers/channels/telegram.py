@@ -4,19 +4,23 @@ Environment (the channel Secret, reference §7.2): `TELEGRAM_BOT_TOKEN` (from Bo
 `TELEGRAM_API_URL` overrides the endpoint (default `https://api.telegram.org/bot`; a
 self-hosted Bot API server, a proxy, or the test harness). `getUpdates` is long-polled and
 its offset advances only after an update was published to the bus, so a crash re-reads
-it (and the bus drops the duplicate by message id). Webhook mode is not built yet: the
-pod refuses `mode: webhook` at start with that reason.
+it (and the bus drops the duplicate by message id). With `mode: webhook` the pod calls
+`setWebhook` with `TELEGRAM_WEBHOOK_URL` (https://<webhookHost>/…) and the secret token
+`TELEGRAM_WEBHOOK_SECRET`, and serves the updates Telegram POSTs (`_telegram_webhook`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import html
 import logging
 import os
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import ClassVar, Final
+from urllib.parse import urlsplit
 
 from telegram import (
     Bot,
@@ -40,9 +44,10 @@ from k8sclaw_controllers.channels._adapter import (
     UnavailableError,
 )
 from k8sclaw_controllers.channels._clean import clean_id, clean_text
-from k8sclaw_controllers.channels._settings import SettingError, missing
+from k8sclaw_controllers.channels._settings import missing
 from k8sclaw_controllers.channels._split import split_text
 from k8sclaw_controllers.channels._telegram_html import to_html, to_plain
+from k8sclaw_controllers.channels._telegram_webhook import WebhookReceiver
 from k8sclaw_protocol._chat import ApprovalAction, Delivery, InboundMessage
 from k8sclaw_protocol._instance import ChannelType
 
@@ -81,8 +86,8 @@ class TelegramAdapter:
         token = config.env.get("TELEGRAM_BOT_TOKEN", "").strip()
         if not token:
             raise missing("TELEGRAM_BOT_TOKEN", "put the BotFather token in the channel Secret")
-        if config.mode == "webhook":
-            raise SettingError("Telegram webhook mode is not built yet; use mode: poll")
+        self._webhook = _webhook_settings(config) if config.mode == "webhook" else None
+        self._listen = (config.listen_host, config.listen_port)
         self._token = token
         self._requests = (
             HTTPXRequest(connection_pool_size=4, read_timeout=20.0),
@@ -103,9 +108,13 @@ class TelegramAdapter:
     async def run(self, inbound: Inbound) -> None:
         async with self._platform():
             me = await self._bot.get_me()
+        self._me = me.id
+        if self._webhook is not None:
+            await self._serve_webhook(inbound, *self._webhook)
+            return
+        async with self._platform():
             # A webhook left set (by an earlier webhook-mode pod, say) makes getUpdates 409.
             await self._bot.delete_webhook(drop_pending_updates=False)
-        self._me = me.id
         await inbound.health("Connected")
         while True:
             async with self._platform():
@@ -117,6 +126,32 @@ class TelegramAdapter:
             for update in updates:
                 await self._handle(update, inbound)
                 self._offset = update.update_id + 1
+
+    async def _serve_webhook(self, inbound: Inbound, url: str, secret: str) -> None:
+        """Listen, then ask Telegram to POST updates to `url`; serve until cancelled."""
+
+        async def handle(body: dict[str, object]) -> None:
+            try:
+                update = Update.de_json(body, self._bot)
+            except (KeyError, TypeError, ValueError) as exc:
+                log.warning("dropped a malformed webhook update: %s", type(exc).__name__)
+                return
+            await self._handle(update, inbound)
+
+        receiver = WebhookReceiver(
+            path=urlsplit(url).path, secret=secret, host=self._listen[0], port=self._listen[1],
+            handle=handle,
+        )  # fmt: skip
+        await receiver.start()
+        try:
+            async with self._platform():
+                await self._bot.set_webhook(
+                    url, secret_token=secret, allowed_updates=["message", "callback_query"]
+                )
+            await inbound.health("Connected")
+            await asyncio.Event().wait()  # until cancelled
+        finally:
+            await receiver.close()
 
     async def _handle(self, update: Update, inbound: Inbound) -> None:
         if update.callback_query is not None:
@@ -256,6 +291,24 @@ class TelegramAdapter:
 
     def _words(self, exc: TelegramError) -> str:
         return clean_id(exc.message.replace(self._token, "***"))
+
+
+def _webhook_settings(config: ChannelConfig) -> tuple[str, str]:
+    """(public URL, secret token) for webhook mode, from the channel Secret."""
+    url = config.env.get("TELEGRAM_WEBHOOK_URL", "").strip()
+    if not url.startswith("https://"):
+        raise missing(
+            "TELEGRAM_WEBHOOK_URL", "put https://<webhookHost>/telegram in the channel Secret"
+        )
+    secret = config.env.get("TELEGRAM_WEBHOOK_SECRET", "").strip()
+    if not _SECRET_TOKEN.fullmatch(secret):
+        raise missing(
+            "TELEGRAM_WEBHOOK_SECRET", "put 1-256 characters of A-Z a-z 0-9 _ - in the Secret"
+        )
+    return url, secret
+
+
+_SECRET_TOKEN: Final = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 def _escape(text: str) -> str:

@@ -1,10 +1,10 @@
 """A scripted Telegram Bot API server: real HTTP on 127.0.0.1, real JSON shapes.
 
-`/bot<token>/<method>` for getMe, deleteWebhook, getUpdates (long poll: `offset` confirms earlier
-updates, `timeout` seconds of waiting), sendMessage, sendChatAction, answerCallbackQuery
-and editMessageReplyMarkup; parameters as form fields (what python-telegram-bot sends)
-or JSON. Answers `{"ok":true,"result":...}`, or `{"ok":false,"error_code":...}` with
-`parameters.retry_after` for 429.
+`/bot<token>/<method>` for getMe, setWebhook, deleteWebhook, getUpdates (long poll:
+`offset` confirms earlier updates, `timeout` seconds of waiting), sendMessage,
+sendChatAction, answerCallbackQuery and editMessageReplyMarkup; parameters as form
+fields (what python-telegram-bot sends) or JSON. Answers `{"ok":true,"result":...}`,
+or `{"ok":false,"error_code":...}` with `parameters.retry_after` for 429.
 
 Test API (thread-safe; the server runs its own loop in a thread, so a test can also
 drive a subprocess): `message()`/`press()` inject what a user does, `sent` lists what
@@ -240,6 +240,11 @@ class TelegramServer:
         return message
 
     async def _api_deleteWebhook(self, _: Body) -> bool:
+        return True
+
+    async def _api_setWebhook(self, params: Body) -> bool | web.Response:
+        if not str(params.get("url", "")).startswith("https://"):
+            return _error(400, "Bad Request: bad webhook: HTTPS url must be provided for webhook")
         return True
 
     async def _api_sendChatAction(self, _: Body) -> bool:
