@@ -12,10 +12,13 @@ import contextlib
 import logging
 from typing import Any
 
+from pydantic import ValidationError
+
 from k8sclaw_controllers.manager import _buscreds, _channels, _clawpolicy, _kube, _netpol
 from k8sclaw_controllers.manager._context import Context, condition, timestamp
 from k8sclaw_controllers.manager._outcome import clean_text
-from k8sclaw_protocol import CHANNEL_TYPES, ChannelSpec, ClawInstance, names
+from k8sclaw_protocol import ChannelSpec, ClawInstance, names
+from k8sclaw_protocol._chat import HealthReport
 
 log = logging.getLogger("k8sclaw.controller.instance")
 Body = dict[str, Any]
@@ -44,6 +47,7 @@ async def reconcile(ctx: Context, body: Body, event_type: str | None) -> None:
         _netpol.invalidate(ctx, instance.namespace, instance.name)
     channels = [await _channel(ctx, instance, ch) for ch in instance.spec.channels]
     await _delete_removed_channels(ctx, instance)
+    await _delete_removed_children(ctx, instance)
     if instance.spec.memory is None or instance.spec.memory.enabled:
         await _create_if_missing(ctx, _channels.memory_configmap(instance))
     await write_status(ctx, body, instance, channels)
@@ -67,6 +71,7 @@ async def _channel(ctx: Context, instance: ClawInstance, channel: ChannelSpec) -
             f"secret generic {secret_name} -n {instance.namespace} ...",
         }
     version = str((secret.get("metadata") or {}).get("resourceVersion", ""))
+    await _apply_children(ctx, instance, channel)
     creds = None
     if ctx.bus_seed is not None:
         owner = _channels.owner(instance)[0]
@@ -114,28 +119,28 @@ async def _channel(ctx: Context, instance: ClawInstance, channel: ChannelSpec) -
         return {"type": channel.type, "status": "Pending", "message": "Deployment updated"}
     ready = (current.get("status") or {}).get("readyReplicas") or 0
     health = ctx.state.channel_health.get((instance.namespace, instance.name, channel.type))
-    if ready > 0 and health is not None:
-        return {"type": channel.type, **health}  # the pod's own report is the finer truth
+    if health is not None:
+        # The pod's own report is the finer truth; an Error pod is never ready.
+        return {"type": channel.type, **health}
     if ready > 0:
         return {"type": channel.type, "status": "Connected"}
     return {"type": channel.type, "status": "Disconnected", "message": "no ready replica yet"}
 
 
 def health_of(data: object) -> Body | None:
-    """Channel status from a `channel.health.update` payload `{channel, connected, message}`
-    (untrusted: unknown channel types and non-boolean `connected` are ignored)."""
-    if not isinstance(data, dict):
-        return None
-    kind, connected = data.get("channel"), data.get("connected")
-    if kind not in CHANNEL_TYPES or not isinstance(connected, bool):
+    """Channel status from a `channel.health.update` payload (`chat.HealthReport`;
+    untrusted: anything that does not validate is ignored, the message is cleaned)."""
+    try:
+        report = HealthReport.model_validate(data)
+    except ValidationError:
         return None
     health: Body = {
-        "channel": kind,
-        "status": "Connected" if connected else "Disconnected",
+        "channel": report.channel,
+        "status": report.state,
         "lastHealthCheck": timestamp(),
     }
-    if data.get("message"):
-        health["message"] = clean_text(data["message"], MAX_HEALTH_MESSAGE)
+    if report.message:
+        health["message"] = clean_text(report.message, MAX_HEALTH_MESSAGE)
     return health
 
 
@@ -149,11 +154,62 @@ async def apply_health(ctx: Context, namespace: str, name: str, health: Body) ->
     except _kube.NotFoundError:
         return
     old = (body.get("status") or {}).get("channels") or []
-    if not any(c.get("type") == kind and c.get("status") != "Error" for c in old):
+    if not any(c.get("type") == kind and not _broken_before_pod(c) for c in old):
         return  # not deployed (yet), or broken for a reason the report cannot fix
     channels = [{"type": kind, **health} if c.get("type") == kind else c for c in old]
     with contextlib.suppress(_kube.NotFoundError):
         await ctx.kube.patch(path + "/status", {"status": {"channels": channels}})
+
+
+def _broken_before_pod(channel_status: Body) -> bool:
+    """An Error the controller found (a missing Secret), not one a pod reported."""
+    return channel_status.get("status") == "Error" and "lastHealthCheck" not in channel_status
+
+
+async def _apply_children(ctx: Context, instance: ClawInstance, channel: ChannelSpec) -> None:
+    """The channel's NetworkPolicy and, in webhook mode, its Service and Ingress."""
+    children = [_channels.channel_network_policy(instance, channel)]
+    if _channels.needs_webhook(channel):
+        children.append(_channels.channel_service(instance, channel))
+    ingress = _channels.channel_ingress(instance, channel)
+    if ingress is not None:
+        children.append(ingress)
+    for body in children:
+        api, plural = _CHILD_KINDS[body["kind"]]
+        name = body["metadata"]["name"]
+        await ctx.kube.apply(_kube.group(api, instance.namespace, plural, name), body)
+
+
+_CHILD_KINDS = {
+    "NetworkPolicy": ("networking.k8s.io/v1", "networkpolicies"),
+    "Service": ("v1", "services"),
+    "Ingress": ("networking.k8s.io/v1", "ingresses"),
+}
+
+
+async def _delete_removed_children(ctx: Context, instance: ClawInstance) -> None:
+    """Services, Ingresses and NetworkPolicies of channels no longer in the spec (or no
+    longer in webhook mode, or without a host)."""
+    wanted = {
+        "networkpolicies": {c.type for c in instance.spec.channels},
+        "services": {c.type for c in instance.spec.channels if _channels.needs_webhook(c)},
+        "ingresses": {
+            c.type
+            for c in instance.spec.channels
+            if _channels.channel_ingress(instance, c) is not None
+        },
+    }
+    selector = (
+        f"{names.LABEL_INSTANCE}={instance.name},{names.LABEL_COMPONENT}={names.COMPONENT_CHANNEL}"
+    )
+    for api, plural in _CHILD_KINDS.values():
+        path = _kube.group(api, instance.namespace, plural)
+        for child in await ctx.kube.items(path, selector):
+            meta = child["metadata"]
+            if (meta.get("labels") or {}).get(names.LABEL_CHANNEL) in wanted[plural]:
+                continue
+            with contextlib.suppress(_kube.NotFoundError):
+                await ctx.kube.delete(f"{path}/{meta['name']}")
 
 
 async def _delete_removed_channels(ctx: Context, instance: ClawInstance) -> None:
@@ -189,10 +245,11 @@ async def write_status(
     """Patch the status when (and only when) it differs from what is stored."""
     generation = instance.metadata.generation
     broken = [c for c in channels if c["status"] == "Error"]
+    missing = any(_broken_before_pod(c) for c in broken)
     ready = condition(
         "Ready",
         not broken,
-        "SecretsMissing" if broken else "Reconciled",
+        "SecretsMissing" if missing else "ChannelError" if broken else "Reconciled",
         "; ".join(c["message"] for c in broken),
         generation,
     )

@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from k8sclaw_controllers.manager import Images, Settings, Tools, _buswatch, _channels, _skills
+from k8sclaw_controllers.manager import (
+    Images,
+    Settings,
+    Tools,
+    _buswatch,
+    _channels,
+    _instance,
+    _skills,
+)
 from k8sclaw_controllers.manager._agentrun import effective_tools
 from k8sclaw_controllers.manager._context import Context
 from k8sclaw_controllers.manager._instance import keep_transition_times
@@ -53,6 +61,53 @@ def test_channel_deployment_is_named_owned_restricted_and_uses_the_secret() -> N
     assert body["spec"]["selector"]["matchLabels"].items() <= (
         body["spec"]["template"]["metadata"]["labels"].items()
     )
+
+
+def test_channel_deployment_runs_the_program_with_spec_env_and_a_readiness_probe() -> None:
+    spec = {"type": "slack", "configRef": {"secret": "s"}, "allowedChats": ["C1", "C2"]}
+    inst = instance(channels=[{**spec, "mode": "webhook"}])
+    body = _channels.channel_deployment(inst, inst.spec.channels[0], "img", "nats://b", "7")
+    container = body["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"] == ["slack"]
+    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+    assert env["POD_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    assert env["K8SCLAW_ALLOWED_CHATS"] == "C1,C2" and "K8SCLAW_ALLOWED_SENDERS" not in env
+    assert (env["K8SCLAW_CHANNEL_MODE"], env["K8SCLAW_LISTEN_PORT"]) == ("webhook", "3000")
+    probe = container["readinessProbe"]["httpGet"]
+    assert probe == {"path": "/healthz", "port": "health"}
+    assert {p["containerPort"] for p in container["ports"]} == {8080, 3000}
+
+
+@pytest.mark.parametrize(
+    ("channel", "webhook"),
+    [
+        ({"type": "telegram"}, False),
+        ({"type": "telegram", "mode": "webhook"}, True),
+        ({"type": "slack", "mode": "socket"}, False),
+        ({"type": "whatsapp"}, True),
+    ],
+)
+def test_only_webhook_channels_get_a_service_and_with_a_host_an_ingress(
+    channel: dict[str, Any], webhook: bool
+) -> None:
+    inst = instance(channels=[{**channel, "configRef": {"secret": "s"}, "webhookHost": "h.io"}])
+    spec = inst.spec.channels[0]
+    assert _channels.needs_webhook(spec) is webhook
+    assert (_channels.channel_ingress(inst, spec) is not None) is webhook
+    policy = _channels.channel_network_policy(inst, spec)["spec"]
+    inbound = {p["port"] for rule in policy["ingress"] for p in rule["ports"]}
+    assert inbound == ({8080, 3000} if webhook else {8080})
+    outbound = {p["port"] for rule in policy["egress"] for p in rule["ports"]}
+    assert outbound == {4222, 53, 443}
+
+
+def test_channel_health_is_read_as_a_health_report() -> None:
+    report = {"channel": "telegram", "state": "Error", "message": "unauthorized:\x1b[2J no"}
+    health = _instance.health_of(report)
+    assert health is not None
+    assert (health["status"], health["message"]) == ("Error", "unauthorized:[2J no")
+    assert _instance.health_of({"channel": "irc", "state": "Connected"}) is None
+    assert _instance.health_of({"channel": "telegram", "connected": True}) is None
 
 
 def test_channel_pods_get_their_instance_bus_user_as_a_file() -> None:

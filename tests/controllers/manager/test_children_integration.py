@@ -101,6 +101,62 @@ async def test_channels_follow_the_spec(kube: KubeEnv) -> None:
     assert "MEMORY.md" in memory.data
 
 
+async def _names_become(list_fn: Any, wanted: set[str], within: float = 30) -> None:
+    """Poll a namespaced list until the channel children's names are exactly `wanted`."""
+
+    async def poll() -> None:
+        while True:
+            listing = await asyncio.to_thread(list_fn)
+            found = {i.metadata.name for i in listing.items if "-channel-" in i.metadata.name}
+            if found == wanted:
+                return
+            await asyncio.sleep(0.1)
+
+    await asyncio.wait_for(poll(), within)
+
+
+async def test_webhook_channels_get_a_service_and_ingress_and_all_a_network_policy(
+    kube: KubeEnv,
+) -> None:
+    for name in ("tg", "wa"):
+        secret(kube, name)
+    channels = [
+        {"type": "telegram", "configRef": {"secret": "tg"}, "allowedSenders": ["1", "2"]},
+        {"type": "whatsapp", "configRef": {"secret": "wa"}, "webhookHost": "hooks.example.com"},
+    ]
+    create(kube, "clawinstances", instance_body(channels=channels))
+    core = kubernetes.client.CoreV1Api(kube.api_client)
+    net = kubernetes.client.NetworkingV1Api(kube.api_client)
+    services = lambda: core.list_namespaced_service(kube.namespace)  # noqa: E731
+    ingresses = lambda: net.list_namespaced_ingress(kube.namespace)  # noqa: E731
+    policies = lambda: net.list_namespaced_network_policy(kube.namespace)  # noqa: E731
+    both = {"alice-channel-telegram", "alice-channel-whatsapp"}
+    async with _harness.running(_harness.settings_for(kube)):
+        await _names_become(policies, both)
+        await _names_become(services, {"alice-channel-whatsapp"})
+        await _names_become(ingresses, {"alice-channel-whatsapp"})
+        ingress = net.read_namespaced_ingress("alice-channel-whatsapp", kube.namespace)
+        assert ingress.spec.rules[0].host == "hooks.example.com"
+        backend = ingress.spec.rules[0].http.paths[0].backend.service
+        assert (backend.name, backend.port.number) == ("alice-channel-whatsapp", 3000)
+        service = core.read_namespaced_service("alice-channel-whatsapp", kube.namespace)
+        assert service.spec.ports[0].port == 3000
+        assert service.metadata.owner_references[0].kind == "ClawInstance"
+        deployment = await wait_deployment(
+            kube, lambda d: d.metadata.name == "alice-channel-telegram"
+        )
+        env = {e.name: e.value for e in deployment.spec.template.spec.containers[0].env}
+        assert env["K8SCLAW_ALLOWED_SENDERS"] == "1,2" and "K8SCLAW_ALLOWED_CHATS" not in env
+
+        patch = {"spec": {"channels": channels[:1]}}
+        custom(kube).patch_namespaced_custom_object(
+            GROUP, VERSION, kube.namespace, "clawinstances", "alice", patch
+        )
+        await _names_become(services, set())
+        await _names_become(ingresses, set())
+        await _names_become(policies, {"alice-channel-telegram"})
+
+
 async def test_a_missing_channel_secret_is_a_condition(kube: KubeEnv) -> None:
     channels = [{"type": "discord", "configRef": {"secret": "nope"}}]
     create(kube, "clawinstances", instance_body(channels=channels))

@@ -140,7 +140,7 @@ async def test_channel_health_events_update_the_instance_channel_status(
             kubernetes.client.AppsV1Api(kube.api_client).patch_namespaced_deployment_status(
                 "alice-channel-telegram", kube.namespace, {"status": {"readyReplicas": 1}}
             )
-            report = {"channel": "telegram", "connected": False, "message": "token revoked"}
+            report = {"channel": "telegram", "state": "Disconnected", "message": "token revoked"}
             health = Event.new(events.CHANNEL_HEALTH_UPDATE, report)
             await bus.publish(health, scope=scope, retry=True)
             status = await _wait_instance(
@@ -148,7 +148,20 @@ async def test_channel_health_events_update_the_instance_channel_status(
             )
             assert _channel(status)["status"] == "Disconnected"
             assert _channel(status)["lastHealthCheck"]
-            report = {"channel": "telegram", "connected": True}
+            # A refused token: Error on the channel and the instance not Ready.
+            report = {"channel": "telegram", "state": "Error", "message": "unauthorized: no"}
+            await bus.publish(Event.new(events.CHANNEL_HEALTH_UPDATE, report), scope=scope)
+            status = await _wait_instance(
+                kube,
+                lambda s: any(
+                    c.get("reason") == "ChannelError" and c.get("status") == "False"
+                    for c in s.get("conditions") or []
+                ),
+            )
+            assert _channel(status)["status"] == "Error"
+            assert _channel(status)["message"] == "unauthorized: no"
+            # Fixed: the next report clears it.
+            report = {"channel": "telegram", "state": "Connected"}
             await bus.publish(Event.new(events.CHANNEL_HEALTH_UPDATE, report), scope=scope)
             await _wait_instance(kube, lambda s: _channel(s).get("status") == "Connected")
     finally:

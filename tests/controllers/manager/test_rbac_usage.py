@@ -42,6 +42,23 @@ UNEXERCISED: dict[Grant, tuple[str, str]] = {
     ("patch", "k8sclaw.io", "agentruns"): ("_completion.py", '"metadata": {"finalizers": rest'),
     ("delete", "k8sclaw.io", "agentruns"): ("_completion.py", "await ctx.kube.delete(_kube.claw("),
     ("get", "", "services"): ("_netpol.py", '_kube.core(ref.namespace, "services", ref.name)'),
+    # Webhook-mode channels (the scenario's Telegram channel polls) and channel removal.
+    ("create", "", "services"): ("_instance.py", "await ctx.kube.apply(_kube.group(api,"),
+    ("patch", "", "services"): ("_instance.py", "await ctx.kube.apply(_kube.group(api,"),
+    ("delete", "", "services"): (
+        "_instance.py",
+        "await ctx.kube.delete(f\"{path}/{meta['name']}\")",
+    ),
+    ("create", "networking.k8s.io", "ingresses"): ("_channels.py", '"kind": "Ingress"'),
+    ("patch", "networking.k8s.io", "ingresses"): ("_channels.py", '"kind": "Ingress"'),
+    ("delete", "networking.k8s.io", "ingresses"): (
+        "_instance.py",
+        "await ctx.kube.delete(f\"{path}/{meta['name']}\")",
+    ),
+    ("delete", "networking.k8s.io", "networkpolicies"): (
+        "_instance.py",
+        "await ctx.kube.delete(f\"{path}/{meta['name']}\")",
+    ),
     ("get", "k8sclaw.io", "clawpolicies"): ("_agentrun.py", '"clawpolicies", ref)'),
     ("get", "k8sclaw.io", "skillpacks"): (
         "_operator.py",
