@@ -62,6 +62,20 @@ def test_a_missing_token_names_the_secret_key(
     assert "TELEGRAM_BOT_TOKEN is not set; put the BotFather token" in capsys.readouterr().err
 
 
+def test_whatsapp_without_its_app_secret_exits_2_naming_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], creds_dir: Path
+) -> None:
+    env = {
+        **BASE,
+        "K8SCLAW_BUS_CREDS_DIR": str(creds_dir),
+        "WHATSAPP_ACCESS_TOKEN": "t",
+        "WHATSAPP_PHONE_NUMBER_ID": "1",
+    }
+    assert _run(monkeypatch, env, ["whatsapp"]) == 2
+    err = capsys.readouterr().err
+    assert "WHATSAPP_APP_SECRET" in err and err.count("\n") == 1
+
+
 def test_an_adapter_not_built_in_is_a_clear_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], creds_dir: Path
 ) -> None:

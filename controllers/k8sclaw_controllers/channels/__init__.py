@@ -36,7 +36,7 @@ ADAPTERS: Final[dict[str, str]] = {
 
 def load_adapter(kind: str, config: ChannelConfig) -> Adapter:
     """The adapter for `kind`, constructed; SettingError when it is unknown, not built
-    in, or its Secret lacks a key (adapters raise SettingError or KeyError for that)."""
+    in, or its Secret lacks a key (adapters raise SettingError, KeyError or ValueError)."""
     target = ADAPTERS.get(kind)
     if target is None:
         raise SettingError(f"unknown channel type {kind!r}; one of {', '.join(ADAPTERS)}")
@@ -57,6 +57,8 @@ def load_adapter(kind: str, config: ChannelConfig) -> Adapter:
             f"{exc.args[0]} is not set; add it to the channel's Secret "
             f"(spec.channels[].configRef.secret)"
         ) from None
+    except ValueError as exc:  # a setting the adapter cannot work with (e.g. WhatsApp's mode)
+        raise SettingError(str(exc)) from None
     return adapter
 
 
