@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, field
 
 import pytest
 
@@ -25,42 +24,12 @@ from k8sclaw_protocol._chat import (
     MAX_TEXT_BYTES,
     ApprovalCard,
     Delivery,
-    HealthState,
-    InboundMessage,
 )
+from tests.channels._recorder import Recorder
 from tests.harness.platforms import _discord_payloads as p
 from tests.harness.platforms.discord import TOKEN, ScriptedDiscord
 
 WAIT = 5.0
-
-
-@dataclass
-class Recorder:
-    """The runtime's side of the contract, reduced to lists."""
-
-    messages: list[InboundMessage] = field(default_factory=list)
-    states: list[tuple[HealthState, str | None]] = field(default_factory=list)
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def received(self, message: InboundMessage) -> None:
-        self.messages.append(message)
-        self.changed.set()
-
-    async def health(self, state: HealthState, message: str | None = None) -> None:
-        self.states.append((state, message))
-        self.changed.set()
-
-    async def until(self, check: Callable[[], bool]) -> None:
-        async def _wait() -> None:
-            while not check():
-                self.changed.clear()
-                await self.changed.wait()
-
-        await asyncio.wait_for(_wait(), WAIT)
-
-    @property
-    def connected(self) -> bool:
-        return bool(self.states) and self.states[-1][0] == "Connected"
 
 
 def _adapter(server: ScriptedDiscord, token: str = TOKEN) -> DiscordAdapter:

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -26,42 +26,13 @@ from k8sclaw_protocol._chat import (
     MAX_TEXT_BYTES,
     ApprovalCard,
     Delivery,
-    HealthState,
     InboundMessage,
 )
 from k8sclaw_protocol._instance import ChannelMode
+from tests.channels._recorder import Recorder
 from tests.harness.platforms.slack import ScriptedSlack
 
 CHAT = "C0GENERAL"
-
-
-class Recorder:
-    """The runtime's side of the adapter contract, reduced to lists."""
-
-    def __init__(self) -> None:
-        self.messages: list[InboundMessage] = []
-        self.states: list[tuple[HealthState, str | None]] = []
-        self._changed = asyncio.Event()
-
-    async def received(self, message: InboundMessage) -> None:
-        self.messages.append(message)
-        self._changed.set()
-
-    async def health(self, state: HealthState, message: str | None = None) -> None:
-        self.states.append((state, message))
-        self._changed.set()
-
-    async def until(self, check: Callable[[], bool], what: str) -> None:
-        try:
-            async with asyncio.timeout(5):
-                while not check():
-                    self._changed.clear()
-                    await self._changed.wait()
-        except TimeoutError:
-            raise AssertionError(f"timed out waiting for {what}") from None
-
-    def texts(self) -> list[str]:
-        return [m.text for m in self.messages]
 
 
 def make_adapter(slack: ScriptedSlack, mode: ChannelMode | None = None, **env: str) -> SlackAdapter:

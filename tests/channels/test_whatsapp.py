@@ -5,43 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import httpx
 import pytest
 
 from k8sclaw_controllers.channels import _adapter
 from k8sclaw_controllers.channels.whatsapp import ConfigurationError, WhatsAppAdapter
-from k8sclaw_protocol._chat import MAX_TEXT_BYTES, Delivery, HealthState, InboundMessage
+from k8sclaw_protocol._chat import MAX_TEXT_BYTES, Delivery, InboundMessage
+from tests.channels._recorder import Recorder
 from tests.harness.platforms.whatsapp import TEXT_LIMIT, ScriptedWhatsApp
 
 WAIT = 10.0
-
-
-@dataclass
-class Recorder:
-    """The runtime's side of the contract, reduced to lists the test reads."""
-
-    messages: list[InboundMessage] = field(default_factory=list)
-    states: list[tuple[HealthState, str | None]] = field(default_factory=list)
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def received(self, message: InboundMessage) -> None:
-        self.messages.append(message)
-        self.changed.set()
-
-    async def health(self, state: HealthState, message: str | None = None) -> None:
-        self.states.append((state, message))
-        self.changed.set()
-
-    async def until(self, check: Callable[[], bool]) -> None:
-        async def wait() -> None:
-            while not check():
-                self.changed.clear()
-                await self.changed.wait()
-
-        await asyncio.wait_for(wait(), WAIT)
 
 
 @dataclass
