@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from k8sclaw_controllers.channels._listener import Listener
 from k8sclaw_protocol._chat import HealthState
 
 State = Callable[[], tuple[HealthState, str | None]]
@@ -16,20 +17,15 @@ class HealthServer:
     """A tiny aiohttp server; `state` is read on every request."""
 
     def __init__(self, state: State, port: int, host: str = "0.0.0.0") -> None:
-        self._state, self._port, self._host = state, port, host
-        self._runner: web.AppRunner | None = None
+        self._state, self._listener = state, Listener(host, port)
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, self._host, self._port).start()
+        await self._listener.serve(app)
 
     async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._listener.close()
 
     async def _healthz(self, _: web.Request) -> web.Response:
         state, message = self._state()

@@ -16,6 +16,8 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from k8sclaw_controllers.channels._listener import Listener
+
 log = logging.getLogger("k8sclaw.channel.telegram")
 SECRET_HEADER: Final = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BODY_BYTES: Final = 1024 * 1024
@@ -27,21 +29,16 @@ class WebhookReceiver:
     """An aiohttp server on (host, port) with one POST route."""
 
     def __init__(self, *, path: str, secret: str, host: str, port: int, handle: Handle) -> None:
-        self._path, self._secret, self._host, self._port = path or "/", secret, host, port
-        self._handle = handle
-        self._runner: web.AppRunner | None = None
+        self._path, self._secret, self._handle = path or "/", secret, handle
+        self._listener = Listener(host, port)
 
     async def start(self) -> None:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
         app.router.add_post(self._path, self._receive)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, self._host, self._port).start()
+        await self._listener.serve(app)
 
     async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._listener.close()
 
     async def _receive(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "")
