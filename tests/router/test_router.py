@@ -37,9 +37,7 @@ async def test_a_message_becomes_a_labelled_run_and_its_result_a_reply(
             ("noon", "c-9", "t-3", "m-1")
         ]
         assert replies[0].id == run.metadata.uid
-        await eventually(
-            lambda: _annotated(w, run.name), what="the reply-sent mark"
-        )
+        await eventually(lambda: _annotated(w, run.name), what="the reply-sent mark")
 
 
 async def _annotated(w, name: str) -> bool:  # type: ignore[no-untyped-def]
@@ -50,12 +48,15 @@ async def _annotated(w, name: str) -> bool:  # type: ignore[no-untyped-def]
 async def test_a_redelivered_message_starts_one_run(
     nats: NatsServer, kube: KubeEnv, tmp_path: Path
 ) -> None:
-    async with world(nats, kube, tmp_path) as w, routing(w) as router:
-        await w.say("hello", "m-1")
-        await w.say("hello", "m-1")
-        await eventually(w.runs, what="the run")
-        await eventually(lambda: router.stats.runs_created >= 1, what="the router's count")
-    async with routing(w):  # and again after a restart
-        await w.say("hello", "m-1")
-        await eventually(lambda: w.router and w.router.stats.runs_created >= 1, what="restart")
-    assert len(await w.runs()) == 1
+    async with world(nats, kube, tmp_path) as w:
+        async with routing(w) as router:
+            await w.say("hello", "m-1")
+            await w.say("hello", "m-1")
+            await eventually(w.runs, what="the run")
+            await eventually(
+                lambda: router.stats.runs_created + router.stats.duplicates >= 2, what="both"
+            )
+        async with routing(w) as again:  # and once more after a restart
+            await w.say("hello", "m-1")
+            await eventually(lambda: again.stats.duplicates >= 1, what="the restart")
+        assert len(await w.runs()) == 1

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from k8sclaw_controllers.manager import _informer, _kube
 from k8sclaw_controllers.router import _history, _outbound, _replies, _runs
-from k8sclaw_controllers.router._keys import Conversation
+from k8sclaw_controllers.router._keys import Conversation, run_name
 from k8sclaw_controllers.router._state import Chat, ChatKey, Waiting, answered, chat_key, queued
 from k8sclaw_controllers.transcripts import TranscriptStore
 from k8sclaw_protocol import AgentRun, Event, EventBus, events, names
@@ -51,6 +51,7 @@ class RouterStats:
     sends_delivered: int = 0
     actions: int = 0
     dropped: int = 0
+    duplicates: int = 0
 
 
 class Router:
@@ -244,8 +245,16 @@ class Router:
             return
         conversation = Conversation.of(scoped.namespace, scoped.name, message)
         chat = self._chat(conversation.key)
-        if chat.holds(message):
-            return  # a redelivery of a message that is waiting already
+        held = chat.held(message)
+        if held is not None:
+            if held.event.sequence != event.sequence:  # published twice: drop the copy
+                self.stats.duplicates += 1
+                await sub.ack(event)
+            return  # else the server redelivered the waiting one: keep it unacknowledged
+        if (scoped.namespace, run_name(conversation, message.message_id)) in self.runs:
+            self.stats.duplicates += 1  # its run exists: a redelivery or a platform retry
+            await sub.ack(event)
+            return
         chat.waiting.append(Waiting(event, message, conversation))
         self._spawn(self._pump(conversation.key))
 

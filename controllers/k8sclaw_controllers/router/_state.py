@@ -34,9 +34,9 @@ class Chat:
     waiting: deque[Waiting] = field(default_factory=deque)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    def holds(self, message: InboundMessage) -> bool:
-        """Whether this message (by platform id) is already waiting (a redelivery)."""
-        return any(w.message.message_id == message.message_id for w in self.waiting)
+    def held(self, message: InboundMessage) -> Waiting | None:
+        """The waiting entry of this message (by platform id), if it is waiting already."""
+        return next((w for w in self.waiting if w.message.message_id == message.message_id), None)
 
 
 def answered(run: AgentRun) -> bool:
