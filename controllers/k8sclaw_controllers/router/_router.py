@@ -76,6 +76,7 @@ class Router:
         self._typing: dict[RunKey, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._informer = _informer.Informer(self._on_run)
+        self._instances = _runs.InstanceCache(kube)
         self._inbound: Subscription | None = None
         self.ready = asyncio.Event()
         self.stats = RouterStats()
@@ -289,7 +290,7 @@ class Router:
     async def _start(self, waiting: Waiting) -> AgentRun | None:
         conversation, message = waiting.conversation, waiting.message
         ns = conversation.namespace
-        instance = await _runs.get_instance(self._kube, ns, conversation.instance)
+        instance = await self._instances.get(ns, conversation.instance)
         if instance is None:
             log.warning(
                 "chat message for unknown instance %s/%s dropped", ns, conversation.instance

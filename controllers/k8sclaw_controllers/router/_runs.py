@@ -7,7 +7,9 @@ those back from the run, never from anything an agent pod sends).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 
 from k8sclaw_controllers.manager import _kube
 from k8sclaw_controllers.router._keys import Conversation, run_name
@@ -63,6 +65,31 @@ async def get_instance(kube: _kube.Kube, namespace: str, name: str) -> ClawInsta
     except _kube.NotFoundError:
         return None
     return ClawInstance.from_wire(body)
+
+
+INSTANCE_TTL = 2.0
+"""Seconds an instance read is reused: a burst of messages reads it once, and an edit
+(model, skills) reaches chat runs within this long."""
+
+
+class InstanceCache:
+    """Instance reads shared by a burst of messages (one GET per instance per TTL)."""
+
+    def __init__(self, kube: _kube.Kube) -> None:
+        self._kube = kube
+        self._entries: dict[tuple[str, str], tuple[float, asyncio.Task[ClawInstance | None]]] = {}
+
+    async def get(self, namespace: str, name: str) -> ClawInstance | None:
+        key, now = (namespace, name), time.monotonic()
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < now:
+            task = asyncio.ensure_future(get_instance(self._kube, namespace, name))
+            entry = self._entries[key] = (now + INSTANCE_TTL, task)
+        try:
+            return await asyncio.shield(entry[1])
+        except Exception:
+            self._entries.pop(key, None)  # a failed read is not reused
+            raise
 
 
 async def annotate(kube: _kube.Kube, run: AgentRun, key: str) -> None:
