@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from k8sclaw_controllers.manager import _kube
-from k8sclaw_protocol import EventBus, busauth, events
+from k8sclaw_protocol import EventBus, busauth, events, names
 from k8sclaw_protocol._chat import InboundMessage
 from tests.harness.kube import KubeEnv
 from tests.harness.nats_fixtures import NatsServer
@@ -64,3 +64,24 @@ async def test_button_presses_go_to_on_action_and_start_no_run(
         assert seen[0][:2] == (w.ns, "alice")
         assert seen[0][2].action is not None and seen[0][2].action.approval_id == "ap-1"
         assert await w.runs() == []
+
+
+async def test_a_policy_may_open_other_chats_explicitly(
+    nats: NatsServer, kube: KubeEnv, tmp_path: Path
+) -> None:
+    async with world(nats, kube, tmp_path) as w, routing(w) as router:
+        policy = {
+            "apiVersion": names.GROUP_VERSION,
+            "kind": "ClawPolicy",
+            "metadata": {"name": "open"},
+            "spec": {"featureGates": {"cross-chat-messages": True}},
+        }
+        await w.kube.create(_kube.claw(w.ns, "clawpolicies"), policy)
+        patch = {"spec": {"policyRef": "open"}}
+        await w.kube.patch(_kube.claw(w.ns, "clawinstances", "alice"), patch)
+        await w.say("do it", "m-1", chat="c-7")
+        (run,) = await eventually(w.runs, what="the run")
+        data = {"channel": "telegram", "chatId": "c-other", "text": "announcement"}
+        await _send_as_run(w, run.name, run.metadata.uid or "", data)
+        await eventually(lambda: router.stats.sends_delivered == 1, what="the send")
+        assert [(d.text, d.chat_id) for d in w.texts()] == [("announcement", "c-other")]

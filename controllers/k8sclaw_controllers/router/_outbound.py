@@ -4,7 +4,9 @@ A run's bridge publishes on `channel.message.send.<ns>.<run>`; the namespace and
 from that subject (the server authorised it), the destination from the run's own
 annotations (set by the router when it created the run). The payload may name a chat and
 a channel; anything but the run's source chat and channel is dropped with a warning and
-a Kubernetes Event on the run, as is a message from a run no chat started.
+a Kubernetes Event on the run, as is a message from a run no chat started, unless the
+instance's ClawPolicy opts in with `featureGates.cross-chat-messages: true` (then a
+payload `chatId` on a channel of the instance is honoured).
 """
 
 from __future__ import annotations
@@ -15,8 +17,16 @@ from pydantic import ValidationError
 
 from k8sclaw_controllers.manager import _events, _kube
 from k8sclaw_controllers.router import _replies, _runs
-from k8sclaw_protocol import AgentRun, Event, EventBus, OutboundMessage, events, names
-from k8sclaw_protocol._chat import MAX_REPLY_BYTES
+from k8sclaw_protocol import (
+    AgentRun,
+    ClawPolicy,
+    Event,
+    EventBus,
+    OutboundMessage,
+    events,
+    names,
+)
+from k8sclaw_protocol._chat import MAX_REPLY_BYTES, Delivery
 
 log = logging.getLogger("k8sclaw.router")
 COMPONENT = "k8sclaw-router"
@@ -24,6 +34,9 @@ COMPONENT = "k8sclaw-router"
 
 class RefusedError(Exception):
     """The message may not be delivered (the text says why, for the log and the Event)."""
+
+
+CROSS_CHAT_GATE = "cross-chat-messages"
 
 
 def destination_check(run: AgentRun, message: OutboundMessage) -> None:
@@ -55,15 +68,44 @@ async def handle_send(bus: EventBus, kube: _kube.Kube, event: Event) -> bool:
     run = AgentRun.from_wire(body)
     try:
         message = OutboundMessage.model_validate(event.data)
-        destination_check(run, message)
-    except (ValidationError, RefusedError) as exc:
-        reason = str(exc) if isinstance(exc, RefusedError) else "the message is malformed"
-        await _refuse(kube, body, run, reason)
+    except ValidationError:
+        await _refuse(kube, body, run, "the message is malformed")
         return False
     text = message.text.encode()[:MAX_REPLY_BYTES].decode(errors="ignore")
-    delivery = _replies.delivery_for(run, f"send-{event.sequence}", "text", text)
+    try:
+        destination_check(run, message)
+        delivery = _replies.delivery_for(run, f"send-{event.sequence}", "text", text)
+    except RefusedError as exc:
+        if not (message.chat_id and await _cross_chat_allowed(kube, run)):
+            await _refuse(kube, body, run, str(exc))
+            return False
+        try:
+            delivery = _elsewhere(message, f"send-{event.sequence}", text)
+        except ValidationError:
+            await _refuse(kube, body, run, f"channel {message.channel!r} is not a channel type")
+            return False
     await _replies.publish(bus, run.namespace, run.spec.instance_ref, delivery, retry=True)
     return True
+
+
+async def _cross_chat_allowed(kube: _kube.Kube, run: AgentRun) -> bool:
+    """The run's instance's ClawPolicy sets `featureGates.cross-chat-messages: true`."""
+    try:
+        instance = await _runs.get_instance(kube, run.namespace, run.spec.instance_ref)
+        if instance is None or not instance.spec.policy_ref:
+            return False
+        path = _kube.claw(run.namespace, ClawPolicy.info.plural, instance.spec.policy_ref)
+        policy = ClawPolicy.from_wire(await kube.get(path))
+    except (_kube.KubeError, ValidationError):
+        return False
+    return policy.spec.feature_gates.get(CROSS_CHAT_GATE) is True
+
+
+def _elsewhere(message: OutboundMessage, delivery_id: str, text: str) -> Delivery:
+    """A delivery to the chat the payload names (only under the opt-in gate)."""
+    return Delivery.model_validate(
+        {"id": delivery_id, "channel": message.channel, "chatId": message.chat_id, "text": text}
+    )
 
 
 def _scope(scoped: events.Scoped) -> tuple[str, str]:
