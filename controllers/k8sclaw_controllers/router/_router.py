@@ -82,7 +82,6 @@ class Router:
         self.stats = RouterStats()
         self.created_at: dict[RunKey, float] = {}
         """Monotonic time each run was created by this router (the benchmark reads it)."""
-        self.replied_at: dict[RunKey, float] = {}
 
     async def run(self) -> None:
         """Watch runs, then consume both topics; returns only by cancellation."""
@@ -192,7 +191,6 @@ class Router:
             await _replies.publish(
                 self._bus, run.namespace, run.spec.instance_ref, delivery, retry=True
             )
-            self.replied_at[key] = time.monotonic()
             await _runs.annotate(self._kube, run, names.ANNOTATION_REPLY_SENT)
             run.metadata.annotations[names.ANNOTATION_REPLY_SENT] = "true"
             self.stats.replies += 1
