@@ -109,6 +109,39 @@ class ToolPolicy(CRModel):
     """Tools never offered or executed."""
 
 
+MAX_HISTORY_TURNS = 64
+"""Most prior turns a run carries (newest kept)."""
+MAX_HISTORY_BYTES = 48 * 1024
+"""Most UTF-8 bytes of prior-turn text a run carries (newest kept): the spec travels in
+the object (etcd's 1.5 MiB limit) and in the agent's environment."""
+
+
+class HistoryTurn(CRModel):
+    """One prior turn of the conversation, shown to the model before the task."""
+
+    role: Literal["user", "assistant"]
+    """Who said it: the person (user) or the agent (assistant)."""
+    text: str = Field(max_length=MAX_HISTORY_BYTES)
+    """What was said."""
+
+
+def cap_history(turns: list[HistoryTurn]) -> list[HistoryTurn]:
+    """The newest turns of `turns` (in order) that fit `MAX_HISTORY_TURNS` and
+    `MAX_HISTORY_BYTES`; a single turn over the byte cap keeps its end."""
+    kept: list[HistoryTurn] = []
+    room = MAX_HISTORY_BYTES
+    for turn in reversed(turns[-MAX_HISTORY_TURNS:]):
+        size = len(turn.text.encode())
+        if size > room:
+            if not kept and room > 0:
+                tail = turn.text.encode()[-room:].decode(errors="ignore")
+                kept.append(HistoryTurn(role=turn.role, text=tail))
+            break
+        kept.append(turn)
+        room -= size
+    return kept[::-1]
+
+
 class AgentRunSpec(CRModel):
     """Desired state of an AgentRun."""
 
@@ -122,6 +155,9 @@ class AgentRunSpec(CRModel):
     """Set on sub-agent runs."""
     task: str = Field(min_length=1)
     """What the agent is asked to do."""
+    history: list[HistoryTurn] | None = Field(default=None, max_length=MAX_HISTORY_TURNS)
+    """Prior turns of the conversation (oldest first, at most 64 turns and 48 KiB of
+    text), set by the channel router from the transcript store."""
     system_prompt: str | None = None
     """System prompt; a generic assistant prompt when empty."""
     model: ModelSpec

@@ -18,7 +18,12 @@ from k8sclaw_protocol._base import (
 
 ToolAction = Literal["allow", "deny", "ask"]
 FeatureGate = Literal[
-    "code-execution", "sub-agents", "browser-automation", "file-access", "network-access"
+    "code-execution",
+    "sub-agents",
+    "browser-automation",
+    "file-access",
+    "network-access",
+    "cross-chat-messages",
 ]
 FEATURE_GATES: tuple[FeatureGate, ...] = (
     "code-execution",
@@ -26,7 +31,10 @@ FEATURE_GATES: tuple[FeatureGate, ...] = (
     "browser-automation",
     "file-access",
     "network-access",
+    "cross-chat-messages",
 )
+"""`cross-chat-messages` is opt-in (only an explicit `true` enables it): it lets a run's
+`send_channel_message` reach chats of its instance other than the one it serves."""
 
 
 class SandboxPolicy(CRModel):
@@ -110,7 +118,8 @@ class ClawPolicySpec(CRModel):
     """Tool rules."""
     feature_gates: dict[str, bool] = Field(default_factory=dict)
     """Feature switches: code-execution, sub-agents, browser-automation, file-access,
-    network-access (unknown names are refused by the admission webhook)."""
+    network-access, cross-chat-messages (opt-in; unknown names are refused by the admission
+    webhook)."""
     network_policy: NetworkPolicySpec | None = None
     """Network isolation."""
 

@@ -31,6 +31,7 @@ GATE_TOOLS: dict[str, tuple[str, ...]] = {
     "file-access": (names.TOOL_READ_FILE, names.TOOL_WRITE_FILE, names.TOOL_LIST_DIRECTORY),
     "network-access": (names.TOOL_FETCH_URL,),
     "browser-automation": (),
+    "cross-chat-messages": (),  # widens send_channel_message; switches no tool off
 }
 """Tools each feature gate switches off (browser tools are matched by prefix)."""
 

@@ -45,6 +45,7 @@ def test_apiserver_may_review_and_nothing_wider() -> None:
             for r in ("clawinstances", "agentruns", "clawschedules")
             for v in ("create", "delete")
         ),
+        ("agentruns", "patch"),  # the chat router marks a run replied (reply-sent)
     }
 
 

@@ -173,9 +173,21 @@ async def _start_bus(stack: contextlib.AsyncExitStack, settings: Settings, deps:
     deps.tasks.append(asyncio.create_task(hub.run(), name="apiserver-stream-hub"))
     recorder = run_recorder(bus, deps.transcripts, lookup)
     deps.tasks.append(asyncio.create_task(recorder, name="apiserver-recorder"))
+    _start_router(settings, deps)
     stack.push_async_callback(_stop, deps.tasks)  # before the bus closes (LIFO)
     await hub.ready()
     deps.hub = hub
+
+
+def _start_router(settings: Settings, deps: Deps) -> None:
+    """The chat router, with its own bus identity, next to the transcript store it reads
+    history from (docs/channels.md argues the placement); off with `--no-router`."""
+    if not (settings.router and settings.router_creds and settings.event_bus_url):
+        return
+    from k8sclaw_controllers.router import run_router
+
+    task = run_router(settings.event_bus_url, settings.router_creds, deps.kube, deps.transcripts)
+    deps.tasks.append(asyncio.create_task(task, name="apiserver-router"))
 
 
 async def _stop(tasks: list[asyncio.Task[None]]) -> None:

@@ -19,6 +19,10 @@ DEFAULT_ADDR = ":8080"
 DEFAULT_DATA_DIR = "/var/lib/k8sclaw"
 
 
+ENV_ROUTER_CREDS_DIR = "K8SCLAW_ROUTER_CREDS_DIR"
+"""Directory of the router identity's mounted `.creds` (Secret `k8sclaw-bus-router`)."""
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "0.0.0.0"
@@ -28,6 +32,11 @@ class Settings:
     event_bus_url: str | None = None
     bus_creds: Path | None = None
     """The `apiserver` bus identity's `.creds` file (Secret `k8sclaw-bus-apiserver`)."""
+    router_creds: Path | None = None
+    """The `router` bus identity's `.creds` file (Secret `k8sclaw-bus-router`): with it the
+    chat router runs inside this process."""
+    router: bool = True
+    """False (`--no-router`): do not run the chat router even when its creds are present."""
     database_url: str | None = field(default=None, repr=False)
     api_token: str | None = field(default=None, repr=False)
     token_file: Path | None = None
@@ -64,6 +73,15 @@ def parser() -> argparse.ArgumentParser:
         help="the apiserver bus identity's .creds file (default: K8SCLAW_BUS_CREDS_DIR/user.creds)",
     )
     p.add_argument(
+        "--router-creds",
+        default=None,
+        help="the router bus identity's .creds file (default: "
+        f"{ENV_ROUTER_CREDS_DIR}/user.creds); the chat router runs when it is set",
+    )
+    p.add_argument(
+        "--no-router", action="store_true", help="do not run the chat router in this process"
+    )
+    p.add_argument(
         "--print-openapi", action="store_true", help="print the OpenAPI document and exit"
     )
     return p
@@ -83,6 +101,8 @@ def resolve(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> Setting
         api_token=env.get("K8SCLAW_API_TOKEN") or None,
         token_file=Path(token_file) if token_file else None,
         bus_creds=_bus_creds(args.bus_creds, env),
+        router_creds=_router_creds(args.router_creds, env),
+        router=not args.no_router,
     )
 
 
@@ -91,4 +111,12 @@ def _bus_creds(flag: str | None, env: Mapping[str, str]) -> Path | None:
     if flag:
         return Path(flag)
     folder = env.get(busauth.ENV_BUS_CREDS_DIR)
+    return Path(folder) / busauth.BUS_CREDS_KEY if folder else None
+
+
+def _router_creds(flag: str | None, env: Mapping[str, str]) -> Path | None:
+    """`--router-creds`, else `user.creds` in the router's creds directory, else none."""
+    if flag:
+        return Path(flag)
+    folder = env.get(ENV_ROUTER_CREDS_DIR)
     return Path(folder) / busauth.BUS_CREDS_KEY if folder else None

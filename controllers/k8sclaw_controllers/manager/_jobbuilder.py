@@ -6,12 +6,13 @@ a plain Kubernetes Job body whose pod passes the "restricted" Pod Security Stand
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
 
 from k8sclaw_controllers.manager import _buscreds, _settings
-from k8sclaw_protocol import AgentRun, ResourceRequirements, names
+from k8sclaw_protocol import AgentRun, ResourceRequirements, cap_history, names
 
 Body = dict[str, Any]
 
@@ -183,6 +184,7 @@ def _agent(run: AgentRun, options: JobOptions, tools: Tools) -> Body:
         "INSTANCE_NAME": spec.instance_ref,
         "TASK": spec.task,
         "SYSTEM_PROMPT": spec.system_prompt or "",
+        **_history_env(run),
         "MODEL_PROVIDER": spec.model.provider or "openai",
         "MODEL_NAME": spec.model.model,
         "MODEL_BASE_URL": spec.model.base_url or "",
@@ -213,6 +215,14 @@ def _agent(run: AgentRun, options: JobOptions, tools: Tools) -> Body:
     if spec.model.auth_secret_ref:
         container["envFrom"] = [{"secretRef": {"name": spec.model.auth_secret_ref}}]
     return container
+
+
+def _history_env(run: AgentRun) -> dict[str, str]:
+    """Prior chat turns as JSON for the agent (capped again here: the spec is input)."""
+    turns = cap_history(list(run.spec.history or []))
+    if not turns:
+        return {}
+    return {names.ENV_HISTORY: json.dumps([t.model_dump() for t in turns], ensure_ascii=False)}
 
 
 def _tool_env(tools: Tools) -> dict[str, str]:

@@ -6,11 +6,13 @@ Text deltas go to `on_text` as they arrive; the SDK assembles tool inputs from t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import anthropic
 import httpx
 
+from k8sclaw_protocol import HistoryTurn
 from k8sclaw_sidecar.agent._model import OnText, ToolCall, Turn, broken_stream, friendly
 
 MAX_TOKENS = 8192
@@ -26,9 +28,10 @@ class AnthropicChat:
         self.system = ""
         self.messages: list[dict[str, Any]] = []
 
-    def start(self, system: str, task: str) -> None:
+    def start(self, system: str, task: str, history: Sequence[HistoryTurn] = ()) -> None:
         self.system = system
-        self.messages = [{"role": "user", "content": task}]
+        prior = [{"role": t.role, "content": t.text} for t in history]
+        self.messages = [*prior, {"role": "user", "content": task}]
 
     async def complete(self, tools: list[dict[str, Any]], on_text: OnText) -> Turn:
         offered = [

@@ -9,9 +9,11 @@ finish reason (reference §15).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from k8sclaw_protocol import HistoryTurn
 
 OnText = Callable[[str], None]
 """Receives each piece of answer text as the provider streams it."""
@@ -42,7 +44,9 @@ class Turn:
 class Provider(Protocol):
     """A conversation with one model; the runner drives it turn by turn."""
 
-    def start(self, system: str, task: str) -> None: ...
+    def start(self, system: str, task: str, history: Sequence[HistoryTurn] = ()) -> None:
+        """Begin the conversation: system prompt, prior turns (oldest first), the task."""
+        ...
 
     async def complete(self, tools: list[dict[str, Any]], on_text: OnText) -> Turn: ...
 

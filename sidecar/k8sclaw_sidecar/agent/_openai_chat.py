@@ -10,12 +10,14 @@ deltas go to `on_text` as they arrive; tool calls are assembled from their delta
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import openai
 
+from k8sclaw_protocol import HistoryTurn
 from k8sclaw_sidecar.agent._model import (
     OnText,
     ProviderError,
@@ -57,8 +59,13 @@ class OpenAIChat:
         self.messages: list[dict[str, Any]] = []
         self.usage_option = True
 
-    def start(self, system: str, task: str) -> None:
-        self.messages = [{"role": "system", "content": system}, {"role": "user", "content": task}]
+    def start(self, system: str, task: str, history: Sequence[HistoryTurn] = ()) -> None:
+        prior = [{"role": t.role, "content": t.text} for t in history]
+        self.messages = [
+            {"role": "system", "content": system},
+            *prior,
+            {"role": "user", "content": task},
+        ]
 
     async def complete(self, tools: list[dict[str, Any]], on_text: OnText) -> Turn:
         offered = [{"type": "function", "function": t} for t in tools]

@@ -58,5 +58,5 @@ def make_provider(settings: AgentSettings, system: str, task: str) -> Provider:
         chat = OpenAIChat(
             settings.model, compatible, _LABELS.get(kind, f"{kind} (OpenAI-compatible)")
         )
-    chat.start(system, task)
+    chat.start(system, task, settings.history)
     return chat

@@ -12,7 +12,12 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pydantic import TypeAdapter, ValidationError
+
+from k8sclaw_protocol import HistoryTurn, cap_history, names
 from k8sclaw_sidecar import _settings
+
+_TURNS = TypeAdapter(list[HistoryTurn])
 
 API_KEY_VARS = ("API_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AZURE_OPENAI_API_KEY")
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -39,6 +44,20 @@ def _int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _history() -> tuple[HistoryTurn, ...]:
+    """HISTORY: the prior turns of the chat (the run's spec.history as JSON), capped."""
+    raw = os.environ.get(names.ENV_HISTORY, "")
+    if not raw.strip():
+        return ()
+    try:
+        turns = _TURNS.validate_json(raw)
+    except ValidationError as exc:
+        raise ValueError(
+            f"{names.ENV_HISTORY} must be a JSON list of {{role, text}} turns: {exc}"
+        ) from exc
+    return tuple(cap_history(turns))
+
+
 @dataclass(frozen=True)
 class AgentSettings:
     """Everything one agent run needs to know."""
@@ -61,6 +80,8 @@ class AgentSettings:
     empty set (TOOLS_ALLOW set but empty) means none."""
     tools_deny: frozenset[str]
     """Tools never offered or executed (wins over allow)."""
+    history: tuple[HistoryTurn, ...] = ()
+    """Prior turns of the conversation, put before the task in the model's messages."""
     max_iterations: int = 25
     deadline_seconds: float = 600.0
     max_retries: int = 5
@@ -98,6 +119,7 @@ class AgentSettings:
             azure_api_version=env("AZURE_OPENAI_API_VERSION") or DEFAULT_AZURE_API_VERSION,
             tools_allow=_allow_list(),
             tools_deny=_csv(env("TOOLS_DENY", "")),
+            history=_history(),
             max_iterations=_int("K8SCLAW_MAX_ITERATIONS", 25),
             deadline_seconds=float(_int("K8SCLAW_RUN_DEADLINE_SECONDS", 600)),
             max_retries=_int("K8SCLAW_MODEL_MAX_RETRIES", 5),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -385,3 +386,11 @@ def test_run_creds_secret_is_owned_scoped_and_expires_after_the_timeout() -> Non
     lifetime = claims["exp"] - time.time()
     assert 600 < lifetime <= 600 + _buscreds.EXPIRY_MARGIN_SECONDS + 5
     assert "SU" in text and keys.account_seed not in text  # the user's seed, not the account's
+
+
+def test_history_reaches_the_agent_as_json_and_only_when_set() -> None:
+    turns = [{"role": "user", "text": "my name is Ada"}, {"role": "assistant", "text": "hi"}]
+    agent = containers(build_job(make_run(history=turns), OPTIONS))[names.CONTAINER_AGENT]
+    assert json.loads(env(agent)[names.ENV_HISTORY]) == turns
+    plain = containers(build_job(make_run(), OPTIONS))[names.CONTAINER_AGENT]
+    assert names.ENV_HISTORY not in env(plain)

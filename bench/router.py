@@ -1,0 +1,203 @@
+"""The chat router's own overhead with 100 concurrent chats, as a ratio to a bare
+publish/subscribe round trip on the same NATS server in the same run.
+
+(a) message received → AgentRun created: from a channel pod's publish of a chat message to
+    the router's create of its run returning (bus delivery, instance read, history read
+    from the transcript store, the create); (b) run completed → Delivery published: from
+    the run's status turning Succeeded to the reply arriving at a channel-side subscriber
+    (the watch event, the publish, the delivery). Real NATS (`nats-server`), the kube
+    emulator in its own process, SQLite transcripts. A figure, not a test.
+
+    uv run python bench/router.py [--chats 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from k8sclaw_controllers import transcripts  # noqa: E402
+from k8sclaw_controllers.manager import _kube  # noqa: E402
+from k8sclaw_controllers.router import Router  # noqa: E402
+from k8sclaw_protocol import AgentRun, Backoff, EventBus, busauth, events, names  # noqa: E402
+from tests.harness.kube import api_client  # noqa: E402
+from tests.harness.kube_fixtures import install_crds  # noqa: E402
+from tests.harness.nats_fixtures import NatsServer  # noqa: E402
+
+INSTANCE = "bench"
+FAST = Backoff(initial=0.02, maximum=0.2)
+
+
+@contextlib.contextmanager
+def emulator_process() -> Iterator[Path]:
+    """The kube emulator in its own process (it must not share the router's GIL)."""
+    kubeconfig = Path(tempfile.mkdtemp()) / "kubeconfig"
+    argv = [sys.executable, "-m", "tests.harness.kube", str(kubeconfig)]
+    with subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE) as proc:
+        try:
+            assert proc.stdout is not None
+            if not proc.stdout.readline().decode().startswith("ready "):
+                raise RuntimeError(f"the kube emulator did not start (exit {proc.poll()})")
+            yield kubeconfig
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+async def bare_round_trip(bus: EventBus, count: int) -> list[float]:
+    """Publish (acknowledged) and receive on a pull subscription, one at a time."""
+    topic = events.scoped_filter(events.CHANNEL_MESSAGE_DELIVER, "bare", "rt")
+    took = []
+    async with bus.subscribe(topic) as sub:
+        for i in range(count):
+            start = time.monotonic()
+            event = events.Event.new(events.CHANNEL_MESSAGE_DELIVER, {"i": i})
+            await bus.publish(event, scope=("bare", "rt"))
+            await sub.next(10)
+            took.append(time.monotonic() - start)
+    return took
+
+
+async def measure(nats: NatsServer, kubeconfig: Path, chats: int, data_dir: Path) -> None:
+    controller = await EventBus.connect(nats.url, credentials=nats.creds_for("controller"))
+    kube = _kube.Kube.connect(_kube.load_configuration(str(kubeconfig)))
+    ns = f"bench-{int(time.time())}"
+    await kube.create("/api/v1/namespaces", {"metadata": {"name": ns}})
+    body = {
+        "apiVersion": names.GROUP_VERSION,
+        "kind": "ClawInstance",
+        "metadata": {"name": INSTANCE},
+        "spec": {"agents": {"default": {"model": "gpt-4o"}}},
+    }
+    await kube.create(_kube.claw(ns, "clawinstances"), body)
+    permissions = busauth.channel_permissions(ns, INSTANCE)
+    channel = await EventBus.connect(
+        nats.url,
+        credentials=nats.creds(permissions, "channel"),
+        inbox_prefix=permissions.inbox_prefix,
+        manage_stream=False,
+    )
+    store = await transcripts.open_store(None, data_dir)
+    router_bus = await EventBus.connect(
+        nats.url, credentials=nats.creds_for("router"), manage_stream=False, backoff=FAST
+    )
+    router = Router(router_bus, kube, store, namespace=ns, typing_seconds=3600)
+    task = asyncio.create_task(router.run())
+    await asyncio.wait_for(router.ready.wait(), 60)
+    try:
+        bare = await bare_round_trip(controller, 200)
+        inbound = await _inbound(router, channel, ns, chats)
+        replies = await _replies(router, controller, kube, ns)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        for bus in (router_bus, channel, controller):
+            await bus.close()
+        await store.close()
+        await kube.close()
+    base = statistics.median(bare) * 1000
+    print(
+        f"bare NATS publish/subscribe round trip: p50 {base:.2f} ms, p99 {pct(bare, 0.99):.2f} ms"
+    )
+    for label, took in (("message → AgentRun created", inbound), ("completed → Delivery", replies)):
+        p50, p99 = pct(took, 0.5), pct(took, 0.99)
+        print(
+            f"{label} ({len(took)} chats at once): p50 {p50:.2f} ms ({p50 / base:.1f}x), "
+            f"p99 {p99:.2f} ms ({p99 / base:.1f}x)"
+        )
+
+
+async def _inbound(router: Router, channel: EventBus, ns: str, chats: int) -> list[float]:
+    sent: dict[str, float] = {}
+
+    async def say(i: int) -> None:
+        data = {
+            "channel": "telegram",
+            "messageId": "m-1",
+            "chatId": f"chat-{i}",
+            "senderId": "u",
+            "text": f"hello {i}",
+        }
+        sent[f"hello {i}"] = time.monotonic()
+        await channel.publish(
+            events.Event.new(events.CHANNEL_MESSAGE_RECEIVED, data), scope=(ns, INSTANCE)
+        )
+
+    await asyncio.gather(*(say(i) for i in range(chats)))
+    deadline = time.monotonic() + 120
+    while len(router.created_at) < chats:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {len(router.created_at)} of {chats} runs created")
+        await asyncio.sleep(0.01)
+    return [router.created_at[(ns, r.name)] - sent[r.spec.task] for r in router.runs.values()]
+
+
+async def _replies(router: Router, observer: EventBus, kube: _kube.Kube, ns: str) -> list[float]:
+    runs: list[AgentRun] = list(router.runs.values())
+    finished: dict[str, float] = {}
+    arrived: dict[str, float] = {}
+    topic = events.scoped_filter(events.CHANNEL_MESSAGE_DELIVER, ns, INSTANCE)
+    async with observer.subscribe(topic) as sub:
+
+        async def collect() -> None:
+            async for event in sub:
+                data: dict[str, Any] = event.data
+                if data.get("kind") == "text":
+                    arrived.setdefault(data["id"], time.monotonic())
+
+        collector = asyncio.create_task(collect())
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        async def finish(run: AgentRun) -> None:
+            path = _kube.claw(ns, "agentruns", run.name, "status")
+            finished[run.metadata.uid or ""] = time.monotonic()
+            status = {"phase": "Succeeded", "result": "ok", "completedAt": now}
+            await kube.patch(path, {"status": status}, read=False)
+
+        await asyncio.gather(*(finish(r) for r in runs))
+        deadline = time.monotonic() + 120
+        while len(arrived) < len(runs):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {len(arrived)} of {len(runs)} replies arrived")
+            await asyncio.sleep(0.01)
+        collector.cancel()
+    return [arrived[uid] - finished[uid] for uid in finished]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chats", type=int, default=100)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, emulator_process() as kubeconfig:
+        client = api_client(kubeconfig)
+        install_crds(client)
+        client.close()
+        nats = NatsServer(Path(tmp) / "nats")
+        nats.start()
+        try:
+            asyncio.run(measure(nats, kubeconfig, args.chats, Path(tmp)))
+        finally:
+            nats.stop()
+
+
+if __name__ == "__main__":
+    main()
