@@ -26,6 +26,7 @@ from k8sclaw_protocol._agentrun import (
     ChildRun,
     ModelSpec,
     ParentRef,
+    PendingApproval,
     RunSandboxSpec,
     TokenUsage,
     ToolPolicy,
@@ -53,6 +54,8 @@ from k8sclaw_protocol._instance import (
 )
 from k8sclaw_protocol._ipc import (
     AgentResult,
+    ApprovalDecision,
+    ApprovalRequest,
     ExecRequest,
     ExecResult,
     IpcLayout,
@@ -122,6 +125,8 @@ __all__ = [
     "AgentRun",
     "AgentRunSpec",
     "AgentRunStatus",
+    "ApprovalDecision",
+    "ApprovalRequest",
     "Backoff",
     "BusError",
     "BusKeys",
@@ -159,6 +164,7 @@ __all__ = [
     "PROVIDERS",
     "ParentRef",
     "PayloadTooLargeError",
+    "PendingApproval",
     "QuarantinedError",
     "Resource",
     "ResourceRequirements",

@@ -57,16 +57,26 @@ def test_explicit_sandbox_image_is_kept() -> None:
 
 def test_effective_tool_policy_without_run_allow_is_what_the_policy_allows() -> None:
     mutated = _apply({}, {"toolGating": STRICT, "featureGates": {"file-access": True}})
-    assert mutated["spec"]["toolPolicy"]["allow"] == ["list_directory", "read_file"]
+    assert mutated["spec"]["toolPolicy"]["allow"] == ["fetch_url", "list_directory", "read_file"]
     deny = mutated["spec"]["toolPolicy"]["deny"]
     assert "execute_command" in deny and "write_file" in deny
-    assert "fetch_url" not in deny  # ask: grantable on explicit request
+    assert "fetch_url" not in deny  # ask: offered, every call waits for approval
+    assert mutated["spec"]["toolPolicy"]["ask"] == ["fetch_url"]
+
+
+def test_ask_tools_carry_the_policy_approval_timeout() -> None:
+    gating = {**STRICT, "approvalTimeoutSeconds": 42}
+    effective = effective_tool_policy(make_policy(toolGating=gating), None)
+    assert (effective.ask, effective.approval_timeout_seconds) == (["fetch_url"], 42)
+    allow_only = effective_tool_policy(make_policy(), None)
+    assert (allow_only.ask, allow_only.approval_timeout_seconds) == (None, None)
 
 
 def test_effective_tool_policy_intersects_the_run_allow_and_merges_deny() -> None:
     spec = {"toolPolicy": {"allow": ["read_file", "fetch_url"], "deny": ["custom_tool"]}}
     mutated = _apply(spec, {"toolGating": STRICT})
     assert mutated["spec"]["toolPolicy"]["allow"] == ["read_file", "fetch_url"]
+    assert mutated["spec"]["toolPolicy"]["ask"] == ["fetch_url"]
     assert "custom_tool" in mutated["spec"]["toolPolicy"]["deny"]
     assert "execute_command" in mutated["spec"]["toolPolicy"]["deny"]
 

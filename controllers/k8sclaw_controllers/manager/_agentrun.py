@@ -236,9 +236,19 @@ def effective_tools(tools: _jobbuilder.Tools, policy: ClawPolicy | None) -> _job
     if policy is None:
         return tools
     allow = None if tools.allow is None else list(tools.allow)
-    requested = ToolPolicy(allow=allow, deny=list(tools.deny) or None)
+    requested = ToolPolicy(
+        allow=allow,
+        deny=list(tools.deny) or None,
+        ask=list(tools.ask) or None,
+        approval_timeout_seconds=tools.approval_timeout,
+    )
     effective = effective_tool_policy(policy, requested)
-    return _jobbuilder.Tools(tuple(effective.allow or ()), tuple(effective.deny or ()))
+    return _jobbuilder.Tools(
+        tuple(effective.allow or ()),
+        tuple(effective.deny or ()),
+        tuple(effective.ask or ()),
+        effective.approval_timeout_seconds,
+    )
 
 
 async def _get_instance(ctx: Context, run: AgentRun) -> ClawInstance:
