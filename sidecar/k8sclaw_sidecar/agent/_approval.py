@@ -57,11 +57,11 @@ def _read(layout: IpcLayout, path: Path) -> ApprovalDecision | None:
     return None
 
 
-async def wait(layout: IpcLayout, approval_id: str, timeout: float) -> Verdict:
-    """Block until the decision on `approval_id` arrives or `timeout` seconds pass."""
+async def wait(layout: IpcLayout, approval_id: str, within: float) -> Verdict:
+    """Block until the decision on `approval_id` arrives or `within` seconds pass."""
     target = layout.approval_decision(approval_id)
     stop = asyncio.Event()
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     decision: ApprovalDecision | None = None
     async for batch in _watch.watch_files(layout.approvals, stop, lambda p: p == target):
         if batch:
@@ -69,7 +69,7 @@ async def wait(layout: IpcLayout, approval_id: str, timeout: float) -> Verdict:
         if decision is not None or time.monotonic() > deadline:
             stop.set()
     if decision is None or decision.id != approval_id:
-        return Verdict(False, f"nobody approved the call within {timeout:g}s")
+        return Verdict(False, f"nobody approved the call within {within:g}s")
     who = decision.decided_by or "someone"
     via = f" via {decision.via}" if decision.via else ""
     if decision.decision == "approve":
@@ -78,6 +78,6 @@ async def wait(layout: IpcLayout, approval_id: str, timeout: float) -> Verdict:
     return Verdict(False, f"denied by {who}{via}{why}")
 
 
-async def ask(layout: IpcLayout, tool: str, args: dict[str, Any], timeout: int) -> Verdict:
+async def ask(layout: IpcLayout, tool: str, args: dict[str, Any], within: int) -> Verdict:
     """Ask for approval of one call and wait for the answer."""
-    return await wait(layout, request(layout, tool, args, timeout), timeout)
+    return await wait(layout, request(layout, tool, args, within), within)
