@@ -53,6 +53,10 @@ ANNOTATION_SOURCE_CHAT: Final = f"{GROUP}/source-chat"
 ANNOTATION_SOURCE_THREAD: Final = f"{GROUP}/source-thread"
 ANNOTATION_SOURCE_SENDER: Final = f"{GROUP}/source-sender"
 ANNOTATION_SOURCE_MESSAGE: Final = f"{GROUP}/source-message"
+ANNOTATION_APPROVAL_DECISION: Final = f"{GROUP}/approval-decision"
+"""A person's decision on a pending approval of the run, as JSON `{"id", "decision"}`
+(optionally `"reason"`). The admission webhook stamps `decidedBy` with the requesting
+user; the controller publishes the decision and removes the annotation."""
 MANAGED_BY: Final = "k8sclaw"
 ROLE_AGENT: Final = "agent"
 

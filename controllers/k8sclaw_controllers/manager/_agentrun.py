@@ -14,6 +14,7 @@ import logging
 from typing import Any, TypeVar
 
 from k8sclaw_controllers.manager import (
+    _approvals,
     _completion,
     _health,
     _instance,
@@ -71,6 +72,9 @@ async def reconcile(ctx: Context, body: Body, event_type: str | None) -> None:
         return
     run = AgentRun.from_wire(body)
     record = ctx.state.observe(run)
+    decision = (run.metadata.annotations or {}).get(names.ANNOTATION_APPROVAL_DECISION)
+    if decision is not None and not run.metadata.deletion_timestamp:
+        await _approvals.on_annotation(ctx, run, decision)
     if run.metadata.deletion_timestamp:
         await _deleted(ctx, run)
     elif run.is_terminal:
