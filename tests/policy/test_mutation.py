@@ -105,16 +105,19 @@ def test_patches_are_valid_json_patch_against_the_wire_object() -> None:
     assert mutation_patches(again, make_policy(**policy)) == []
 
 
-def test_default_ask_offers_nothing_implicitly_but_grants_what_the_run_names() -> None:
-    """`defaultAction: ask`: the run's creator is the one asked, by listing the tool."""
+def test_default_ask_offers_every_tool_and_gates_all_but_the_allowed_ones() -> None:
+    """`defaultAction: ask`: every tool is offered (so nothing advertised is withheld),
+    and every call of a tool without an `allow` rule waits for a person's approval."""
     ask = {
         "toolGating": {"defaultAction": "ask", "rules": [{"tool": "read_file", "action": "allow"}]}
     }
     implicit = _apply({}, ask)["spec"]["toolPolicy"]
-    assert implicit["allow"] == ["read_file"]
-    assert implicit["deny"] == []  # ask is never a denial: it can still be requested
+    assert implicit["allow"] == sorted(names.TOOLS)
+    assert implicit["deny"] == []  # ask is never a denial
+    assert implicit["ask"] == sorted(set(names.TOOLS) - {"read_file"})
     explicit = _apply({"toolPolicy": {"allow": ["read_file", "execute_command"]}}, ask)
     assert explicit["spec"]["toolPolicy"]["allow"] == ["read_file", "execute_command"]
+    assert explicit["spec"]["toolPolicy"]["ask"] == ["execute_command"]
 
 
 def test_an_empty_allow_list_is_kept_empty_by_the_mutation() -> None:
