@@ -79,16 +79,12 @@ def test_a_decision_needs_update_and_names_the_authenticated_user(
     _waiting_run(kube, tenants.ns_a, "gated")
     _waiting_run(kube, tenants.ns_b, "gated")
     forged = {"decision": "approve", "decidedBy": "system:admin"}
-    assert (
-        _decide(base, tenants.alice.token, (tenants.ns_a, "gated", "a1b2"), forged).status_code
-        == 422
-    )
+    alice = tenants.alice.token
+    assert _decide(base, alice, (tenants.ns_a, "gated", "a1b2"), forged).status_code == 422
     for user, ns in ((tenants.bob, tenants.ns_b), (tenants.mallory, tenants.ns_a)):
         denied = _decide(base, user.token, (ns, "gated", "a1b2"), {"decision": "approve"})
         assert denied.status_code == 403, denied.text
-    unknown = _decide(
-        base, tenants.alice.token, tenants.ns_a, "gated", "ffff", {"decision": "deny"}
-    )
+    unknown = _decide(base, alice, (tenants.ns_a, "gated", "ffff"), {"decision": "deny"})
     assert unknown.status_code == 404 and "not pending" in unknown.text
     body = {"decision": "deny", "reason": "not today"}
     reply = _decide(base, tenants.alice.token, (tenants.ns_a, "gated", "a1b2"), body)
