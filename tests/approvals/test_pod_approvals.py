@@ -150,3 +150,5 @@ async def test_the_model_sees_the_gated_tool(
     codes = await _finish(gated)
     assert codes["agent"][0] == 0, codes["agent"][2]
     assert "execute_command" in llm.requests[0].tool_names
+    system = json.dumps(llm.requests[0].body["messages"][0])
+    assert "execute_command waits for a person's approval" in system
