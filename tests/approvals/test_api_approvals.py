@@ -6,6 +6,7 @@ has a valid token and no binding (tests/controllers/apiserver/conftest.py)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import kubernetes
@@ -98,3 +99,17 @@ def test_a_decision_needs_update_and_names_the_authenticated_user(
         "via": "api",
         "reason": "not today",
     }
+    row = _approval_row(base, alice, tenants.ns_a, "gated")
+    assert (row["data"]["decidedBy"], row["data"]["decision"]) == (tenants.alice.username, "deny")
+
+
+def _approval_row(base: str, token: str, namespace: str, run: str) -> Any:
+    """The decision's transcript row, once the recorder has stored it (bounded wait)."""
+    with client(base, token) as http:
+        for _ in range(200):
+            page = http.get(f"/api/v1/namespaces/{namespace}/runs/{run}/transcript").json()
+            rows = [e for e in page.get("events") or [] if e["kind"] == "approval"]
+            if rows:
+                return rows[0]
+            time.sleep(0.05)
+    raise AssertionError("the decision never reached the transcript")
