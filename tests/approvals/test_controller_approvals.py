@@ -75,6 +75,31 @@ async def test_an_annotated_approval_reaches_the_waiting_call(
     assert "Error" not in _tool_result(llm)
 
 
+async def test_an_unanswered_call_expires_into_status_events_and_the_model(
+    kube: KubeEnv, kubelet: Any, llm: ScriptedLLM, nats: Any
+) -> None:
+    """At the timeout the controller refuses the call (`via: timeout`): it leaves status,
+    an ApprovalExpired Event says so, and the model is told nobody answered in time."""
+    model = setup_instance(kube, llm)
+    llm.script(  # the second call keeps the run alive while the first one's Event is read
+        calls(tool("write_file", path="a.txt", content="first")),
+        calls(tool("write_file", path="b.txt", content="second")),
+        text("done"),
+    )
+    policy = {"ask": ["write_file"], "approvalTimeoutSeconds": 1}
+    spec = {"model": model, "toolPolicy": policy}
+    async with _harness.running(_harness.settings_for(kube, **nats.controller_settings())):
+        create(kube, "agentruns", run_body("slow", **spec))
+        expired = await _event(kube, "ApprovalExpired")
+        assert "write_file" in expired.message and "within 1s" in expired.message
+        done = await wait_run(kube, "slow", terminal, within=120)
+    assert phase(done) == "Succeeded", done["status"]
+    first_result = [
+        m["content"] for m in llm.requests[1].body["messages"] if m.get("role") == "tool"
+    ]
+    assert "nobody approved the call within 1s" in first_result[-1]
+
+
 def test_an_unstamped_or_malformed_annotation_is_refused_with_the_fix() -> None:
     with pytest.raises(ValueError, match="must be JSON"):
         parse_annotation("approve a1")

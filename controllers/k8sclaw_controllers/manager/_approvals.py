@@ -13,6 +13,7 @@ the `k8sclaw.io/approval-decision` annotation.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any, Final
@@ -84,6 +85,26 @@ async def on_request(ctx: Context, namespace: str, run: str, event: Event) -> No
     if body is not None:
         message = f"{request.tool} waits for approval {request.id}: {request.summary}"
         ctx.event(body, "ApprovalRequested", message[:1024])
+        ctx.state.spawn(_expire(ctx, namespace, run, request))
+
+
+async def _expire(ctx: Context, namespace: str, run: str, request: ApprovalRequest) -> None:
+    """After the request's timeout, publish a refusal `via: timeout`: the waiting call ends
+    with it (the agent's own deadline is a little later, for when the controller is away),
+    the call leaves `pendingApprovals`, and the timeout lands in the transcript and as an
+    Event like any decision. A decision that came first makes this a no-op (the bridge
+    keeps the first answer; `on_response` finds nothing pending)."""
+    await asyncio.sleep(request.timeout_seconds)
+    if ctx.bus is None:
+        return
+    expired = ApprovalDecision(
+        id=request.id,
+        decision="deny",
+        via="timeout",
+        reason=f"nobody decided within {request.timeout_seconds}s",
+        decided_at=timestamp(),
+    )
+    await publish(ctx.bus, namespace, run, expired)
 
 
 async def on_response(ctx: Context, namespace: str, run: str, event: Event) -> None:
@@ -104,6 +125,10 @@ async def on_response(ctx: Context, namespace: str, run: str, event: Event) -> N
         return  # not pending (already decided, timed out with the run, or never asked)
     asked = removed[0]
     verb = "approved" if decision.decision == "approve" else "denied"
+    if decision.via == "timeout":
+        message = f"{asked.get('tool')} (approval {decision.id}) was refused: {decision.reason}"
+        ctx.event(body, "ApprovalExpired", message[:1024], warning=True)
+        return
     message = (
         f"{decision.decided_by or 'someone'} {verb} {asked.get('tool')} "
         f"(approval {decision.id}: {asked.get('summary', '')}) via {decision.via or '?'} "

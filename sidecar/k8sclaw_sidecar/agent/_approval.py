@@ -22,6 +22,10 @@ from k8sclaw_sidecar import _watch
 
 DECISION_CAP = 8 * 1024
 """Largest decision file read (the bridge writes a few hundred bytes)."""
+LOCAL_GRACE = 5.0
+"""Seconds past the timeout the agent waits on its own: at the timeout the controller
+publishes the refusal (recorded in the transcript and as an Event); this deadline only
+ends the wait when no refusal comes (controller or bus away)."""
 
 
 @dataclass(frozen=True)
@@ -58,17 +62,18 @@ def _read(layout: IpcLayout, path: Path) -> ApprovalDecision | None:
 
 
 async def wait(layout: IpcLayout, approval_id: str, within: float) -> Verdict:
-    """Block until the decision on `approval_id` arrives or `within` seconds pass."""
+    """Block until the decision on `approval_id` arrives, or `within` seconds (plus
+    `LOCAL_GRACE`) pass."""
     target = layout.approval_decision(approval_id)
     stop = asyncio.Event()
-    deadline = time.monotonic() + within
+    deadline = time.monotonic() + within + LOCAL_GRACE
     decision: ApprovalDecision | None = None
     async for batch in _watch.watch_files(layout.approvals, stop, lambda p: p == target):
         if batch:
             decision = _read(layout, target)
         if decision is not None or time.monotonic() > deadline:
             stop.set()
-    if decision is None or decision.id != approval_id:
+    if decision is None or decision.id != approval_id or decision.via == "timeout":
         return Verdict(False, f"nobody approved the call within {within:g}s")
     who = decision.decided_by or "someone"
     via = f" via {decision.via}" if decision.via else ""
