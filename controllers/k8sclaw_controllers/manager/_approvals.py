@@ -27,8 +27,9 @@ from k8sclaw_protocol import AgentRun, ApprovalDecision, ApprovalRequest, Event,
 log = logging.getLogger("k8sclaw.controller.approvals")
 Body = dict[str, Any]
 MAX_PENDING: Final = 32
-"""Pending approvals kept in status at most (a run waits on one call at a time; more is
-an agent flooding requests, and the oldest are dropped from view)."""
+"""Pending approvals of one run at most (a run waits on one call at a time; more is an
+agent flooding requests: further ones are not shown, announced or timed, and so can
+never be approved; they expire on the agent's side)."""
 _ATTEMPTS = 5
 
 
@@ -76,13 +77,17 @@ async def on_request(ctx: Context, namespace: str, run: str, event: Event) -> No
         "requestedAt": timestamp(),
     }
 
+    added: list[bool] = []
+
     def add(pending: list[Body]) -> list[Body]:
-        if any(item.get("id") == request.id for item in pending):
+        added[:] = [not any(item.get("id") == request.id for item in pending)]
+        if not added[0] or len(pending) >= MAX_PENDING:
+            added[:] = [False]
             return pending
-        return [*pending, entry][-MAX_PENDING:]
+        return [*pending, entry]
 
     body = await _update_pending(ctx, namespace, run, add)
-    if body is not None:
+    if body is not None and added == [True]:
         message = f"{request.tool} waits for approval {request.id}: {request.summary}"
         ctx.event(body, "ApprovalRequested", message[:1024])
         ctx.state.spawn(_expire(ctx, namespace, run, request))
