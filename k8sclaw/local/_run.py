@@ -81,13 +81,17 @@ class RecordingPrinter(AnswerPrinter):
 
 
 def tools_for(policy: ClawPolicy | None) -> tuple[list[str] | None, list[str]]:
-    """The run's allow and deny lists, judged as the webhook judges a run of the policy."""
+    """The run's allow and deny lists, judged as the webhook judges a run of the policy.
+
+    Tools the policy gates `ask` are denied: a local run has nobody to approve a call."""
     if policy is None:
         return None, []
     from k8sclaw_protocol._toolpolicy import effective_tool_policy
 
     effective = effective_tool_policy(policy, None)
-    return list(effective.allow or []), list(effective.deny or [])
+    ask = set(effective.ask or [])
+    allow = [tool for tool in effective.allow or [] if tool not in ask]
+    return allow, sorted({*(effective.deny or []), *ask})
 
 
 def write_skills(packs: tuple[SkillPack, ...], directory: Path) -> None:

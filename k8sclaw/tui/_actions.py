@@ -34,6 +34,9 @@ ACTIONS: tuple[Action, ...] = (
     Action("x", "delete", "Delete", destructive=True),
     Action("R", "run_prompt", "Run", writes=True),
     Action("O", "onboard", "Onboard", writes=True),
+    Action("a", "approvals", "Approvals"),
+    Action("A", "decide('approve')", "Approve", footer=False, writes=True),
+    Action("D", "decide('deny')", "Deny", footer=False, writes=True),
     Action("f", "filter", "Filter", footer=False),
     Action("s", "sort", "Sort by next column", footer=False),
     Action("tab", "next_view", "Next view", footer=False),
@@ -43,11 +46,11 @@ ACTIONS: tuple[Action, ...] = (
     Action("enter", "detail", "Detail", footer=False),
     Action("escape", "go_back", "Back", footer=False),
     Action("q", "quit", "Quit", footer=False),
-    *(Action(str(i), f"view({i - 1})", f"View {i}", footer=False) for i in range(1, 8)),
+    *(Action(str(i), f"view({i - 1})", f"View {i}", footer=False) for i in range(1, 9)),
 )
 
 
-WRITE_ACTIONS = frozenset(a.action for a in ACTIONS if a.read_only_refused)
+WRITE_ACTIONS = frozenset(a.action.split("(", 1)[0] for a in ACTIONS if a.read_only_refused)
 # Slash commands that change the cluster: refused with --readonly.
 WRITE_COMMANDS = frozenset(
     {"run", "channel", "rmchannel", "provider", "baseurl", "abort", "delete", "onboard"}

@@ -13,7 +13,7 @@ from k8sclaw.tui._actions import WRITE_COMMANDS, help_text
 from k8sclaw.tui._app import AppCore
 from k8sclaw.tui._screens import ConfirmScreen, OnboardScreen, TextScreen
 from k8sclaw.tui._store import INSTANCES, PODS, POLICIES, RUNS, name_of
-from k8sclaw.tui._views import VIEWS, view_named
+from k8sclaw.tui._views import VIEWS, approval_id, view_named
 from k8sclaw_protocol import TERMINAL_PHASES, ClawInstance
 
 _EVENT_KINDS = {
@@ -32,7 +32,7 @@ class K8sClawApp(AppCore):
     # -- views and navigation ---------------------------------------------------------
 
     def action_view(self, index: int) -> None:
-        """Show view `index` (keys 1-7)."""
+        """Show view `index` (keys 1-8)."""
         self.show_view(index)
 
     def action_next_view(self) -> None:
@@ -252,6 +252,30 @@ class K8sClawApp(AppCore):
             self.run_op(lambda: " ".join(_ops.apply_onboarding(kube, ns, answers)))
 
         self.push_screen(OnboardScreen(), submitted)
+
+    def action_approvals(self) -> None:
+        """a: the Approvals view (tool calls waiting for a person)."""
+        self.show_view(next(i for i, v in enumerate(VIEWS) if v.name == "approvals"))
+
+    def action_decide(self, decision: str) -> None:
+        """A / D on an Approvals row: approve or deny that call after confirmation."""
+        if self.view.name != "approvals":
+            self.say("approve (A) and deny (D) work in the Approvals view: press a", error=True)
+            return
+        key, run = self.table.current_key(), self._need_selection()
+        if key is None or run is None:
+            return
+        approval, verb = approval_id(key), "Approve" if decision == "approve" else "Deny"
+
+        def answered(yes: bool | None) -> None:
+            if not yes or self.kube is None:
+                self.say(f"{verb.lower()} cancelled")
+                return
+            kube = self.kube
+            self.run_op(lambda: _ops.decide(kube, run, approval, decision))
+
+        tool = self.table.rows_all.get(key, ("", ""))[1]
+        self.push_screen(ConfirmScreen(f"{verb} {tool} in run {run.name}?"), answered)
 
     def action_help(self) -> None:
         """?: every key and command."""

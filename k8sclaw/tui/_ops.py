@@ -39,6 +39,16 @@ def delete(kube: Kube, kind: str, obj: Any) -> str:
     return ""
 
 
+def decide(kube: Kube, run: AgentRun, approval: str, decision: str) -> str:
+    """Annotate the run with a decision; the admission webhook stamps who made it and the
+    controller publishes it to the waiting call."""
+    value = json.dumps({"id": approval, "decision": decision})
+    patch = {"metadata": {"annotations": {names.ANNOTATION_APPROVAL_DECISION: value}}}
+    kube.patch(AgentRun, run.name, run.namespace, patch)
+    verb = "approved" if decision == "approve" else "denied"
+    return f"{verb} approval {approval} of run {run.name}"
+
+
 def namespaces(kube: Kube) -> dict[str, str]:
     """Every namespace's name → phase (for `/ns` completion and its details)."""
     return {

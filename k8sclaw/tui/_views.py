@@ -25,7 +25,7 @@ from k8sclaw.tui._store import (
     Store,
     uid_of,
 )
-from k8sclaw_protocol import ClawInstance
+from k8sclaw_protocol import AgentRun, ClawInstance
 
 Row = tuple[str, ...]
 RowsFn = Callable[[Store, Iterable[str] | None, datetime], dict[str, Row]]
@@ -104,6 +104,29 @@ def pod_rows(store: Store, uids: Iterable[str] | None, now: datetime) -> dict[st
     return out
 
 
+def approval_rows(store: Store, uids: Iterable[str] | None, now: datetime) -> dict[str, Row]:
+    """Approvals: each unfinished run's `status.pendingApprovals`, keyed `<run uid>/<id>`."""
+    rows: dict[str, Row] = {}
+    run: AgentRun
+    for run in store.objects[RUNS].values():
+        if run.status is None or run.is_terminal:
+            continue
+        for pending in run.status.pending_approvals or []:
+            rows[f"{uid_of(run)}/{pending.id}"] = (
+                run.name,
+                pending.tool,
+                pending.summary.replace("\n", " ") or NONE,
+                pending.id,
+                age(pending.requested_at, now),
+            )
+    return rows
+
+
+def approval_id(key: str) -> str:
+    """The approval id of an Approvals row key."""
+    return key.split("/", 1)[1]
+
+
 VIEWS: tuple[ViewSpec, ...] = (
     ViewSpec(
         "instances",
@@ -169,6 +192,17 @@ VIEWS: tuple[ViewSpec, ...] = (
         _model_headers(SCHEDULES),
         _model_rows(SCHEDULES),
         "No schedules. Create one with `k8sclaw schedules create NAME --schedule CRON --task T`.",
+    ),
+    ViewSpec(
+        "approvals",
+        "Approvals",
+        ("ap", "approval"),
+        RUNS,
+        ("RUN", "TOOL", "SUMMARY", "ID", "AGE"),
+        approval_rows,
+        "No tool calls wait for approval. Calls to tools a ClawPolicy gates `ask` show here.",
+        derived=True,
+        deletable=False,
     ),
 )
 

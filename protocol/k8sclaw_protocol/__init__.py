@@ -27,6 +27,7 @@ from k8sclaw_protocol._agentrun import (
     HistoryTurn,
     ModelSpec,
     ParentRef,
+    PendingApproval,
     RunSandboxSpec,
     TokenUsage,
     ToolPolicy,
@@ -55,6 +56,8 @@ from k8sclaw_protocol._instance import (
 )
 from k8sclaw_protocol._ipc import (
     AgentResult,
+    ApprovalDecision,
+    ApprovalRequest,
     ExecRequest,
     ExecResult,
     IpcLayout,
@@ -124,6 +127,8 @@ __all__ = [
     "AgentRun",
     "AgentRunSpec",
     "AgentRunStatus",
+    "ApprovalDecision",
+    "ApprovalRequest",
     "Backoff",
     "BusError",
     "BusKeys",
@@ -162,6 +167,7 @@ __all__ = [
     "PROVIDERS",
     "ParentRef",
     "PayloadTooLargeError",
+    "PendingApproval",
     "QuarantinedError",
     "Resource",
     "ResourceRequirements",

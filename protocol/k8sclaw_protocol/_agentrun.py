@@ -107,6 +107,12 @@ class ToolPolicy(CRModel):
     """Tools offered to the model; all tools the policy allows when unset."""
     deny: list[str] | None = None
     """Tools never offered or executed."""
+    ask: list[str] | None = None
+    """Tools offered to the model whose every call waits for a person's approval
+    (ClawPolicy rules with action `ask`); a refused or unanswered call is reported to the
+    model as refused."""
+    approval_timeout_seconds: int | None = Field(default=None, ge=1, le=86400)
+    """How long a call to an `ask` tool waits for a decision; 600 when unset."""
 
 
 MAX_HISTORY_TURNS = 64
@@ -198,6 +204,19 @@ class ChildRun(CRModel):
     """Its phase."""
 
 
+class PendingApproval(CRModel):
+    """A call to an `ask`-gated tool waiting for a person's decision."""
+
+    id: str = Field(min_length=1, max_length=32)
+    """The approval id (the key of a decision)."""
+    tool: str = Field(min_length=1, max_length=64)
+    """The tool the agent wants to call."""
+    summary: str = Field(default="", max_length=2048)
+    """What the call would do (its arguments, capped)."""
+    requested_at: datetime | None = None
+    """When the agent asked."""
+
+
 class AgentRunStatus(CRModel):
     """Observed state of an AgentRun; Succeeded and Failed are final."""
 
@@ -225,6 +244,9 @@ class AgentRunStatus(CRModel):
     """Ready, Progressing and Failed conditions."""
     children: list[ChildRun] | None = None
     """Sub-agent runs this run spawned (names and phases), written by the controller."""
+    pending_approvals: list[PendingApproval] | None = None
+    """Tool calls waiting for a person's approval (approve or deny with the
+    `k8sclaw.io/approval-decision` annotation, the API or the chat card)."""
 
 
 class AgentRun(Resource):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
 from k8sclaw_protocol import _events, _names, _safefs
@@ -172,6 +172,63 @@ class OutboundMessage(IpcModel):
     metadata: dict[str, str] | None = None
 
 
+MAX_APPROVAL_SUMMARY_BYTES: Final = 2048
+"""Cap, in UTF-8 bytes, on what an approval request says about the call (the command line,
+the URL...): it is shown verbatim on approval cards, in Events and in AgentRun status."""
+DEFAULT_APPROVAL_TIMEOUT: Final = 600
+"""Seconds a call to an `ask` tool waits for a decision when the policy names none."""
+
+
+def _fits_bytes(value: str, cap: int, what: str) -> str:
+    if len(value.encode()) > cap:
+        raise ValueError(f"{what} is longer than {cap} bytes; shorten it")
+    return value
+
+
+class ApprovalRequest(IpcModel):
+    """`approvals/request-<id>.json`: a call to an `ask`-gated tool waiting for a person.
+
+    Written by the agent (hostile), published by the bridge on
+    `tool.approval.request.<ns>.<run>`; the run is the subject's, never the payload's."""
+
+    id: str = Field(pattern=REQUEST_ID_PATTERN)
+    tool: str = Field(min_length=1, max_length=64)
+    summary: str = ""
+    """What the call would do (tool arguments), at most `MAX_APPROVAL_SUMMARY_BYTES`."""
+    timeout_seconds: int = Field(default=DEFAULT_APPROVAL_TIMEOUT, ge=1, le=86400)
+
+    @field_validator("summary")
+    @classmethod
+    def _summary_cap(cls, value: str) -> str:
+        return _fits_bytes(value, MAX_APPROVAL_SUMMARY_BYTES, "summary")
+
+
+class ApprovalDecision(IpcModel):
+    """A person's answer to an `ApprovalRequest`: on `tool.approval.response.<ns>.<run>`
+    (published by the controller, API server or chat relay) and, for ids the run asked,
+    as `approvals/decision-<id>.json` written by the bridge for the waiting call."""
+
+    id: str = Field(pattern=REQUEST_ID_PATTERN)
+    decision: Literal["approve", "deny"]
+    decided_by: str = Field(default="", max_length=512)
+    """Who decided, as the deciding component authenticated them (never self-declared)."""
+    via: str = Field(default="", max_length=64)
+    """Where: `kubernetes`, `api`, `channel:<type>`, or `timeout`."""
+    reason: str | None = Field(default=None, max_length=1024)
+    decided_at: str | None = Field(default=None, max_length=64)
+    """RFC 3339 time of the decision."""
+
+
+def approval_summary(args: dict[str, Any]) -> str:
+    """The tool arguments as one line of JSON, cut to `MAX_APPROVAL_SUMMARY_BYTES`."""
+    text = json.dumps(args, ensure_ascii=False, sort_keys=True)
+    data = text.encode()
+    if len(data) <= MAX_APPROVAL_SUMMARY_BYTES:
+        return text
+    cut = data[: MAX_APPROVAL_SUMMARY_BYTES - 4].decode(errors="ignore")
+    return cut + " …"
+
+
 @dataclass(frozen=True)
 class IpcLayout:
     """Paths under one `/ipc` root; the same code runs in a pod and on a temp dir."""
@@ -205,6 +262,16 @@ class IpcLayout:
     @property
     def errors(self) -> Path:
         return self.root / "errors"
+
+    @property
+    def approvals(self) -> Path:
+        return self.root / "approvals"
+
+    def approval_request(self, approval_id: str) -> Path:
+        return self.approvals / f"request-{approval_id}.json"
+
+    def approval_decision(self, approval_id: str) -> Path:
+        return self.approvals / f"decision-{approval_id}.json"
 
     @property
     def task(self) -> Path:
@@ -246,6 +313,7 @@ class IpcLayout:
             self.messages,
             self.memory,
             self.errors,
+            self.approvals,
         ):
             with contextlib.suppress(FileExistsError):
                 d.mkdir(mode=_DIR_MODE, exist_ok=True)
@@ -293,6 +361,12 @@ _ROUTES: Final[tuple[tuple[str, re.Pattern[str], type[IpcModel], str], ...]] = (
     ("tools", re.compile(r"^exec-request.*\.json$"), ExecRequest, _events.TOOL_EXEC_REQUEST),
     ("messages", re.compile(r"^.*\.json$"), OutboundMessage, _events.CHANNEL_MESSAGE_SEND),
     ("memory", re.compile(r"^update-.*\.json$"), MemoryUpdate, _events.AGENT_MEMORY_UPDATE),
+    (
+        "approvals",
+        re.compile(r"^request-.*\.json$"),
+        ApprovalRequest,
+        _events.TOOL_APPROVAL_REQUEST,
+    ),
 )
 
 

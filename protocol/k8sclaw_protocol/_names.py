@@ -62,6 +62,10 @@ ANNOTATION_QUEUED_SENT: Final = f"{GROUP}/queued-sent"
 """Set by the router once the "queued" acknowledgement of a waiting run is on the bus."""
 ENV_HISTORY: Final = "HISTORY"
 """Agent container variable: the run's `spec.history` as JSON (prior turns of the chat)."""
+ANNOTATION_APPROVAL_DECISION: Final = f"{GROUP}/approval-decision"
+"""A person's decision on a pending approval of the run, as JSON `{"id", "decision"}`
+(optionally `"reason"`). The admission webhook stamps `decidedBy` with the requesting
+user; the controller publishes the decision and removes the annotation."""
 MANAGED_BY: Final = "k8sclaw"
 ROLE_AGENT: Final = "agent"
 

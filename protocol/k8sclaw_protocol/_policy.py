@@ -83,6 +83,9 @@ class ToolGating(CRModel):
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["tool"]},
     )
     """Per-tool rules."""
+    approval_timeout_seconds: int | None = Field(default=None, ge=1, le=86400)
+    """How long a call to an `ask` tool waits for a person's decision before it is
+    refused; 600 when unset."""
 
 
 class EgressRule(CRModel):

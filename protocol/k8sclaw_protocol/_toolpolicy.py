@@ -9,8 +9,9 @@ Semantics (documented for users in the ClawPolicy docs):
   browser-automation -> every `browser_*` tool. A gate that is absent is on.
 - Otherwise a `toolGating.rules[]` entry for the tool decides, else `defaultAction`.
 - `allow`: offered to every run of the policy.
-- `ask`: never granted implicitly; offered only to runs whose creator asks for it
-  explicitly in `spec.toolPolicy.allow` (the creator is the one asked).
+- `ask`: offered like `allow` and listed in the run's `toolPolicy.ask`: the model sees
+  the tool (so the system prompt never advertises a tool it cannot call), but every
+  call pauses for a person's approval and a deny or timeout is reported to the model.
 - `deny`: never offered; a run that lists it in `spec.toolPolicy.allow` is refused
   (not silently narrowed), so the caller learns which rule stopped it.
 """
@@ -75,17 +76,28 @@ def known_tools(policy: ClawPolicy, requested: ToolPolicy | None) -> list[str]:
 
 
 def effective_tool_policy(policy: ClawPolicy, requested: ToolPolicy | None) -> ToolPolicy:
-    """The run's allow list narrowed by the policy and its deny list widened by it.
+    """The run's allow list narrowed by the policy, its deny list widened by it, and
+    its ask list: every offered tool the policy (or the run itself) gates `ask`.
 
-    With no `allow` in the run, every tool the policy allows (not `ask`) is offered;
+    With no `allow` in the run, every tool the policy allows or asks about is offered;
     with one, the run's own list is kept minus what the policy denies.
     """
     tools = known_tools(policy, requested)
     actions = {tool: tool_action(policy, tool)[0] for tool in tools}
     if requested is None or requested.allow is None:
-        allow = [tool for tool in tools if actions[tool] == "allow"]
+        allow = [tool for tool in tools if actions[tool] != "deny"]
     else:
         allow = [tool for tool in requested.allow if actions.get(tool) != "deny"]
     denied = {tool for tool in tools if actions[tool] == "deny"}
     deny = sorted(denied | set(requested.deny or [] if requested else []))
-    return ToolPolicy(allow=[tool for tool in allow if tool not in deny], deny=deny)
+    offered = [tool for tool in allow if tool not in deny]
+    asked = {tool for tool in tools if actions[tool] == "ask"}
+    asked |= set(requested.ask or [] if requested else [])
+    ask = sorted(tool for tool in offered if tool in asked)
+    gating = policy.spec.tool_gating
+    timeout = gating.approval_timeout_seconds if gating else None
+    if requested is not None and requested.approval_timeout_seconds is not None:
+        timeout = requested.approval_timeout_seconds
+    return ToolPolicy(
+        allow=offered, deny=deny, ask=ask or None, approval_timeout_seconds=timeout if ask else None
+    )

@@ -57,16 +57,26 @@ def test_explicit_sandbox_image_is_kept() -> None:
 
 def test_effective_tool_policy_without_run_allow_is_what_the_policy_allows() -> None:
     mutated = _apply({}, {"toolGating": STRICT, "featureGates": {"file-access": True}})
-    assert mutated["spec"]["toolPolicy"]["allow"] == ["list_directory", "read_file"]
+    assert mutated["spec"]["toolPolicy"]["allow"] == ["fetch_url", "list_directory", "read_file"]
     deny = mutated["spec"]["toolPolicy"]["deny"]
     assert "execute_command" in deny and "write_file" in deny
-    assert "fetch_url" not in deny  # ask: grantable on explicit request
+    assert "fetch_url" not in deny  # ask: offered, every call waits for approval
+    assert mutated["spec"]["toolPolicy"]["ask"] == ["fetch_url"]
+
+
+def test_ask_tools_carry_the_policy_approval_timeout() -> None:
+    gating = {**STRICT, "approvalTimeoutSeconds": 42}
+    effective = effective_tool_policy(make_policy(toolGating=gating), None)
+    assert (effective.ask, effective.approval_timeout_seconds) == (["fetch_url"], 42)
+    allow_only = effective_tool_policy(make_policy(), None)
+    assert (allow_only.ask, allow_only.approval_timeout_seconds) == (None, None)
 
 
 def test_effective_tool_policy_intersects_the_run_allow_and_merges_deny() -> None:
     spec = {"toolPolicy": {"allow": ["read_file", "fetch_url"], "deny": ["custom_tool"]}}
     mutated = _apply(spec, {"toolGating": STRICT})
     assert mutated["spec"]["toolPolicy"]["allow"] == ["read_file", "fetch_url"]
+    assert mutated["spec"]["toolPolicy"]["ask"] == ["fetch_url"]
     assert "custom_tool" in mutated["spec"]["toolPolicy"]["deny"]
     assert "execute_command" in mutated["spec"]["toolPolicy"]["deny"]
 
@@ -95,16 +105,19 @@ def test_patches_are_valid_json_patch_against_the_wire_object() -> None:
     assert mutation_patches(again, make_policy(**policy)) == []
 
 
-def test_default_ask_offers_nothing_implicitly_but_grants_what_the_run_names() -> None:
-    """`defaultAction: ask`: the run's creator is the one asked, by listing the tool."""
+def test_default_ask_offers_every_tool_and_gates_all_but_the_allowed_ones() -> None:
+    """`defaultAction: ask`: every tool is offered (so nothing advertised is withheld),
+    and every call of a tool without an `allow` rule waits for a person's approval."""
     ask = {
         "toolGating": {"defaultAction": "ask", "rules": [{"tool": "read_file", "action": "allow"}]}
     }
     implicit = _apply({}, ask)["spec"]["toolPolicy"]
-    assert implicit["allow"] == ["read_file"]
-    assert implicit["deny"] == []  # ask is never a denial: it can still be requested
+    assert implicit["allow"] == sorted(names.TOOLS)
+    assert implicit["deny"] == []  # ask is never a denial
+    assert implicit["ask"] == sorted(set(names.TOOLS) - {"read_file"})
     explicit = _apply({"toolPolicy": {"allow": ["read_file", "execute_command"]}}, ask)
     assert explicit["spec"]["toolPolicy"]["allow"] == ["read_file", "execute_command"]
+    assert explicit["spec"]["toolPolicy"]["ask"] == ["execute_command"]
 
 
 def test_an_empty_allow_list_is_kept_empty_by_the_mutation() -> None:

@@ -20,7 +20,7 @@ from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from k8sclaw_controllers.apiserver import _errors, _objects, _runs, _wsroute
+from k8sclaw_controllers.apiserver import _approvals, _errors, _objects, _runs, _wsroute
 from k8sclaw_controllers.apiserver._auth import Authenticator, Authorizer
 from k8sclaw_controllers.apiserver._deps import CallerDep, Deps, DepsDep
 from k8sclaw_controllers.apiserver._limits import BodyLimit
@@ -122,6 +122,7 @@ def build_app(settings: Settings) -> FastAPI:
     app.include_router(_system_router())
     app.include_router(_objects.router())
     app.include_router(_runs.router())
+    app.include_router(_approvals.router())
     app.add_api_websocket_route("/ws/stream", _wsroute.stream)
     _metrics(app)
     return app

@@ -14,6 +14,7 @@ import logging
 from typing import Any, TypeVar
 
 from k8sclaw_controllers.manager import (
+    _approvals,
     _completion,
     _health,
     _instance,
@@ -71,6 +72,9 @@ async def reconcile(ctx: Context, body: Body, event_type: str | None) -> None:
         return
     run = AgentRun.from_wire(body)
     record = ctx.state.observe(run)
+    decision = (run.metadata.annotations or {}).get(names.ANNOTATION_APPROVAL_DECISION)
+    if decision is not None and not run.metadata.deletion_timestamp:
+        await _approvals.on_annotation(ctx, run, decision)
     if run.metadata.deletion_timestamp:
         await _deleted(ctx, run)
     elif run.is_terminal:
@@ -236,9 +240,19 @@ def effective_tools(tools: _jobbuilder.Tools, policy: ClawPolicy | None) -> _job
     if policy is None:
         return tools
     allow = None if tools.allow is None else list(tools.allow)
-    requested = ToolPolicy(allow=allow, deny=list(tools.deny) or None)
+    requested = ToolPolicy(
+        allow=allow,
+        deny=list(tools.deny) or None,
+        ask=list(tools.ask) or None,
+        approval_timeout_seconds=tools.approval_timeout,
+    )
     effective = effective_tool_policy(policy, requested)
-    return _jobbuilder.Tools(tuple(effective.allow or ()), tuple(effective.deny or ()))
+    return _jobbuilder.Tools(
+        tuple(effective.allow or ()),
+        tuple(effective.deny or ()),
+        tuple(effective.ask or ()),
+        effective.approval_timeout_seconds,
+    )
 
 
 async def _get_instance(ctx: Context, run: AgentRun) -> ClawInstance:

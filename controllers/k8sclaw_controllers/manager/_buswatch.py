@@ -1,4 +1,5 @@
-"""The bus side of the manager: run completions, sub-agents, memory and channel health.
+"""The bus side of the manager: run completions, sub-agents, memory, approvals and channel
+health.
 
 `agent.run.completed` / `agent.run.failed` (from a run's bridge) finish runs;
 `agent.spawn.request` makes a sub-agent run (`_subagents`); `agent.memory.update` changes
@@ -17,9 +18,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from k8sclaw_controllers.manager import (
+    _approvals,
     _buscreds,
     _completion,
     _instance,
@@ -41,6 +44,8 @@ TOPICS = (
     _events.CHANNEL_HEALTH_UPDATE,
     _events.AGENT_SPAWN_REQUEST,
     _events.AGENT_MEMORY_UPDATE,
+    _events.TOOL_APPROVAL_REQUEST,
+    _events.TOOL_APPROVAL_RESPONSE,
 )
 CLOSE_TIMEOUT = 2.0
 
@@ -75,6 +80,15 @@ def outcome_of(event: _events.Event) -> _outcome.Outcome:
     return _outcome.from_payload(data)
 
 
+_RUN_HANDLERS: dict[str, Callable[[Context, str, str, _events.Event], Awaitable[None]]] = {
+    _events.AGENT_SPAWN_REQUEST: _subagents.on_spawn,
+    _events.AGENT_MEMORY_UPDATE: _memory.on_update,
+    _events.TOOL_APPROVAL_REQUEST: _approvals.on_request,
+    _events.TOOL_APPROVAL_RESPONSE: _approvals.on_response,
+}
+"""Handlers of events about one run (namespace and run from the subject)."""
+
+
 async def handle(ctx: Context, event: _events.Event) -> None:
     """Apply one bus event: finish a run (unless already terminal) or record channel health."""
     scope = scope_of(event)
@@ -87,11 +101,9 @@ async def handle(ctx: Context, event: _events.Event) -> None:
         if key in ctx.state.instances and health is not None:
             await _instance.apply_health(ctx, scope.namespace, scope.name, health)
         return
-    if scope.topic == _events.AGENT_SPAWN_REQUEST:
-        await _subagents.on_spawn(ctx, scope.namespace, scope.name, event)
-        return
-    if scope.topic == _events.AGENT_MEMORY_UPDATE:
-        await _memory.on_update(ctx, scope.namespace, scope.name, event)
+    handler = _RUN_HANDLERS.get(scope.topic)
+    if handler is not None:
+        await handler(ctx, scope.namespace, scope.name, event)
         return
     if scope.topic not in (_events.AGENT_RUN_COMPLETED, _events.AGENT_RUN_FAILED):
         return

@@ -70,6 +70,7 @@ def _terminal_status(run: AgentRun, outcome: _outcome.Outcome, pod_name: str | N
         "error": outcome.error,
         "exitCode": outcome.exit_code,
         "tokenUsage": outcome.token_usage.to_wire() if outcome.token_usage else None,
+        "pendingApprovals": None,  # nobody waits any more
         "observedGeneration": generation,
         "conditions": [
             condition(

@@ -67,6 +67,11 @@ class Tools:
 
     allow: tuple[str, ...] | None = None
     deny: tuple[str, ...] = ()
+    ask: tuple[str, ...] = ()
+    """Offered tools whose every call waits for a person's approval (TOOLS_ASK)."""
+    approval_timeout: int | None = None
+    """Seconds such a call waits (K8SCLAW_APPROVAL_TIMEOUT_SECONDS; the agent's default
+    when None)."""
 
 
 def run_timeout_seconds(run: AgentRun, default_seconds: float) -> float:
@@ -137,7 +142,9 @@ def tools_from_spec(run: AgentRun) -> Tools:
     if policy is None:
         return Tools()
     allow = None if policy.allow is None else tuple(policy.allow)
-    return Tools(allow, tuple(policy.deny or ()))
+    return Tools(
+        allow, tuple(policy.deny or ()), tuple(policy.ask or ()), policy.approval_timeout_seconds
+    )
 
 
 def _pod_spec(run: AgentRun, options: JobOptions, tools: Tools) -> Body:
@@ -229,7 +236,10 @@ def _tool_env(tools: Tools) -> dict[str, str]:
     """The effective tool policy as the agent reads it; the bridge gets the same values
     (it enforces the policy on what it publishes)."""
     allow = {} if tools.allow is None else {"TOOLS_ALLOW": ",".join(tools.allow)}
-    return {**allow, "TOOLS_DENY": ",".join(tools.deny)}  # no TOOLS_ALLOW: every tool
+    ask = {"TOOLS_ASK": ",".join(tools.ask)} if tools.ask else {}
+    if tools.ask and tools.approval_timeout is not None:
+        ask["K8SCLAW_APPROVAL_TIMEOUT_SECONDS"] = str(tools.approval_timeout)
+    return {**allow, "TOOLS_DENY": ",".join(tools.deny), **ask}  # no TOOLS_ALLOW: every tool
 
 
 def _dirs(**wanted: bool) -> dict[str, str]:

@@ -363,11 +363,22 @@ async def run_router(
     on_action: OnAction | None = None,
 ) -> None:
     """Connect as the router's bus identity and route until cancelled (what
-    `k8sclaw-apiserver` starts as a task when the router creds are configured)."""
+    `k8sclaw-apiserver` starts as a task when the router creds are configured). Without
+    `on_action`, button presses go to the approval relay, which runs beside the router."""
     bus = await EventBus.connect(
         url, name="k8sclaw-router", credentials=credentials, manage_stream=False
     )
     try:
-        await Router(bus, kube, transcripts, on_action=on_action).run()
+        if on_action is not None:
+            await Router(bus, kube, transcripts, on_action=on_action).run()
+            return
+        # Approval cards and button presses ride the same identity and connection: the
+        # relay posts cards to the source chats and decides presses by the approvers.
+        from k8sclaw_controllers.approvals import ApprovalRelay
+
+        relay = ApprovalRelay(bus, kube)
+        async with asyncio.TaskGroup() as group:
+            group.create_task(relay.run(), name="router-approvals")
+            group.create_task(Router(bus, kube, transcripts, on_action=relay.on_action).run())
     finally:
         await bus.close()

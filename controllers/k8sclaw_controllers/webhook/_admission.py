@@ -32,6 +32,7 @@ from k8sclaw_controllers.policy import (
     validate_policy,
     validate_skillpack,
 )
+from k8sclaw_controllers.webhook._approval import stamp_patches
 from k8sclaw_controllers.webhook._review import AdmissionRequest
 from k8sclaw_controllers.webhook._source import Source
 from k8sclaw_protocol import AgentRun, ClawInstance, ClawPolicy, SkillPack
@@ -171,7 +172,8 @@ class Admission:
         return decision
 
     async def mutate_run(self, request: AdmissionRequest) -> Decision:
-        """Mutating webhook for AgentRuns: label always, policy defaults on CREATE.
+        """Mutating webhook for AgentRuns: label always, policy defaults on CREATE, the
+        requesting user stamped into a new approval decision (`_approval`).
 
         Never denies: a run it cannot parse or place is left for the schema and the
         validating webhook to refuse with a precise message.
@@ -186,10 +188,8 @@ class Admission:
         if request.operation == "CREATE":
             context = await self._context(run, request.namespace)
         policy = context.policy
-        return Decision(
-            policy=policy.name if policy else None,
-            patches=tuple(mutation_patches(run, policy, context.instance)),
-        )
+        patches = [*mutation_patches(run, policy, context.instance), *stamp_patches(request)]
+        return Decision(policy=policy.name if policy else None, patches=tuple(patches))
 
     async def validate_policy(self, request: AdmissionRequest) -> Decision:
         """Validating webhook for ClawPolicies: unknown gates, bad quantities, bad egress."""

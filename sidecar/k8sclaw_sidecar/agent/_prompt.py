@@ -23,7 +23,9 @@ def load_skills(skills: Path) -> list[tuple[str, str]]:
     return found
 
 
-def build_system_prompt(base: str, paths: PodPaths, tools: list[str]) -> str:
+def build_system_prompt(
+    base: str, paths: PodPaths, tools: list[str], asked: frozenset[str] = frozenset()
+) -> str:
     sections = [base.strip() or BASE_PROMPT]
     skills = load_skills(paths.skills)
     if skills:
@@ -40,5 +42,13 @@ def build_system_prompt(base: str, paths: PodPaths, tools: list[str]) -> str:
             + ", ".join(tools)
             + ". Files live under /workspace (relative paths too) and /tmp; "
             "execute_command runs in the sandbox with /workspace as its directory."
+        )
+    gated = [tool for tool in tools if tool in asked]
+    if gated:
+        sections.append(
+            "Each call to "
+            + ", ".join(gated)
+            + " waits for a person's approval; a refused call did not run: do not retry it "
+            "unchanged, explain or find another way."
         )
     return "\n\n".join(sections)

@@ -109,7 +109,10 @@ class AgentRunner:
         self.layout.ensure()
         task = self._read_task()
         system = _prompt.build_system_prompt(
-            self.settings.system_prompt, self.settings.paths, self.toolbox.offered
+            self.settings.system_prompt,
+            self.settings.paths,
+            self.toolbox.offered,
+            self.settings.tools_ask,
         )
         provider = _providers.make_provider(self.settings, system, task)
         try:

@@ -82,6 +82,10 @@ class AgentSettings:
     """Tools never offered or executed (wins over allow)."""
     history: tuple[HistoryTurn, ...] = ()
     """Prior turns of the conversation, put before the task in the model's messages."""
+    tools_ask: frozenset[str] = frozenset()
+    """Offered tools whose every call waits for a person's approval (TOOLS_ASK)."""
+    approval_timeout: int = 600
+    """Seconds a call to an `ask` tool waits before it counts as refused."""
     max_iterations: int = 25
     deadline_seconds: float = 600.0
     max_retries: int = 5
@@ -120,6 +124,8 @@ class AgentSettings:
             tools_allow=_allow_list(),
             tools_deny=_csv(env("TOOLS_DENY", "")),
             history=_history(),
+            tools_ask=_csv(env("TOOLS_ASK", "")),
+            approval_timeout=_int("K8SCLAW_APPROVAL_TIMEOUT_SECONDS", 600),
             max_iterations=_int("K8SCLAW_MAX_ITERATIONS", 25),
             deadline_seconds=float(_int("K8SCLAW_RUN_DEADLINE_SECONDS", 600)),
             max_retries=_int("K8SCLAW_MODEL_MAX_RETRIES", 5),

@@ -25,7 +25,7 @@ from k8sclaw_protocol import (
     names,
 )
 from k8sclaw_sidecar import _watch
-from k8sclaw_sidecar.agent import _fetch, _files, _subagent
+from k8sclaw_sidecar.agent import _approval, _fetch, _files, _subagent
 from k8sclaw_sidecar.agent._files import ToolError
 from k8sclaw_sidecar.agent._settings import AgentSettings
 
@@ -123,6 +123,14 @@ class Toolbox:
             return f"Error: tool {name!r} is not allowed for this run (tool policy)", True
         if "__invalid__" in args:
             return "Error: the tool arguments were not a JSON object", True
+        if name in self.settings.tools_ask:
+            timeout = self.settings.approval_timeout
+            verdict = await _approval.ask(self.layout, name, args, timeout)
+            if not verdict.approved:
+                return (
+                    f"Error: the call to {name} was refused ({verdict.reason}); it did not run",
+                    True,
+                )
         try:
             return await self._dispatch(name, args), False
         except ToolError as exc:

@@ -22,6 +22,8 @@ from pydantic import ValidationError
 
 from k8sclaw_protocol import (
     AgentResult,
+    ApprovalDecision,
+    ApprovalRequest,
     BusError,
     Event,
     EventBus,
@@ -59,6 +61,9 @@ class Bridge:
         self.stop = asyncio.Event()
         self._published: set[tuple[Path, str]] = set()
         self._result_published = False
+        self._asked: dict[str, str] = {}
+        """Approval ids this run asked → tool; decisions for any other id are dropped."""
+        self._decided: set[str] = set()
         self.exit_code = 0
         self.scope = (settings.namespace, settings.run_id)
         self.metadata = {
@@ -70,12 +75,17 @@ class Bridge:
 
     async def run(self) -> int:
         self.layout.ensure()
-        inbound = [self._inbound(events.AGENT_FOLLOWUP), self._inbound(events.TOOL_EXEC_RESULT)]
+        inbound = [
+            self._inbound(events.AGENT_FOLLOWUP),
+            self._inbound(events.TOOL_EXEC_RESULT),
+            self._inbound(events.TOOL_APPROVAL_RESPONSE),
+        ]
         for sub in inbound:
             await sub.start()
         writers = [
             asyncio.create_task(self._write_followups(inbound[0])),
             asyncio.create_task(self._write_exec_results(inbound[1])),
+            asyncio.create_task(self._write_decisions(inbound[2])),
         ]
         try:
             async for batch in _watch.watch_files(self.layout.root, self.stop):
@@ -144,7 +154,9 @@ class Bridge:
     def _prepare(self, path: Path) -> tuple[Event, str, ipc.IpcModel] | None:
         """The event for a file version not published yet; None for others and bad files."""
         route = ipc.route_for(self.layout, path)
-        if route is None or not self.gate.admit(self.layout, path, route.topic):
+        if route is None or not self.gate.permits(route.topic):
+            if route is not None:
+                self.gate.admit(self.layout, path, route.topic)  # quarantines it
             return None
         try:
             model, raw = ipc.read_validated(self.layout, path, route.model)
@@ -156,11 +168,26 @@ class Bridge:
         digest = hashlib.sha256(raw).hexdigest()[:32]
         if (path, digest) in self._published:
             return None
+        if not self.gate.admit(self.layout, path, route.topic) or not self._asking(path, model):
+            return None
         self._published.add((path, digest))
         relative = path.relative_to(self.layout.root)
         msg_id = f"{self.settings.run_id}:{relative}:{digest}"
         event = events.fit(Event.new(route.topic, json.loads(raw), self.metadata))
         return event, msg_id, model
+
+    def _asking(self, path: Path, model: ipc.IpcModel) -> bool:
+        """Remember an approval request's id (only answers to it reach the agent); one for
+        a tool the run does not gate `ask` is quarantined."""
+        if not isinstance(model, ApprovalRequest):
+            return True
+        if model.tool not in self.gate.ask:
+            reason = f"approval asked for {model.tool}, which this run does not gate ask"
+            ipc.quarantine(self.layout, path, reason)
+            log.warning("quarantined %s: %s", path.name, reason)
+            return False
+        self._asked.setdefault(model.id, model.tool)
+        return True
 
     async def _on_result(self, result: AgentResult, msg_id: str) -> None:
         if result.status == "error":
@@ -200,6 +227,27 @@ class Bridge:
                 continue
             target = self.layout.exec_result(result.id)
             self._write(target, result, only_new=True)
+
+    async def _write_decisions(self, sub: Subscription) -> None:
+        async for event in sub:
+            try:
+                decision = ApprovalDecision.model_validate(event.data)
+            except ValidationError as exc:
+                log.warning("dropping malformed approval decision: %s", exc.errors()[:1])
+                continue
+            self._deliver_decision(decision)
+
+    def _deliver_decision(self, decision: ApprovalDecision) -> None:
+        """Hand the first decision on an id this run asked to the waiting call; an
+        approve lets one file of the gated tool's topic through the gate."""
+        tool = self._asked.get(decision.id)
+        if tool is None or decision.id in self._decided:
+            log.warning("dropping a decision on approval %s: not asked by this run", decision.id)
+            return
+        self._decided.add(decision.id)
+        if decision.decision == "approve":
+            self.gate.grant(tool)
+        self._write(self.layout.approval_decision(decision.id), decision, only_new=True)
 
     def _write(self, target: Path, payload: bytes | ipc.IpcModel, only_new: bool = False) -> None:
         """Write into `/ipc` without following anything the agent planted; never raises

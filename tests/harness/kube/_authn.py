@@ -103,6 +103,10 @@ class AuthApis:
             status.update(authenticated=True, user=user)
         return json_response(_review(body, "TokenReview", "authentication.k8s.io/v1", status), 201)
 
+    def identify(self, token: str) -> dict[str, Any] | None:
+        """The userInfo of a bearer token, None when unknown or expired."""
+        return self._resolve(token)
+
     def _resolve(self, token: str) -> dict[str, Any] | None:
         if secrets.compare_digest(token.encode(), ADMIN_TOKEN.encode()):
             return {

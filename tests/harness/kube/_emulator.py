@@ -101,12 +101,14 @@ class KubeEmulator:
         ]
         controllers.extend(factory(self.cluster) for factory in self.controller_factories())
         self._tasks = [asyncio.create_task(c.run()) for c in controllers]
+        auth = _authn.AuthApis(self.cluster)
         handlers = {
             **_pods.PodSubresources(self.cluster).handlers(),
-            **_authn.AuthApis(self.cluster).handlers(),
+            **auth.handlers(),
             **self.extra_handlers,
         }
         router = self._router = _http.Router(self.cluster, self._stopping, handlers)
+        router.identify = auth.identify
         self._server = _server.Server(router.handle)
         self.port = await self._server.start(self.host, self.port)
         ns_type = self.cluster.registry.find("", "v1", "namespaces")

@@ -22,6 +22,7 @@ from tests.harness.kube import (
     _openapi,
     _selectors,
     _watch,
+    _webhooks,
     _wire,
 )
 from tests.harness.kube._cluster import Cluster
@@ -80,12 +81,21 @@ class Router:
         self.extra = extra  # subresources served elsewhere (pods/log)
         self.audit: list[_audit.Access] | None = None  # set: resource requests are logged
         self.deny: Callable[[_audit.Access], bool] | None = None  # True: answer 403
+        self.identify: Callable[[str], dict[str, Any] | None] | None = None
+        """Bearer token → userInfo, for the `userInfo` of admission reviews."""
 
     async def handle(self, request: Request) -> Reply:
+        auth = request.headers.get("authorization", "")
+        user = None
+        if self.identify is not None and auth.lower().startswith("bearer "):
+            user = self.identify(auth[7:].strip())
+        reset = _webhooks.REQUEST_USER.set(user)
         try:
             return await self._dispatch(request)
         except _errors.ApiError as exc:
             return error_response(exc)
+        finally:
+            _webhooks.REQUEST_USER.reset(reset)
 
     async def _dispatch(self, request: Request) -> Reply:
         discovery = self._discovery_doc(request)

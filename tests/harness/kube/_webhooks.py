@@ -23,6 +23,7 @@ import json
 import ssl
 import uuid
 from collections import OrderedDict
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -34,6 +35,13 @@ if TYPE_CHECKING:
     from tests.harness.kube._types import ResourceType
 
 Obj = dict[str, Any]
+REQUEST_USER: ContextVar[dict[str, Any] | None] = ContextVar("request_user", default=None)
+"""The authenticated caller of the request being admitted (`userInfo`), set by the router
+when the request carries a token the emulator knows; the admin otherwise."""
+ADMIN_USER_INFO: dict[str, Any] = {
+    "username": "kubernetes-admin",
+    "groups": ["system:masters", "system:authenticated"],
+}
 MUTATING = ("admissionregistration.k8s.io", "mutatingwebhookconfigurations")
 VALIDATING = ("admissionregistration.k8s.io", "validatingwebhookconfigurations")
 MAX_CLIENTS = 32
@@ -198,10 +206,7 @@ class Webhooks:
             "requestResource": gvr,
             "name": subject.get("metadata", {}).get("name", ""),
             "operation": operation,
-            "userInfo": {
-                "username": "kubernetes-admin",
-                "groups": ["system:masters", "system:authenticated"],
-            },
+            "userInfo": REQUEST_USER.get() or ADMIN_USER_INFO,
             "object": obj,
             "oldObject": old,
             "dryRun": dry_run,
