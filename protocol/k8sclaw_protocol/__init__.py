@@ -10,6 +10,7 @@ commands, the webhook and the TUI never touch the bus.
 
 from typing import TYPE_CHECKING, Any
 
+from k8sclaw_protocol import _budgets as budgets
 from k8sclaw_protocol import _busauth as busauth
 from k8sclaw_protocol import _chat as chat
 from k8sclaw_protocol import _events as events
@@ -37,6 +38,14 @@ from k8sclaw_protocol._base import (
     ObjectMeta,
     OwnerReference,
     Resource,
+)
+from k8sclaw_protocol._budgets import (
+    BudgetLimit,
+    Budgets,
+    InstanceSpend,
+    ModelPrice,
+    RunCost,
+    SpendPeriod,
 )
 from k8sclaw_protocol._common import ResourceRequirements, SandboxSpec, SecretKeyRef, SkillRef
 from k8sclaw_protocol._cron import CronError, Timetable, run_name, schedule_label, timetable
@@ -123,6 +132,8 @@ __all__ = [
     "AgentRunSpec",
     "AgentRunStatus",
     "Backoff",
+    "BudgetLimit",
+    "Budgets",
     "BusError",
     "BusKeys",
     "CHANNEL_TYPES",
@@ -146,12 +157,14 @@ __all__ = [
     "ExecRequest",
     "ExecResult",
     "FEATURE_GATES",
+    "InstanceSpend",
     "IpcLayout",
     "KINDS",
     "KindInfo",
     "LogPiece",
     "MAX_RUN_NAME",
     "MemoryUpdate",
+    "ModelPrice",
     "ModelSpec",
     "ObjectMeta",
     "OutboundMessage",
@@ -163,6 +176,7 @@ __all__ = [
     "Resource",
     "ResourceRequirements",
     "ResultMetrics",
+    "RunCost",
     "RunSandboxSpec",
     "RunSource",
     "SandboxSpec",
@@ -173,6 +187,7 @@ __all__ = [
     "SkillPackStatus",
     "SkillRef",
     "SpawnRequest",
+    "SpendPeriod",
     "StatusUpdate",
     "StreamChunk",
     "SubagentResult",
@@ -187,6 +202,7 @@ __all__ = [
     "UserCreds",
     "VERSION",
     "__version__",
+    "budgets",
     "build_run",
     "build_scheduled_run",
     "busauth",
