@@ -267,6 +267,10 @@ class Usage:
         """e.g. '1200 of 1000 tokens'."""
         return f"{_num(self.used)} of {_num(self.limit)} {self.unit}"
 
+    def spent(self) -> str:
+        """Why it refuses a run: 'is spent (1000 of 1000 tokens); it resets at ...'."""
+        return f"is spent ({self.describe()}); it resets at {_stamp(self.resets_at)}"
+
 
 def _num(value: Decimal) -> str:
     return f"{value:f}" if value != value.to_integral() else str(int(value))
@@ -303,6 +307,18 @@ def usages(
     return found
 
 
+def first_spent(
+    budgets: Budgets | None,
+    spend: InstanceSpend | None,
+    now: datetime,
+    namespace: SpendPeriod | None = None,
+) -> Usage | None:
+    """The first budget that is fully spent as of `now`, or None."""
+    if budgets is None:
+        return None
+    return next((u for u in usages(budgets, spend, now, namespace) if u.used >= u.limit), None)
+
+
 def exceeded(
     budgets: Budgets | None,
     spend: InstanceSpend | None,
@@ -310,15 +326,8 @@ def exceeded(
     namespace: SpendPeriod | None = None,
 ) -> str | None:
     """Why a run may not start now (a budget fully spent, and when it resets), or None."""
-    if budgets is None:
-        return None
-    for usage in usages(budgets, spend, now, namespace):
-        if usage.used >= usage.limit:
-            return (
-                f"{usage.budget} is spent ({usage.describe()}); "
-                f"it resets at {_stamp(usage.resets_at)}"
-            )
-    return None
+    usage = first_spent(budgets, spend, now, namespace)
+    return f"{usage.budget} {usage.spent()}" if usage else None
 
 
 def new_alerts(

@@ -17,7 +17,9 @@ Each turns an `AdmissionRequest` into a `Decision` by reading what it needs from
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pydantic
 
@@ -34,7 +36,7 @@ from k8sclaw_controllers.policy import (
 )
 from k8sclaw_controllers.webhook._review import AdmissionRequest
 from k8sclaw_controllers.webhook._source import Source
-from k8sclaw_protocol import AgentRun, ClawInstance, ClawPolicy, SkillPack
+from k8sclaw_protocol import AgentRun, ClawInstance, ClawPolicy, SkillPack, budgets
 
 ALLOW = Decision()
 MAX_REMEMBERED = 10_000
@@ -76,6 +78,20 @@ def _frozen(request: AdmissionRequest) -> Decision | None:
     return Decision(violations=tuple(found)) if found else None
 
 
+def _budget_spent(context: _Context, now: datetime) -> Violation | None:
+    """A new run of an instance whose day/month budget is already spent is refused here;
+    the namespace's monthly total (a sum over instances) is the controller's to check."""
+    instance = context.instance
+    if instance is None or instance.status is None:
+        return None
+    policy = context.policy.spec.budgets if context.policy else None
+    limits = budgets.merged(policy, instance.spec.budgets)
+    usage = budgets.first_spent(limits, instance.status.spend, now)
+    if usage is None:
+        return None
+    return Violation(usage.budget, f"ClawInstance {instance.name} {usage.spent()}")
+
+
 async def _nothing() -> set[str]:
     return set()
 
@@ -89,8 +105,12 @@ class Admission:
     guess only saves a round trip, never serves stale data.
     """
 
-    def __init__(self, source: Source) -> None:
+    def __init__(
+        self, source: Source, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         self._source = source
+        self._clock = clock
+        """Where budget periods read the time (tests give a fixed one)."""
         self._policy_refs: dict[tuple[str, str], str] = {}
 
     async def _context(self, run: AgentRun, namespace: str) -> _Context:
@@ -156,8 +176,10 @@ class Admission:
             self._depth(run, request.namespace),
             self._source.skill_packs(request.namespace, packs) if packs else _nothing(),
         )
-        if context.problem is not None:
-            return Decision(violations=(context.problem,))
+        problem = context.problem or (_budget_spent(context, self._clock()) if creating else None)
+        if problem is not None:
+            judge = context.policy.name if context.policy else None
+            return Decision(policy=judge, violations=(problem,))
         decision = evaluate_run(
             run,
             context.policy,
