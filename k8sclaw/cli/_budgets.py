@@ -86,8 +86,8 @@ def budget_rows(
         {
             **base,
             "budget": u.budget,
-            "spent": _amount(u.used, u.unit),
-            "limit": _amount(u.limit, u.unit),
+            "spent": budgets.amount(u.used, u.unit),
+            "limit": budgets.amount(u.limit, u.unit),
             "unit": u.unit,
             "percent": int(u.percent),
             "resetsAt": u.resets_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -116,16 +116,6 @@ def _run_rows(base: dict[str, Any], limits: Any) -> list[dict[str, Any]]:
             {**base, "budget": "budgets.run.cost", "limit": cap.cost, "unit": limits.currency}
         )
     return found
-
-
-def _amount(value: Any, unit: str) -> str:
-    """Tokens as integers; money with at least two decimals (0.250625, 1.00)."""
-    from decimal import Decimal
-
-    if unit == "tokens":
-        return str(int(value))
-    exact = value.normalize()
-    return f"{exact.quantize(Decimal('0.01')) if -exact.as_tuple().exponent < 2 else exact:f}"
 
 
 def _cells(row: dict[str, Any], wide: bool) -> list[str]:

@@ -265,15 +265,21 @@ class Usage:
 
     def describe(self) -> str:
         """e.g. '1200 of 1000 tokens'."""
-        return f"{_num(self.used)} of {_num(self.limit)} {self.unit}"
+        return f"{amount(self.used, self.unit)} of {amount(self.limit, self.unit)} {self.unit}"
 
     def spent(self) -> str:
         """Why it refuses a run: 'is spent (1000 of 1000 tokens); it resets at ...'."""
         return f"is spent ({self.describe()}); it resets at {_stamp(self.resets_at)}"
 
 
-def _num(value: Decimal) -> str:
-    return f"{value:f}" if value != value.to_integral() else str(int(value))
+def amount(value: Decimal, unit: str) -> str:
+    """Tokens as an integer; money with at least two decimals (0.250625, 1.00)."""
+    if unit == "tokens":
+        return str(int(value))
+    exact = value.normalize()
+    exponent = exact.as_tuple().exponent
+    short = isinstance(exponent, int) and exponent > -2
+    return f"{exact.quantize(Decimal('0.01')) if short else exact:f}"
 
 
 def _stamp(value: datetime) -> str:
