@@ -75,3 +75,20 @@ async def test_the_instance_override_wins_and_updates_are_not_refused(hook: Webh
         names.WEBHOOK_PATH_VALIDATE_AGENTRUN, run_body(), operation="UPDATE", old=run_body()
     )
     assert update["allowed"]  # an existing run is not judged by the budget again
+
+
+async def test_the_namespace_monthly_budget_sums_every_instance(hook: Webhook) -> None:
+    hook.source.policies[(NS, "default-policy")] = ClawPolicy.from_wire(
+        policy_body(budgets={"namespaceMonthly": {"tokens": 1500}})
+    )
+    other = _instance(499).model_copy(deep=True)
+    other.metadata.name = "beta"
+    hook.source.instances[(NS, "beta")] = other
+    hook.source.instances[(NS, "alpha")] = _instance(1000)
+    assert (await _review(hook))["allowed"]  # 1499 of 1500
+    hook.source.instances[(NS, "beta")] = _instance(500)
+    response = await _review(hook)
+    assert response["status"]["message"] == (
+        'denied by ClawPolicy "default-policy" rule budgets.namespaceMonthly.tokens: '
+        "ClawInstance alpha is spent (1500 of 1500 tokens); it resets at 2027-01-01T00:00:00Z"
+    )

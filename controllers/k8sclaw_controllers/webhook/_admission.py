@@ -78,15 +78,22 @@ def _frozen(request: AdmissionRequest) -> Decision | None:
     return Decision(violations=tuple(found)) if found else None
 
 
-def _budget_spent(context: _Context, now: datetime) -> Violation | None:
-    """A new run of an instance whose day/month budget is already spent is refused here;
-    the namespace's monthly total (a sum over instances) is the controller's to check."""
+async def _budget_spent(source: Source, context: _Context, now: datetime) -> Violation | None:
+    """A new run of an instance whose day or month budget, or whose namespace's monthly
+    budget, is already spent is refused here (the controller checks again at dispatch)."""
     instance = context.instance
-    if instance is None or instance.status is None:
+    if instance is None:
         return None
     policy = context.policy.spec.budgets if context.policy else None
     limits = budgets.merged(policy, instance.spec.budgets)
-    usage = budgets.first_spent(limits, instance.status.spend, now)
+    if limits is None:
+        return None
+    namespace = None
+    if limits.namespace_monthly is not None:
+        spends = await source.instance_spends(instance.namespace)
+        namespace = budgets.month_total(spends, now)
+    spend = instance.status.spend if instance.status else None
+    usage = budgets.first_spent(limits, spend, now, namespace)
     if usage is None:
         return None
     return Violation(usage.budget, f"ClawInstance {instance.name} {usage.spent()}")
@@ -176,7 +183,9 @@ class Admission:
             self._depth(run, request.namespace),
             self._source.skill_packs(request.namespace, packs) if packs else _nothing(),
         )
-        problem = context.problem or (_budget_spent(context, self._clock()) if creating else None)
+        problem = context.problem
+        if problem is None and creating:
+            problem = await _budget_spent(self._source, context, self._clock())
         if problem is not None:
             judge = context.policy.name if context.policy else None
             return Decision(policy=judge, violations=(problem,))
