@@ -13,6 +13,7 @@ from k8sclaw.cli._version import version_command
 
 # name -> ("module:attribute", short help). Commands land here as their issues do.
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "budgets": ("k8sclaw.cli._budgets:budgets", "Show spent/limit of every budget per instance."),
     "completion": ("k8sclaw.cli._completion:completion", "Print a shell completion script."),
     "doctor": ("k8sclaw.cli._doctor:doctor", "Check everything a run needs; ✗ lines say the fix."),
     "features": ("k8sclaw.cli._features:features", "Enable, disable or list feature gates."),

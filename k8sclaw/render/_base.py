@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from k8sclaw.render._columns import Column
 from k8sclaw.render._terminal import terminal_safe
@@ -24,6 +24,23 @@ Row = tuple[str, ...]
 NONE = "-"
 MASK = "********"
 TASK_WIDTH = 48  # an AgentRun's TASK cell (`-o wide`)
+
+
+def spent_today(spend: dict[str, Any] | None, now: datetime) -> str:
+    """SPENT of an instance: today's tokens and cost ("1500 $0.01"); a day that has
+    ended reads as nothing spent (`status.spend` is only written when a run ends)."""
+    today = (spend or {}).get("today") or {}
+    start = str(today.get("start") or "")
+    if not start.startswith(now.astimezone(UTC).strftime("%Y-%m-%d")):
+        return "0"
+    tokens = int(today.get("totalTokens") or 0)
+    try:
+        cost = float(today.get("cost") or 0)
+    except ValueError:
+        cost = 0.0
+    if not cost:
+        return str(tokens)
+    return f"{tokens} <$0.01" if cost < 0.01 else f"{tokens} ${cost:.2f}"
 
 
 def clock() -> datetime:

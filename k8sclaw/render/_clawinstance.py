@@ -1,4 +1,4 @@
-"""ClawInstance rows: NAME PHASE CHANNELS PODS RUNS AGE (+ MODEL PROVIDER POLICY wide)."""
+"""ClawInstance rows: NAME PHASE CHANNELS PODS RUNS SPENT AGE (+ MODEL PROVIDER POLICY wide)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ def render(obj: ClawInstance, now: datetime) -> _base.Row:
         _base.text(channels),
         str(status.active_agent_pods if status else 0),
         str(status.total_agent_runs if status else 0),
+        _base.spent_today(status.spend.to_wire() if status and status.spend else None, now),
         _base.text(obj.spec.agents.default.model),
         instance_provider(obj),
         _base.text(obj.spec.policy_ref),

@@ -36,6 +36,7 @@ CLAW_INSTANCE = (
     Column("CHANNELS"),
     Column("PODS", numeric=True),
     Column("RUNS", numeric=True),
+    Column("SPENT"),
     Column("MODEL", wide=True),
     Column("PROVIDER", wide=True),
     Column("POLICY", wide=True),

@@ -66,6 +66,7 @@ def claw_instance(obj: Wire, now: datetime) -> _base.Row:
         _base.text(",".join(ch.get("type", "") for ch in spec.get("channels") or [])),
         str((status or {}).get("activeAgentPods", 0)),
         str((status or {}).get("totalAgentRuns", 0)),
+        _base.spent_today((status or {}).get("spend"), now),
         _base.text(default.get("model")),
         _provider(spec, default),
         _base.text(spec.get("policyRef")),

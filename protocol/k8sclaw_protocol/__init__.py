@@ -10,6 +10,7 @@ commands, the webhook and the TUI never touch the bus.
 
 from typing import TYPE_CHECKING, Any
 
+from k8sclaw_protocol import _budgets as budgets
 from k8sclaw_protocol import _busauth as busauth
 from k8sclaw_protocol import _chat as chat
 from k8sclaw_protocol import _events as events
@@ -40,6 +41,14 @@ from k8sclaw_protocol._base import (
     ObjectMeta,
     OwnerReference,
     Resource,
+)
+from k8sclaw_protocol._budgets import (
+    BudgetLimit,
+    Budgets,
+    InstanceSpend,
+    ModelPrice,
+    RunCost,
+    SpendPeriod,
 )
 from k8sclaw_protocol._common import ResourceRequirements, SandboxSpec, SecretKeyRef, SkillRef
 from k8sclaw_protocol._cron import CronError, Timetable, run_name, schedule_label, timetable
@@ -130,6 +139,8 @@ __all__ = [
     "ApprovalDecision",
     "ApprovalRequest",
     "Backoff",
+    "BudgetLimit",
+    "Budgets",
     "BusError",
     "BusKeys",
     "CHANNEL_TYPES",
@@ -154,12 +165,14 @@ __all__ = [
     "ExecResult",
     "FEATURE_GATES",
     "HistoryTurn",
+    "InstanceSpend",
     "IpcLayout",
     "KINDS",
     "KindInfo",
     "LogPiece",
     "MAX_RUN_NAME",
     "MemoryUpdate",
+    "ModelPrice",
     "ModelSpec",
     "ObjectMeta",
     "OutboundMessage",
@@ -172,6 +185,7 @@ __all__ = [
     "Resource",
     "ResourceRequirements",
     "ResultMetrics",
+    "RunCost",
     "RunSandboxSpec",
     "RunSource",
     "SandboxSpec",
@@ -182,6 +196,7 @@ __all__ = [
     "SkillPackStatus",
     "SkillRef",
     "SpawnRequest",
+    "SpendPeriod",
     "StatusUpdate",
     "StreamChunk",
     "SubagentResult",
@@ -196,6 +211,7 @@ __all__ = [
     "UserCreds",
     "VERSION",
     "__version__",
+    "budgets",
     "build_run",
     "build_scheduled_run",
     "busauth",

@@ -17,6 +17,7 @@ from k8sclaw_protocol._base import (
     PrinterColumn,
     Resource,
 )
+from k8sclaw_protocol._budgets import RunCost
 from k8sclaw_protocol._common import ResourceRequirements, SkillRef
 
 RunPhase = Literal["Pending", "Running", "Succeeded", "Failed"]
@@ -240,6 +241,8 @@ class AgentRunStatus(CRModel):
     """Exit code of the agent container."""
     token_usage: TokenUsage | None = None
     """Tokens and tool calls used."""
+    cost: RunCost | None = None
+    """Tokens and their cost by the price table (set when the run ends)."""
     conditions: Conditions = Field(default_factory=list)
     """Ready, Progressing and Failed conditions."""
     children: list[ChildRun] | None = None

@@ -16,6 +16,7 @@ from k8sclaw_protocol._base import (
     PrinterColumn,
     Resource,
 )
+from k8sclaw_protocol._budgets import Budgets, InstanceSpend, ModelPrice
 from k8sclaw_protocol._common import SandboxSpec, SecretKeyRef, SkillRef, SubagentsSpec
 
 ChannelType = Literal["telegram", "slack", "discord", "whatsapp"]
@@ -106,6 +107,10 @@ class ClawInstanceSpec(CRModel):
     """Secrets with model provider API keys; the first is used by default."""
     memory: MemorySpec | None = None
     """Persistent memory settings."""
+    budgets: Budgets | None = None
+    """Spend ceilings overriding the policy's, key by key (run, instanceDaily, ...)."""
+    prices: list[ModelPrice] | None = Field(default=None, max_length=64)
+    """Model prices overriding the shipped table (e.g. zero for a self-hosted model)."""
 
 
 class ChannelStatus(CRModel):
@@ -147,6 +152,8 @@ class ClawInstanceStatus(CRModel):
     """Runs ever started for this instance."""
     token_usage: TokenTotals | None = None
     """Token totals over all finished runs."""
+    spend: InstanceSpend | None = None
+    """Tokens and cost today and this month (budgets count against these)."""
     conditions: Conditions = Field(default_factory=list)
     """Ready, Progressing and Failed conditions."""
 

@@ -80,6 +80,8 @@ class AgentResult(IpcModel):
     status: Literal["success", "error"]
     response: str | None = None
     error: str | None = None
+    stop_reason: Literal["budget"] | None = None
+    """Why the loop stopped early: `budget` when the run reached its per-run cap."""
     metrics: ResultMetrics = Field(default_factory=ResultMetrics)
 
 

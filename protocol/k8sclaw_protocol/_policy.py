@@ -15,6 +15,7 @@ from k8sclaw_protocol._base import (
     Quantity,
     Resource,
 )
+from k8sclaw_protocol._budgets import Budgets
 
 ToolAction = Literal["allow", "deny", "ask"]
 FeatureGate = Literal[
@@ -125,6 +126,8 @@ class ClawPolicySpec(CRModel):
     webhook)."""
     network_policy: NetworkPolicySpec | None = None
     """Network isolation."""
+    budgets: Budgets | None = None
+    """Spend ceilings per run, per instance per day/month, per namespace per month."""
 
 
 class ClawPolicyStatus(CRModel):

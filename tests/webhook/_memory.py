@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from k8sclaw_controllers.webhook import SourceError
-from k8sclaw_protocol import AgentRun, ClawInstance, ClawPolicy, names
+from k8sclaw_protocol import AgentRun, ClawInstance, ClawPolicy, InstanceSpend, names
 
 
 @dataclass
@@ -51,6 +51,14 @@ class MemorySource:
         if run is None:
             return None
         return run.spec.parent.spawn_depth if run.spec.parent else 0
+
+    async def instance_spends(self, namespace: str) -> list[InstanceSpend | None]:
+        self._check()
+        return [
+            i.status.spend if i.status else None
+            for (ns, _), i in self.instances.items()
+            if ns == namespace
+        ]
 
     async def skill_packs(self, namespace: str, wanted: list[str]) -> set[str]:
         self._check()

@@ -21,6 +21,7 @@ from k8sclaw_controllers.manager import (
     _jobbuilder,
     _kube,
     _launch,
+    _spend,
     _subagents,
 )
 from k8sclaw_controllers.manager._context import Context, condition, now, timestamp
@@ -89,9 +90,9 @@ async def reconcile(ctx: Context, body: Body, event_type: str | None) -> None:
 
 async def _start(ctx: Context, run: AgentRun, body: Body) -> None:
     try:
-        tools, bound = await precheck(ctx, run)
+        tools, bound, budget_env = await precheck(ctx, run)
         await _ensure_service_account(ctx, run.namespace)
-        created = await _launch.launch(ctx, bound, tools)
+        created = await _launch.launch(ctx, bound, tools, budget_env)
     except _launch.RefusedError as exc:
         if exc.reason == _launch.QUOTA:
             await _launch.wait_for_quota(ctx, run, str(exc))
@@ -136,10 +137,15 @@ class QueuedError(Exception):
         self.limit = limit
 
 
-async def precheck(ctx: Context, run: AgentRun) -> tuple[_jobbuilder.Tools, AgentRun]:
+async def precheck(
+    ctx: Context, run: AgentRun
+) -> tuple[_jobbuilder.Tools, AgentRun, dict[str, str]]:
     """Judge the run with the shared policy engine (the webhook's rules, confinement
-    included); its effective tools and the run bound to its instance's model binding,
-    which is what the Job is built from.
+    included); its effective tools, the run bound to its instance's model binding (what
+    the Job is built from) and its per-run budget cap (the agent's BUDGET_* variables).
+
+    A spent budget refuses the run (Failed, `BudgetExceeded`) before any slot is counted:
+    queueing it until the day or month resets would hold it for up to a month.
 
     Defence in depth: with the webhook installed these rules already held at admission;
     without it, this is where they are enforced. The concurrency limit is the one rule
@@ -148,6 +154,9 @@ async def precheck(ctx: Context, run: AgentRun) -> tuple[_jobbuilder.Tools, Agen
     _check_name(run)
     instance = await _get_instance(ctx, run)
     policy = await _policy(ctx, run, instance)
+    spent = _spend.refusal(ctx, instance, policy)
+    if spent is not None:
+        raise PrecheckError(_spend.REASON_EXCEEDED, spent)
     packs = await _skill_packs(ctx, run)
     limits = policy.spec.subagent_policy if policy else None
     key = (run.namespace, run.name)
@@ -174,7 +183,9 @@ async def precheck(ctx: Context, run: AgentRun) -> tuple[_jobbuilder.Tools, Agen
     record = ctx.state.runs.get(key)
     if record is not None:
         record.holds_slot = True
-    return effective_tools(_jobbuilder.tools_from_spec(run), policy), bind(run, instance)
+    bound = bind(run, instance)
+    tools = effective_tools(_jobbuilder.tools_from_spec(run), policy)
+    return tools, bound, _spend.run_env(bound, instance, policy)
 
 
 def _check_name(run: AgentRun) -> None:

@@ -11,7 +11,14 @@ import contextlib
 import logging
 from typing import Any
 
-from k8sclaw_controllers.manager import _health, _instance, _kube, _outcome, _subagents
+from k8sclaw_controllers.manager import (
+    _health,
+    _instance,
+    _kube,
+    _outcome,
+    _spend,
+    _subagents,
+)
 from k8sclaw_controllers.manager._context import Context, condition, timestamp
 from k8sclaw_protocol import AgentRun, names
 
@@ -36,10 +43,11 @@ async def finish(
         if run.is_terminal:
             ctx.state.observe(run)
             return False
-        patch = {
-            "metadata": {"resourceVersion": run.metadata.resource_version},
-            "status": _terminal_status(run, outcome, pod_name),
-        }
+        cost = _spend.cost_of(ctx, run, outcome.token_usage)
+        status = _terminal_status(run, outcome, pod_name)
+        if cost is not None:
+            status["cost"] = cost.to_wire()
+        patch = {"metadata": {"resourceVersion": run.metadata.resource_version}, "status": status}
         try:
             await ctx.kube.patch(path + "/status", patch)
         except _kube.ConflictError:
@@ -51,6 +59,7 @@ async def finish(
         message = "the agent finished" if outcome.succeeded else (outcome.error or "")
         ctx.event(body, outcome.reason or "Completed", message, warning=not outcome.succeeded)
         _health.RUNS_FINISHED.labels(record.phase if record else "", outcome.reason).inc()
+        await _spend.record(ctx, run, cost)
         ctx.wake_queued(namespace, run.spec.instance_ref)
         await _subagents.run_ended(ctx, run, outcome)
         await prune_history(ctx, namespace, run.spec.instance_ref)
@@ -86,6 +95,10 @@ def _terminal_status(run: AgentRun, outcome: _outcome.Outcome, pod_name: str | N
             ),
         ],
     }
+    if outcome.reason == _spend.REASON_EXCEEDED:
+        status["conditions"].append(
+            condition("BudgetExceeded", True, outcome.reason, outcome.error or "", generation)
+        )
     if outcome.bus_problem:
         status["conditions"].append(
             condition("EventBus", False, BUS_UNAVAILABLE, outcome.bus_problem, generation)

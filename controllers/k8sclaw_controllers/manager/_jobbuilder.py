@@ -100,8 +100,14 @@ def has_sandbox(run: AgentRun) -> bool:
     return bool(run.spec.sandbox and run.spec.sandbox.enabled)
 
 
-def build_job(run: AgentRun, options: JobOptions, tools: Tools | None = None) -> Body:
-    """The Job of `run`: same name and namespace, owned by the run, restricted pod."""
+def build_job(
+    run: AgentRun,
+    options: JobOptions,
+    tools: Tools | None = None,
+    budget_env: dict[str, str] | None = None,
+) -> Body:
+    """The Job of `run`: same name and namespace, owned by the run, restricted pod;
+    `budget_env` carries the per-run spend cap to the agent (BUDGET_TOKENS, ...)."""
     if not run.metadata.uid:
         raise ValueError(f"run {run.name!r} has no uid; build Jobs only from stored runs")
     timeout = run_timeout_seconds(run, options.default_timeout_seconds)
@@ -130,7 +136,7 @@ def build_job(run: AgentRun, options: JobOptions, tools: Tools | None = None) ->
             "activeDeadlineSeconds": math.ceil(timeout) + DEADLINE_SLACK_SECONDS,
             "template": {
                 "metadata": {"labels": labels},
-                "spec": _pod_spec(run, options, tools or tools_from_spec(run)),
+                "spec": _pod_spec(run, options, tools or tools_from_spec(run), budget_env or {}),
             },
         },
     }
@@ -147,8 +153,8 @@ def tools_from_spec(run: AgentRun) -> Tools:
     )
 
 
-def _pod_spec(run: AgentRun, options: JobOptions, tools: Tools) -> Body:
-    containers = [_agent(run, options, tools), _bridge(run, options, tools)]
+def _pod_spec(run: AgentRun, options: JobOptions, tools: Tools, budget_env: dict[str, str]) -> Body:
+    containers = [_agent(run, options, tools, budget_env), _bridge(run, options, tools)]
     if has_sandbox(run):
         containers.append(_sandbox(run, options))
     return {
@@ -182,7 +188,7 @@ def _env(pairs: dict[str, str]) -> list[Body]:
     return [{"name": k, "value": v} for k, v in pairs.items()]
 
 
-def _agent(run: AgentRun, options: JobOptions, tools: Tools) -> Body:
+def _agent(run: AgentRun, options: JobOptions, tools: Tools, budget_env: dict[str, str]) -> Body:
     spec = run.spec
     env = {
         "AGENT_RUN_ID": run.name,
@@ -201,6 +207,7 @@ def _agent(run: AgentRun, options: JobOptions, tools: Tools) -> Body:
         "EVENT_BUS_URL": options.event_bus_url,
         **_dirs(ipc=True, workspace=True, skills=True, memory=True, tmp=True),
         **_dirs(sandbox_ipc=has_sandbox(run)),
+        **budget_env,
     }
     container: Body = {
         "name": names.CONTAINER_AGENT,

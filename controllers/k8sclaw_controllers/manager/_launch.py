@@ -42,7 +42,9 @@ def _reason(error: _kube.KubeError) -> str:
     return "JobRejected" if error.status == 422 else "Forbidden"
 
 
-async def launch(ctx: Context, run: AgentRun, tools: _jobbuilder.Tools) -> bool:
+async def launch(
+    ctx: Context, run: AgentRun, tools: _jobbuilder.Tools, budget_env: dict[str, str] | None = None
+) -> bool:
     """Create the run's children and its Job; True when the Job was created (False: it
     already existed and is adopted). Raises `RefusedError` for a final refusal."""
     step = "skill ConfigMaps"
@@ -55,7 +57,7 @@ async def launch(ctx: Context, run: AgentRun, tools: _jobbuilder.Tools) -> bool:
             timeout = _jobbuilder.run_timeout_seconds(run, ctx.settings.default_timeout_seconds)
             await _buscreds.ensure_secret(ctx.kube, run, ctx.bus_seed, timeout)
         step = f"Job {run.name}"
-        job = _jobbuilder.build_job(run, ctx.job_options, tools)
+        job = _jobbuilder.build_job(run, ctx.job_options, tools, budget_env)
         try:
             await ctx.kube.create(_kube.group("batch/v1", run.namespace, "jobs"), job, read=False)
         except _kube.ConflictError:

@@ -16,6 +16,7 @@ from k8sclaw_protocol import TokenUsage, ipc, names
 MAX_RESULT_CHARS = 16_384
 MAX_ERROR_CHARS = 4_096
 MAX_COUNT = 10**12
+BUDGET_EXCEEDED = "BudgetExceeded"
 _MARKERS = (names.RESULT_MARKER_START, names.RESULT_MARKER_END)
 
 
@@ -79,8 +80,14 @@ def from_payload(payload: dict[str, Any], exit_code: int | None = None) -> Outco
         error=None if ok else clean_text(error or "the agent reported an error", MAX_ERROR_CHARS),
         exit_code=exit_code,
         token_usage=token_usage(payload.get("metrics")),
-        reason="Completed" if ok else "AgentError",
+        reason="Completed" if ok else _failure_reason(payload),
     )
+
+
+def _failure_reason(payload: dict[str, Any]) -> str:
+    """BudgetExceeded when the agent says it stopped at its per-run cap (a claim it can
+    only make against itself), else AgentError."""
+    return BUDGET_EXCEEDED if payload.get("stopReason") == "budget" else "AgentError"
 
 
 def from_log(log: str, exit_code: int | None) -> Outcome:

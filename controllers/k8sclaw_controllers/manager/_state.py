@@ -63,6 +63,9 @@ class State:
     slots_counted: set[Key] = field(default_factory=set)
     """(namespace, instance) whose runs were listed once before counting their slots."""
     applied_netpols: set[Key] = field(default_factory=set)
+    spend: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    """(namespace, instance) -> the `status.spend` this process last wrote (the watch may
+    still hold an older body; budgets are checked against the newer of the two)."""
     """(namespace, instance) whose NetworkPolicies this process has applied."""
     deadlines: dict[Key, asyncio.TimerHandle] = field(default_factory=dict)
     locks: dict[tuple[str, ...], asyncio.Lock] = field(default_factory=dict)

@@ -17,7 +17,9 @@ Each turns an `AdmissionRequest` into a `Decision` by reading what it needs from
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pydantic
 
@@ -35,7 +37,7 @@ from k8sclaw_controllers.policy import (
 from k8sclaw_controllers.webhook._approval import stamp_patches
 from k8sclaw_controllers.webhook._review import AdmissionRequest
 from k8sclaw_controllers.webhook._source import Source
-from k8sclaw_protocol import AgentRun, ClawInstance, ClawPolicy, SkillPack
+from k8sclaw_protocol import AgentRun, ClawInstance, ClawPolicy, SkillPack, budgets
 
 ALLOW = Decision()
 MAX_REMEMBERED = 10_000
@@ -77,6 +79,27 @@ def _frozen(request: AdmissionRequest) -> Decision | None:
     return Decision(violations=tuple(found)) if found else None
 
 
+async def _budget_spent(source: Source, context: _Context, now: datetime) -> Violation | None:
+    """A new run of an instance whose day or month budget, or whose namespace's monthly
+    budget, is already spent is refused here (the controller checks again at dispatch)."""
+    instance = context.instance
+    if instance is None:
+        return None
+    policy = context.policy.spec.budgets if context.policy else None
+    limits = budgets.merged(policy, instance.spec.budgets)
+    if limits is None:
+        return None
+    namespace = None
+    if limits.namespace_monthly is not None:
+        spends = await source.instance_spends(instance.namespace)
+        namespace = budgets.month_total(spends, now)
+    spend = instance.status.spend if instance.status else None
+    usage = budgets.first_spent(limits, spend, now, namespace)
+    if usage is None:
+        return None
+    return Violation(usage.budget, f"ClawInstance {instance.name} {usage.spent()}")
+
+
 async def _nothing() -> set[str]:
     return set()
 
@@ -90,8 +113,12 @@ class Admission:
     guess only saves a round trip, never serves stale data.
     """
 
-    def __init__(self, source: Source) -> None:
+    def __init__(
+        self, source: Source, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         self._source = source
+        self._clock = clock
+        """Where budget periods read the time (tests give a fixed one)."""
         self._policy_refs: dict[tuple[str, str], str] = {}
 
     async def _context(self, run: AgentRun, namespace: str) -> _Context:
@@ -157,8 +184,12 @@ class Admission:
             self._depth(run, request.namespace),
             self._source.skill_packs(request.namespace, packs) if packs else _nothing(),
         )
-        if context.problem is not None:
-            return Decision(violations=(context.problem,))
+        problem = context.problem
+        if problem is None and creating:
+            problem = await _budget_spent(self._source, context, self._clock())
+        if problem is not None:
+            judge = context.policy.name if context.policy else None
+            return Decision(policy=judge, violations=(problem,))
         decision = evaluate_run(
             run,
             context.policy,

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from k8sclaw_controllers.manager import _kube
 from k8sclaw_controllers.webhook._runs import RunIndex, is_active
-from k8sclaw_protocol import AgentRun, ClawInstance, ClawPolicy, SkillPack, names
+from k8sclaw_protocol import AgentRun, ClawInstance, ClawPolicy, InstanceSpend, SkillPack, names
 
 
 class SourceError(Exception):
@@ -39,6 +39,9 @@ class Source(Protocol):
 
     async def run_depth(self, namespace: str, name: str) -> int | None:
         """Spawn depth of run `name` (0 for a top-level run), None if it is gone."""
+
+    async def instance_spends(self, namespace: str) -> list[InstanceSpend | None]:
+        """`status.spend` of every ClawInstance of the namespace (its monthly budget)."""
 
     async def skill_packs(self, namespace: str, wanted: list[str]) -> set[str]:
         """Those of `wanted` that exist as SkillPacks in `namespace` or the system one."""
@@ -101,6 +104,22 @@ class ClusterSource:
             for item in items
             if (item.get("metadata") or {}).get("name") != exclude and is_active(item)
         )
+
+    async def instance_spends(self, namespace: str) -> list[InstanceSpend | None]:
+        """Spend of every instance of the namespace: one LIST, made only when a namespace
+        budget is set; a malformed `status.spend` counts as nothing spent."""
+        try:
+            items = await self._kube.items(_kube.claw(namespace, ClawInstance.info.plural))
+        except (_kube.KubeError, OSError) as error:
+            raise SourceError(f"could not list ClawInstances of {namespace}: {error}") from error
+        spends: list[InstanceSpend | None] = []
+        for item in items:
+            raw = (item.get("status") or {}).get("spend")
+            try:
+                spends.append(InstanceSpend.model_validate(raw) if raw else None)
+            except ValueError:
+                spends.append(None)
+        return spends
 
     async def skill_packs(self, namespace: str, wanted: list[str]) -> set[str]:
         """Existing SkillPacks among `wanted`: one GET per pack and namespace, concurrent."""

@@ -34,6 +34,14 @@ class RunError(Exception):
     """The run cannot produce an answer; the message becomes the result's error."""
 
 
+class BudgetReachedError(RunError):
+    """The run reached its per-run cap before its answer; `said` is what it had said."""
+
+    def __init__(self, message: str, said: str) -> None:
+        super().__init__(message)
+        self.said = said
+
+
 class AgentRunner:
     """One run; `run()` writes every output and returns the result."""
 
@@ -85,6 +93,15 @@ class AgentRunner:
         try:
             response = await self._run_bounded()
             result = AgentResult(status="success", response=response)
+        except BudgetReachedError as exc:
+            self.console.end_line()
+            log.error("%s", exc)
+            result = AgentResult(
+                status="error",
+                stop_reason="budget",
+                response=ipc.strip_markers(exc.said) or None,
+                error=ipc.strip_markers(str(exc)),
+            )
         except (RunError, _providers.ProviderError) as exc:
             self.console.end_line()  # the log line must not continue a half-written answer
             log.error("%s", _console.for_log(str(exc), self.secrets))
@@ -137,11 +154,22 @@ class AgentRunner:
                 self.status("responding")
                 # Reasoning models may end with empty text: fall back to what was said.
                 return _chunks.clean_text(turn.text or "\n\n".join(said))
+            self._check_budget(said)
             results = []
             for call in turn.tool_calls:
                 results.append((call, *await self._call_tool(call)))
             provider.add_tool_results(turn, results)
         raise RunError(f"the model still wanted tools after {self.settings.max_iterations} turns")
+
+    def _check_budget(self, said: list[str]) -> None:
+        """Stop before the next tool round once the run's own usage reached its cap (an
+        answer that arrives as the cap is crossed is kept: it cost nothing more)."""
+        reached = self.settings.budget.reached(
+            self.metrics.input_tokens, self.metrics.output_tokens
+        )
+        if reached is not None:
+            said_text = _chunks.clean_text("\n\n".join(said))
+            raise BudgetReachedError(f"the run stopped at its budget: {reached}", said_text)
 
     def _answer_text(self, text: str) -> None:
         self.stream("text", text)

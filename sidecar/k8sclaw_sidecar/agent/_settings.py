@@ -11,6 +11,7 @@ import argparse
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -58,6 +59,55 @@ def _history() -> tuple[HistoryTurn, ...]:
     return tuple(cap_history(turns))
 
 
+def _decimal(name: str) -> Decimal | None:
+    raw = os.environ.get(name, "")
+    try:
+        value = Decimal(raw) if raw else None
+    except InvalidOperation as exc:
+        raise ValueError(f"{name} must be a decimal number such as 0.50, got {raw!r}") from exc
+    if value is not None and (not value.is_finite() or value < 0):
+        raise ValueError(f"{name} must be a non-negative decimal number, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class RunBudget:
+    """The per-run spend cap the controller set (BUDGET_* variables); unset: no cap."""
+
+    tokens: int | None = None
+    """BUDGET_TOKENS: most prompt plus completion tokens of the whole run."""
+    cost: Decimal | None = None
+    """BUDGET_COST: most USD, reckoned with the two prices below."""
+    price_input: Decimal = Decimal(0)
+    """BUDGET_PRICE_INPUT: USD per million prompt tokens."""
+    price_output: Decimal = Decimal(0)
+    """BUDGET_PRICE_OUTPUT: USD per million completion tokens."""
+
+    @classmethod
+    def from_env(cls) -> RunBudget:
+        """The cap from the environment."""
+        tokens = _int("BUDGET_TOKENS", 0)
+        return cls(
+            tokens=tokens if tokens > 0 else None,
+            cost=_decimal("BUDGET_COST"),
+            price_input=_decimal("BUDGET_PRICE_INPUT") or Decimal(0),
+            price_output=_decimal("BUDGET_PRICE_OUTPUT") or Decimal(0),
+        )
+
+    def reached(self, input_tokens: int, output_tokens: int) -> str | None:
+        """Which cap this usage has reached (a one-line description), or None."""
+        used = input_tokens + output_tokens
+        if self.tokens is not None and used >= self.tokens:
+            return f"budgets.run.tokens of {self.tokens} tokens reached ({used} used)"
+        if self.cost is not None:
+            spent = (input_tokens * self.price_input + output_tokens * self.price_output) / (
+                1_000_000
+            )
+            if spent >= self.cost:
+                return f"budgets.run.cost of {self.cost} USD reached ({spent:.6f} USD used)"
+        return None
+
+
 @dataclass(frozen=True)
 class AgentSettings:
     """Everything one agent run needs to know."""
@@ -92,6 +142,8 @@ class AgentSettings:
     exec_timeout: int = 30
     subagent_timeout: float = 600.0
     """Seconds `spawn_subagent` waits for its child's answer."""
+    budget: RunBudget = RunBudget()
+    """The per-run spend cap: the loop stops once usage reaches it."""
     fetch_allow_networks: tuple[str, ...] = ()
     """Networks fetch_url may reach although not public. Code-only (tests reach a server
     on 127.0.0.1 with it): no environment variable sets it, so a deployment cannot."""
@@ -131,4 +183,5 @@ class AgentSettings:
             max_retries=_int("K8SCLAW_MODEL_MAX_RETRIES", 5),
             exec_timeout=_int("K8SCLAW_EXEC_TIMEOUT_SECONDS", 30),
             subagent_timeout=float(_int("K8SCLAW_SUBAGENT_TIMEOUT_SECONDS", 600)),
+            budget=RunBudget.from_env(),
         )

@@ -191,9 +191,15 @@ class Bridge:
 
     async def _on_result(self, result: AgentResult, msg_id: str) -> None:
         if result.status == "error":
-            failed = Event.new(
-                events.AGENT_RUN_FAILED, {"error": result.error or "agent failed"}, self.metadata
-            )
+            # Usage and stop reason ride along: the controller may see this event before
+            # the result's, and a run stopped at its budget still spent what it spent.
+            data: dict[str, object] = {
+                "error": result.error or "agent failed",
+                "metrics": result.metrics.model_dump(by_alias=True),
+            }
+            if result.stop_reason:
+                data["stopReason"] = result.stop_reason
+            failed = Event.new(events.AGENT_RUN_FAILED, data, self.metadata)
             await self._publish(failed, msg_id + ":failed")
         self._result_published = True
         log.info("result published (%s); exiting", result.status)
