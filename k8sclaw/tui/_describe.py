@@ -7,10 +7,10 @@ from typing import Any
 
 import yaml
 
-from k8sclaw.render import MASK
+from k8sclaw.render import MASK, tool_section
 from k8sclaw.render._tree import run_tree, tree_lines
 from k8sclaw.tui._store import Pod
-from k8sclaw_protocol import AgentRun
+from k8sclaw_protocol import AgentRun, ClawPolicy
 
 _SECRET_WORDS = ("apikey", "api_key", "token", "password", "secret_value", "stringdata", "data")
 
@@ -52,6 +52,8 @@ def describe(obj: Any) -> str:
     for section in ("spec", "status"):
         lines.append(f"{section.capitalize()}:")
         lines.extend(_tree(data.get(section) or {}, 2) or ["  <none>"])
+    if isinstance(obj, ClawPolicy):  # `ask` reads "needs approval", as in the CLI
+        lines.extend(tool_section(obj))
     return "\n".join(lines)
 
 
