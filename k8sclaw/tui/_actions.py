@@ -31,6 +31,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("l", "logs", "Logs"),
     Action("d", "describe", "Describe"),
     Action("y", "yaml", "YAML"),
+    Action("e", "edit", "Edit", footer=False, writes=True),
     Action("x", "delete", "Delete", destructive=True),
     Action("R", "run_prompt", "Run", writes=True),
     Action("O", "onboard", "Onboard", writes=True),

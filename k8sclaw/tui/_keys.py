@@ -8,7 +8,7 @@ from typing import Any
 from textual import on
 from textual.widgets import Input
 
-from k8sclaw.tui import _commands, _describe, _edit, _ops
+from k8sclaw.tui import _commands, _describe, _edit, _ops, _yamledit
 from k8sclaw.tui._actions import WRITE_COMMANDS, help_text
 from k8sclaw.tui._app import AppCore
 from k8sclaw.tui._screens import ConfirmScreen, OnboardScreen, TextScreen
@@ -191,6 +191,29 @@ class K8sClawApp(AppCore):
         obj = self._need_selection()
         if obj is not None:
             self.push_screen(TextScreen(f"YAML {name_of(obj)}", _describe.to_yaml(obj)))
+
+    def action_edit(self) -> None:
+        """e: the object's YAML in $EDITOR (the UI suspended), then replaced on the server
+        unless someone changed it meanwhile (kubectl edit)."""
+        obj = self._need_selection()
+        if obj is None:
+            return
+        if self.kube is None or self.view.kind == PODS:
+            what = "a cluster connection" if self.kube is None else "a K8sClaw object, not a pod"
+            self.say(f"e edits {what}", error=True)
+            return
+        try:
+            opened = _yamledit.run_editor(_yamledit.editable(obj), self.suspend)
+            if opened is None:
+                self.say(f"edit of {name_of(obj)} cancelled: no changes")
+                return
+            path, text = opened
+            edited = _yamledit.parse(path, text)
+        except _yamledit.EditError as exc:
+            self.say(str(exc), error=True)
+            return
+        kube = self.kube
+        self.run_op(lambda: _yamledit.apply(kube, obj, path, edited))
 
     def action_logs(self) -> None:
         """l: live pod logs for runs/pods; Kubernetes Events for the other kinds."""

@@ -256,7 +256,7 @@ async def test_readonly_hides_and_refuses_every_write() -> None:
         message = app.query_one("#message")
         assert {"Delete", "Run", "Onboard"}.isdisjoint(_footer(app))
         assert {"Logs", "Describe", "YAML"} <= set(_footer(app))
-        for key, what in (("x", "delete"), ("O", "onboard"), ("R", "run")):
+        for key, what in (("x", "delete"), ("O", "onboard"), ("R", "run"), ("e", "edit")):
             await pilot.press(key)
             assert not isinstance(app.screen, (ConfirmScreen, OnboardScreen))
             assert f"{what} is disabled" in str(message.render()) and "--readonly" in str(
