@@ -25,7 +25,7 @@ from k8sclaw.tui._commands import CommandSuggester
 from k8sclaw.tui._feed import Feed
 from k8sclaw.tui._livefeed import AnswerStreamed, LiveFeed, active_run
 from k8sclaw.tui._messages import ClusterReachable, ClusterUnreachable, RowsChanged
-from k8sclaw.tui._store import INSTANCES, KINDS, RUNS, Store
+from k8sclaw.tui._store import INSTANCES, KINDS, LAZY_KINDS, RUNS, Store
 from k8sclaw.tui._table import ResourceTable
 from k8sclaw.tui._views import VIEWS, ViewSpec, object_for
 from k8sclaw.tui._watch import Backoff, Watcher
@@ -148,14 +148,18 @@ class AppCore(App[int]):
         if self.kube is None:
             return
         for kind in KINDS:
-            watcher = Watcher(
-                self.kube, kind, self.namespace, self.post_message, self.make_backoff()
-            )
-            self.watchers.append(watcher)
-            # Its own thread, not a textual thread worker: workers share asyncio's default
-            # executor (cpu+4 threads), and five never-ending watches would starve it.
-            threading.Thread(target=watcher.run, name=f"watch-{kind}", daemon=True).start()
+            self._watch(kind)
         self._load_namespaces()
+
+    def _watch(self, kind: str) -> None:
+        """Start the list+watch worker of `kind` in the current namespace, once."""
+        if self.kube is None or any(w.kind == kind for w in self.watchers):
+            return
+        watcher = Watcher(self.kube, kind, self.namespace, self.post_message, self.make_backoff())
+        self.watchers.append(watcher)
+        # Its own thread, not a textual thread worker: workers share asyncio's default
+        # executor (cpu+4 threads), and five never-ending watches would starve it.
+        threading.Thread(target=watcher.run, name=f"watch-{kind}", daemon=True).start()
 
     def stop_watches(self) -> None:
         """Stop every watch worker (namespace switch, exit)."""
@@ -199,6 +203,8 @@ class AppCore(App[int]):
     def show_view(self, index: int) -> None:
         """Switch the table to view `index` (keeps the filter text)."""
         self.view_index = index % len(VIEWS)
+        if self.view.kind in LAZY_KINDS:
+            self._watch(self.view.kind)
         table = self.table
         table.set_columns(self.view.headers)
         self.refresh_rows(None, set(), full=True)
@@ -246,7 +252,9 @@ class AppCore(App[int]):
     def _tabs(self) -> str:
         parts = []
         for i, view in enumerate(VIEWS):
-            label = f" {i + 1}:{view.title} "
+            if not view.tab and i != self.view_index:
+                continue
+            label = f" {i + 1}:{view.title} " if view.tab else f" :{view.name} "
             parts.append(f"[reverse b]{label}[/]" if i == self.view_index else label)
         filt = f"  filter:[b]{self.table.filter_text}[/]" if self.table.filter_text else ""
         return "".join(parts) + filt

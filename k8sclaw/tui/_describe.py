@@ -9,7 +9,7 @@ import yaml
 
 from k8sclaw.render import MASK, tool_section
 from k8sclaw.render._tree import run_tree, tree_lines
-from k8sclaw.tui._store import Pod
+from k8sclaw.tui._store import is_record
 from k8sclaw_protocol import AgentRun, ClawPolicy
 
 _SECRET_WORDS = ("apikey", "api_key", "token", "password", "secret_value", "stringdata", "data")
@@ -17,7 +17,7 @@ _SECRET_WORDS = ("apikey", "api_key", "token", "password", "secret_value", "stri
 
 def wire(obj: Any) -> dict[str, Any]:
     """The object as the API shows it (raw dict for pods)."""
-    return obj.raw if isinstance(obj, Pod) else dict(obj.to_wire())
+    return dict(obj.raw) if is_record(obj) else dict(obj.to_wire())
 
 
 def masked(value: Any, key: str = "") -> Any:
@@ -45,7 +45,7 @@ def describe(obj: Any) -> str:
     lines = [
         f"Name:         {meta.get('name', '')}",
         f"Namespace:    {meta.get('namespace', '')}",
-        f"Kind:         {data.get('kind', 'Pod')}",
+        f"Kind:         {data.get('kind') or getattr(obj, 'KIND', '')}",
         f"Created:      {meta.get('creationTimestamp', '')}",
         "Labels:       " + (_pairs(meta.get("labels")) or "<none>"),
     ]

@@ -12,7 +12,7 @@ from k8sclaw.tui import _commands, _describe, _edit, _ops, _yamledit
 from k8sclaw.tui._actions import WRITE_COMMANDS, help_text
 from k8sclaw.tui._app import AppCore
 from k8sclaw.tui._screens import ConfirmScreen, OnboardScreen, TextScreen
-from k8sclaw.tui._store import INSTANCES, PODS, POLICIES, RUNS, name_of
+from k8sclaw.tui._store import EVENTS, INSTANCES, JOBS, PODS, POLICIES, RUNS, is_record, name_of
 from k8sclaw.tui._views import VIEWS, view_named
 from k8sclaw_protocol import TERMINAL_PHASES, ClawInstance
 
@@ -23,6 +23,7 @@ _EVENT_KINDS = {
     "schedules": "ClawSchedule",
     RUNS: "AgentRun",
     PODS: "Pod",
+    JOBS: "Job",
 }
 
 
@@ -139,7 +140,10 @@ class K8sClawApp(AppCore):
                 return
             view = view_named(event.value)
             if view is None:
-                self.say(f"no view {event.value!r}: try ci, ar, ch, cp, sp, pods", error=True)
+                self.say(
+                    f"no view {event.value!r}: try ci, ar, ch, cp, sp, pods, cs, jobs, events",
+                    error=True,
+                )
             else:
                 self.show_view(VIEWS.index(view))
         elif self.input_mode == "/":
@@ -198,7 +202,7 @@ class K8sClawApp(AppCore):
         obj = self._need_selection()
         if obj is None:
             return
-        if self.kube is None or self.view.kind == PODS:
+        if self.kube is None or is_record(obj):
             what = "a cluster connection" if self.kube is None else "a K8sClaw object, not a pod"
             self.say(f"e edits {what}", error=True)
             return
@@ -221,6 +225,9 @@ class K8sClawApp(AppCore):
         if obj is None or self.kube is None:
             return
         kube, ns = self.kube, self.namespace
+        if self.view.kind == EVENTS:
+            self.say("this is the event list; d shows one event, :pods or :runs their logs")
+            return
         if self.view.kind in (RUNS, PODS):
             pod = obj.name if self.view.kind == PODS else (obj.status and obj.status.pod_name)
             if not pod:
@@ -242,7 +249,10 @@ class K8sClawApp(AppCore):
     def action_delete(self) -> None:
         """x: delete the selected object after confirmation (Esc cancels)."""
         if not self.view.deletable:  # a channel row stands for its instance: not that
-            self.say("channels are removed by editing their instance", error=True)
+            why = "channels are removed by editing their instance"
+            if self.view.kind != INSTANCES:
+                why = f"{self.view.name} are not deleted from here (they follow their runs)"
+            self.say(why, error=True)
             return
         obj = self._need_selection()
         if obj is not None:
