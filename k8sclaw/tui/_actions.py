@@ -29,6 +29,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("slash", "command", "Command"),
     Action("colon", "jump", "Jump"),
     Action("l", "logs", "Logs"),
+    Action("p", "previous_logs", "Logs before the last restart", footer=False),
     Action("d", "describe", "Describe"),
     Action("y", "yaml", "YAML"),
     Action("e", "edit", "Edit", footer=False, writes=True),

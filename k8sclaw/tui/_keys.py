@@ -246,6 +246,23 @@ class K8sClawApp(AppCore):
             TextScreen(title, stream=lambda: iter(feed), on_close=feed.stop, follow=True)
         )
 
+    def action_previous_logs(self) -> None:
+        """p: the agent container's log from before its last restart, where there is one."""
+        obj = self._need_selection()
+        if obj is None or self.kube is None:
+            return
+        if self.view.kind not in (RUNS, PODS):
+            self.say("p shows a restarted pod's earlier log: use it in :pods or :runs")
+            return
+        name = obj.name if self.view.kind == PODS else (obj.status and obj.status.pod_name)
+        pod = self.store.by_name(PODS, name) if name else None
+        if pod is None or not pod.restarts:
+            self.say(f"pod {name or '(none yet)'} has not restarted: no earlier log (l: current)")
+            return
+        kube, ns = self.kube, self.namespace
+        title = f"Logs {name} before restart {pod.restarts} (Esc back)"
+        self.push_screen(TextScreen(title, stream=lambda: _ops.previous_pod_log(kube, name, ns)))
+
     def action_delete(self) -> None:
         """x: delete the selected object after confirmation (Esc cancels)."""
         if not self.view.deletable:  # a channel row stands for its instance: not that
