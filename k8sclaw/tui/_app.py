@@ -85,6 +85,21 @@ class AppCore(App[int]):
         self.live = LiveFeed(self.post_message)
         self._message_timer: Timer | None = None
 
+    @property
+    def all_namespaces(self) -> bool:
+        """-A (or `:ns all`): every namespace is watched; `namespace` is then ""."""
+        return not self.namespace
+
+    def ns_of(self, obj: Any) -> str:
+        """The namespace to act on `obj` in: the one shown, or its own with -A."""
+        return self.namespace or str(obj.namespace)
+
+    def need_namespace(self, what: str) -> bool:
+        """With -A there is no namespace to create in: say so (False) rather than guess."""
+        if self.all_namespaces:
+            self.say(f"{what} needs one namespace: :ns NAME first (showing all)", error=True)
+        return not self.all_namespaces
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """With --readonly, write actions are off (and hidden); their refusals on."""
         if action == "refuse_readonly":
@@ -244,7 +259,7 @@ class AppCore(App[int]):
         channels = sum(len(i.spec.channels) for i in self.store.all(INSTANCES))
         self.query_one("#header", Static).update(
             f"[b #E94560] K8sClaw [/] {state} ctx:[b]{self.context}[/] "
-            f"ns:[b]{self.namespace}[/] "
+            f"ns:[b]{self.namespace or 'all'}[/] "
             f"{counts['instances']} inst {counts['runs']} runs {counts['policies']} pol "
             f"{channels} ch {counts['skills']} sp {counts['pods']} pods"
         )
@@ -265,7 +280,8 @@ class AppCore(App[int]):
             self.live.stop()
             return
         instance = self.selected_instance()
-        self.live.follow(self.kube, self.namespace, active_run(self.store, instance))
+        run = active_run(self.store, instance)
+        self.live.follow(self.kube, self.ns_of(run) if run else self.namespace, run)
         self.query_one(Feed).show(self.store, instance, self.live.answer)
 
     def on_answer_streamed(self, msg: AnswerStreamed) -> None:

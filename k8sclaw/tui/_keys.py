@@ -180,7 +180,7 @@ class K8sClawApp(AppCore):
         if kube is None or kind is None:
             self.push_screen(TextScreen(f"Describe {name_of(obj)}", text))
             return
-        name, ns = name_of(obj), self.namespace
+        name, ns = name_of(obj), self.ns_of(obj)
         memory = self.view.kind == INSTANCES
 
         def sections() -> Iterator[str]:
@@ -224,7 +224,7 @@ class K8sClawApp(AppCore):
         obj = self._need_selection()
         if obj is None or self.kube is None:
             return
-        kube, ns = self.kube, self.namespace
+        kube, ns = self.kube, self.ns_of(obj)
         if self.view.kind == EVENTS:
             self.say("this is the event list; d shows one event, :pods or :runs their logs")
             return
@@ -259,7 +259,7 @@ class K8sClawApp(AppCore):
         if pod is None or not pod.restarts:
             self.say(f"pod {name or '(none yet)'} has not restarted: no earlier log (l: current)")
             return
-        kube, ns = self.kube, self.namespace
+        kube, ns = self.kube, self.ns_of(pod)
         title = f"Logs {name} before restart {pod.restarts} (Esc back)"
         self.push_screen(TextScreen(title, stream=lambda: _ops.previous_pod_log(kube, name, ns)))
 
@@ -292,6 +292,8 @@ class K8sClawApp(AppCore):
         """O: the onboard wizard; applies in a worker when submitted."""
         if self.kube is None:
             self.say("onboarding needs a cluster connection", error=True)
+            return
+        if not self.need_namespace("onboarding"):
             return
         kube, ns = self.kube, self.namespace
 
@@ -340,6 +342,8 @@ class K8sClawApp(AppCore):
         """/channel, /rmchannel, /provider, /baseurl: check here, patch in a worker."""
         if self.kube is None:
             self.say(f"/{name} needs a cluster connection", error=True)
+            return
+        if not self.need_namespace(f"/{name}"):
             return
         try:
             op = _edit.EDITS[name](self.kube, self.namespace, self.store, args)
@@ -400,7 +404,8 @@ class K8sClawApp(AppCore):
         run = self.store.by_name(RUNS, args[0]) if args else None
         if run is None:
             self.say(
-                f"no run {args[0] if args else ''!r} in namespace {self.namespace}", error=True
+                f"no run {args[0] if args else ''!r} in namespace {self.namespace or '(any)'}",
+                error=True,
             )
         return run
 
@@ -433,11 +438,13 @@ class K8sClawApp(AppCore):
         counts = self.store.counts()
         summary = " ".join(f"{n} {p.lower()}" for p, n in sorted(phases.items())) or "none"
         line = (
-            f"ns:{self.namespace} │ {counts[INSTANCES]} inst │ {counts[POLICIES]} pol"
+            f"ns:{self.namespace or 'all'} │ {counts[INSTANCES]} inst │ {counts[POLICIES]} pol"
             f" │ runs: {summary}"
         )
         if self.kube is None:  # offline: only what the store knows
             self.say(line)
+            return
+        if not self.need_namespace("/status"):
             return
         # `k8sclaw doctor`'s checks, in the overlay's own thread (never the UI's).
         kube, ns = self.kube, self.namespace
@@ -474,6 +481,8 @@ class K8sClawApp(AppCore):
         """/delete channel <inst> <type>: `/rmchannel`, after a confirmation like any delete."""
         if self.kube is None:
             self.say("/delete channel needs a cluster connection", error=True)
+            return
+        if not self.need_namespace("/delete channel"):
             return
         try:
             op = _edit.prepare_rmchannel(self.kube, self.namespace, self.store, args)
@@ -516,11 +525,11 @@ class K8sClawApp(AppCore):
     def cmd_ns(self, args: list[str], rest: str) -> None:
         """/ns [name]: show or switch the namespace (restarts the watches)."""
         if not args:
-            self.say(f"namespace: {self.namespace}")
+            self.say(f"namespace: {self.namespace or 'all (-A)'}")
             return
         self.stop_watches()
-        self.namespace = args[0]
+        self.namespace = "" if args[0] == "all" else args[0]  # k9s's `all`, as -A
         self.store.clear()
         self.show_view(self.view_index)
         self.start_watches()
-        self.say(f"switched to namespace {self.namespace}")
+        self.say(f"switched to namespace {self.namespace or 'all'}")
