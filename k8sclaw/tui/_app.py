@@ -27,7 +27,7 @@ from k8sclaw.tui._livefeed import AnswerStreamed, LiveFeed, active_run
 from k8sclaw.tui._messages import ClusterReachable, ClusterUnreachable, RowsChanged
 from k8sclaw.tui._store import INSTANCES, KINDS, LAZY_KINDS, RUNS, Store
 from k8sclaw.tui._table import ResourceTable
-from k8sclaw.tui._views import VIEWS, ViewSpec, object_for
+from k8sclaw.tui._views import VIEWS, Row, ViewSpec, object_for
 from k8sclaw.tui._watch import Backoff, Watcher
 
 Clock = Callable[[], datetime]
@@ -221,7 +221,8 @@ class AppCore(App[int]):
         if self.view.kind in LAZY_KINDS:
             self._watch(self.view.kind)
         table = self.table
-        table.set_columns(self.view.headers)
+        every = ("NAMESPACE",) if self.all_namespaces else ()  # kubectl's -A column
+        table.set_columns((*every, *self.view.headers))
         self.refresh_rows(None, set(), full=True)
         self.query_one("#tabs", Static).update(self._tabs())
         self.query_one(Feed).display = self.view.kind in (INSTANCES, RUNS)
@@ -233,12 +234,22 @@ class AppCore(App[int]):
         """Bring the table up to date with the store (only `changed` unless `full`)."""
         view, now = self.view, self.clock()
         if full or view.derived or changed is None:
-            self.table.sync(view.rows(self.store, None, now), full=True)
+            self.table.sync(self._namespaced(view.rows(self.store, None, now)), full=True)
         else:
-            self.table.sync(view.rows(self.store, changed, now), removed)
+            self.table.sync(self._namespaced(view.rows(self.store, changed, now)), removed)
         empty = self.query_one("#empty", Static)
         empty.update(view.empty if not self.table.rows_all else "")
         empty.display = not self.table.rows_all
+
+    def _namespaced(self, rows: dict[str, Row]) -> dict[str, Row]:
+        """With -A, each row starts with its object's namespace (else: as they are)."""
+        if not self.all_namespaces:
+            return rows
+        out = {}
+        for key, row in rows.items():
+            obj = object_for(self.store, self.view, key)
+            out[key] = (str(obj.namespace) if obj is not None else "", *row)
+        return out
 
     def tick_ages(self) -> None:
         """Ages move on without an event: recompute the visible rows (only those; with

@@ -11,6 +11,7 @@ from k8sclaw.tui._screens import TextScreen
 from tests.harness.kube import KubeEnv
 from tests.tui._seed import submit
 from tests.tui.test_cluster import _colon, connect, names_shown, post_event, seed_cluster, until
+from tests.tui.test_offline import cells
 
 
 def _message(app: K8sClawApp) -> str:
@@ -25,8 +26,10 @@ async def test_all_namespaces_watches_everything_and_acts_in_the_objects_namespa
     post_event(api, kube.namespace, "alpha.1", "Reconciled", "instance ready")
     app = K8sClawApp(api, namespace="")
     async with app.run_test(size=(120, 36)) as pilot:
-        await until(pilot, lambda: "alpha" in names_shown(app), "alpha from its namespace")
+        await until(pilot, lambda: "alpha" in [r[1] for r in cells(app)], "alpha, its namespace")
         assert "ns:all" in str(app.query_one("#header").render())
+        assert app.table.headers[:2] == ("NAMESPACE", "NAME")  # kubectl's -A column
+        assert [kube.namespace, "alpha"] in [row[:2] for row in cells(app)]
         app.table.select_key(
             next(
                 k
@@ -44,6 +47,7 @@ async def test_all_namespaces_watches_everything_and_acts_in_the_objects_namespa
         assert "namespace: all (-A)" in _message(app)
         await _colon(pilot, f"ns {kube.namespace}")
         await until(pilot, lambda: names_shown(app) == ["alpha"], "one namespace again")
+        assert app.table.headers[0] == "NAME"
         await _colon(pilot, "ns all")
         assert app.all_namespaces and "ns:all" in str(app.query_one("#header").render())
 
