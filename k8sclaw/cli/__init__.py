@@ -44,26 +44,34 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
 @click.option("--context", metavar="NAME", help="Kubeconfig context to use.")
 @click.option("-n", "--namespace", metavar="NS", help="Namespace (default: the context's).")
 @click.option(
+    "-A", "--all-namespaces", is_flag=True, help="Every namespace (TUI, and list commands)."
+)
+@click.option(
     "--readonly", is_flag=True, help="TUI: hide and refuse every action that changes the cluster."
 )
 @click.pass_context
 def cli(
     ctx: click.Context,
+    *,
     kubeconfig: str | None,
     context: str | None,
     namespace: str | None,
+    all_namespaces: bool,
     readonly: bool,
 ) -> None:
     """K8sClaw: run AI agents on Kubernetes.
 
     Run without a command to open the terminal UI (k9s-style: `k8sclaw -n team-a
-    --context prod --readonly`). --kubeconfig, --context and -n given here are also the
-    defaults of the command that follows.
+    --context prod --readonly`, `k8sclaw -A`). --kubeconfig, --context, -n and -A given
+    here are also the defaults of the command that follows.
     """
     if ctx.invoked_subcommand is None:
         from k8sclaw.tui import run_tui
 
-        ctx.exit(run_tui(kubeconfig, context, namespace, readonly=readonly))
+        code = run_tui(
+            kubeconfig, context, namespace, readonly=readonly, all_namespaces=all_namespaces
+        )
+        ctx.exit(code)
 
 
 cli.add_command(version_command)

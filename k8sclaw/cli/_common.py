@@ -88,8 +88,9 @@ def cluster_options(*, all_namespaces: bool = False) -> Callable[[F], F]:
             *args: Any,
             **kwargs: Any,
         ) -> Any:
-            every = bool(kwargs.pop("all_namespaces", False))
             root = click.get_current_context().find_root().params  # `k8sclaw -n NS <cmd>`
+            every = bool(kwargs.pop("all_namespaces", False))
+            every = every or (all_namespaces and bool(root.get("all_namespaces")))
             target = Target(
                 kubeconfig or root.get("kubeconfig"),
                 context or root.get("context"),

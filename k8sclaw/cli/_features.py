@@ -10,10 +10,11 @@ import click
 
 from k8sclaw.cli import _common, _output
 from k8sclaw.cli._lazy import SuggestingGroup
-from k8sclaw_protocol import FEATURE_GATES, ClawPolicy, ClawPolicySpec, names
+from k8sclaw_protocol import FEATURE_GATES, ClawPolicy, names
+from k8sclaw_protocol._toolpolicy import gate_enabled
 
-# What each gate enables and the tools it adds (the controllers' GATE_TOOLS, which
-# tests/cli check this against; the CLI does not depend on the controllers package).
+# What each gate enables and the tools it adds (protocol's GATE_TOOLS, which tests/cli
+# check this against).
 GATES: dict[str, tuple[str, tuple[str, ...]]] = {
     "code-execution": ("run commands in the sandbox", (names.TOOL_EXECUTE_COMMAND,)),
     "sub-agents": ("start sub-agent runs", (names.TOOL_SPAWN_SUBAGENT,)),
@@ -22,7 +23,10 @@ GATES: dict[str, tuple[str, tuple[str, ...]]] = {
         "read and write workspace files",
         (names.TOOL_READ_FILE, names.TOOL_WRITE_FILE, names.TOOL_LIST_DIRECTORY),
     ),
-    "network-access": ("fetch URLs", (names.TOOL_FETCH_URL,)),
+    "network-access": (
+        "fetch URLs (sandbox egress only when explicitly true)",
+        (names.TOOL_FETCH_URL,),
+    ),
 }
 
 _policy_option = click.option(
@@ -42,7 +46,7 @@ def _set(target: _common.Target, policy: str, feature: str, value: bool) -> None
     kube = target.kube()
     current = kube.get(ClawPolicy, policy, target.ns())  # NotFound with a hint before patching
     gates = current.spec.feature_gates
-    if gates.get(feature, False) is value:
+    if gate_enabled(current, feature) is value:  # absent counts as on (docs/policy.md)
         default = "" if feature in gates else " (the default)"
         state = "enabled" if value else "disabled"
         click.echo(f'Feature "{feature}" already {state} on policy {policy}{default}')
@@ -78,22 +82,24 @@ def disable(feature: str, policy: str, target: _common.Target) -> None:
 def list_(policy: str, target: _common.Target) -> None:
     """Every known feature gate: whether the policy enables it, what it enables and the
     tools it adds (a tool the policy gates `ask` shows as needing approval)."""
-    spec = target.kube().get(ClawPolicy, policy, target.ns()).spec
-    gates = spec.feature_gates
+    found = target.kube().get(ClawPolicy, policy, target.ns())
+    gates = found.spec.feature_gates
     rows = []
     for gate in FEATURE_GATES:
         what, tools = GATES[gate]
-        shown = [f"{t} (needs approval)" if _asks(spec, t) else t for t in tools]
-        enabled = str(gates.get(gate, False)).lower()
-        rows.append((gate, enabled, "set" if gate in gates else "default", what, ", ".join(shown)))
+        shown = ", ".join(_tool_shown(found, tool) for tool in tools)
+        enabled = str(gate_enabled(found, gate)).lower()
+        rows.append((gate, enabled, "set" if gate in gates else "default", what, shown))
     header = ("FEATURE", "ENABLED", "SOURCE", "ENABLES", "TOOLS")
     click.echo(_output.plain_table(header, rows), nl=False)
 
 
-def _asks(spec: ClawPolicySpec, tool: str) -> bool:
-    """The policy's tool gating says `ask` for `tool`: its rule, else the default action."""
-    gating = spec.tool_gating
-    if gating is None:
-        return False
-    action = next((r.action for r in gating.rules if r.tool == tool), gating.default_action)
-    return action == "ask"
+def _tool_shown(policy: ClawPolicy, tool: str) -> str:
+    """A gate's tool, marked when a rule (not the gate, which ENABLED shows) holds it back:
+    `execute_command (needs approval)` for `ask`, `fetch_url (denied)` for `deny`."""
+    from k8sclaw.render import tool_state
+
+    shown, field = tool_state(policy, tool)
+    if field.startswith("featureGates.") or shown == "allowed":
+        return tool
+    return f"{tool} ({shown})"

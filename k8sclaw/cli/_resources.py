@@ -45,8 +45,18 @@ def list_command(kind: str) -> click.Command:
         "-l", "--selector", default="", help="Label selector, e.g. k8sclaw.io/instance=a."
     )
     @click.option("--sort-by", metavar="JSONPATH", help="Sort by a field, e.g. .metadata.name.")
+    @click.option(
+        "-w", "--watch", is_flag=True, help="After the list, print each change until Ctrl-C."
+    )
     @_common.translating
-    def command(target: _common.Target, output: str, selector: str, sort_by: str | None) -> None:
+    def command(
+        target: _common.Target, output: str, selector: str, sort_by: str | None, watch: bool
+    ) -> None:
+        if watch:
+            from k8sclaw.cli._watchlist import watch_list
+
+            watch_list(info, target, selector, output, sort_by)
+            return
         if sort_by or output.startswith(_common.TEMPLATE_OUTPUTS):
             items = _wire_list(kind, target, selector)
             if sort_by:

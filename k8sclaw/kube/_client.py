@@ -227,9 +227,12 @@ class Kube:
         finally:
             resp.release_conn()
 
-    def pod_logs(self, name: str, namespace: str, *, container: str, follow: bool) -> Iterator[str]:
-        """Lines of a container's log; with `follow`, until the container ends."""
-        resp = self._pod_log(name, namespace, container=container, follow=follow)
+    def pod_logs(
+        self, name: str, namespace: str, *, container: str, follow: bool, previous: bool = False
+    ) -> Iterator[str]:
+        """Lines of a container's log; with `follow`, until the container ends; `previous`:
+        the log of its last terminated instance (a restarted container's, kubectl logs -p)."""
+        resp = self._pod_log(name, namespace, container=container, follow=follow, previous=previous)
         try:
             yield from iter_lines(resp)
         finally:
@@ -249,10 +252,13 @@ class Kube:
         finally:
             resp.release_conn()
 
-    def _pod_log(self, name: str, namespace: str, *, container: str, follow: bool) -> Any:
+    def _pod_log(
+        self, name: str, namespace: str, *, container: str, follow: bool, previous: bool = False
+    ) -> Any:
         """The open response of a container's log (`follow`: it stays open while it runs)."""
         path = f"/api/v1/namespaces/{namespace}/pods/{name}/log"
         query = [("container", container)] + ([("follow", "true")] if follow else [])
+        query += [("previous", "true")] if previous else []
         return self.request("GET", path, what=f"logs of pod {name}", query=query, stream=True)
 
 

@@ -48,6 +48,7 @@ _BUILTIN = [
     ResourceType("v1", "ConfigMap", "configmaps", True),
     ResourceType("v1", "Service", "services", True),
     ResourceType("v1", "Pod", "pods", True),
+    ResourceType("v1", "Event", "events", True),
     ResourceType("v1", "PersistentVolumeClaim", "persistentvolumeclaims", True),
     ResourceType("apps/v1", "Deployment", "deployments", True),
     ResourceType("apps/v1", "StatefulSet", "statefulsets", True),

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from k8sclaw.render._base import MASK, NONE, KindRenderer, Row, age, duration_ms, mask
 from k8sclaw.render._columns import Column
 from k8sclaw.render._terminal import terminal_safe
+from k8sclaw.render._tools import policy_tools, tool_section, tool_state
 from k8sclaw.render._wire import WIRE_RENDERERS, WireRenderer
 
 if TYPE_CHECKING:
@@ -65,6 +66,9 @@ __all__ = [
     "age",
     "duration_ms",
     "mask",
+    "policy_tools",
     "renderer_for",
     "terminal_safe",
+    "tool_section",
+    "tool_state",
 ]

@@ -21,9 +21,10 @@ def run_tui(
     namespace: str | None = None,
     *,
     readonly: bool = False,
+    all_namespaces: bool = False,
 ) -> int:
-    """Connect as kubectl would (k9s's --kubeconfig/--context/-n) and open the UI; exit 3
-    with the fix when there is no kubeconfig or context."""
+    """Connect as kubectl would (k9s's --kubeconfig/--context/-n/-A) and open the UI; exit
+    3 with the fix when there is no kubeconfig or context."""
     from k8sclaw.kube import ClusterTarget, Kube, KubeError
 
     try:
@@ -33,9 +34,8 @@ def run_tui(
         if exc.hint:
             print(f"hint: {exc.hint}", file=sys.stderr)
         return EXIT_NO_CLUSTER
-    app = K8sClawApp(
-        kube, namespace=namespace or kube.namespace, readonly=readonly, kubeconfig=kubeconfig
-    )
+    shown = "" if all_namespaces else namespace or kube.namespace  # "": every namespace
+    app = K8sClawApp(kube, namespace=shown, readonly=readonly, kubeconfig=kubeconfig)
     return app.run() or 0
 
 

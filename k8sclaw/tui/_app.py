@@ -25,9 +25,9 @@ from k8sclaw.tui._commands import CommandSuggester
 from k8sclaw.tui._feed import Feed
 from k8sclaw.tui._livefeed import AnswerStreamed, LiveFeed, active_run
 from k8sclaw.tui._messages import ClusterReachable, ClusterUnreachable, RowsChanged
-from k8sclaw.tui._store import INSTANCES, KINDS, RUNS, Store
+from k8sclaw.tui._store import INSTANCES, KINDS, LAZY_KINDS, RUNS, Store
 from k8sclaw.tui._table import ResourceTable
-from k8sclaw.tui._views import VIEWS, ViewSpec, object_for
+from k8sclaw.tui._views import VIEWS, Row, ViewSpec, object_for
 from k8sclaw.tui._watch import Backoff, Watcher
 
 Clock = Callable[[], datetime]
@@ -84,6 +84,21 @@ class AppCore(App[int]):
         self.input_mode = ""
         self.live = LiveFeed(self.post_message)
         self._message_timer: Timer | None = None
+
+    @property
+    def all_namespaces(self) -> bool:
+        """-A (or `:ns all`): every namespace is watched; `namespace` is then ""."""
+        return not self.namespace
+
+    def ns_of(self, obj: Any) -> str:
+        """The namespace to act on `obj` in: the one shown, or its own with -A."""
+        return self.namespace or str(obj.namespace)
+
+    def need_namespace(self, what: str) -> bool:
+        """With -A there is no namespace to create in: say so (False) rather than guess."""
+        if self.all_namespaces:
+            self.say(f"{what} needs one namespace: :ns NAME first (showing all)", error=True)
+        return not self.all_namespaces
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """With --readonly, write actions are off (and hidden); their refusals on."""
@@ -148,14 +163,18 @@ class AppCore(App[int]):
         if self.kube is None:
             return
         for kind in KINDS:
-            watcher = Watcher(
-                self.kube, kind, self.namespace, self.post_message, self.make_backoff()
-            )
-            self.watchers.append(watcher)
-            # Its own thread, not a textual thread worker: workers share asyncio's default
-            # executor (cpu+4 threads), and five never-ending watches would starve it.
-            threading.Thread(target=watcher.run, name=f"watch-{kind}", daemon=True).start()
+            self._watch(kind)
         self._load_namespaces()
+
+    def _watch(self, kind: str) -> None:
+        """Start the list+watch worker of `kind` in the current namespace, once."""
+        if self.kube is None or any(w.kind == kind for w in self.watchers):
+            return
+        watcher = Watcher(self.kube, kind, self.namespace, self.post_message, self.make_backoff())
+        self.watchers.append(watcher)
+        # Its own thread, not a textual thread worker: workers share asyncio's default
+        # executor (cpu+4 threads), and five never-ending watches would starve it.
+        threading.Thread(target=watcher.run, name=f"watch-{kind}", daemon=True).start()
 
     def stop_watches(self) -> None:
         """Stop every watch worker (namespace switch, exit)."""
@@ -199,8 +218,11 @@ class AppCore(App[int]):
     def show_view(self, index: int) -> None:
         """Switch the table to view `index` (keeps the filter text)."""
         self.view_index = index % len(VIEWS)
+        if self.view.kind in LAZY_KINDS:
+            self._watch(self.view.kind)
         table = self.table
-        table.set_columns(self.view.headers)
+        every = ("NAMESPACE",) if self.all_namespaces else ()  # kubectl's -A column
+        table.set_columns((*every, *self.view.headers))
         self.refresh_rows(None, set(), full=True)
         self.query_one("#tabs", Static).update(self._tabs())
         self.query_one(Feed).display = self.view.kind in (INSTANCES, RUNS)
@@ -212,12 +234,22 @@ class AppCore(App[int]):
         """Bring the table up to date with the store (only `changed` unless `full`)."""
         view, now = self.view, self.clock()
         if full or view.derived or changed is None:
-            self.table.sync(view.rows(self.store, None, now), full=True)
+            self.table.sync(self._namespaced(view.rows(self.store, None, now)), full=True)
         else:
-            self.table.sync(view.rows(self.store, changed, now), removed)
+            self.table.sync(self._namespaced(view.rows(self.store, changed, now)), removed)
         empty = self.query_one("#empty", Static)
         empty.update(view.empty if not self.table.rows_all else "")
         empty.display = not self.table.rows_all
+
+    def _namespaced(self, rows: dict[str, Row]) -> dict[str, Row]:
+        """With -A, each row starts with its object's namespace (else: as they are)."""
+        if not self.all_namespaces:
+            return rows
+        out = {}
+        for key, row in rows.items():
+            obj = object_for(self.store, self.view, key)
+            out[key] = (str(obj.namespace) if obj is not None else "", *row)
+        return out
 
     def tick_ages(self) -> None:
         """Ages move on without an event: recompute the visible rows (only those; with
@@ -238,7 +270,7 @@ class AppCore(App[int]):
         channels = sum(len(i.spec.channels) for i in self.store.all(INSTANCES))
         self.query_one("#header", Static).update(
             f"[b #E94560] K8sClaw [/] {state} ctx:[b]{self.context}[/] "
-            f"ns:[b]{self.namespace}[/] "
+            f"ns:[b]{self.namespace or 'all'}[/] "
             f"{counts['instances']} inst {counts['runs']} runs {counts['policies']} pol "
             f"{channels} ch {counts['skills']} sp {counts['pods']} pods"
         )
@@ -246,7 +278,9 @@ class AppCore(App[int]):
     def _tabs(self) -> str:
         parts = []
         for i, view in enumerate(VIEWS):
-            label = f" {i + 1}:{view.title} "
+            if not view.tab and i != self.view_index:
+                continue
+            label = f" {i + 1}:{view.title} " if view.tab else f" :{view.name} "
             parts.append(f"[reverse b]{label}[/]" if i == self.view_index else label)
         filt = f"  filter:[b]{self.table.filter_text}[/]" if self.table.filter_text else ""
         return "".join(parts) + filt
@@ -257,7 +291,8 @@ class AppCore(App[int]):
             self.live.stop()
             return
         instance = self.selected_instance()
-        self.live.follow(self.kube, self.namespace, active_run(self.store, instance))
+        run = active_run(self.store, instance)
+        self.live.follow(self.kube, self.ns_of(run) if run else self.namespace, run)
         self.query_one(Feed).show(self.store, instance, self.live.answer)
 
     def on_answer_streamed(self, msg: AnswerStreamed) -> None:

@@ -47,6 +47,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("policies", "policies", "Policies view", ("pol",)),
     Command("skills", "skills", "Skills view"),
     Command("pods", "pods [instance]", "Pods view (of one instance)", (), "instances"),
+    Command("jobs", "jobs", "agent Jobs view"),
+    Command("events", "events", "the namespace's Events view", ("ev",)),
     Command(
         "channel",
         "channel <inst> <type> <secret>",

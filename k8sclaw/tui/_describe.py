@@ -7,17 +7,17 @@ from typing import Any
 
 import yaml
 
-from k8sclaw.render import MASK
+from k8sclaw.render import MASK, tool_section
 from k8sclaw.render._tree import run_tree, tree_lines
-from k8sclaw.tui._store import Pod
-from k8sclaw_protocol import AgentRun
+from k8sclaw.tui._store import is_record
+from k8sclaw_protocol import AgentRun, ClawPolicy
 
 _SECRET_WORDS = ("apikey", "api_key", "token", "password", "secret_value", "stringdata", "data")
 
 
 def wire(obj: Any) -> dict[str, Any]:
     """The object as the API shows it (raw dict for pods)."""
-    return obj.raw if isinstance(obj, Pod) else dict(obj.to_wire())
+    return dict(obj.raw) if is_record(obj) else dict(obj.to_wire())
 
 
 def masked(value: Any, key: str = "") -> Any:
@@ -45,13 +45,15 @@ def describe(obj: Any) -> str:
     lines = [
         f"Name:         {meta.get('name', '')}",
         f"Namespace:    {meta.get('namespace', '')}",
-        f"Kind:         {data.get('kind', 'Pod')}",
+        f"Kind:         {data.get('kind') or getattr(obj, 'KIND', '')}",
         f"Created:      {meta.get('creationTimestamp', '')}",
         "Labels:       " + (_pairs(meta.get("labels")) or "<none>"),
     ]
     for section in ("spec", "status"):
         lines.append(f"{section.capitalize()}:")
         lines.extend(_tree(data.get(section) or {}, 2) or ["  <none>"])
+    if isinstance(obj, ClawPolicy):  # `ask` reads "needs approval", as in the CLI
+        lines.extend(tool_section(obj))
     return "\n".join(lines)
 
 

@@ -8,11 +8,11 @@ from typing import Any
 from textual import on
 from textual.widgets import Input
 
-from k8sclaw.tui import _commands, _describe, _edit, _ops
+from k8sclaw.tui import _commands, _describe, _edit, _ops, _yamledit
 from k8sclaw.tui._actions import WRITE_COMMANDS, help_text
 from k8sclaw.tui._app import AppCore
 from k8sclaw.tui._screens import ConfirmScreen, OnboardScreen, TextScreen
-from k8sclaw.tui._store import INSTANCES, PODS, POLICIES, RUNS, name_of
+from k8sclaw.tui._store import EVENTS, INSTANCES, JOBS, PODS, POLICIES, RUNS, is_record, name_of
 from k8sclaw.tui._views import VIEWS, approval_id, view_named
 from k8sclaw_protocol import TERMINAL_PHASES, ClawInstance
 
@@ -23,6 +23,7 @@ _EVENT_KINDS = {
     "schedules": "ClawSchedule",
     RUNS: "AgentRun",
     PODS: "Pod",
+    JOBS: "Job",
 }
 
 
@@ -139,7 +140,10 @@ class K8sClawApp(AppCore):
                 return
             view = view_named(event.value)
             if view is None:
-                self.say(f"no view {event.value!r}: try ci, ar, ch, cp, sp, pods", error=True)
+                self.say(
+                    f"no view {event.value!r}: try ci, ar, ch, cp, sp, pods, cs, jobs, events",
+                    error=True,
+                )
             else:
                 self.show_view(VIEWS.index(view))
         elif self.input_mode == "/":
@@ -176,7 +180,7 @@ class K8sClawApp(AppCore):
         if kube is None or kind is None:
             self.push_screen(TextScreen(f"Describe {name_of(obj)}", text))
             return
-        name, ns = name_of(obj), self.namespace
+        name, ns = name_of(obj), self.ns_of(obj)
         memory = self.view.kind == INSTANCES
 
         def sections() -> Iterator[str]:
@@ -192,12 +196,38 @@ class K8sClawApp(AppCore):
         if obj is not None:
             self.push_screen(TextScreen(f"YAML {name_of(obj)}", _describe.to_yaml(obj)))
 
+    def action_edit(self) -> None:
+        """e: the object's YAML in $EDITOR (the UI suspended), then replaced on the server
+        unless someone changed it meanwhile (kubectl edit)."""
+        obj = self._need_selection()
+        if obj is None:
+            return
+        if self.kube is None or is_record(obj):
+            what = "a cluster connection" if self.kube is None else "a K8sClaw object, not a pod"
+            self.say(f"e edits {what}", error=True)
+            return
+        try:
+            opened = _yamledit.run_editor(_yamledit.editable(obj), self.suspend)
+            if opened is None:
+                self.say(f"edit of {name_of(obj)} cancelled: no changes")
+                return
+            path, text = opened
+            edited = _yamledit.parse(path, text)
+        except _yamledit.EditError as exc:
+            self.say(str(exc), error=True)
+            return
+        kube = self.kube
+        self.run_op(lambda: _yamledit.apply(kube, obj, path, edited))
+
     def action_logs(self) -> None:
         """l: live pod logs for runs/pods; Kubernetes Events for the other kinds."""
         obj = self._need_selection()
         if obj is None or self.kube is None:
             return
-        kube, ns = self.kube, self.namespace
+        kube, ns = self.kube, self.ns_of(obj)
+        if self.view.kind == EVENTS:
+            self.say("this is the event list; d shows one event, :pods or :runs their logs")
+            return
         if self.view.kind in (RUNS, PODS):
             pod = obj.name if self.view.kind == PODS else (obj.status and obj.status.pod_name)
             if not pod:
@@ -216,10 +246,30 @@ class K8sClawApp(AppCore):
             TextScreen(title, stream=lambda: iter(feed), on_close=feed.stop, follow=True)
         )
 
+    def action_previous_logs(self) -> None:
+        """p: the agent container's log from before its last restart, where there is one."""
+        obj = self._need_selection()
+        if obj is None or self.kube is None:
+            return
+        if self.view.kind not in (RUNS, PODS):
+            self.say("p shows a restarted pod's earlier log: use it in :pods or :runs")
+            return
+        name = obj.name if self.view.kind == PODS else (obj.status and obj.status.pod_name)
+        pod = self.store.by_name(PODS, name) if name else None
+        if pod is None or not pod.restarts:
+            self.say(f"pod {name or '(none yet)'} has not restarted: no earlier log (l: current)")
+            return
+        kube, ns = self.kube, self.ns_of(pod)
+        title = f"Logs {name} before restart {pod.restarts} (Esc back)"
+        self.push_screen(TextScreen(title, stream=lambda: _ops.previous_pod_log(kube, name, ns)))
+
     def action_delete(self) -> None:
         """x: delete the selected object after confirmation (Esc cancels)."""
         if not self.view.deletable:  # a channel row stands for its instance: not that
-            self.say("channels are removed by editing their instance", error=True)
+            why = "channels are removed by editing their instance"
+            if self.view.kind != INSTANCES:
+                why = f"{self.view.name} are not deleted from here (they follow their runs)"
+            self.say(why, error=True)
             return
         obj = self._need_selection()
         if obj is not None:
@@ -242,6 +292,8 @@ class K8sClawApp(AppCore):
         """O: the onboard wizard; applies in a worker when submitted."""
         if self.kube is None:
             self.say("onboarding needs a cluster connection", error=True)
+            return
+        if not self.need_namespace("onboarding"):
             return
         kube, ns = self.kube, self.namespace
 
@@ -315,6 +367,8 @@ class K8sClawApp(AppCore):
         if self.kube is None:
             self.say(f"/{name} needs a cluster connection", error=True)
             return
+        if not self.need_namespace(f"/{name}"):
+            return
         try:
             op = _edit.EDITS[name](self.kube, self.namespace, self.store, args)
         except _edit.UsageError as exc:
@@ -374,7 +428,8 @@ class K8sClawApp(AppCore):
         run = self.store.by_name(RUNS, args[0]) if args else None
         if run is None:
             self.say(
-                f"no run {args[0] if args else ''!r} in namespace {self.namespace}", error=True
+                f"no run {args[0] if args else ''!r} in namespace {self.namespace or '(any)'}",
+                error=True,
             )
         return run
 
@@ -407,11 +462,13 @@ class K8sClawApp(AppCore):
         counts = self.store.counts()
         summary = " ".join(f"{n} {p.lower()}" for p, n in sorted(phases.items())) or "none"
         line = (
-            f"ns:{self.namespace} │ {counts[INSTANCES]} inst │ {counts[POLICIES]} pol"
+            f"ns:{self.namespace or 'all'} │ {counts[INSTANCES]} inst │ {counts[POLICIES]} pol"
             f" │ runs: {summary}"
         )
         if self.kube is None:  # offline: only what the store knows
             self.say(line)
+            return
+        if not self.need_namespace("/status"):
             return
         # `k8sclaw doctor`'s checks, in the overlay's own thread (never the UI's).
         kube, ns = self.kube, self.namespace
@@ -448,6 +505,8 @@ class K8sClawApp(AppCore):
         """/delete channel <inst> <type>: `/rmchannel`, after a confirmation like any delete."""
         if self.kube is None:
             self.say("/delete channel needs a cluster connection", error=True)
+            return
+        if not self.need_namespace("/delete channel"):
             return
         try:
             op = _edit.prepare_rmchannel(self.kube, self.namespace, self.store, args)
@@ -490,11 +549,11 @@ class K8sClawApp(AppCore):
     def cmd_ns(self, args: list[str], rest: str) -> None:
         """/ns [name]: show or switch the namespace (restarts the watches)."""
         if not args:
-            self.say(f"namespace: {self.namespace}")
+            self.say(f"namespace: {self.namespace or 'all (-A)'}")
             return
         self.stop_watches()
-        self.namespace = args[0]
+        self.namespace = "" if args[0] == "all" else args[0]  # k9s's `all`, as -A
         self.store.clear()
         self.show_view(self.view_index)
         self.start_watches()
-        self.say(f"switched to namespace {self.namespace}")
+        self.say(f"switched to namespace {self.namespace or 'all'}")

@@ -152,6 +152,13 @@ def pod_log(kube: Kube, pod: str, namespace: str) -> Iterator[str]:
     return kube.pod_logs(pod, namespace, container=names.CONTAINER_AGENT, follow=True)
 
 
+def previous_pod_log(kube: Kube, pod: str, namespace: str) -> Iterator[str]:
+    """The agent container's log from before its last restart (kubectl logs -p)."""
+    return kube.pod_logs(
+        pod, namespace, container=names.CONTAINER_AGENT, follow=False, previous=True
+    )
+
+
 @dataclass(frozen=True)
 class Onboarding:
     """The wizard's answers."""

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
+from k8sclaw.tui._records import Job, KubeEvent
 from k8sclaw_protocol import (
     AgentRun,
     ClawInstance,
@@ -28,7 +29,12 @@ POLICIES = "policies"
 SKILLS = "skills"
 PODS = "pods"
 SCHEDULES = "schedules"
+JOBS = "jobs"
+EVENTS = "events"
 KINDS: tuple[str, ...] = (INSTANCES, RUNS, POLICIES, SKILLS, PODS, SCHEDULES)
+# Watched only once their view is opened (`:jobs`, `:events`): most sessions never look,
+# and a namespace's Events can outnumber everything else.
+LAZY_KINDS: tuple[str, ...] = (JOBS, EVENTS)
 MODELS: dict[str, type[Resource]] = {
     INSTANCES: ClawInstance,
     RUNS: AgentRun,
@@ -41,6 +47,8 @@ MODELS: dict[str, type[Resource]] = {
 @dataclass
 class Pod:
     """The fields of an agent Pod that the Pods view, describe and logs need."""
+
+    KIND: ClassVar[str] = "Pod"  # list items carry no kind
 
     name: str
     namespace: str
@@ -78,24 +86,29 @@ class Pod:
         )
 
 
+def is_record(obj: Any) -> bool:
+    """A built-in kind kept as a record of its raw object (Pod, Job, Event), not a model."""
+    return isinstance(obj, Pod | Job | KubeEvent)
+
+
 def uid_of(obj: Any) -> str:
     """The store key of an object: its uid (its name when the server gave none)."""
-    if isinstance(obj, Pod):
-        return obj.uid
+    if is_record(obj):
+        return str(obj.uid)
     meta = obj.metadata
     return str(meta.uid or meta.name)
 
 
 def name_of(obj: Any) -> str:
     """The object's name, for models and Pods alike."""
-    return obj.name if isinstance(obj, Pod) else str(obj.metadata.name)
+    return str(obj.name) if is_record(obj) else str(obj.metadata.name)
 
 
 class Store:
     """Objects per kind keyed by uid; `apply` returns which keys changed."""
 
     def __init__(self) -> None:
-        self.objects: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
+        self.objects: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS + LAZY_KINDS}
 
     def apply(
         self, kind: str, upserted: list[Any], deleted: list[str], *, reset: bool = False

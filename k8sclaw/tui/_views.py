@@ -13,8 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from k8sclaw.render import NONE, age, renderer_for
+from k8sclaw.render._base import clip, text
+from k8sclaw.tui._records import Job, KubeEvent
 from k8sclaw.tui._store import (
+    EVENTS,
     INSTANCES,
+    JOBS,
     MODELS,
     PODS,
     POLICIES,
@@ -44,6 +48,7 @@ class ViewSpec:
     empty: str
     derived: bool = False  # rows are not 1:1 with store objects (recompute all on change)
     deletable: bool = True
+    tab: bool = True  # in the tab bar (else reached by `:name`, shown there while open)
 
     def matches(self, word: str) -> bool:
         """Does `word` name this view (name, title or short name; case-insensitive)?"""
@@ -127,6 +132,50 @@ def approval_id(key: str) -> str:
     return key.split("/", 1)[1]
 
 
+def _pick(store: Store, kind: str, uids: Iterable[str] | None) -> dict[str, Any]:
+    bucket = store.objects[kind]
+    keys = bucket.keys() if uids is None else [u for u in uids if u in bucket]
+    return {uid: bucket[uid] for uid in keys}
+
+
+def _span(start: datetime | None, end: datetime | None, now: datetime) -> str:
+    """How long a Job ran (so far): kubectl's DURATION."""
+    return age(start, end or now) if start else NONE
+
+
+def job_rows(store: Store, uids: Iterable[str] | None, now: datetime) -> dict[str, Row]:
+    """Agent Jobs: NAME RUN COMPLETIONS STATUS DURATION AGE."""
+    out: dict[str, Row] = {}
+    job: Job
+    for uid, job in _pick(store, JOBS, uids).items():
+        out[uid] = (
+            job.name,
+            job.run or NONE,
+            job.completions,
+            job.status,
+            _span(job.started, job.finished, now),
+            age(job.created, now),
+        )
+    return out
+
+
+def event_rows(store: Store, uids: Iterable[str] | None, now: datetime) -> dict[str, Row]:
+    """The namespace's Events: LAST SEEN TYPE REASON OBJECT COUNT MESSAGE (agent pods can
+    cause Events, so their text is made terminal-safe and clipped)."""
+    out: dict[str, Row] = {}
+    event: KubeEvent
+    for uid, event in _pick(store, EVENTS, uids).items():
+        out[uid] = (
+            age(event.last, now),
+            text(event.type),
+            text(event.reason),
+            clip(text(event.object), 60),
+            str(event.count),
+            clip(text(event.message), 200),
+        )
+    return out
+
+
 VIEWS: tuple[ViewSpec, ...] = (
     ViewSpec(
         "instances",
@@ -203,6 +252,28 @@ VIEWS: tuple[ViewSpec, ...] = (
         "No tool calls wait for approval. Calls to tools a ClawPolicy gates `ask` show here.",
         derived=True,
         deletable=False,
+    ),
+    ViewSpec(
+        "jobs",
+        "Jobs",
+        ("job",),
+        JOBS,
+        ("NAME", "RUN", "COMPLETIONS", "STATUS", "DURATION", "AGE"),
+        job_rows,
+        "No agent Jobs in this namespace. Each run gets one once the controller starts it.",
+        deletable=False,
+        tab=False,
+    ),
+    ViewSpec(
+        "events",
+        "Events",
+        ("ev", "event"),
+        EVENTS,
+        ("LAST SEEN", "TYPE", "REASON", "OBJECT", "COUNT", "MESSAGE"),
+        event_rows,
+        "No events in this namespace (the API server keeps them for about an hour).",
+        deletable=False,
+        tab=False,
     ),
 )
 

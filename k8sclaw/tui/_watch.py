@@ -17,7 +17,8 @@ from textual.message import Message
 
 from k8sclaw.kube import Kube, KubeError, iter_lines, resource_type
 from k8sclaw.tui._messages import ClusterReachable, ClusterUnreachable, RowsChanged
-from k8sclaw.tui._store import MODELS, PODS, Pod
+from k8sclaw.tui._records import Job, KubeEvent
+from k8sclaw.tui._store import EVENTS, JOBS, MODELS, PODS, Pod
 from k8sclaw.tui._stream import StreamReader
 from k8sclaw_protocol import names
 
@@ -47,8 +48,17 @@ class Backoff:
         self.current = 0.0
 
 
+# Built-in kinds: (apiVersion, kind, label selector, record class).
+_BUILTIN: dict[str, tuple[str, str, str, Any]] = {
+    PODS: ("v1", "Pod", f"{names.LABEL_ROLE}={names.ROLE_AGENT}", Pod),
+    JOBS: ("batch/v1", "Job", f"{names.LABEL_ROLE}={names.ROLE_AGENT}", Job),
+    EVENTS: ("v1", "Event", "", KubeEvent),
+}
+
+
 def _parse(kind: str, obj: dict[str, Any]) -> Any:
-    return Pod.from_wire(obj) if kind == PODS else MODELS[kind].from_wire(obj)
+    builtin = _BUILTIN.get(kind)
+    return builtin[3].from_wire(obj) if builtin else MODELS[kind].from_wire(obj)
 
 
 def _uid(obj: dict[str, Any]) -> str:
@@ -73,9 +83,9 @@ class Watcher(StreamReader):
         self.post = post
         self.backoff = backoff or Backoff()
         super().__init__()
-        if kind == PODS:
-            self._rtype = resource_type("v1", "Pod")
-            self._selector = f"{names.LABEL_ROLE}={names.ROLE_AGENT}"
+        if kind in _BUILTIN:
+            version, name, self._selector, _ = _BUILTIN[kind]
+            self._rtype = resource_type(version, name)
         else:
             self._rtype = resource_type(names.GROUP_VERSION, MODELS[kind].info.kind)
             self._selector = ""

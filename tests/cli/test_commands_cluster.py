@@ -127,7 +127,8 @@ def test_features_enable_disable_list(alice: KubeEnv) -> None:
     lines = {r.split()[0]: r for r in listed.splitlines()[1:]}
     assert listed.splitlines()[0].split() == ["FEATURE", "ENABLED", "SOURCE", "ENABLES", "TOOLS"]
     assert "run commands in the sandbox" in lines["code-execution"]
-    assert "execute_command (needs approval)" in lines["code-execution"]  # the sample's `ask`
+    # The gate is off: ENABLED says so and the tool is not offered at all, ask or not.
+    assert lines["code-execution"].endswith("execute_command")
     assert lines["file-access"].endswith("read_file, write_file, list_directory")
     assert rows["browser-automation"] == "true" and rows["code-execution"] == "false"
     assert rows["sub-agents"] == "true"
@@ -200,3 +201,46 @@ def test_kubectl_output_conventions(alice: KubeEnv) -> None:
     bad = k8sclaw(alice, "runs", "list", "-o", "jsonpath={range .items[*]}x{end}")
     assert bad.exit_code != 0 and "not supported" in bad.stderr
     assert k8sclaw(alice, "runs", "list", "-o", "xml").exit_code == 2
+
+
+def test_features_list_marks_an_ask_tool_as_needing_approval(alice: KubeEnv) -> None:
+    listed = k8sclaw(alice, "features", "list", "--policy", "default-policy").stdout
+    lines = {r.split()[0]: r for r in listed.splitlines()[1:]}
+    assert lines["code-execution"].endswith("execute_command (needs approval)")  # sample's ask
+
+
+def test_an_absent_gate_is_on_and_disabling_it_writes_false(kube: KubeEnv) -> None:
+    """docs/policy.md: a gate that is absent counts as on. `features list` must say so and
+    `features disable` must not answer "already disabled" while its tools are offered."""
+    _create_sample(kube, "clawpolicy", "clawpolicies", featureGates={})
+    listed = k8sclaw(kube, "features", "list", "--policy", "default-policy").stdout
+    rows = {r.split()[0]: r.split()[1:3] for r in listed.splitlines()[1:]}
+    assert rows["code-execution"] == ["true", "default"]
+    off = k8sclaw(kube, "features", "disable", "code-execution", "--policy", "default-policy")
+    assert off.stdout == 'Feature "code-execution" disabled on policy default-policy\n'
+    api = kubernetes.client.CustomObjectsApi(kube.api_client)
+    policy = api.get_namespaced_custom_object(
+        names.GROUP, names.API_VERSION, kube.namespace, "clawpolicies", "default-policy"
+    )
+    assert policy["spec"]["featureGates"] == {"code-execution": False}
+    on = k8sclaw(kube, "features", "enable", "sub-agents", "--policy", "default-policy")
+    assert on.stdout == (
+        'Feature "sub-agents" already enabled on policy default-policy (the default)\n'
+    )
+
+
+def test_policies_describe_lists_every_tool_with_what_decides_it(alice: KubeEnv) -> None:
+    result = k8sclaw(alice, "policies", "describe", "default-policy")
+    assert result.exit_code == 0, result.stderr
+    text = result.stdout
+    assert "Name:         default-policy" in text
+    tools = {
+        line.split()[0]: line.split(None, 1)[1]
+        for line in text.split("Tools:\n", 1)[1].splitlines()
+    }
+    assert tools["execute_command"].startswith("needs approval")
+    assert tools["execute_command"].endswith("(toolGating.rules[execute_command])")
+    assert tools["fetch_url"].startswith("denied") and "featureGates.network-access" in text
+    assert tools["write_file"].startswith("allowed")
+    missing = k8sclaw(alice, "policies", "describe", "nope")
+    assert missing.exit_code == 7 and "not found" in missing.stderr

@@ -118,3 +118,33 @@ def test_features_list_names_the_tools_the_controllers_gate() -> None:
     for gate, (_, tools) in GATES.items():
         expected = GATE_TOOLS[gate] or (f"{names.TOOL_BROWSER_PREFIX}*",)
         assert tools == expected, gate
+
+
+def test_policy_tools_say_needs_approval_for_ask_and_name_what_decided() -> None:
+    from k8sclaw.render import policy_tools, tool_section
+
+    policy = ClawPolicy.from_wire(
+        {
+            "apiVersion": "k8sclaw.io/v1alpha1",
+            "kind": "ClawPolicy",
+            "metadata": {"name": "p", "namespace": "default"},
+            "spec": {
+                "toolGating": {
+                    "defaultAction": "ask",
+                    "rules": [
+                        {"tool": "read_file", "action": "allow"},
+                        {"tool": "browser_click", "action": "deny"},
+                    ],
+                },
+                "featureGates": {"network-access": False},
+            },
+        }
+    )
+    shown = {tool: (what, why) for tool, what, why in policy_tools(policy)}
+    assert shown["update_memory"] == ("needs approval", "toolGating.defaultAction")
+    assert shown["read_file"] == ("allowed", "toolGating.rules[read_file]")
+    assert shown["browser_click"] == ("denied", "toolGating.rules[browser_click]")
+    assert shown["fetch_url"] == ("denied", "featureGates.network-access")
+    section = tool_section(policy)
+    assert section[0] == "Tools:" and len(section) == len(shown) + 1
+    assert all(" ask " not in line for line in section)

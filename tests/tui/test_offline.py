@@ -8,6 +8,7 @@ from k8sclaw import onboard
 from k8sclaw.tui import K8sClawApp, RowsChanged
 from k8sclaw.tui._screens import ConfirmScreen, OnboardScreen, TextScreen
 from k8sclaw.tui._table import ResourceTable
+from k8sclaw_protocol import ClawPolicy
 from tests.tui import _seed
 from tests.tui._seed import seed, settle, submit
 
@@ -255,7 +256,7 @@ async def test_readonly_hides_and_refuses_every_write() -> None:
         message = app.query_one("#message")
         assert {"Delete", "Run", "Onboard"}.isdisjoint(_footer(app))
         assert {"Logs", "Describe", "YAML"} <= set(_footer(app))
-        for key, what in (("x", "delete"), ("O", "onboard"), ("R", "run")):
+        for key, what in (("x", "delete"), ("O", "onboard"), ("R", "run"), ("e", "edit")):
             await pilot.press(key)
             assert not isinstance(app.screen, (ConfirmScreen, OnboardScreen))
             assert f"{what} is disabled" in str(message.render()) and "--readonly" in str(
@@ -367,3 +368,34 @@ async def test_onboard_form_validates_before_it_applies() -> None:
         screen.query_one("#w-base_url", Input).value = "https://llm.example/v1"
         await pilot.press("enter")
         assert app.screen is not screen  # applied (offline: says it needs a cluster)
+
+
+async def test_describe_of_a_policy_shows_an_ask_tool_as_needing_approval() -> None:
+    wire = _seed.policy("strict").to_wire()
+    wire["spec"]["toolGating"] = {
+        "defaultAction": "allow",
+        "rules": [
+            {"tool": "execute_command", "action": "ask"},
+            {"tool": "fetch_url", "action": "deny"},
+        ],
+    }
+    wire["spec"]["featureGates"] = {"browser-automation": False, "file-access": False}
+    strict = ClawPolicy.from_wire(wire)
+    app = seeded_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await seed(app)
+        app.post_message(RowsChanged("policies", [strict], [], reset=True))
+        await pilot.press("4")
+        await settle(app, lambda: app.table.row_count == 1)
+        await pilot.press("d")
+        assert isinstance(app.screen, TextScreen)
+        tools = {
+            line.split()[0]: line.split(None, 1)[1]
+            for line in app.screen.text.split("Tools:\n", 1)[1].splitlines()
+        }
+        assert tools["execute_command"].startswith("needs approval")
+        assert "toolGating.rules[execute_command]" in tools["execute_command"]
+        assert tools["fetch_url"].startswith("denied")
+        assert tools["read_file"] == "denied          (featureGates.file-access)"
+        assert tools["spawn_subagent"].startswith("allowed")
+        assert "ask" not in " ".join(tools.values()).replace("toolGating", "")

@@ -77,8 +77,8 @@ class DevWebhook:
     reader: threading.Thread
 
 
-def _start(kube: KubeEnv) -> DevWebhook:
-    name = f"k8sclaw-webhook-e2e-{secrets.token_hex(3)}"
+def _start(kube: KubeEnv, name: str = "") -> DevWebhook:
+    name = name or f"k8sclaw-webhook-e2e-{secrets.token_hex(3)}"
     url = f"https://127.0.0.1:{_free_port()}"
     script = shutil.which("k8sclaw-webhook")
     assert script, "k8sclaw-webhook is not installed; run `uv sync --all-packages`"
@@ -372,3 +372,42 @@ def test_an_instance_name_that_cannot_be_a_label_is_refused(enforcing: Cluster) 
     assert "team.alpha" in str(caught.value.body)
     instance["metadata"]["name"] = "team-alpha"
     assert enforcing.create("clawinstances", instance)["metadata"]["name"] == "team-alpha"
+
+
+def test_dev_mode_takes_over_existing_configurations_and_gives_them_back(kube: KubeEnv) -> None:
+    """`--name` of configurations that exist (the installed `k8sclaw-webhook`): dev mode
+    points them at itself while it runs and restores them as they were on exit."""
+    if not reaches_this_machine(kube):
+        pytest.skip(LOCAL_ONLY)
+    name = f"k8sclaw-webhook-takeover-{secrets.token_hex(3)}"
+    ca = _certs.generate(["127.0.0.1"]).ca_cert
+    installed = _configs.configurations(_configs.service_client(), ca, name)
+    only_here = {"matchLabels": {"kubernetes.io/metadata.name": kube.namespace}}
+    for body in installed:  # fail-closed for this test's namespace only
+        for hook in body["webhooks"]:
+            hook["namespaceSelector"] = only_here
+    admission = kubernetes.client.AdmissionregistrationV1Api(kube.api_client)
+    validating, mutating = installed[0], installed[1]
+    assert validating["kind"] == "ValidatingWebhookConfiguration"
+    admission.create_validating_webhook_configuration(validating)
+    admission.create_mutating_webhook_configuration(mutating)
+
+    def client_configs() -> list[Any]:
+        hooks = admission.read_validating_webhook_configuration(name).webhooks
+        hooks += admission.read_mutating_webhook_configuration(name).webhooks
+        return [h.client_config for h in hooks]
+
+    try:
+        hook = _start(kube, name)
+        try:
+            assert all(c.url and c.url.startswith("https://127.0.0.1:") for c in client_configs())
+        finally:
+            assert _stop(hook) == 0
+        restored = client_configs()
+        assert all(c.url is None and c.service.name == names.WEBHOOK_SERVICE for c in restored)
+        assert {c.ca_bundle for c in restored} == {base64.b64encode(ca).decode()}
+        selectors = admission.read_validating_webhook_configuration(name).webhooks
+        assert all(h.namespace_selector.match_labels == only_here["matchLabels"] for h in selectors)
+    finally:
+        admission.delete_validating_webhook_configuration(name)
+        admission.delete_mutating_webhook_configuration(name)

@@ -148,6 +148,29 @@ async def unregister(kube: _kube.Kube, bodies: tuple[Body, ...]) -> None:
             await kube.delete(f"{_path(body)}/{body['metadata']['name']}")
 
 
+async def taken_over(kube: _kube.Kube, bodies: tuple[Body, ...]) -> tuple[Body, ...]:
+    """The configurations of these names that exist before dev mode registers its own
+    (the installed ones, under `--name k8sclaw-webhook`), to give back on exit."""
+    found = []
+    for body in bodies:
+        with contextlib.suppress(_kube.NotFoundError):
+            found.append(await kube.get(f"{_path(body)}/{body['metadata']['name']}"))
+    return tuple(found)
+
+
+async def give_back(kube: _kube.Kube, bodies: tuple[Body, ...], saved: tuple[Body, ...]) -> None:
+    """On exit: the taken-over configurations get their webhooks back (one merge patch
+    each, so they never lapse); the ones dev mode created are deleted."""
+    restored = {(_path(b), b["metadata"]["name"]) for b in saved}
+    await unregister(
+        kube, tuple(b for b in bodies if (_path(b), b["metadata"]["name"]) not in restored)
+    )
+    for body in saved:
+        with contextlib.suppress(_kube.NotFoundError):
+            path = f"{_path(body)}/{body['metadata']['name']}"
+            await kube.patch(path, {"webhooks": body.get("webhooks") or []}, read=False)
+
+
 async def patch_ca_bundle(
     kube: _kube.Kube, ca_bundle: bytes, name: str = names.WEBHOOK_CONFIGURATION
 ) -> int:

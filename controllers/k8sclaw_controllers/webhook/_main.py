@@ -4,8 +4,8 @@ Dev mode: `k8sclaw-webhook --dev-url https://127.0.0.1:9443 --kubeconfig ~/.kube
 listens there with a fresh CA, registers `k8sclaw-webhook-dev` configurations with that
 URL and caBundle in the kubeconfig's cluster, and removes them on exit.
 `--name k8sclaw-webhook` takes over the configurations `k8sclaw install` applied (which
-would otherwise keep refusing while no webhook pod runs); they are removed on exit too,
-and `k8sclaw install` restores them (docs/policy.md).
+would otherwise keep refusing while no webhook pod runs) and gives them back, as they
+were, on exit (docs/policy.md).
 In-cluster: serves on :8443 with the mounted cert-manager certificate, or with a
 certificate it keeps in Secret `k8sclaw-webhook-tls` and rotates.
 """
@@ -75,13 +75,14 @@ async def dev_webhook(settings: Settings) -> AsyncIterator[Running]:
             bodies = _configs.configurations(
                 _configs.url_client(url), bundle.ca_cert, settings.name
             )
+            saved = await _configs.taken_over(kube, bodies)  # given back on exit
             try:
                 await _configs.register(kube, bodies)
                 log.info("serving %s; registered webhook configurations %r", url, settings.name)
                 yield Running(url, bundle.ca_cert, bodies)
             finally:
                 with contextlib.suppress(_kube.KubeError, OSError):
-                    await _configs.unregister(kube, bodies)
+                    await _configs.give_back(kube, bodies, saved)
                 await runner.cleanup()
 
 

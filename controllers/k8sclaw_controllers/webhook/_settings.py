@@ -63,7 +63,8 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument(
         "--dev-url",
         help="serve at https://HOST:PORT with a self-signed CA and register "
-        "webhook configurations for it in the kubeconfig's cluster (removed on exit)",
+        "webhook configurations for it in the kubeconfig's cluster (removed, or given "
+        "back when --name took existing ones over, on exit)",
     )
     cli.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster service account)")
     cli.add_argument(
@@ -76,8 +77,8 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument(
         "--name",
         help="name of the webhook configurations (dev default k8sclaw-webhook-dev; "
-        "--name k8sclaw-webhook takes over the installed ones, deleted on exit: "
-        "`k8sclaw install` restores them)",
+        "--name k8sclaw-webhook takes over the installed ones while it runs and gives "
+        "them back on exit)",
     )
     cli.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
     return cli

@@ -1,7 +1,8 @@
 """The kubelet's HTTPS endpoint for `/containerLogs/<ns>/<pod>/<container>`.
 
 kube-apiserver (and the emulator) proxy `pods/log` here. `follow=true` streams until
-the container's process exits; `tailLines` trims to the last lines.
+the container's process exits; `tailLines` trims to the last lines; `previous=true` serves
+`<log>.previous` (what a restart left), else the kubelet's 400.
 """
 
 from __future__ import annotations
@@ -63,6 +64,16 @@ class _Handler(BaseHTTPRequestHandler):
             return
         path, finished = found
         query = parse_qs(url.query)
+        if query.get("previous") == ["true"]:  # the last terminated instance's log, kept
+            path = path.with_name(f"{path.name}.previous")  # beside the log by a restart
+            if not path.exists():
+                pod, container = parts[2], parts[3]
+                text = f'previous terminated container "{container}" in pod "{pod}" not found'
+                self.send_response(400)
+                self.send_header("Content-Type", "text/plain")
+                self.end_headers()
+                self.wfile.write(text.encode())
+                return
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.end_headers()
