@@ -95,7 +95,7 @@ class AuthApis:
             raise _errors.method_not_allowed()
         body = await request.json()
         token = str((body.get("spec") or {}).get("token") or "")
-        user = self._resolve(token)
+        user = self.resolve(token)
         status: dict[str, Any] = {"user": {}}
         if user is None:
             status["error"] = "[invalid bearer token, token lookup failed]"
@@ -103,7 +103,8 @@ class AuthApis:
             status.update(authenticated=True, user=user)
         return json_response(_review(body, "TokenReview", "authentication.k8s.io/v1", status), 201)
 
-    def _resolve(self, token: str) -> dict[str, Any] | None:
+    def resolve(self, token: str) -> dict[str, Any] | None:
+        """The user a token names (TokenReview's answer), None when it names nobody."""
         if secrets.compare_digest(token.encode(), ADMIN_TOKEN.encode()):
             return {
                 "username": ADMIN_USER,
