@@ -111,7 +111,7 @@ def seed(data_dir: Path, namespace: str, run: str, session: str = "chat-1") -> N
         (
             events.AGENT_RUN_COMPLETED,
             "result",
-            {"status": "success", "response": "It says hello.", "metrics": {}},
+            {"status": "success", "response": "It says hi.", "metrics": {}},
         ),
     ]
     rows = [
@@ -123,7 +123,7 @@ def seed(data_dir: Path, namespace: str, run: str, session: str = "chat-1") -> N
             kind=kind,  # type: ignore[arg-type]
             time_ms=1_700_000_000_000 + i,
             data_json=json.dumps(data),
-        )  # fmt: skip
+        )
         for i, (topic, kind, data) in enumerate(items)
     ]
     info = transcripts.RunInfo(instance="bot", session_key=session, task="read a.txt")

@@ -72,6 +72,8 @@ def _get(kubeconfig: Path, path: str) -> Any:
     kube = Kube.connect(ClusterTarget(kubeconfig=str(kubeconfig)))
     try:
         return kube.request("GET", path, what=path)
+    except ForbiddenError as exc:
+        raise ForbiddenError(str(exc)) from None  # drop the frames holding the response
     finally:
         kube.close()
 
