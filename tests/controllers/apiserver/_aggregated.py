@@ -91,7 +91,7 @@ def seed(data_dir: Path, namespace: str, run: str, session: str = "chat-1") -> N
         (
             events.AGENT_STREAM_CHUNK,
             "text",
-            {"type": "text", "content": "Let me look.", "index": 0},
+            {"type": "text", "content": "Looking.", "index": 0},
         ),
         (
             events.AGENT_STREAM_CHUNK,
@@ -106,7 +106,7 @@ def seed(data_dir: Path, namespace: str, run: str, session: str = "chat-1") -> N
         (
             events.AGENT_STREAM_CHUNK,
             "text",
-            {"type": "text", "content": "It says hello.", "index": 3},
+            {"type": "text", "content": "It says hi.", "index": 3},
         ),
         (
             events.AGENT_RUN_COMPLETED,

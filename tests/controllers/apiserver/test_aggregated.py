@@ -195,3 +195,51 @@ def test_kubectl_style_table_and_status(aggregated: Served, kube: KubeEnv) -> No
         assert missing.status_code == 404
         assert missing.json()["kind"] == "Status"
         assert missing.json()["reason"] == "NotFound"
+
+
+def test_cli_reads_transcripts_and_sessions_as_a_certificate_user(
+    aggregated: Served, kube: KubeEnv, tmp_path: Path
+) -> None:
+    """`runs logs` of a run whose pod (and AgentRun) are gone; `sessions list|show`."""
+    from click.testing import CliRunner
+
+    from k8sclaw.cli import cli
+
+    assert kube.emulator is not None
+    ns = kube.namespace
+    _reader(kube, "readers")
+    _bind_user(kube, "readers", "erin")
+    config = str(kube.emulator.write_cert_kubeconfig(tmp_path / "erin", "erin", (), ns))
+    runner = CliRunner()
+    logs = runner.invoke(cli, ["runs", "logs", "run-1", "--kubeconfig", config])
+    assert logs.exit_code == 0, logs.output
+    lines = logs.stdout.splitlines()
+    assert lines == [
+        "Looking.",
+        '→ read_file {"path": "a.txt"}',
+        "  ← hello from a.txt",
+        "It says hi.",
+    ], logs.output
+    listed = runner.invoke(cli, ["sessions", "list", "--kubeconfig", config])
+    assert listed.exit_code == 0, listed.output
+    assert "chat-1" in listed.stdout and "bot" in listed.stdout
+    shown = runner.invoke(cli, ["sessions", "show", "chat-1", "--kubeconfig", config])
+    assert shown.exit_code == 0, shown.output
+    assert "runs: run-1" in shown.stdout
+    assert "  ← hello from a.txt" in shown.stdout
+    missing = runner.invoke(cli, ["sessions", "show", "nope", "--kubeconfig", config])
+    assert missing.exit_code != 0
+
+
+def test_runs_logs_says_once_when_the_transcript_api_is_missing(
+    kube: KubeEnv, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from k8sclaw.cli import cli
+
+    got = CliRunner().invoke(
+        cli, ["runs", "logs", "never-was", "--kubeconfig", str(kube.kubeconfig)]
+    )
+    assert got.exit_code != 0
+    assert got.stderr.count("transcript API") == 1, got.stderr
