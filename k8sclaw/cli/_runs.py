@@ -210,12 +210,9 @@ def logs(name: str | None, follow: bool, local: bool, target: _common.Target) ->
     from k8sclaw_protocol import AgentRun
 
     kube = target.kube()
-    if _transcripts.available(kube):
+    why = _transcripts.unavailable(kube)
+    if why is None:
         _transcripts.show(kube, target.ns(), name, follow=follow)
         return
-    click.echo(
-        "note: the transcript API (APIService v1alpha1.transcripts.k8sclaw.io) is not "
-        "installed; reading the pod log",
-        err=True,
-    )
+    click.echo(f"note: {why}; reading the pod log", err=True)
     _logs.stream(kube, kube.get(AgentRun, name, target.ns()), follow=follow)

@@ -9,11 +9,6 @@ from k8sclaw.cli import _common, _output, _transcripts
 from k8sclaw.cli._errors import CliError
 from k8sclaw.render import terminal_safe
 
-NOT_INSTALLED = (
-    "the transcript API (APIService v1alpha1.transcripts.k8sclaw.io) is not installed "
-    "in this cluster"
-)
-
 
 @click.group("sessions")
 def sessions() -> None:
@@ -21,8 +16,9 @@ def sessions() -> None:
 
 
 def _require(target: _common.Target) -> None:
-    if not _transcripts.available(target.kube()):
-        raise CliError(NOT_INSTALLED, hint="install or upgrade K8sClaw: `k8sclaw install`")
+    why = _transcripts.unavailable(target.kube())
+    if why is not None:
+        raise CliError(why, hint="install or upgrade K8sClaw (`k8sclaw install`), then retry")
 
 
 @sessions.command("list")

@@ -4,7 +4,7 @@ The CLI asks kube-apiserver with the user's own kubeconfig credentials (token, e
 or client certificate alike); kube-apiserver proxies to the K8sClaw API server with the
 user's identity (APIService `v1alpha1.transcripts.k8sclaw.io`). A transcript outlives the
 run's pod, so `runs logs` works after `cleanup: delete`. When the APIService is not
-installed, `available` says so and the caller falls back to the pod log.
+installed or not answering, `unavailable` says why and the caller falls back to the pod log.
 
 Everything printed was written by an agent: only its terminal-safe text is shown.
 """
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from k8sclaw.kube import NotFoundError
+from k8sclaw.kube import ForbiddenError, KubeError, NotFoundError
 from k8sclaw.render import terminal_safe
 from k8sclaw_protocol import TERMINAL_PHASES, AgentRun
 
@@ -29,13 +29,17 @@ FOLLOW_POLL_SECONDS = 1.0
 RESULT_PREVIEW = 400  # characters of a tool result shown inline
 
 
-def available(kube: Kube) -> bool:
-    """True when kube-apiserver serves the transcript group (the APIService is installed)."""
+def unavailable(kube: Kube) -> str | None:
+    """Why the transcript group cannot be read (not installed, not answering), or None."""
     try:
         kube.request("GET", BASE, what="transcripts.k8sclaw.io/v1alpha1")
     except NotFoundError:
-        return False
-    return True
+        return "the transcript API (APIService v1alpha1.transcripts.k8sclaw.io) is not installed"
+    except KubeError as exc:
+        if isinstance(exc, ForbiddenError):
+            return None  # discovery refused; the read itself will say why
+        return f"the transcript API is not answering ({exc})"
+    return None
 
 
 def fetch(kube: Kube, namespace: str, run: str, after: int | None = None) -> dict[str, Any]:
