@@ -11,7 +11,6 @@ Everything printed was written by an agent: only its terminal-safe text is shown
 
 from __future__ import annotations
 
-import json
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -19,14 +18,14 @@ import click
 
 from k8sclaw.kube import ForbiddenError, KubeError, NotFoundError
 from k8sclaw.render import terminal_safe
+from k8sclaw.render._transcript import TRANSCRIPTS_API, entry, one_line
 from k8sclaw_protocol import TERMINAL_PHASES, AgentRun
 
 if TYPE_CHECKING:
     from k8sclaw.kube import Kube
 
-BASE = "/apis/transcripts.k8sclaw.io/v1alpha1"
+BASE = TRANSCRIPTS_API
 FOLLOW_POLL_SECONDS = 1.0
-RESULT_PREVIEW = 400  # characters of a tool result shown inline
 
 
 def unavailable(kube: Kube) -> str | None:
@@ -66,11 +65,11 @@ class TranscriptPrinter:
         if kind == "text" and isinstance(content, str):
             self._text(content)
         elif kind in ("tool_call", "tool_result"):
-            self._line(_tool_line(str(kind), data))
+            self._line(entry(event) or "")
         elif kind == "result":
             self._result(data if isinstance(data, dict) else {})
         elif kind == "error":
-            self._line(f"error: {_one_line(data)}", err=True)
+            self._line(f"error: {one_line(data)}", err=True)
             self.finished = True
 
     def close(self) -> None:
@@ -96,20 +95,6 @@ class TranscriptPrinter:
         elif data.get("error"):
             self._line(f"error: {data['error']}", err=True)
         self.answered = bool(answer) or bool(self.texts)
-
-
-def _one_line(data: Any) -> str:
-    text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
-    return " ".join(text.split())
-
-
-def _tool_line(kind: str, data: Any) -> str:
-    content = data.get("content") if isinstance(data, dict) else data
-    text = _one_line(content)
-    if kind == "tool_call":
-        return f"→ {text}"
-    cut = text if len(text) <= RESULT_PREVIEW else text[:RESULT_PREVIEW] + "…"
-    return f"  ← {cut}"
 
 
 def show(kube: Kube, namespace: str, run: str, *, follow: bool) -> bool:

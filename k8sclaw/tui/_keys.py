@@ -193,11 +193,19 @@ class K8sClawApp(AppCore):
             self.push_screen(TextScreen(f"YAML {name_of(obj)}", _describe.to_yaml(obj)))
 
     def action_logs(self) -> None:
-        """l: live pod logs for runs/pods; Kubernetes Events for the other kinds."""
+        """l: a finished run's transcript (tool calls and results as entries), live pod logs
+        for running runs and pods; Kubernetes Events for the other kinds."""
         obj = self._need_selection()
         if obj is None or self.kube is None:
             return
         kube, ns = self.kube, self.namespace
+        if self.view.kind == RUNS and obj.status and obj.status.phase in TERMINAL_PHASES:
+            title = f"Transcript {obj.name} (Esc back)"
+            name = obj.name
+            self.push_screen(
+                TextScreen(title, stream=lambda: _ops.transcript_entries(kube, name, ns))
+            )
+            return
         if self.view.kind in (RUNS, PODS):
             pod = obj.name if self.view.kind == PODS else (obj.status and obj.status.pod_name)
             if not pod:

@@ -243,3 +243,46 @@ def test_runs_logs_says_once_when_the_transcript_api_is_missing(
     )
     assert got.exit_code != 0
     assert got.stderr.count("transcript API") == 1, got.stderr
+
+
+async def test_tui_log_view_shows_a_finished_runs_tool_calls_as_entries(
+    aggregated: Served, kube: KubeEnv
+) -> None:
+    """The TUI's `l` on a finished run: the transcript, tool call and result as entries."""
+    import asyncio
+
+    from textual.app import App
+    from textual.widgets import RichLog
+
+    from k8sclaw.tui import _ops
+    from k8sclaw.tui._screens import TextScreen
+
+    client = Kube.connect(ClusterTarget(kubeconfig=str(kube.kubeconfig)))
+    screen = TextScreen(
+        "Transcript run-1",
+        stream=lambda: _ops.transcript_entries(client, "run-1", kube.namespace),
+    )
+
+    class Host(App[None]):
+        def on_mount(self) -> None:
+            self.push_screen(screen)
+
+    try:
+        async with Host().run_test(size=(100, 30)) as pilot:
+            for _ in range(400):
+                if len(screen.lines) >= 6:
+                    break
+                await asyncio.sleep(0.05)
+            await pilot.pause()
+            shown = [s.text.rstrip() for s in screen.query_one(RichLog).lines]
+    finally:
+        client.close()
+    assert screen.lines == [
+        "» read a.txt",
+        "Looking.",
+        '→ read_file {"path": "a.txt"}',
+        "  ← hello from a.txt",
+        "It says hi.",
+        "✓ success",
+    ]
+    assert '→ read_file {"path": "a.txt"}' in shown
