@@ -82,7 +82,8 @@ class FrontProxy:
         )
         if not user:
             raise ApiError(401, "the front proxy sent no user (X-Remote-User)")
-        groups = [v.strip() for k, v in pairs if k in self.group_headers for v in v.split(",")]
+        # one group per header line, never split on commas (as kube-apiserver reads them)
+        groups = [v.strip() for k, v in pairs if k in self.group_headers]
         extra: dict[str, list[str]] = {}
         for key, value in pairs:
             for prefix in self.extra_prefixes:
