@@ -220,6 +220,9 @@ def test_cli_reads_transcripts_and_sessions_as_a_certificate_user(
         "  ← hello from a.txt",
         "It says hi.",
     ], logs.output
+    followed = runner.invoke(cli, ["runs", "logs", "run-1", "-f", "--kubeconfig", config])
+    assert followed.exit_code == 0, followed.output
+    assert followed.stdout.splitlines() == lines  # ends at the recorded result
     listed = runner.invoke(cli, ["sessions", "list", "--kubeconfig", config])
     assert listed.exit_code == 0, listed.output
     assert "chat-1" in listed.stdout and "bot" in listed.stdout
