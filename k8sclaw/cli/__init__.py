@@ -28,6 +28,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "k8sclaw.cli._schedules:schedules",
         "List, show, create, delete, suspend, resume or trigger ClawSchedules.",
     ),
+    "sessions": ("k8sclaw.cli._sessions:sessions", "List or show recorded sessions."),
     "skills": ("k8sclaw.cli._skills:skills", "List or show SkillPacks."),
     "uninstall": ("k8sclaw.cli._install:uninstall", "Remove K8sClaw from the cluster."),
 }

@@ -199,14 +199,20 @@ def run(
 @_common.cluster_options()
 @_common.translating
 def logs(name: str | None, follow: bool, local: bool, target: _common.Target) -> None:
-    """Print the agent container's log of run NAME (--local: of a local run)."""
+    """Print the transcript of run NAME, also after its pod is gone (--local: of a local
+    run). Without the transcript API installed, the agent container's log."""
     if local:
         _local.show_transcript(name)
         return
     if name is None:
         raise click.UsageError("missing argument NAME (or pass --local)")
-    from k8sclaw.cli import _logs
+    from k8sclaw.cli import _logs, _transcripts
     from k8sclaw_protocol import AgentRun
 
     kube = target.kube()
+    why = _transcripts.unavailable(kube)
+    if why is None:
+        _transcripts.show(kube, target.ns(), name, follow=follow)
+        return
+    click.echo(f"note: {why}; reading the pod log", err=True)
     _logs.stream(kube, kube.get(AgentRun, name, target.ns()), follow=follow)

@@ -85,9 +85,9 @@ class Kube:
         except HTTPError as exc:
             raise _errors.unreachable(self.connection.server, exc) from exc
         if not 200 <= resp.status <= 299:
-            raise _errors.from_response(
-                resp.status, resp.reason, resp.read(), what=what, custom=custom
-            )
+            data = resp.read()
+            resp.response.release_conn()  # back to the pool, so close() closes it too
+            raise _errors.from_response(resp.status, resp.reason, data, what=what, custom=custom)
         if stream:
             return resp.response
         data = resp.read()

@@ -220,13 +220,21 @@ class K8sClawApp(AppCore):
         self.run_op(lambda: _yamledit.apply(kube, obj, path, edited))
 
     def action_logs(self) -> None:
-        """l: live pod logs for runs/pods; Kubernetes Events for the other kinds."""
+        """l: a finished run's transcript (tool calls and results as entries), live pod logs
+        for running runs and pods; Kubernetes Events for the other kinds."""
         obj = self._need_selection()
         if obj is None or self.kube is None:
             return
         kube, ns = self.kube, self.ns_of(obj)
         if self.view.kind == EVENTS:
             self.say("this is the event list; d shows one event, :pods or :runs their logs")
+            return
+        if self.view.kind == RUNS and obj.status and obj.status.phase in TERMINAL_PHASES:
+            title = f"Transcript {obj.name} (Esc back)"
+            name = obj.name
+            self.push_screen(
+                TextScreen(title, stream=lambda: _ops.transcript_entries(kube, name, ns))
+            )
             return
         if self.view.kind in (RUNS, PODS):
             pod = obj.name if self.view.kind == PODS else (obj.status and obj.status.pod_name)

@@ -197,3 +197,27 @@ def apply_onboarding(kube: Kube, namespace: str, answers: Onboarding) -> list[st
     done: list[str] = []
     onboard.apply(kube, plan, lambda line: done.append(f"✓ {line.strip()}"))
     return [*done, "Onboarding complete: press R to run a task."]
+
+
+def transcript_entries(kube: Kube, run: str, namespace: str) -> Iterator[str]:
+    """A finished run's recorded transcript, one entry per text, tool call, tool result
+    and result (read through the aggregated API with the user's own credentials)."""
+    from k8sclaw.kube import KubeError
+    from k8sclaw.render._transcript import TRANSCRIPTS_API, entry
+
+    path = f"{TRANSCRIPTS_API}/namespaces/{namespace}/transcripts/{run}"
+    after: int | None = None
+    while True:
+        query = [("limit", "1000")] + ([("after", str(after))] if after is not None else [])
+        try:
+            page = kube.request("GET", path, what=f"transcript {run}", query=query)
+        except KubeError as exc:
+            yield f"no transcript: {exc}"
+            return
+        for event in page.get("events") or []:
+            text = entry(event)
+            if text is not None:
+                yield from text.splitlines() or [""]
+            after = max(after or 0, int(event.get("seq") or 0))
+        if page.get("nextAfter") is None:
+            return

@@ -217,9 +217,12 @@ def test_apiserver(objects: list[dict[str, Any]]) -> None:
     assert settings.port == _port(container, "http")
     for probe in _probes(container):
         assert _port(container, probe["port"]) == settings.port
-    assert _service_target(objects, "k8sclaw-apiserver", container) == settings.port
+    service = _one(objects, "Service", "k8sclaw-apiserver")["spec"]["ports"]
+    targets = {p["name"]: _port(container, p["targetPort"]) for p in service}
+    assert settings.secure_port == _port(container, "https")  # the aggregated API's TLS
+    assert targets == {"http": settings.port, "https": settings.secure_port}
     labels = deployment["spec"]["template"]["metadata"]["labels"]
-    assert settings.port in _ingress_ports(objects, labels)
+    assert {settings.port, settings.secure_port} <= _ingress_ports(objects, labels)
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
     data = volumes[mounts[str(settings.data_dir)]]

@@ -44,6 +44,9 @@ def test_cluster_wide_bindings_write_only_k8sclaw_kinds_or_named_objects(
 ) -> None:
     bound = {d["roleRef"]["name"] for d in docs if d["kind"] == "ClusterRoleBinding"}
     roles = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ClusterRole"}
+    # the built-in role every aggregated API server binds: TokenReview/SubjectAccessReview
+    # create only (kube-apiserver's bootstrap policy), as the API server's own role has
+    roles["system:auth-delegator"] = {"rules": _review_rules()}
     assert bound <= set(roles)
     for name in bound:
         for rule in roles[name]["rules"]:
@@ -58,6 +61,10 @@ REVIEWS = {
     ("authorization.k8s.io", "subjectaccessreviews"),
 }
 """The API server's authentication and authorization questions (create only)."""
+
+
+def _review_rules() -> list[dict[str, Any]]:
+    return [{"apiGroups": [g], "resources": [r], "verbs": ["create"]} for g, r in sorted(REVIEWS)]
 
 
 def _is_review(rule: dict[str, Any]) -> bool:

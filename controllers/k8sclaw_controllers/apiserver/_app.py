@@ -3,7 +3,10 @@
 The lifespan connects to the cluster (the API server's own ServiceAccount, for reads and
 for the review APIs), to the bus when `EVENT_BUS_URL` is set (the stream hub), and opens
 the transcript store (PostgreSQL at `DATABASE_URL`, else SQLite in `--data-dir`).
-`/healthz`, `/readyz` and `/metrics` need no token; everything else does.
+`/healthz`, `/readyz` and `/metrics` need no token; everything else does. With a secure
+listener, the cluster's front-proxy settings are read too (`_frontproxy`); the aggregated
+API (`_aggregated`) is routed on both listeners, but only a TLS peer verified by `_secure`
+may speak for another user.
 """
 
 from __future__ import annotations
@@ -20,7 +23,15 @@ from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from k8sclaw_controllers.apiserver import _approvals, _errors, _objects, _runs, _wsroute
+from k8sclaw_controllers.apiserver import (
+    _aggregated,
+    _approvals,
+    _errors,
+    _frontproxy,
+    _objects,
+    _runs,
+    _wsroute,
+)
 from k8sclaw_controllers.apiserver._auth import Authenticator, Authorizer
 from k8sclaw_controllers.apiserver._deps import CallerDep, Deps, DepsDep
 from k8sclaw_controllers.apiserver._limits import BodyLimit
@@ -123,6 +134,7 @@ def build_app(settings: Settings) -> FastAPI:
     app.include_router(_objects.router())
     app.include_router(_runs.router())
     app.include_router(_approvals.router())
+    app.include_router(_aggregated.router())
     app.add_api_websocket_route("/ws/stream", _wsroute.stream)
     _metrics(app)
     return app
@@ -140,6 +152,8 @@ async def _lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
             authz=Authorizer(kube, settings.access_cache_seconds),
         )
         deps.transcripts = await _open_store(stack, settings, deps)
+        if settings.secure_port is not None:
+            deps.front_proxy = await _frontproxy.load(kube)
         if settings.event_bus_url:
             await _start_bus(stack, settings, deps)
         app.state.deps = deps

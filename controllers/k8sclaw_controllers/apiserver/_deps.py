@@ -29,6 +29,7 @@ class Deps:
     authz: Authorizer
     hub: Any = None  # _stream.Hub when a bus is configured
     transcripts: Any = None  # the transcript store
+    front_proxy: Any = None  # _frontproxy.FrontProxy when the aggregated API is served
     tasks: list[asyncio.Task[None]] = field(default_factory=list)  # hub, recorder
 
     async def visible_namespaces(self, caller: Caller, verb: str, plural: str) -> set[str] | None:

@@ -61,9 +61,27 @@ def body(code: int, reason: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "reason": reason, "message": message}}
 
 
-def response(code: int, message: str, reason: str | None = None) -> JSONResponse:
+def status(code: int, reason: str, message: str) -> dict[str, Any]:
+    """The same error as a Kubernetes `Status` (the aggregated API under `/apis`)."""
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
+
+
+def response(
+    code: int, message: str, reason: str | None = None, request: Request | None = None
+) -> JSONResponse:
     headers = {"WWW-Authenticate": 'Bearer realm="k8sclaw"'} if code == 401 else None
-    return JSONResponse(body(code, reason or REASONS.get(code, "Unknown"), message), code, headers)
+    why = reason or REASONS.get(code, "Unknown")
+    if request is not None and request.url.path.startswith("/apis"):
+        return JSONResponse(status(code, why, message), code, headers)
+    return JSONResponse(body(code, why, message), code, headers)
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -74,26 +92,26 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 def install(app: FastAPI) -> None:
     """Route every error FastAPI or a handler can produce into the one shape."""
 
-    async def api_error(_: Request, exc: Exception) -> JSONResponse:
+    async def api_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
-        return response(exc.code, exc.message, exc.reason)
+        return response(exc.code, exc.message, exc.reason, request)
 
-    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
-        return response(exc.status_code, str(exc.detail))
+        return response(exc.status_code, str(exc.detail), request=request)
 
-    async def invalid(_: Request, exc: Exception) -> JSONResponse:
+    async def invalid(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         causes = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10]]
-        return response(422, "; ".join(causes) or "invalid request")
+        return response(422, "; ".join(causes) or "invalid request", request=request)
 
     async def unreachable(request: Request, exc: Exception) -> JSONResponse:
         log.warning("cluster unreachable on %s %s: %r", request.method, request.url.path, exc)
-        return response(503, "the Kubernetes API cannot be reached; try again")
+        return response(503, "the Kubernetes API cannot be reached; try again", request=request)
 
     async def internal(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return response(500, "internal error; see the API server log")
+        return response(500, "internal error; see the API server log", request=request)
 
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(HTTPException, http_error)

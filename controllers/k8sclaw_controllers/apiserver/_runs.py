@@ -99,7 +99,7 @@ async def _pod_of(deps: Deps, namespace: str, name: str, run: Obj) -> str | None
     return str(pods[0]["metadata"]["name"]) if pods else None
 
 
-def _store(deps: Deps) -> Any:
+def store_of(deps: Deps) -> Any:
     if deps.transcripts is None:
         raise ApiError(503, "no transcript store is configured on this API server")
     return deps.transcripts
@@ -109,7 +109,7 @@ async def transcript(
     deps: Deps, caller: Caller, namespace: str, name: str, *, after: int | None, limit: int
 ) -> Any:
     await deps.authz.require(caller, Access("get", RUNS.plural, namespace, name))
-    page = await _store(deps).transcript(namespace, name, after=after, limit=limit)
+    page = await store_of(deps).transcript(namespace, name, after=after, limit=limit)
     if page.run is None and not page.events:
         await get_object(deps, caller, RUNS, namespace, name)  # 404 unless the run exists
     return jsonable_encoder(page)
@@ -117,14 +117,14 @@ async def transcript(
 
 async def sessions(deps: Deps, caller: Caller, namespace: str, instance: str | None) -> Any:
     await deps.authz.require(caller, Access("list", RUNS.plural, namespace))
-    return {"items": jsonable_encoder(await _store(deps).sessions(namespace, instance))}
+    return {"items": jsonable_encoder(await store_of(deps).sessions(namespace, instance))}
 
 
 async def session(
     deps: Deps, caller: Caller, namespace: str, key: str, *, after: int | None, limit: int
 ) -> Any:
     await deps.authz.require(caller, Access("list", RUNS.plural, namespace))
-    found = await _store(deps).session(namespace, key, after=after, limit=limit)
+    found = await store_of(deps).session(namespace, key, after=after, limit=limit)
     if found is None:
         raise ApiError(404, f'session "{key}" not found in namespace "{namespace}"')
     return jsonable_encoder(found)

@@ -45,6 +45,11 @@ class Settings:
     ws_queue: int = 256
     ws_ping_seconds: float = 15.0
     sweep_seconds: float = 3600.0  # transcript retention sweep interval
+    secure_host: str = "0.0.0.0"
+    secure_port: int | None = None
+    """The TLS listener of the aggregated API (`--secure-addr`); None: not served."""
+    tls_dir: Path | None = None
+    """Directory with `tls.crt`/`tls.key` (a mounted Secret); unset: self-signed at start."""
 
 
 def split_addr(addr: str) -> tuple[str, int]:
@@ -63,6 +68,12 @@ def parser() -> argparse.ArgumentParser:
         "every request.",
     )
     p.add_argument("--addr", default=DEFAULT_ADDR, help="listen address (default :8080)")
+    p.add_argument(
+        "--secure-addr",
+        default=None,
+        help="TLS listen address of the aggregated API, e.g. :8443 (default: not served)",
+    )
+    p.add_argument("--tls-dir", default=None, help="directory with tls.crt and tls.key")
     p.add_argument("--data-dir", default=None, help="SQLite directory when DATABASE_URL is unset")
     p.add_argument("--kubeconfig", default=None, help="kubeconfig (default: KUBECONFIG/in-cluster)")
     p.add_argument("--event-bus-url", default=None, help="NATS URL (default: EVENT_BUS_URL)")
@@ -91,6 +102,7 @@ def resolve(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> Setting
     args = parser().parse_args(list(argv))
     host, port = split_addr(args.addr)
     token_file = args.token_file or env.get("K8SCLAW_API_TOKEN_FILE")
+    secure_host, secure_port = split_addr(args.secure_addr) if args.secure_addr else ("", None)
     return Settings(
         host=host,
         port=port,
@@ -103,6 +115,9 @@ def resolve(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> Setting
         bus_creds=_bus_creds(args.bus_creds, env),
         router_creds=_router_creds(args.router_creds, env),
         router=not args.no_router,
+        secure_host=secure_host or "0.0.0.0",
+        secure_port=secure_port,
+        tls_dir=Path(args.tls_dir) if args.tls_dir else None,
     )
 
 

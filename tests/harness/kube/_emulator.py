@@ -16,7 +16,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tests.harness.kube import _audit, _authn, _http, _kubeconfig, _pods, _server
+from tests.harness.kube import (
+    _aggregator,
+    _audit,
+    _authn,
+    _http,
+    _kubeconfig,
+    _pki,
+    _pods,
+    _server,
+)
 from tests.harness.kube._cluster import Cluster
 from tests.harness.kube._controller import ClientRateLimit, Controller
 from tests.harness.kube._crds import CrdController
@@ -53,6 +62,9 @@ class KubeEmulator:
             target=self._loop.run_forever, name="kube-emulator", daemon=True
         )
         self._server: _server.Server | None = None
+        self._tls_server: _server.Server | None = None
+        self.tls_port = 0
+        self.pki: _pki.Pki | None = None
         self._stopping: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.extra_handlers: dict[str, _http.Handler] = {}
@@ -61,6 +73,11 @@ class KubeEmulator:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def tls_url(self) -> str:
+        """The TLS listener (same API; client certificates signed by `pki` authenticate)."""
+        return f"https://{self.host}:{self.tls_port}"
 
     def start(self) -> KubeEmulator:
         self._thread.start()
@@ -109,12 +126,20 @@ class KubeEmulator:
         }
         router = self._router = _http.Router(self.cluster, self._stopping, handlers)
         router.identify = auth.identify
+        pki = self.pki = _pki.Pki.create()
+        routes = self.cluster.admission.webhooks.service_routes
+        router.aggregator = _aggregator.Aggregator(self.cluster, pki, auth, routes)
         self._server = _server.Server(router.handle)
         self.port = await self._server.start(self.host, self.port)
+        self._tls_server = _server.Server(router.handle)
+        self.tls_port = await self._tls_server.start(self.host, 0, tls=pki.server_context())
         ns_type = self.cluster.registry.find("", "v1", "namespaces")
         assert ns_type is not None
         for name in _SYSTEM_NAMESPACES:
             await self.cluster.create(ns_type, "", {"metadata": {"name": name}})
+        cm_type = self.cluster.registry.find("", "v1", "configmaps")
+        assert cm_type is not None
+        await self.cluster.create(cm_type, "kube-system", _aggregator.trust_configmap(pki))
 
     def controller_factories(self) -> list[Callable[[Cluster], Controller]]:
         """Extra controllers: the Job controller, paced like kube-controller-manager's client
@@ -129,8 +154,9 @@ class KubeEmulator:
     async def _stop(self) -> None:
         assert self._stopping is not None
         self._stopping.set()
-        if self._server is not None:
-            await self._server.close(grace=1.0)
+        for server in (self._server, self._tls_server):
+            if server is not None:
+                await server.close(grace=1.0)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -165,8 +191,20 @@ class KubeEmulator:
     def write_kubeconfig(self, path: Path, namespace: str = "default") -> Path:
         return _kubeconfig.write_kubeconfig(path, self.url, namespace)
 
+    def write_cert_kubeconfig(
+        self, path: Path, user: str, groups: tuple[str, ...] = (), namespace: str = "default"
+    ) -> Path:
+        """A kubeconfig for a certificate user (CN `user`, O `groups`) on the TLS listener,
+        as kind/kubeadm write for their admin: no token at all."""
+        assert self.pki is not None, "the emulator is not running"
+        cert, key = _pki.client_cert(self.pki.ca_cert, self.pki.ca_key, user, groups)
+        return _kubeconfig.write_cert_kubeconfig(
+            path, self.tls_url, self.pki.ca_cert, cert, key, namespace=namespace
+        )
+
     def route_service(self, namespace: str, name: str, host: str, port: int) -> None:
-        """Send webhook calls for Service `namespace/name` to `host:port` (no cluster network here).
+        """Send webhook and aggregated-API calls for Service `namespace/name` to `host:port`
+        (no cluster network here).
 
         The certificate is still verified for `<name>.<namespace>.svc`, as a real API server would.
         """

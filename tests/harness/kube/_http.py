@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from tests.harness.kube import (
+    _aggregator,
     _audit,
     _discovery,
     _errors,
@@ -83,6 +84,7 @@ class Router:
         self.deny: Callable[[_audit.Access], bool] | None = None  # True: answer 403
         self.identify: Callable[[str], dict[str, Any] | None] | None = None
         """Bearer token → userInfo, for the `userInfo` of admission reviews."""
+        self.aggregator: _aggregator.Aggregator | None = None  # APIService proxying
 
     async def handle(self, request: Request) -> Reply:
         auth = request.headers.get("authorization", "")
@@ -98,6 +100,10 @@ class Router:
             _webhooks.REQUEST_USER.reset(reset)
 
     async def _dispatch(self, request: Request) -> Reply:
+        if self.aggregator is not None:
+            proxied = await self._aggregated(request)
+            if proxied is not None:
+                return proxied
         discovery = self._discovery_doc(request)
         if discovery is not None:
             return discovery
@@ -111,6 +117,23 @@ class Router:
             if self.deny is not None and self.deny(access):
                 raise _audit.forbidden(access)
         return await self._resource(request, target)
+
+    async def _aggregated(self, request: Request) -> Response | None:
+        """`/apis` with the aggregated groups, their group documents, their proxied paths."""
+        assert self.aggregator is not None
+        parts = [p for p in request.path.split("/") if p]
+        if parts == ["apis"]:
+            doc = _discovery.api_groups(self.cluster.registry)
+            extra = [
+                {k: v for k, v in g.items() if k not in ("kind", "apiVersion")}
+                for g in self.aggregator.groups()
+            ]
+            doc["groups"] = [*doc["groups"], *extra]
+            return json_response(doc)
+        if len(parts) == 2 and parts[0] == "apis":
+            group = self.aggregator.group_doc(parts[1])
+            return None if group is None else json_response(group)
+        return await self.aggregator.handle(request, parts)
 
     def _discovery_doc(self, request: Request) -> Response | None:  # noqa: PLR0911
         parts = [p for p in request.path.split("/") if p]

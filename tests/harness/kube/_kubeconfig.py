@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import kubernetes
@@ -27,6 +28,45 @@ def write_kubeconfig(path: Path, server_url: str, namespace: str = "default") ->
         ],
         "current-context": "k8sclaw-emulator",
         "preferences": {},
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def write_cert_kubeconfig(
+    path: Path, server_url: str, ca: bytes, cert: bytes, key: bytes, *, namespace: str = "default"
+) -> Path:
+    """A kubeconfig whose user is a client certificate (the server checked against `ca`)."""
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode()
+
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "k8sclaw-emulator-tls",
+                "cluster": {"server": server_url, "certificate-authority-data": b64(ca)},
+            }
+        ],
+        "users": [
+            {
+                "name": "cert-user",
+                "user": {"client-certificate-data": b64(cert), "client-key-data": b64(key)},
+            }
+        ],
+        "contexts": [
+            {
+                "name": "cert-user",
+                "context": {
+                    "cluster": "k8sclaw-emulator-tls",
+                    "user": "cert-user",
+                    "namespace": namespace,
+                },
+            }
+        ],
+        "current-context": "cert-user",
     }
     path.write_text(yaml.safe_dump(config))
     return path

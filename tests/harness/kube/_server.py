@@ -10,7 +10,9 @@ streaming responses (watches, pod logs).
 A streaming response's writes raise `ConnectionResetError` once the client is gone, and
 the handler is cancelled when the peer closes mid-stream, so watch loops end; writes wait
 for the transport to drain while it is paused, so a slow reader bounds the buffer.
-Only 127.0.0.1 clients (tests, benchmarks) are expected; no TLS, no HEAD special-casing.
+Only 127.0.0.1 clients (tests, benchmarks) are expected; no HEAD special-casing. A second
+listener may serve TLS (`start(..., tls=context)`): the client certificate it verified is
+`Request.peer_cert`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
 from types import MappingProxyType
@@ -66,6 +69,11 @@ class Request:
         """The media type without parameters, lower-case (aiohttp's default when absent)."""
         raw = self.headers.get("content-type", "application/octet-stream")
         return raw.partition(";")[0].strip().lower()
+
+    @property
+    def peer_cert(self) -> dict[str, Any] | None:
+        """The client certificate the TLS listener verified (`ssl` dict form), if any."""
+        return self._conn.peercert
 
     @property
     def host(self) -> str:
@@ -156,10 +164,10 @@ class Server:
         self.connections: set[_Connection] = set()
         self._server: asyncio.Server | None = None
 
-    async def start(self, host: str, port: int) -> int:
-        """Listen; returns the bound port (a free one when `port` is 0)."""
+    async def start(self, host: str, port: int, tls: ssl.SSLContext | None = None) -> int:
+        """Listen (over TLS with `tls`); returns the bound port (a free one when `port` is 0)."""
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: _Connection(self), host, port)
+        self._server = await loop.create_server(lambda: _Connection(self), host, port, ssl=tls)
         return int(self._server.sockets[0].getsockname()[1])
 
     async def close(self, grace: float = 1.0) -> None:
@@ -194,6 +202,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.task: asyncio.Task[None] | None = None
         self.sockname: tuple[Any, ...] = ("127.0.0.1", 0)
+        self.peercert: dict[str, Any] | None = None
         self.closed = self.streaming = self.idle = self._paused_reading = False
         self.keep_alive = True
         self._head: tuple[tuple[str, str, str], dict[str, str], int] | None = None
@@ -204,6 +213,7 @@ class _Connection(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         self.sockname = transport.get_extra_info("sockname") or self.sockname
+        self.peercert = transport.get_extra_info("peercert") or None
         self.server.connections.add(self)
         self.task = asyncio.get_running_loop().create_task(self._serve())
 

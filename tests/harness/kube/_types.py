@@ -108,6 +108,7 @@ BUILTINS: tuple[ResourceType, ...] = (
         status=True,
     ),
     _t("", "v1", "Node", "nodes", False, short_names=("no",), status=True),
+    _t("apiregistration.k8s.io", "v1", "APIService", "apiservices", False, status=True),
     _t("events.k8s.io", "v1", "Event", "events", short_names=("ev",)),
     _t(
         "batch",
