@@ -27,6 +27,10 @@ GATES: dict[str, tuple[str, tuple[str, ...]]] = {
         "fetch URLs (sandbox egress only when explicitly true)",
         (names.TOOL_FETCH_URL,),
     ),
+    "cross-chat-messages": (
+        "let send_channel_message reach other chats of the instance (opt-in: off unless true)",
+        (),
+    ),
 }
 
 _policy_option = click.option(

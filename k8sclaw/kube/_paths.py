@@ -63,6 +63,7 @@ _BUILTIN = [
     ResourceType("rbac.authorization.k8s.io/v1", "Role", "roles", True),
     ResourceType("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings", True),
     ResourceType("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies", True),
+    ResourceType("apiregistration.k8s.io/v1", "APIService", "apiservices", False),
     ResourceType(
         "admissionregistration.k8s.io/v1",
         "ValidatingWebhookConfiguration",

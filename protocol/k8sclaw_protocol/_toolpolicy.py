@@ -47,9 +47,13 @@ def gate_for_tool(tool: str) -> str | None:
     return None
 
 
+OPT_IN_GATES: frozenset[str] = frozenset({"cross-chat-messages"})
+"""Gates that are off unless the policy sets them to true (they widen what a run may do)."""
+
+
 def gate_enabled(policy: ClawPolicy, gate: str) -> bool:
-    """A gate is on unless the policy sets it to false."""
-    return policy.spec.feature_gates.get(gate, True)
+    """A gate is on unless the policy sets it to false; an opt-in gate only when set true."""
+    return policy.spec.feature_gates.get(gate, gate not in OPT_IN_GATES)
 
 
 def tool_action(policy: ClawPolicy, tool: str) -> tuple[Action, str]:

@@ -185,17 +185,21 @@ def test_policy_denies_add_to_the_run_deny_list() -> None:
     assert tools == Tools(("read_file",), ("execute_command", "fetch_url"))
 
 
-def test_tools_follow_the_shared_engine_ask_only_when_asked() -> None:
+def test_tools_follow_the_shared_engine_ask_stays_offered_and_gated() -> None:
+    """An `ask` tool is offered (the model may call it) and listed in `ask` (each call
+    waits for a decision); it is never silently withheld."""
     gating = {
         "defaultAction": "deny",
         "rules": [{"tool": "read_file", "action": "allow"}, {"tool": "fetch_url", "action": "ask"}],
     }
     implicit = effective_tools(Tools(), policy(gating))
-    assert implicit.allow == ("read_file",)
+    assert implicit.allow == ("fetch_url", "read_file")
+    assert implicit.ask == ("fetch_url",)
     assert "execute_command" in implicit.deny and "fetch_url" not in implicit.deny
     narrowed = effective_tools(Tools(("fetch_url", "execute_command")), policy(gating))
-    assert narrowed.allow == ("fetch_url",)
-    assert effective_tools(Tools(("execute_command",)), policy(gating)).allow == ()
+    assert (narrowed.allow, narrowed.ask) == (("fetch_url",), ("fetch_url",))
+    denied = effective_tools(Tools(("execute_command",)), policy(gating))
+    assert (denied.allow, denied.ask) == ((), ())
     assert effective_tools(Tools(("read_file",)), None) == Tools(("read_file",))
 
 
