@@ -268,7 +268,11 @@ class AppCore(App[int]):
         if self.kube is None:
             state = "[dim]● offline[/]"
         channels = sum(len(i.spec.channels) for i in self.store.all(INSTANCES))
-        self.query_one("#header", Static).update(
+        headers = self.query("#header").results(Static)
+        header = next(headers, None)
+        if header is None:  # a watch reported before the first compose or after teardown
+            return
+        header.update(
             f"[b #E94560] K8sClaw [/] {state} ctx:[b]{self.context}[/] "
             f"ns:[b]{self.namespace or 'all'}[/] "
             f"{counts['instances']} inst {counts['runs']} runs {counts['policies']} pol "
