@@ -191,6 +191,8 @@ class AppCore(App[int]):
 
     def on_rows_changed(self, msg: RowsChanged) -> None:
         changed, removed = self.store.apply(msg.kind, msg.upserted, msg.deleted, reset=msg.reset)
+        if not self.query("ResourceTable"):  # not composed yet: the store is painted on mount
+            return
         if msg.kind == self.view.kind:
             self.refresh_rows(changed, removed, full=msg.reset)
         if msg.kind in (INSTANCES, RUNS):
