@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -38,7 +39,7 @@ class _Conn:
         if self._conn is None:
             conn = sqlite3.connect(self._path, isolation_level=None)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(conn)
             # FULL: the recorder acknowledges an event to the bus once its commit returns,
             # so the commit must survive a node crash, not just a process crash.
             conn.execute("PRAGMA synchronous = FULL")
@@ -53,6 +54,24 @@ class _Conn:
             await self.call(shut)
             self._conn = None
         self._pool.shutdown(wait=False)
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL, retrying while another process holds it.
+
+    Switching needs an exclusive lock; a connection that meets another one's write lock
+    mid-switch gets "database is locked" at once (SQLite skips the busy handler where
+    waiting could deadlock), so several starters on a fresh file retry here instead.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 class _Tx:

@@ -4,6 +4,7 @@ concurrent starters migrate once; a database newer than the build is refused."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,25 @@ async def test_a_database_newer_than_the_build_is_refused(
         await tx.execute("INSERT INTO schema_version VALUES (99, '0099_future.sql', 0)")
     with pytest.raises(transcripts.StoreError, match="schema version 99"):
         await transcripts.open_store(store_url, tmp_path)
+
+
+async def test_a_sqlite_starter_waits_for_another_process_holding_the_fresh_file(
+    tmp_path: Path,
+) -> None:
+    """A starter switching a fresh file to WAL while another process holds its write lock
+    gets "database is locked" at once from SQLite (no busy wait); it must wait instead."""
+    other = sqlite3.connect(tmp_path / "transcripts.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("CREATE TABLE held (x INTEGER)")
+        starting = asyncio.create_task(transcripts.open_store(None, tmp_path))
+        await asyncio.sleep(0.3)
+        assert not starting.done()  # waiting, not failed
+        other.execute("COMMIT")
+        store = await asyncio.wait_for(starting, 30)
+    finally:
+        other.close()
+    try:
+        assert await store.schema_version() == transcripts.latest_schema_version("sqlite")
+    finally:
+        await store.close()
