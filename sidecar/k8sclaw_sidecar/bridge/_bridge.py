@@ -16,9 +16,11 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from k8sclaw_protocol import (
     AgentResult,
@@ -40,6 +42,7 @@ from k8sclaw_sidecar.bridge import _policy
 from k8sclaw_sidecar.bridge._settings import BridgeSettings
 
 log = logging.getLogger("k8sclaw.bridge")
+M = TypeVar("M", bound=BaseModel)
 
 EXIT_NO_RESULT = 3
 """Exit code after `/ipc/done` without a valid `result.json` (agent.run.failed published)."""
@@ -225,22 +228,11 @@ class Bridge:
             self._write(target, json.dumps(event.data).encode())
 
     async def _write_exec_results(self, sub: Subscription) -> None:
-        async for event in sub:
-            try:
-                result = ExecResult.model_validate(event.data)
-            except ValidationError as exc:
-                log.warning("dropping malformed exec result: %s", exc.errors()[:1])
-                continue
-            target = self.layout.exec_result(result.id)
-            self._write(target, result, only_new=True)
+        async for result in _valid(sub, ExecResult, "exec result"):
+            self._write(self.layout.exec_result(result.id), result, only_new=True)
 
     async def _write_decisions(self, sub: Subscription) -> None:
-        async for event in sub:
-            try:
-                decision = ApprovalDecision.model_validate(event.data)
-            except ValidationError as exc:
-                log.warning("dropping malformed approval decision: %s", exc.errors()[:1])
-                continue
+        async for decision in _valid(sub, ApprovalDecision, "approval decision"):
             self._deliver_decision(decision)
 
     def _deliver_decision(self, decision: ApprovalDecision) -> None:
@@ -315,3 +307,15 @@ async def _connect(settings: BridgeSettings, stop: asyncio.Event) -> EventBus | 
 
 CONNECT_POLL = 0.5
 """Seconds between checks for a finished agent while the bus is unreachable."""
+
+
+async def _valid(sub: Subscription, model: type[M], what: str) -> AsyncIterator[M]:
+    """The events of `sub` that parse as `model`; a malformed one is logged and dropped
+    (it comes from the bus, where a hostile run may have published it)."""
+    async for event in sub:
+        try:
+            parsed = model.model_validate(event.data)
+        except ValidationError as exc:
+            log.warning("dropping malformed %s: %s", what, exc.errors()[:1])
+            continue
+        yield parsed
