@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,8 @@ from tests.sidecar.conftest import make_pod
 from tests.sidecar.test_pod_processes import FAST, Pod, _env
 
 NS, RUN = "team-a", "run-e2e"
+Outcome = tuple[Event, str]
+"""The approval request the controller saw and the agent's stdout."""
 
 
 @pytest.fixture
@@ -83,25 +85,38 @@ async def _bus(nats: NatsServer) -> EventBus:
     return await EventBus.connect(nats.url, backoff=FAST, credentials=nats.creds_for("controller"))
 
 
-async def test_approve_runs_the_command_and_the_model_gets_its_output(
-    gated: Pod, nats: NatsServer, llm: ScriptedLLM, pod: PodPaths
-) -> None:
-    _script(llm)
+async def _run_gated(
+    gated: Pod, nats: NatsServer, decide: Callable[[EventBus, Event], Awaitable[None]]
+) -> Outcome:
+    """Start the pod, wait for its approval request, `decide` it, then wait for every
+    process to exit (all three must exit 0); the request and the agent's output."""
     bus = await _bus(nats)
     try:
         await _start(gated)
         asked = await _asked(bus)
-        assert asked.subject == f"k8sclaw.tool.approval.request.{NS}.{RUN}"
-        assert asked.data["tool"] == "execute_command"
-        assert json.loads(asked.data["summary"]) == {"command": "echo gated-output"}
-        assert not list(pod.sandbox_ipc.glob("tools/exec-request-*"))  # paused, not run
-        await _decide(bus, asked.data["id"], "approve")
+        await decide(bus, asked)
         codes = await _finish(gated)
     finally:
         await bus.close()
     assert {n: c[0] for n, c in codes.items()} == {"agent": 0, "ipc-bridge": 0, "sandbox": 0}
+    return asked, codes["agent"][1]
+
+
+async def test_approve_runs_the_command_and_the_model_gets_its_output(
+    gated: Pod, nats: NatsServer, llm: ScriptedLLM, pod: PodPaths
+) -> None:
+    _script(llm)
+
+    async def approve(bus: EventBus, asked: Event) -> None:
+        assert not list(pod.sandbox_ipc.glob("tools/exec-request-*"))  # paused, not run
+        await _decide(bus, asked.data["id"], "approve")
+
+    asked, output = await _run_gated(gated, nats, approve)
+    assert asked.subject == f"k8sclaw.tool.approval.request.{NS}.{RUN}"
+    assert asked.data["tool"] == "execute_command"
+    assert json.loads(asked.data["summary"]) == {"command": "echo gated-output"}
     assert "gated-output" in _tool_result_seen_by_model(llm)
-    result = ipc.parse_result_line(codes["agent"][1])
+    result = ipc.parse_result_line(output)
     assert result is not None and result.response == "finished"
 
 
@@ -109,15 +124,11 @@ async def test_deny_is_reported_to_the_model_and_nothing_runs(
     gated: Pod, nats: NatsServer, llm: ScriptedLLM, pod: PodPaths
 ) -> None:
     _script(llm)
-    bus = await _bus(nats)
-    try:
-        await _start(gated)
-        asked = await _asked(bus)
+
+    async def deny(bus: EventBus, asked: Event) -> None:
         await _decide(bus, asked.data["id"], "deny", reason="not on prod")
-        codes = await _finish(gated)
-    finally:
-        await bus.close()
-    assert {n: c[0] for n, c in codes.items()} == {"agent": 0, "ipc-bridge": 0, "sandbox": 0}
+
+    await _run_gated(gated, nats, deny)
     told = _tool_result_seen_by_model(llm)
     assert "refused" in told and "denied by alice via kubernetes: not on prod" in told
     assert "gated-output" not in told
@@ -129,14 +140,11 @@ async def test_no_answer_in_time_is_a_refusal(
 ) -> None:
     _script(llm)
     gated.env["K8SCLAW_APPROVAL_TIMEOUT_SECONDS"] = "1"
-    bus = await _bus(nats)
-    try:
-        await _start(gated)
-        await _asked(bus)
-        codes = await _finish(gated)
-    finally:
-        await bus.close()
-    assert {n: c[0] for n, c in codes.items()} == {"agent": 0, "ipc-bridge": 0, "sandbox": 0}
+
+    async def wait(bus: EventBus, asked: Event) -> None:
+        return None
+
+    await _run_gated(gated, nats, wait)
     assert "nobody approved the call within 1s" in _tool_result_seen_by_model(llm)
     assert not list(pod.sandbox_ipc.glob("tools/exec-request-*"))
 

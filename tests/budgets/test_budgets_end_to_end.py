@@ -12,8 +12,8 @@ import pytest
 
 from tests.controllers.manager import _harness
 from tests.controllers.manager._fakeclock import FakeClock
-from tests.controllers.manager._harness import create, instance_body, phase, run_body, wait_run
-from tests.controllers.manager.test_end_to_end import terminal
+from tests.controllers.manager._harness import create, phase, run_body, wait_run
+from tests.controllers.manager.test_end_to_end import setup_instance, terminal
 from tests.harness.kube import KubeEnv
 from tests.harness.llm import ScriptedLLM, calls, text, tool
 
@@ -21,24 +21,6 @@ pytestmark = pytest.mark.slow
 START = datetime(2026, 12, 5, 10, 0, tzinfo=UTC)
 TURN_COST = "0.000075"
 """gpt-4o at 2.50/10.00 USD per million: 10 prompt + 5 completion tokens."""
-
-
-def setup_instance(kube: KubeEnv, llm: ScriptedLLM, budgets: dict[str, Any]) -> dict[str, Any]:
-    kubernetes.client.CoreV1Api(kube.api_client).create_namespaced_secret(
-        kube.namespace,
-        {"metadata": {"name": "alice-openai-key"}, "stringData": {"OPENAI_API_KEY": "sk-test"}},
-    )
-    instance = instance_body(
-        authRefs=[{"provider": "openai", "secret": "alice-openai-key"}], budgets=budgets
-    )
-    instance["spec"]["agents"]["default"]["baseURL"] = llm.base_url("openai")
-    create(kube, "clawinstances", instance)
-    return {
-        "provider": "openai",
-        "model": "gpt-4o",
-        "baseURL": llm.base_url("openai"),
-        "authSecretRef": "alice-openai-key",
-    }
 
 
 async def spend_reaches(kube: KubeEnv, period: str, tokens: int) -> dict[str, Any]:
@@ -75,7 +57,7 @@ def instance_events(kube: KubeEnv, reason: str) -> list[Any]:
 async def test_runs_start_until_the_daily_budget_is_spent_then_are_refused(
     kube: KubeEnv, kubelet: Any, llm: ScriptedLLM, nats: Any
 ) -> None:
-    model = setup_instance(kube, llm, {"instanceDaily": {"tokens": 30}})
+    model = setup_instance(kube, llm, budgets={"instanceDaily": {"tokens": 30}})
     llm.script(text("one"), text("two"), text("three"), text("next day"))
     clock = FakeClock(START)
     settings = _harness.settings_for(kube, **nats.controller_settings())
@@ -128,7 +110,7 @@ async def test_runs_start_until_the_daily_budget_is_spent_then_are_refused(
 async def test_a_run_stops_its_loop_at_its_per_run_cap_and_says_so(
     kube: KubeEnv, kubelet: Any, llm: ScriptedLLM, nats: Any
 ) -> None:
-    model = setup_instance(kube, llm, {"run": {"tokens": 20}})
+    model = setup_instance(kube, llm, budgets={"run": {"tokens": 20}})
     llm.script(
         calls(tool("write_file", path="a.txt", content="first"), say="working on it"),
         calls(tool("write_file", path="b.txt", content="second")),

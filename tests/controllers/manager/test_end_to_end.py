@@ -15,12 +15,16 @@ from tests.harness.llm import ScriptedLLM, error, text
 pytestmark = pytest.mark.slow
 
 
-def setup_instance(kube: KubeEnv, llm: ScriptedLLM) -> dict[str, Any]:
+def setup_instance(kube: KubeEnv, llm: ScriptedLLM, **spec: Any) -> dict[str, Any]:
+    """Instance `alice` with an OpenAI key Secret and its model at the scripted LLM
+    (`spec` adds fields to its spec); returns the model block for a run."""
     kubernetes.client.CoreV1Api(kube.api_client).create_namespaced_secret(
         kube.namespace,
         {"metadata": {"name": "alice-openai-key"}, "stringData": {"OPENAI_API_KEY": "sk-test"}},
     )
-    instance = instance_body(authRefs=[{"provider": "openai", "secret": "alice-openai-key"}])
+    instance = instance_body(
+        authRefs=[{"provider": "openai", "secret": "alice-openai-key"}], **spec
+    )
     instance["spec"]["agents"]["default"]["baseURL"] = llm.base_url("openai")
     create(kube, "clawinstances", instance)
     return {
