@@ -216,6 +216,9 @@ class PendingApproval(CRModel):
     """What the call would do (its arguments, capped)."""
     requested_at: datetime | None = None
     """When the agent asked."""
+    expires_at: datetime | None = None
+    """When an unanswered request is refused (`via: timeout`); a restarted controller
+    re-arms the refusal from it."""
 
 
 class AgentRunStatus(CRModel):

@@ -106,3 +106,25 @@ def test_an_unstamped_or_malformed_annotation_is_refused_with_the_fix() -> None:
     with pytest.raises(ValueError, match="decision"):
         parse_annotation('{"id": "a1", "decision": "maybe"}')
     assert parse_annotation('{"id": "a1", "decision": "deny"}').decided_by == ""
+
+
+async def test_a_restarted_controller_still_expires_a_pending_call(
+    kube: KubeEnv, kubelet: Any, llm: ScriptedLLM, nats: Any
+) -> None:
+    """The refusal timer lives in the controller; one restarted while a call waits re-arms
+    it from `expiresAt`, so the call still ends as `via: timeout` with its Event."""
+    model = setup_instance(kube, llm)
+    llm.script(calls(tool("write_file", path="a.txt", content="x")), text("done"))
+    policy = {"ask": ["write_file"], "approvalTimeoutSeconds": 4}
+    settings = _harness.settings_for(kube, **nats.controller_settings())
+    async with _harness.running(settings):
+        create(kube, "agentruns", run_body("restarted", model=model, toolPolicy=policy))
+        waiting = await wait_run(kube, "restarted", lambda o: bool(_pending(o)), within=120)
+    [pending] = _pending(waiting)
+    assert pending["expiresAt"] > pending["requestedAt"]
+    async with _harness.running(settings):
+        expired = await _event(kube, "ApprovalExpired")
+        done = await wait_run(kube, "restarted", terminal, within=120)
+    assert pending["id"] in expired.message and "within 4s" in expired.message
+    assert phase(done) == "Succeeded", done["status"]
+    assert "refused (nobody approved the call within 4s)" in _tool_result(llm)

@@ -356,6 +356,7 @@ async def _running(ctx: Context, run: AgentRun) -> None:
     started = run.status.started_at if run.status else None
     elapsed = (_now_ts() - started.timestamp()) if started else 0.0
     _schedule_timeout(ctx, run, elapsed)
+    _approvals.rearm(ctx, run)
     try:
         await ctx.kube.get(_kube.group("batch/v1", run.namespace, "jobs", run.name))
     except _kube.NotFoundError:

@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from datetime import timedelta
 from typing import Any, Final
 
 from pydantic import ValidationError
 
 from k8sclaw_controllers.manager import _kube
-from k8sclaw_controllers.manager._context import Context, timestamp
+from k8sclaw_controllers.manager._context import Context, now, timestamp
 from k8sclaw_protocol import AgentRun, ApprovalDecision, ApprovalRequest, Event, events, names
 
 log = logging.getLogger("k8sclaw.controller.approvals")
@@ -70,11 +71,13 @@ async def on_request(ctx: Context, namespace: str, run: str, event: Event) -> No
     except ValidationError as exc:
         log.warning("%s/%s: malformed approval request dropped: %s", namespace, run, exc)
         return
+    asked = now()
     entry = {
         "id": request.id,
         "tool": request.tool,
         "summary": request.summary,
-        "requestedAt": timestamp(),
+        "requestedAt": timestamp(asked),
+        "expiresAt": timestamp(asked + timedelta(seconds=request.timeout_seconds)),
     }
 
     added: list[bool] = []
@@ -90,23 +93,38 @@ async def on_request(ctx: Context, namespace: str, run: str, event: Event) -> No
     if body is not None and added == [True]:
         message = f"{request.tool} waits for approval {request.id}: {request.summary}"
         ctx.event(body, "ApprovalRequested", message[:1024])
-        ctx.state.spawn(_expire(ctx, namespace, run, request))
+        allowed = request.timeout_seconds
+        ctx.state.spawn(_expire(ctx, namespace, run, request.id, allowed=allowed, delay=allowed))
 
 
-async def _expire(ctx: Context, namespace: str, run: str, request: ApprovalRequest) -> None:
-    """After the request's timeout, publish a refusal `via: timeout`: the waiting call ends
-    with it (the agent's own deadline is a little later, for when the controller is away),
-    the call leaves `pendingApprovals`, and the timeout lands in the transcript and as an
+def rearm(ctx: Context, run: AgentRun) -> None:
+    """A restarted controller's first sight of a Running run: the refusals of its pending
+    approvals, at their `expiresAt` (at once if that has passed), as before the restart."""
+    for pending in (run.status.pending_approvals if run.status else None) or []:
+        if pending.expires_at is None or pending.requested_at is None:
+            continue
+        allowed = int((pending.expires_at - pending.requested_at).total_seconds())
+        left = max(0.0, (pending.expires_at - now()).total_seconds())
+        expire = _expire(ctx, run.namespace, run.name, pending.id, allowed=allowed, delay=left)
+        ctx.state.spawn(expire)
+
+
+async def _expire(
+    ctx: Context, namespace: str, run: str, approval: str, *, allowed: int, delay: float
+) -> None:
+    """After `delay` s, publish a refusal `via: timeout`: the waiting call ends with it
+    (the agent's own deadline is a little later, for when the controller is away), the
+    call leaves `pendingApprovals`, and the timeout lands in the transcript and as an
     Event like any decision. A decision that came first makes this a no-op (the bridge
     keeps the first answer; `on_response` finds nothing pending)."""
-    await asyncio.sleep(request.timeout_seconds)
+    await asyncio.sleep(delay)
     if ctx.bus is None:
         return
     expired = ApprovalDecision(
-        id=request.id,
+        id=approval,
         decision="deny",
         via="timeout",
-        reason=f"nobody decided within {request.timeout_seconds}s",
+        reason=f"nobody decided within {allowed}s",
         decided_at=timestamp(),
     )
     await publish(ctx.bus, namespace, run, expired)
