@@ -77,6 +77,7 @@ class Router:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._informer = _informer.Informer(self._on_run)
         self._instances = _runs.InstanceCache(kube)
+        self.histories = _history.HistoryCache()
         self._inbound: Subscription | None = None
         self.ready = asyncio.Event()
         self.stats = RouterStats()
@@ -195,6 +196,7 @@ class Router:
             run.metadata.annotations[names.ANNOTATION_REPLY_SENT] = "true"
             self.stats.replies += 1
         self.runs[key] = run
+        self.histories.note(run)
         chat = self._chat(chat_key(run))
         if chat.active in (None, run.name):
             chat.active = None
@@ -297,7 +299,7 @@ class Router:
             return None
         watched = [r for r in self.runs.values() if chat_key(r) == conversation.key]
         history = await _history.conversation_history(
-            self._store, ns, conversation.session_key, watched
+            self._store, ns, conversation.session_key, watched, self.histories
         )
         wanted = _runs.chat_run(instance, conversation, message, history)
         run = await _runs.create_once(self._kube, wanted)
