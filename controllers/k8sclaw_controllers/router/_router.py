@@ -78,6 +78,7 @@ class Router:
         self._informer = _informer.Informer(self._on_run)
         self._instances = _runs.InstanceCache(kube)
         self.histories = _history.HistoryCache()
+        self.drop_notes = _outbound.DropNotes()
         self._inbound: Subscription | None = None
         self.ready = asyncio.Event()
         self.stats = RouterStats()
@@ -313,7 +314,9 @@ class Router:
     async def _consume_sends(self, sub: Subscription) -> None:
         async for event in sub:
             try:
-                delivered = await _outbound.handle_send(self._bus, self._kube, event)
+                delivered = await _outbound.handle_send(
+                    self._bus, self._kube, event, self.drop_notes
+                )
             except Exception as exc:
                 log.warning("send_channel_message %s not handled (%s)", event.sequence, exc)
                 delivered = False
