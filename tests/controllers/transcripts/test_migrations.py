@@ -56,6 +56,12 @@ async def test_v1_database_with_rows_is_migrated_keeping_every_row(
         exchanges = await store.exchanges("team-a", "s-1")
         async with store.driver.transaction() as tx:
             extra = await tx.fetch("SELECT seq, recorded_ms, size_bytes FROM events ORDER BY seq")
+            catalog = (
+                "SELECT name FROM sqlite_master WHERE type = 'index'"
+                if store.driver.dialect == "sqlite"
+                else "SELECT indexname FROM pg_indexes"
+            )
+            indexes = {str(row[0]) for row in await tx.fetch(catalog)}
     assert [(r.run, r.task, r.event_count) for r in runs] == [
         (f"r{i}", f"task {i}", 50) for i in range(3)
     ]
@@ -66,6 +72,7 @@ async def test_v1_database_with_rows_is_migrated_keeping_every_row(
     # v2 backfilled its columns from the v1 rows.
     assert extra[0][1:] == (5001, len('{"n": 1, "t": "\\u00e9"}'))
     assert all(recorded == 5000 + seq for seq, recorded, _ in extra)
+    assert {"runs_by_session_created", "events_by_run_kind"} <= indexes
     # v3 indexed the turns: the v1 runs read as exchanges (no answers were recorded).
     assert [(e.run, e.task, e.answer) for e in exchanges] == [
         (f"r{i}", f"task {i}", None) for i in range(3)
