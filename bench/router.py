@@ -5,8 +5,14 @@ publish/subscribe round trip on the same NATS server in the same run.
     the router's create of its run returning (bus delivery, instance read, history read
     from the transcript store, the create); (b) run completed → Delivery published: from
     the run's status turning Succeeded to the reply arriving at a channel-side subscriber
-    (the watch event, the publish, the delivery). Real NATS (`nats-server`), the kube
-    emulator in its own process, SQLite transcripts. A figure, not a test.
+    (the watch event, the publish, the delivery); (a') a second message in each chat once
+    the replies are marked, whose turns come from the router's memory (no store read,
+    asserted); (c) the history read alone, 100 at once
+    on sessions of 10 finished runs with 50 stream events each: the turns query
+    (`exchanges`, what the router reads now) against the full session page it read before.
+    A conversation's later messages read nothing (the router keeps its turns). Real NATS
+    (`nats-server`), the kube emulator in its own process, SQLite transcripts. A figure,
+    not a test.
 
     uv run python bench/router.py [--chats 100]
 """
@@ -16,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import statistics
 import subprocess
 import sys
@@ -106,6 +113,10 @@ async def measure(nats: NatsServer, kubeconfig: Path, chats: int, data_dir: Path
         bare = await bare_round_trip(controller, 200)
         inbound = await _inbound(router, channel, ns, chats)
         replies = await _replies(router, controller, kube, ns)
+        await _settled(router)
+        reads = router.histories.store_reads
+        later = await _inbound(router, channel, ns, chats, message="m-2")
+        assert router.histories.store_reads == reads, "a later message read the store"
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -118,7 +129,11 @@ async def measure(nats: NatsServer, kubeconfig: Path, chats: int, data_dir: Path
     print(
         f"bare NATS publish/subscribe round trip: p50 {base:.2f} ms, p99 {pct(bare, 0.99):.2f} ms"
     )
-    for label, took in (("message → AgentRun created", inbound), ("completed → Delivery", replies)):
+    for label, took in (
+        ("message → AgentRun created", inbound),
+        ("completed → Delivery", replies),
+        ("second message → AgentRun created (turns from memory)", later),
+    ):
         p50, p99 = pct(took, 0.5), pct(took, 0.99)
         print(
             f"{label} ({len(took)} chats at once): p50 {p50:.2f} ms ({p50 / base:.1f}x), "
@@ -126,29 +141,42 @@ async def measure(nats: NatsServer, kubeconfig: Path, chats: int, data_dir: Path
         )
 
 
-async def _inbound(router: Router, channel: EventBus, ns: str, chats: int) -> list[float]:
+async def _inbound(
+    router: Router, channel: EventBus, ns: str, chats: int, message: str = "m-1"
+) -> list[float]:
     sent: dict[str, float] = {}
+    before = set(router.created_at)
 
     async def say(i: int) -> None:
         data = {
             "channel": "telegram",
-            "messageId": "m-1",
+            "messageId": message,
             "chatId": f"chat-{i}",
             "senderId": "u",
-            "text": f"hello {i}",
+            "text": f"{message} {i}",
         }
-        sent[f"hello {i}"] = time.monotonic()
+        sent[f"{message} {i}"] = time.monotonic()
         await channel.publish(
             events.Event.new(events.CHANNEL_MESSAGE_RECEIVED, data), scope=(ns, INSTANCE)
         )
 
     await asyncio.gather(*(say(i) for i in range(chats)))
     deadline = time.monotonic() + 120
-    while len(router.created_at) < chats:
+    while len(router.created_at) - len(before) < chats:
         if time.monotonic() > deadline:
-            raise RuntimeError(f"only {len(router.created_at)} of {chats} runs created")
+            raise RuntimeError(f"only {len(router.created_at) - len(before)} of {chats} created")
         await asyncio.sleep(0.01)
-    return [router.created_at[(ns, r.name)] - sent[r.spec.task] for r in router.runs.values()]
+    new = [r for r in router.runs.values() if (ns, r.name) not in before]
+    return [router.created_at[(ns, r.name)] - sent[r.spec.task] for r in new]
+
+
+async def _settled(router: Router) -> None:
+    """Every chat's reply is marked sent, so the next message starts at once."""
+    deadline = time.monotonic() + 120
+    while any(chat.active for chat in router.chats.values()):
+        if time.monotonic() > deadline:
+            raise RuntimeError("replies were not marked sent")
+        await asyncio.sleep(0.01)
 
 
 async def _replies(router: Router, observer: EventBus, kube: _kube.Kube, ns: str) -> list[float]:
@@ -183,6 +211,49 @@ async def _replies(router: Router, observer: EventBus, kube: _kube.Kube, ns: str
     return [arrived[uid] - finished[uid] for uid in finished]
 
 
+async def history_reads(data_dir: Path, chats: int) -> None:
+    """(c): the store's share of (a), on sessions with real transcripts."""
+    store = await transcripts.open_store(None, data_dir / "history")
+    try:
+        seq = 0
+        for chat in range(chats):
+            runs = {}
+            batch = []
+            for turn in range(10):
+                run = f"c{chat}-r{turn}"
+                runs[("h", run)] = transcripts.RunInfo("bench", f"s-{chat}", f"task {turn}")
+                for _ in range(50):
+                    seq += 1
+                    chunk = {"type": "text", "content": "x" * 200}
+                    batch.append(_new(seq, run, "text", events.AGENT_STREAM_CHUNK, chunk))
+                seq += 1
+                done = {"status": "success", "response": f"answer {turn}"}
+                batch.append(_new(seq, run, "result", events.AGENT_RUN_COMPLETED, done))
+            await store.record(batch, runs)
+
+        async def timed(read: Any) -> list[float]:
+            async def one(chat: int) -> float:
+                start = time.monotonic()
+                await read(f"s-{chat}")
+                return time.monotonic() - start
+
+            return list(await asyncio.gather(*(one(c) for c in range(chats))))
+
+        full = await timed(lambda key: store.session("h", key, limit=transcripts.MAX_PAGE))
+        turns = await timed(lambda key: store.exchanges("h", key))
+    finally:
+        await store.close()
+    f50, t50 = pct(full, 0.5), pct(turns, 0.5)
+    print(
+        f"history read ({chats} at once): full session page p50 {f50:.2f} ms, "
+        f"turns query p50 {t50:.2f} ms ({f50 / t50:.1f}x less), p99 {pct(turns, 0.99):.2f} ms"
+    )
+
+
+def _new(seq: int, run: str, kind: Any, topic: str, data: Any) -> transcripts.NewEvent:
+    return transcripts.NewEvent(seq, "h", run, topic, kind, seq, json.dumps(data))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chats", type=int, default=100)
@@ -195,6 +266,7 @@ def main() -> None:
         nats.start()
         try:
             asyncio.run(measure(nats, kubeconfig, args.chats, Path(tmp)))
+            asyncio.run(history_reads(Path(tmp), args.chats))
         finally:
             nats.stop()
 

@@ -53,6 +53,11 @@ POLICIES = ("Forbid", "Allow", "Replace")
     help="Skip a tick that cannot start within this many seconds.",
 )
 @click.option("--suspend", is_flag=True, help="Create it suspended.")
+@click.option(
+    "--deliver-to",
+    metavar="CHANNEL:CHAT[:THREAD]",
+    help="Heartbeats only: post each result to this chat, e.g. telegram:-1001234567890.",
+)
 @_common.cluster_options()
 @_common.output_option("name")
 @_common.translating
@@ -65,9 +70,31 @@ def create(name: str, target: _common.Target, output: str, **options: Any) -> No
         timetable(options["expression"], options["time_zone"])
     except CronError as exc:
         raise CliError(str(exc), hint="see `k8sclaw schedules create --help`") from exc
+    options["deliver_to"] = _delivery(options.get("deliver_to"), options["kind"])
     kube = target.kube()
     inst = _pick_instance(kube, target.ns(), options["instance"])
     _output.print_one(kube.create(_new_schedule(name, target.ns(), inst, options)), output)
+
+
+def _delivery(value: str | None, kind: str) -> dict[str, str] | None:
+    """`spec.deliverTo` of `--deliver-to CHANNEL:CHAT[:THREAD]`, checked like the CRD does."""
+    from pydantic import ValidationError
+
+    from k8sclaw_protocol import DeliveryTarget
+
+    if value is None:
+        return None
+    hint = "use --deliver-to CHANNEL:CHAT[:THREAD] with --type heartbeat"
+    if kind != "heartbeat":
+        raise CliError("--deliver-to is only for heartbeats", hint=hint)
+    channel, _, rest = value.partition(":")
+    chat, _, thread = rest.partition(":")
+    wire = {"channel": channel, "chatId": chat, **({"threadId": thread} if thread else {})}
+    try:
+        DeliveryTarget.model_validate(wire)
+    except ValidationError as exc:
+        raise CliError(f"--deliver-to {value!r} is not a channel and a chat", hint=hint) from exc
+    return wire
 
 
 def _new_schedule(
@@ -85,6 +112,7 @@ def _new_schedule(
         "concurrencyPolicy": options["concurrency_policy"],
         "suspend": options["suspend"],
         "startingDeadlineSeconds": options["starting_deadline"],
+        "deliverTo": options.get("deliver_to"),
     }
     meta = {"name": name, "namespace": namespace, "labels": {names.LABEL_INSTANCE: instance.name}}
     schedule = ClawSchedule.from_wire({"metadata": meta, "spec": spec})

@@ -97,7 +97,12 @@ from k8sclaw_protocol._runbuilder import (
     build_scheduled_run,
     instance_model,
 )
-from k8sclaw_protocol._schedule import ClawSchedule, ClawScheduleSpec, ClawScheduleStatus
+from k8sclaw_protocol._schedule import (
+    ClawSchedule,
+    ClawScheduleSpec,
+    ClawScheduleStatus,
+    DeliveryTarget,
+)
 from k8sclaw_protocol._skillpack import Skill, SkillPack, SkillPackSpec, SkillPackStatus
 
 if TYPE_CHECKING:
@@ -156,6 +161,7 @@ __all__ = [
     "ClawSchedule",
     "ClawScheduleSpec",
     "ClawScheduleStatus",
+    "DeliveryTarget",
     "Condition",
     "CronError",
     "DURATION_PATTERN",

@@ -7,6 +7,7 @@ instance in the same way (upstream shipped runs without them: 401s, uncounted ru
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime
 from typing import Literal
@@ -131,6 +132,12 @@ def _memory_prompt(instance: ClawInstance) -> str | None:
     return memory.system_prompt if memory and memory.enabled else None
 
 
+def heartbeat_session(schedule: str) -> str:
+    """`LABEL_CHAT_SESSION` of a heartbeat's runs: one queue in the router per schedule,
+    apart from the chat's own conversation (a heartbeat never waits for, or blocks, it)."""
+    return hashlib.sha256(f"schedule\0{schedule}".encode()).hexdigest()[:16]
+
+
 def build_scheduled_run(
     schedule: ClawSchedule, instance: ClawInstance, tick: datetime, *, manual: bool = False
 ) -> AgentRun:
@@ -154,6 +161,13 @@ def build_scheduled_run(
     )
     if not schedule.metadata.uid:
         raise ValueError(f"schedule {schedule.name!r} has no uid; read it from the API first")
+    target = schedule.spec.delivery
+    if target is not None:  # what the router reads back to post the result (as for a chat)
+        run.metadata.labels[_names.LABEL_SOURCE_CHANNEL] = target.channel
+        run.metadata.labels[_names.LABEL_CHAT_SESSION] = heartbeat_session(schedule.name)
+        run.metadata.annotations[_names.ANNOTATION_SOURCE_CHAT] = target.chat_id
+        if target.thread_id:
+            run.metadata.annotations[_names.ANNOTATION_SOURCE_THREAD] = target.thread_id
     run.metadata.owner_references = [
         OwnerReference(
             api_version=_names.GROUP_VERSION,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from k8sclaw_protocol._base import (
     AGE_COLUMN,
@@ -16,6 +16,7 @@ from k8sclaw_protocol._base import (
     PrinterColumn,
     Resource,
 )
+from k8sclaw_protocol._instance import ChannelType
 
 ScheduleType = Literal["heartbeat", "scheduled", "sweep"]
 ConcurrencyPolicy = Literal["Forbid", "Allow", "Replace"]
@@ -26,10 +27,39 @@ CRON_PATTERN = (
     r"|@every\s+([0-9]+(s|m|h))+|(\S+\s+){4}\S+)$"
 )
 TIME_ZONE_PATTERN = r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*$"
+PLATFORM_ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+"""A platform chat or thread id: any printable text (no control characters)."""
+MAX_PLATFORM_ID = 256
+DELIVER_TO_RULE = "!has(self.deliverTo) || (has(self.type) && self.type == 'heartbeat')"
+"""CEL on the spec: only heartbeats post their result to a chat (the controller checks
+it too, for API servers that do not evaluate CEL)."""
+
+
+class DeliveryTarget(CRModel):
+    """Where a heartbeat posts its result: a chat (and thread) on one of the instance's
+    channels, answered the way a chat message's run is (once, by the router)."""
+
+    channel: ChannelType
+    """Channel type of the instance that carries the message."""
+    chat_id: str = Field(min_length=1, max_length=MAX_PLATFORM_ID, pattern=PLATFORM_ID_PATTERN)
+    """Platform chat id (Telegram chat id, Slack channel id, Discord channel id, WhatsApp
+    phone number)."""
+    thread_id: str | None = Field(
+        default=None, min_length=1, max_length=MAX_PLATFORM_ID, pattern=PLATFORM_ID_PATTERN
+    )
+    """Thread within the chat (Slack thread_ts, Telegram topic, Discord thread)."""
 
 
 class ClawScheduleSpec(CRModel):
     """Desired state of a ClawSchedule."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {"rule": DELIVER_TO_RULE, "message": "deliverTo is only for type heartbeat"}
+            ]
+        }
+    )
 
     instance_ref: ObjectName
     """ClawInstance the runs belong to."""
@@ -53,6 +83,13 @@ class ClawScheduleSpec(CRModel):
     """Succeeded runs of this schedule kept; older ones are deleted."""
     failed_runs_history_limit: int = Field(default=1, ge=0, le=1000)
     """Failed runs of this schedule kept; older ones are deleted."""
+    deliver_to: DeliveryTarget | None = None
+    """Heartbeats only: the chat each run's result (or short error) is posted to, once."""
+
+    @property
+    def delivery(self) -> DeliveryTarget | None:
+        """The delivery target that applies: `deliverTo` of a heartbeat, else None."""
+        return self.deliver_to if self.type == "heartbeat" else None
 
 
 class ClawScheduleStatus(CRModel):

@@ -124,3 +124,28 @@ def test_missing_schedule_is_one_line(alice: KubeEnv) -> None:
         assert result.exit_code == 7, (verb, result.stderr)
         error, hint = result.stderr.splitlines()
         assert "ghost" in error and hint.startswith("hint: ")
+
+
+def test_a_heartbeat_may_name_the_chat_it_posts_to(alice: KubeEnv) -> None:
+    flags = ("--type", "heartbeat", "--deliver-to", "telegram:-100123:42")
+    result = create_nightly(alice, *flags)
+    assert result.exit_code == 0, result.stderr
+    spec = get(alice, "clawschedules", "nightly")["spec"]
+    assert spec["deliverTo"] == {"channel": "telegram", "chatId": "-100123", "threadId": "42"}
+
+
+@pytest.mark.parametrize(
+    ("flags", "words"),
+    [
+        (("--deliver-to", "telegram:c-1"), "only for heartbeats"),
+        (("--type", "heartbeat", "--deliver-to", "irc:c-1"), "is not a channel and a chat"),
+        (("--type", "heartbeat", "--deliver-to", "slack"), "is not a channel and a chat"),
+    ],
+)
+def test_a_bad_delivery_target_is_refused_before_the_cluster(
+    alice: KubeEnv, flags: tuple[str, ...], words: str
+) -> None:
+    result = create_nightly(alice, *flags)
+    assert result.exit_code == 1
+    assert words in result.stderr
+    assert "--deliver-to CHANNEL:CHAT[:THREAD]" in result.stderr

@@ -150,3 +150,37 @@ def test_review_without_user_or_group_is_invalid(kube: KubeEnv) -> None:
     with pytest.raises(kubernetes.client.ApiException) as info:
         api.create_subject_access_review(body)
     assert info.value.status in (400, 422)
+
+
+def test_self_subject_access_review_answers_for_the_caller(
+    kube: KubeEnv, other_namespace: str
+) -> None:
+    user = make_user(kube.api_client, kube.namespace, "selfie")
+    grant(kube.api_client, kube.namespace, user, claw_rules("create"))
+    admin = kube.api_client.configuration
+    config = kubernetes.client.Configuration()
+    config.host, config.ssl_ca_cert, config.verify_ssl = (
+        admin.host,
+        admin.ssl_ca_cert,
+        admin.verify_ssl,
+    )
+    config.api_key = {"authorization": f"Bearer {user.token}"}
+
+    def may(verb: str, namespace: str) -> bool:
+        body = {
+            "spec": {
+                "resourceAttributes": {
+                    "verb": verb,
+                    "namespace": namespace,
+                    "group": "k8sclaw.io",
+                    "resource": "agentruns",
+                }
+            }
+        }
+        with kubernetes.client.ApiClient(config) as client:
+            api = kubernetes.client.AuthorizationV1Api(client)
+            return bool(api.create_self_subject_access_review(body).status.allowed)
+
+    assert may("create", kube.namespace)
+    assert not may("delete", kube.namespace)
+    assert not may("create", other_namespace)

@@ -139,15 +139,19 @@ async def world(nats: NatsServer, kube_env: KubeEnv, tmp_path: Path) -> AsyncIte
 
 @contextlib.asynccontextmanager
 async def routing(
-    w: World, on_action: OnAction | None = None, typing_seconds: float = 60.0
+    w: World,
+    on_action: OnAction | None = None,
+    typing_seconds: float = 60.0,
+    kube: _kube.Kube | None = None,
 ) -> AsyncIterator[Router]:
-    """The router running (its own bus identity) until the block ends."""
+    """The router running (its own bus identity; `kube`, else the test's admin client)
+    until the block ends."""
     bus = await EventBus.connect(
         w.nats.url, credentials=w.nats.creds_for("router"), manage_stream=False, backoff=FAST
     )
     router = Router(
         bus,
-        w.kube,
+        kube or w.kube,
         w.store,
         on_action=on_action,
         typing_seconds=typing_seconds,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from k8sclaw_controllers.manager import _kube
 from k8sclaw_protocol import names
 from tests.harness.kube import KubeEnv
 from tests.harness.nats_fixtures import NatsServer
@@ -101,3 +102,24 @@ async def test_typing_is_sent_while_the_run_is_in_progress(
         assert typing[0].chat_id == "c-1"
         await w.finish(run, result="ok")
         await eventually(w.texts, what="the reply")
+
+
+async def test_later_messages_take_the_turns_from_memory_not_the_store(
+    nats: NatsServer, kube: KubeEnv, tmp_path: Path
+) -> None:
+    async with world(nats, kube, tmp_path) as w, routing(w) as router:
+        await w.say("my name is Ada", "m-1")
+        (first,) = await eventually(w.runs, what="the first run")
+        assert router.histories.store_reads == 1
+        await w.finish(first, result="hello Ada")
+        await eventually(w.texts, what="the first reply")
+        # The finished run is deleted (history limit, TTL): the router still holds its turn.
+        await w.kube.delete(_kube.claw(w.ns, "agentruns", first.name))
+        await eventually(lambda: (w.ns, first.name) not in router.runs, what="the delete seen")
+        await w.say("what is my name?", "m-2")
+        (second,) = await eventually(w.runs, what="the second run")
+        assert [(t.role, t.text) for t in second.spec.history or []] == [
+            ("user", "my name is Ada"),
+            ("assistant", "hello Ada"),
+        ]
+        assert router.histories.store_reads == 1  # no second read: nothing was recorded

@@ -87,6 +87,7 @@ async def _create(
         message = f"ClawInstance {schedule.spec.instance_ref!r} not found; tick skipped"
         ctx.event(body, "InstanceNotFound", message, warning=True)
         return Fired(handled, ("InstanceNotFound", message))
+    _check_delivery(ctx, schedule, body, instance)
     run = build_scheduled_run(schedule, instance, tick).to_wire()
     try:
         await ctx.kube.create(_kube.claw(schedule.namespace, "agentruns"), run, read=False)
@@ -101,6 +102,25 @@ async def _create(
         ctx.schedules.created(schedule.namespace, schedule.metadata.uid or "", run)
         ctx.event(body, "RunCreated", f"created AgentRun {name} for {timestamp(tick)}")
     return _recorded(schedule, tick, name, ctx.clock.now())
+
+
+def _check_delivery(
+    ctx: Context, schedule: ClawSchedule, body: Body, instance: ClawInstance
+) -> None:
+    """Warn about a `deliverTo` that cannot work (the CRD's CEL rule refuses the first on
+    API servers that evaluate it; the run is created either way)."""
+    target = schedule.spec.deliver_to
+    if target is None:
+        return
+    if schedule.spec.type != "heartbeat":
+        message = f"deliverTo is only for type heartbeat (type is {schedule.spec.type}); ignored"
+        ctx.event(body, "DeliverToIgnored", message, warning=True)
+    elif target.channel not in {c.type for c in instance.spec.channels}:
+        message = (
+            f"deliverTo names channel {target.channel!r}, which ClawInstance "
+            f"{instance.name!r} does not have; the result waits until it does"
+        )
+        ctx.event(body, "DeliveryChannelMissing", message, warning=True)
 
 
 def _recorded(schedule: ClawSchedule, tick: datetime, name: str, now: datetime) -> Fired:

@@ -1,27 +1,35 @@
 """The prior turns of a conversation, for the next run's `spec.history`.
 
-Read from the transcript store (every run's task and its result or error, recorded by
-the API server's recorder), topped up from the runs the router watches: the previous run
-finished a moment ago, and the recorder may not have stored its result yet. The newest
-turns are kept within `MAX_HISTORY_TURNS` and `MAX_HISTORY_BYTES`.
+The first message of a conversation the router has not seen since it started reads the
+transcript store once (`TranscriptStore.exchanges`: the newest runs of the session with
+their task and result or error, one indexed query). From then on the router keeps the
+conversation's exchanges in memory (`HistoryCache`), updated from the runs it watches as
+they finish, so later messages read nothing: the previous run finished a moment ago and
+the recorder may not even have stored its result yet. The newest turns are kept within
+`MAX_HISTORY_TURNS` and `MAX_HISTORY_BYTES`; the cache holds at most `CACHED_CONVERSATIONS`
+conversations (least recently used dropped; a dropped one is read from the store again).
 """
 
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
-from k8sclaw_controllers.transcripts import MAX_PAGE, TranscriptStore
+from k8sclaw_controllers.transcripts import MAX_EXCHANGES, TranscriptStore
 from k8sclaw_protocol import AgentRun, HistoryTurn, cap_history
+from k8sclaw_protocol._agentrun import MAX_HISTORY_BYTES
 
 log = logging.getLogger("k8sclaw.router")
 
-MAX_PAGES: Final = 20
-"""Most store pages read for one history (a very long session keeps its newest turns
-through the runs the router watches)."""
+CACHED_CONVERSATIONS: Final = 1024
+"""Conversations whose exchanges the router keeps in memory (each capped like a history)."""
+
+SessionId = tuple[str, str]
+"""(namespace, session key)."""
 
 
 @dataclass
@@ -39,63 +47,85 @@ def answer_of(run: AgentRun) -> str | None:
     return status.result or status.error or None
 
 
+class HistoryCache:
+    """Exchanges (run name -> task and answer) of recently active conversations."""
+
+    def __init__(self, size: int = CACHED_CONVERSATIONS) -> None:
+        self._size = size
+        self._entries: OrderedDict[SessionId, dict[str, _Exchange]] = OrderedDict()
+        self.store_reads = 0
+        """How many histories were read from the store (the rest came from memory)."""
+
+    def get(self, session: SessionId) -> dict[str, _Exchange] | None:
+        entry = self._entries.get(session)
+        if entry is not None:
+            self._entries.move_to_end(session)
+        return entry
+
+    def put(self, session: SessionId, exchanges: dict[str, _Exchange]) -> None:
+        self._entries[session] = exchanges
+        self._entries.move_to_end(session)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+    def note(self, run: AgentRun) -> None:
+        """Record a watched run of a cached conversation (kept after the run is deleted)."""
+        entry = self._entries.get((run.namespace, run.spec.session_key))
+        if entry is not None:
+            _from_run(run, entry)
+
+
 async def conversation_history(
     store: TranscriptStore | None,
     namespace: str,
     session_key: str,
     watched: Iterable[AgentRun],
+    cache: HistoryCache | None = None,
 ) -> list[HistoryTurn]:
     """Turns of `session_key` (oldest first): each earlier run's task, then its answer."""
-    exchanges: dict[str, _Exchange] = {}
-    if store is not None:
+    session = (namespace, session_key)
+    cached = cache.get(session) if cache is not None else None
+    exchanges: dict[str, _Exchange] = dict(cached) if cached is not None else {}
+    complete = cached is not None or store is None
+    if cached is None and store is not None:
+        if cache is not None:
+            cache.store_reads += 1
         try:
-            await _from_store(store, namespace, session_key, exchanges)
+            for row in await store.exchanges(namespace, session_key, MAX_EXCHANGES):
+                exchanges[row.run] = _Exchange(row.created, row.task, row.answer)
+            complete = True
         except Exception as exc:  # the store is optional context: a run still starts
             log.warning(
                 "history of session %s unavailable (%s); using watched runs", session_key, exc
             )
     for run in watched:
         _from_run(run, exchanges)
+    ordered = sorted(exchanges.items(), key=lambda item: item[1].created)
     turns: list[HistoryTurn] = []
-    for exchange in sorted(exchanges.values(), key=lambda e: e.created):
+    for _, exchange in ordered:
         if exchange.answer is None:
             continue  # unanswered (still running, or lost): not a turn the model should see
         turns.append(HistoryTurn(role="user", text=exchange.task))
         turns.append(HistoryTurn(role="assistant", text=exchange.answer))
+    if cache is not None and complete:  # a failed read is tried again next time
+        cache.put(session, _newest(ordered))
     return cap_history(turns)
 
 
-async def _from_store(
-    store: TranscriptStore, namespace: str, session_key: str, into: dict[str, _Exchange]
-) -> None:
-    after: int | None = None
-    for _ in range(MAX_PAGES):
-        detail = await store.session(namespace, session_key, after=after, limit=MAX_PAGE)
-        if detail is None:
-            return
-        if after is None:
-            for row in detail.runs:
-                into.setdefault(row.run, _Exchange(created=row.created, task=row.task))
-        for event in detail.events:
-            exchange = into.get(event.run)
-            text = _answer_text(event.kind, event.data)
-            if exchange is not None and text is not None:
-                exchange.answer = text
-        if detail.next_after is None:
-            return
-        after = detail.next_after
-
-
-def _answer_text(kind: str, data: Any) -> str | None:
-    if not isinstance(data, dict):
-        return None
-    if kind == "result":
-        value = data.get("response") or data.get("error")
-    elif kind == "error":
-        value = data.get("error")
-    else:
-        return None
-    return value if isinstance(value, str) and value else None
+def _newest(ordered: list[tuple[str, _Exchange]]) -> dict[str, _Exchange]:
+    """The exchanges a history can still use: the newest ones up to the byte cap (the one
+    crossing it included, a history may keep its end), and any not answered yet."""
+    kept: list[tuple[str, _Exchange]] = []
+    room = MAX_HISTORY_BYTES
+    for name, exchange in reversed(ordered[-MAX_EXCHANGES:]):
+        if exchange.answer is None:
+            kept.append((name, exchange))
+            continue
+        if room <= 0:
+            break
+        kept.append((name, exchange))
+        room -= len(exchange.task.encode()) + len(exchange.answer.encode())
+    return dict(reversed(kept))
 
 
 def _from_run(run: AgentRun, into: dict[str, _Exchange]) -> None:

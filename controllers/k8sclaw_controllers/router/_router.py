@@ -1,11 +1,13 @@
 """The router: chat messages in, AgentRuns out; finished runs in, replies out.
 
 Two durable JetStream consumers (`channel.message.received`, `channel.message.send`) and
-one watch of the AgentRuns it created (label `component=router`). Everything it must
-remember across a restart lives where it survives one: a message is acknowledged only
-once its run exists (deterministic name, so a redelivery meets 409 AlreadyExists), and a
-run is marked `reply-sent` only once its reply is on the bus (the reply's id is the run
-uid, so a repeat after a crash is dropped by the stream and by the channel pod).
+one watch of the AgentRuns that name a source chat (label `source-channel`): those it
+created, and heartbeat runs of a ClawSchedule with `deliverTo`, answered the same way.
+Everything it must remember across a restart lives where it survives one: a message is
+acknowledged only once its run exists (deterministic name, so a redelivery meets 409
+AlreadyExists), and a run is marked `reply-sent` only once its reply is on the bus (the
+reply's id is the run uid, so a repeat after a crash is dropped by the stream and by the
+channel pod).
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ class Router:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._informer = _informer.Informer(self._on_run)
         self._instances = _runs.InstanceCache(kube)
+        self.histories = _history.HistoryCache()
+        self.drop_notes = _outbound.DropNotes()
         self._inbound: Subscription | None = None
         self.ready = asyncio.Event()
         self.stats = RouterStats()
@@ -86,7 +90,7 @@ class Router:
     async def run(self) -> None:
         """Watch runs, then consume both topics; returns only by cancellation."""
         path = _kube.collection(names.GROUP_VERSION, _runs.PLURAL, self._namespace)
-        selector = f"{names.LABEL_COMPONENT}=router"
+        selector = names.LABEL_SOURCE_CHANNEL  # chat runs, and heartbeats with deliverTo
         watch = asyncio.create_task(_informer.list_watch(self._kube, path, self, selector))
         try:
             await self._informer.synced.wait()
@@ -168,6 +172,8 @@ class Router:
             self._spawn(self._pump(chat_key(run)))
 
     async def _in_progress(self, run: AgentRun) -> None:
+        if run.metadata.labels.get(names.LABEL_COMPONENT) != "router":
+            return  # a heartbeat: nobody in the chat is waiting, so no typing or "queued"
         key = (run.namespace, run.name)
         if key not in self._typing:
             self._typing[key] = asyncio.create_task(self._keep_typing(run))
@@ -195,6 +201,7 @@ class Router:
             run.metadata.annotations[names.ANNOTATION_REPLY_SENT] = "true"
             self.stats.replies += 1
         self.runs[key] = run
+        self.histories.note(run)
         chat = self._chat(chat_key(run))
         if chat.active in (None, run.name):
             chat.active = None
@@ -297,7 +304,7 @@ class Router:
             return None
         watched = [r for r in self.runs.values() if chat_key(r) == conversation.key]
         history = await _history.conversation_history(
-            self._store, ns, conversation.session_key, watched
+            self._store, ns, conversation.session_key, watched, self.histories
         )
         wanted = _runs.chat_run(instance, conversation, message, history)
         run = await _runs.create_once(self._kube, wanted)
@@ -311,7 +318,9 @@ class Router:
     async def _consume_sends(self, sub: Subscription) -> None:
         async for event in sub:
             try:
-                delivered = await _outbound.handle_send(self._bus, self._kube, event)
+                delivered = await _outbound.handle_send(
+                    self._bus, self._kube, event, self.drop_notes
+                )
             except Exception as exc:
                 log.warning("send_channel_message %s not handled (%s)", event.sequence, exc)
                 delivered = False

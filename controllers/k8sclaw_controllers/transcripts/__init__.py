@@ -9,6 +9,7 @@ sits, from the Kubernetes API); `_service` (`run_transcripts`: both, for the API
 
 from k8sclaw_controllers.transcripts._interface import (
     DEFAULT_PAGE,
+    MAX_EXCHANGES,
     MAX_PAGE,
     StoreError,
     TranscriptStore,
@@ -33,6 +34,7 @@ from k8sclaw_controllers.transcripts._retention import (
 from k8sclaw_controllers.transcripts._rows import (
     DATA_CAP,
     EventRow,
+    ExchangeRow,
     Kind,
     NewEvent,
     Retention,
@@ -54,8 +56,10 @@ __all__ = [
     "DATA_CAP",
     "DEFAULT_PAGE",
     "EventRow",
+    "ExchangeRow",
     "Kind",
     "KubeRunLookup",
+    "MAX_EXCHANGES",
     "MAX_PAGE",
     "NewEvent",
     "RECORDER_DURABLE",

@@ -16,6 +16,8 @@ DEFAULT_PAGE: Final = 500
 """Events per page when the caller does not say."""
 MAX_PAGE: Final = 10_000
 """Largest page a caller may ask for; larger limits are clamped."""
+MAX_EXCHANGES: Final = 32
+"""Most runs `exchanges` returns: two turns each fill the 64 turns of `spec.history`."""
 
 
 class StoreError(Exception):
@@ -55,6 +57,14 @@ class TranscriptStore(Protocol):
         self, namespace: str, key: str, after: int | None = None, limit: int = DEFAULT_PAGE
     ) -> _rows.SessionDetail | None:
         """One session with its runs and a page of its events; None when unknown."""
+        ...
+
+    async def exchanges(
+        self, namespace: str, session: str, limit: int = MAX_EXCHANGES
+    ) -> list[_rows.ExchangeRow]:
+        """The newest `limit` runs of a session (at most `MAX_EXCHANGES`), oldest first, each
+        with its task and answer: what the router needs for the next run's history, read
+        in one indexed query (no stream chunks, no tool events)."""
         ...
 
     async def sweep(

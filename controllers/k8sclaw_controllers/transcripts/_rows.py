@@ -170,6 +170,17 @@ class SessionDetail:
 
 
 @dataclass(frozen=True)
+class ExchangeRow:
+    """One earlier run of a session as a conversation turn: its task and, once it finished,
+    its answer (the result's response, else its error; None while unanswered)."""
+
+    run: str
+    created: datetime
+    task: str
+    answer: str | None
+
+
+@dataclass(frozen=True)
 class Retention:
     """How long transcripts are kept: runs idle longer than `days` go, and an instance keeps
     at most `max_events` events (oldest trimmed first). None disables a limit."""

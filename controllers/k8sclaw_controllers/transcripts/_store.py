@@ -57,6 +57,15 @@ _SESSION_SELECT = (
     "  AND r.instance = s.instance AND r.session_key = s.session_key)"
     " FROM sessions s WHERE s.namespace = ?"
 )
+# The newest runs of a session, each with its result/error rows (none while unanswered);
+# `runs_by_session_created` and `events_by_run_kind` (migration 3) make it two index walks.
+_EXCHANGES = (
+    "SELECT r.run, r.created_ms, r.task, e.kind, e.data FROM"
+    " (SELECT run, created_ms, task FROM runs WHERE namespace = ? AND session_key = ?"
+    "  ORDER BY created_ms DESC, run DESC LIMIT ?) r"
+    " LEFT JOIN events e ON e.namespace = ? AND e.run = r.run AND e.kind IN ('result', 'error')"
+    " ORDER BY r.created_ms, r.run, e.seq"
+)
 _EVENTS_FROM = "FROM events e JOIN runs r ON r.namespace = e.namespace AND r.run = e.run"
 
 
@@ -117,6 +126,31 @@ def _task_row(run: _rows.RunRow) -> _rows.EventRow:
         _rows.TASK_SEQ, run.namespace, run.instance, run.session, run.run, "task", "task",
         run.created, {"task": run.task},
     )  # fmt: skip
+
+
+def answer_text(kind: str | None, data: Any) -> str | None:
+    """The answer a `result` or `error` row carries (None for anything else or empty)."""
+    if not isinstance(data, dict):
+        return None
+    if kind == "result":
+        value = data.get("response") or data.get("error")
+    elif kind == "error":
+        value = data.get("error")
+    else:
+        return None
+    return value if isinstance(value, str) and value else None
+
+
+def _exchanges(rows: Sequence[_driver.Row]) -> list[_rows.ExchangeRow]:
+    found: dict[str, _rows.ExchangeRow] = {}
+    for run, created, task, kind, data in rows:
+        answer = answer_text(kind, _load(data)) if data is not None else None
+        known = found.get(run)
+        if known is None or answer is not None:  # the last answer of a run wins
+            found[run] = _rows.ExchangeRow(
+                run, _rows.from_ms(created), task, answer or (known.answer if known else None)
+            )
+    return list(found.values())
 
 
 def _limit(limit: int) -> int:
@@ -222,6 +256,14 @@ class SqlStore:
         events = [_event_row(r) for r in rows]
         next_after = events[-1].seq if len(events) == limit else None
         return _rows.SessionDetail(_session_row(found[0]), runs, events, next_after)
+
+    async def exchanges(
+        self, namespace: str, session: str, limit: int = _interface.MAX_EXCHANGES
+    ) -> list[_rows.ExchangeRow]:
+        limit = min(max(limit, 1), _interface.MAX_EXCHANGES)
+        async with self.driver.transaction() as tx:
+            rows = await tx.fetch(_EXCHANGES, (namespace, session, limit, namespace))
+        return _exchanges(rows)
 
     async def sweep(
         self, policy: _rows.RetentionPolicy, now_ms: int | None = None

@@ -49,13 +49,20 @@ async def test_v1_database_with_rows_is_migrated_keeping_every_row(
         assert (
             await store.schema_version()
             == transcripts.latest_schema_version(store.driver.dialect)
-            == 2
+            == 3
         )
         runs = await store.runs("team-a")
         pages = [await store.transcript("team-a", f"r{i}", limit=1000) for i in range(3)]
         sessions = await store.sessions("team-a")
+        exchanges = await store.exchanges("team-a", "s-1")
         async with store.driver.transaction() as tx:
             extra = await tx.fetch("SELECT seq, recorded_ms, size_bytes FROM events ORDER BY seq")
+            catalog = (
+                "SELECT name FROM sqlite_master WHERE type = 'index'"
+                if store.driver.dialect == "sqlite"
+                else "SELECT indexname FROM pg_indexes"
+            )
+            indexes = {str(row[0]) for row in await tx.fetch(catalog)}
     assert [(r.run, r.task, r.event_count) for r in runs] == [
         (f"r{i}", f"task {i}", 50) for i in range(3)
     ]
@@ -66,12 +73,17 @@ async def test_v1_database_with_rows_is_migrated_keeping_every_row(
     # v2 backfilled its columns from the v1 rows.
     assert extra[0][1:] == (5001, len('{"n": 1, "t": "\\u00e9"}'))
     assert all(recorded == 5000 + seq for seq, recorded, _ in extra)
+    assert {"runs_by_session_created", "events_by_run_kind"} <= indexes
+    # v3 indexed the turns: the v1 runs read as exchanges (no answers were recorded).
+    assert [(e.run, e.task, e.answer) for e in exchanges] == [
+        (f"r{i}", f"task {i}", None) for i in range(3)
+    ]
 
 
 async def test_migrations_ship_as_package_data_for_both_dialects() -> None:
     for dialect in ("sqlite", "postgres"):
         shipped = _migrate.shipped(dialect)
-        assert [m.version for m in shipped] == [1, 2]
+        assert [m.version for m in shipped] == [1, 2, 3]
         assert all(m.statements() for m in shipped)
 
 
@@ -83,7 +95,7 @@ async def test_concurrent_starters_migrate_once(store_url: str | None, tmp_path:
     finally:
         for store in stores:
             await store.close()
-    assert rows == [(1,), (2,)]
+    assert rows == [(1,), (2,), (3,)]
 
 
 async def test_a_database_newer_than_the_build_is_refused(

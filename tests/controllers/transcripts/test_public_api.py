@@ -5,8 +5,9 @@ from __future__ import annotations
 from k8sclaw_controllers import transcripts
 
 PINNED = [
-    "ANNOTATION_DAYS", "ANNOTATION_MAX_EVENTS", "DATA_CAP", "DEFAULT_PAGE", "EventRow", "Kind",
-    "KubeRunLookup", "MAX_PAGE", "NewEvent", "RECORDER_DURABLE", "Recorder", "RecorderStats",
+    "ANNOTATION_DAYS", "ANNOTATION_MAX_EVENTS", "DATA_CAP", "DEFAULT_PAGE", "EventRow",
+    "ExchangeRow", "Kind", "KubeRunLookup", "MAX_EXCHANGES", "MAX_PAGE", "NewEvent",
+    "RECORDER_DURABLE", "Recorder", "RecorderStats",
     "Retention", "RetentionPolicy", "RunInfo", "RunLookup", "RunRow", "SessionDetail",
     "SessionRow", "SqlStore", "StoreError", "SweepResult", "TranscriptPage", "TranscriptStore",
     "kube_policy", "latest_schema_version", "open_store", "policy_from_instances", "run_info",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from pathlib import Path
 
 from k8sclaw_controllers import transcripts
+from k8sclaw_controllers.transcripts import _store
 from k8sclaw_protocol import events
 from tests.controllers.transcripts._helpers import info, new_event, opened
 
@@ -130,3 +132,50 @@ async def test_concurrent_overlapping_writers_store_each_event_once(
         seqs = [e.seq for e in page.events[1:]]
         assert seqs == [s for s in range(1, 241) if s % 3 == i]
         assert page.run is not None and page.run.last_seq == max(seqs)
+
+
+def _answer(seq: int, run: str, kind: transcripts.Kind, data: object) -> transcripts.NewEvent:
+    return transcripts.NewEvent(
+        seq=seq, namespace="team-a", run=run, kind=kind,
+        topic=events.AGENT_RUN_COMPLETED if kind == "result" else events.AGENT_RUN_FAILED,
+        time_ms=1_700_000_000_000 + seq, data_json=json.dumps(data),
+    )  # fmt: skip
+
+
+async def test_exchanges_are_the_newest_runs_of_a_session_with_their_answers(
+    store_url: str | None, tmp_path: Path
+) -> None:
+    async with opened(store_url, tmp_path) as store:
+        seq = 0
+        for i in range(40):
+            run = f"r{i:02d}"
+            seq += 1
+            chunks = [new_event(seq + k, run=run) for k in range(3)]
+            seq += 3
+            if i == 38:
+                tail = [_answer(seq, run, "error", {"error": "model down"})]
+            elif i == 39:
+                tail = []  # still running: no answer yet
+            else:
+                tail = [_answer(seq, run, "result", {"status": "success", "response": f"a{i}"})]
+            await store.record([*chunks, *tail], {("team-a", run): info(task=f"t{i}")})
+        # Same session key elsewhere and another session here: neither leaks in.
+        await store.record([new_event(900, run="x", namespace="team-b")], {("team-b", "x"): info()})
+        await store.record([new_event(901, run="y")], {("team-a", "y"): info(session="s-2")})
+        got = await store.exchanges("team-a", "s-1")
+        small = await store.exchanges("team-a", "s-1", limit=2)
+        none = await store.exchanges("team-a", "nope")
+    assert [e.run for e in got] == [f"r{i:02d}" for i in range(8, 40)]
+    assert got[0].task == "t8" and got[0].answer == "a8"
+    assert got[-2].answer == "model down" and got[-1].answer is None
+    assert [e.run for e in small] == ["r38", "r39"]
+    assert none == []
+
+
+async def test_the_exchange_query_uses_the_turn_indexes(tmp_path: Path) -> None:
+    async with opened(None, tmp_path) as store, store.driver.transaction() as tx:
+        plan = await tx.fetch(
+            "EXPLAIN QUERY PLAN " + _store._EXCHANGES, ("team-a", "s-1", 32, "team-a")
+        )
+    details = " ".join(str(row[-1]) for row in plan)
+    assert "runs_by_session_created" in details and "events_by_run_kind" in details

@@ -6,7 +6,8 @@
   does for ServiceAccount tokens (`system:serviceaccount:<ns>:<name>` with the groups
   `system:serviceaccounts`, `system:serviceaccounts:<ns>`, `system:authenticated`). The
   emulator kubeconfig's own token is the cluster admin (`system:masters`).
-- `subjectaccessreviews` (authorization.k8s.io/v1) answers with `_rbac`.
+- `subjectaccessreviews` (authorization.k8s.io/v1) answers with `_rbac`;
+  `selfsubjectaccessreviews` the same for the user of the request's bearer token.
 
 The emulator itself still serves every caller as admin: these APIs exist so a server that
 delegates authentication and authorization to Kubernetes (the K8sClaw API server) can be
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.harness.kube import _errors, _rbac
+from tests.harness.kube import _errors, _rbac, _webhooks
 from tests.harness.kube._cluster import Cluster
 from tests.harness.kube._http import Reply, Target, json_response
 from tests.harness.kube._server import Request
@@ -54,6 +55,7 @@ class AuthApis:
             "token": self.token_request,
             "tokenreviews.authentication.k8s.io": self.token_review,
             "subjectaccessreviews.authorization.k8s.io": self.access_review,
+            "selfsubjectaccessreviews.authorization.k8s.io": self.self_access_review,
         }
 
     async def token_request(self, request: Request, target: Target) -> Reply:
@@ -160,6 +162,34 @@ class AuthApis:
             status["reason"] = reason
         return json_response(
             _review(body, "SubjectAccessReview", "authorization.k8s.io/v1", status), 201
+        )
+
+    async def self_access_review(self, request: Request, target: Target) -> Reply:
+        """May the caller (its bearer token's user; the admin without one) do this?"""
+        if request.method != "POST":
+            raise _errors.method_not_allowed()
+        body = await request.json()
+        spec = body.get("spec") or {}
+        resource, non_resource = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
+        if bool(resource) == bool(non_resource):
+            why = "exactly one of nonResourceAttributes or resourceAttributes must be specified"
+            raise _errors.invalid(
+                "authorization.k8s.io",
+                "SelfSubjectAccessReview",
+                "",
+                [("spec.resourceAttributes", why)],
+            )
+        user = _webhooks.REQUEST_USER.get() or {
+            "username": ADMIN_USER,
+            "groups": [_rbac.SUPERUSER_GROUP, "system:authenticated"],
+        }
+        subject = _rbac.Subject(str(user.get("username") or ""), tuple(user.get("groups") or ()))
+        allowed, reason = _rbac.allowed(self.cluster, subject, _attributes(resource, non_resource))
+        status: dict[str, Any] = {"allowed": allowed}
+        if reason:
+            status["reason"] = reason
+        return json_response(
+            _review(body, "SelfSubjectAccessReview", "authorization.k8s.io/v1", status), 201
         )
 
 

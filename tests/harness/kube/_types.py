@@ -166,6 +166,13 @@ BUILTINS: tuple[ResourceType, ...] = (
     _t("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", False),
     _t("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews", False),
     _t(
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectAccessReview",
+        "selfsubjectaccessreviews",
+        False,
+    ),
+    _t(
         "apiextensions.k8s.io",
         "v1",
         "CustomResourceDefinition",
