@@ -36,6 +36,7 @@ class Served:
 
     base: str
     secure_port: int
+    process: Process
 
 
 @contextmanager
@@ -53,7 +54,7 @@ def running_secure(settings: Settings) -> Iterator[Served]:
             raise RuntimeError("the API server did not start; see the log above")
         time.sleep(0.02)
     try:
-        yield Served(f"http://127.0.0.1:{settings.port}", process.secure_port())
+        yield Served(f"http://127.0.0.1:{settings.port}", process.secure_port(), process)
     finally:
         process.stop()
         thread.join(timeout=30)
