@@ -150,7 +150,9 @@ class SecureTls:
         if spec.get("caBundle") == encoded and not spec.get("insecureSkipTLSVerify"):
             return True
         version = current["metadata"]["resourceVersion"]
-        body = {"metadata": {"resourceVersion": version}, "spec": {"caBundle": encoded}}
+        # an APIService from an older install may still skip verification: not with a CA
+        spec_patch = {"caBundle": encoded, "insecureSkipTLSVerify": None}
+        body = {"metadata": {"resourceVersion": version}, "spec": spec_patch}
         await kube.patch(APISERVICE, body)
         return True
 

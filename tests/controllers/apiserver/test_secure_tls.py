@@ -63,11 +63,13 @@ def _served_der(port: int, ca_pem: str) -> bytes:
 
 
 @contextlib.contextmanager
-def _installed_apiservice(kube: KubeEnv) -> Iterator[None]:
+def _installed_apiservice(kube: KubeEnv, older_install: bool) -> Iterator[None]:
     core = kubernetes.client.CoreV1Api(kube.api_client)
     with contextlib.suppress(kubernetes.client.ApiException):
         core.create_namespace({"metadata": {"name": SYSTEM_NS}})
     body = yaml.safe_load(MANIFEST.read_text())
+    if older_install:  # as shipped before the API server kept its own CA
+        body["spec"]["insecureSkipTLSVerify"] = True
     api = kubernetes.client.ApiregistrationV1Api(kube.api_client)
     api.create_api_service(body)
     try:
@@ -78,8 +80,9 @@ def _installed_apiservice(kube: KubeEnv) -> Iterator[None]:
             core.delete_namespaced_secret(SECRET, SYSTEM_NS)
 
 
+@pytest.mark.parametrize("older_install", [False, True])
 def test_the_installed_apiservice_verifies_the_served_certificate_by_its_ca_bundle(
-    emulated: KubeEnv, tmp_path: Path
+    emulated: KubeEnv, tmp_path: Path, older_install: bool
 ) -> None:
     kube = emulated
     shipped = yaml.safe_load(MANIFEST.read_text())["spec"]
@@ -88,7 +91,7 @@ def test_the_installed_apiservice_verifies_the_served_certificate_by_its_ca_bund
         settings_for(kube.kubeconfig, tmp_path / "data"), tls_secret=SECRET, namespace=SYSTEM_NS
     )
     api = kubernetes.client.ApiregistrationV1Api(kube.api_client)
-    with _installed_apiservice(kube), running_secure(settings) as served:
+    with _installed_apiservice(kube, older_install), running_secure(settings) as served:
         assert kube.emulator is not None
         kube.emulator.route_service(SYSTEM_NS, SERVICE, "127.0.0.1", served.secure_port)
         spec = api.read_api_service(APISERVICE).spec
