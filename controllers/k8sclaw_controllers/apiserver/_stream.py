@@ -142,16 +142,17 @@ class Hub:
         except ValueError:
             return  # not about one object of one namespace: nobody's to see
         frame: Frame | None = None
+        access = Access("watch", RUNS.plural, scoped.namespace)
         for client in list(self.clients):
             if client.closed.is_set() or not client.filter.selects(scoped):
                 continue
             frame = frame or _frame(event, scoped)
-            if self._write_now(client, scoped, frame):
+            if self._write_now(client, access, frame):
                 continue
             if not client.offer((scoped, frame)):
                 self.dropped += 1
 
-    def _write_now(self, client: Client, scoped: events.Scoped, frame: Frame) -> bool:
+    def _write_now(self, client: Client, access: Access, frame: Frame) -> bool:
         """Write at once, without a task switch, when nothing is ahead of this frame, the
         permission is a cached yes and nothing else is to be looked up; else False (the
         writer task handles it, asking what it must)."""
@@ -160,7 +161,6 @@ class Hub:
             return False
         if client.filter.instance or client.filter.session:
             return False
-        access = Access("watch", RUNS.plural, scoped.namespace)
         if self.authz.cached(client.caller, access) is not True:
             return False
         return sender.write_now(frame)
