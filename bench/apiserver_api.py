@@ -151,13 +151,14 @@ def list_figures(kubeconfig: Path, base: str, user_token: str, reads: int) -> No
                 http.get(path).json()["items"]
             )
         counts = {label: fn() for label, fn in rows.items()}  # warm caches and connections
-        # Interleaved (one read of each in turn), so a load change on a shared machine hits
-        # every row alike and the ratios stay comparable.
+        # Interleaved (one read of each in turn, the order rotating), so a load change on a
+        # shared machine hits every row alike and no row always follows the same one.
         times: dict[str, list[float]] = {label: [] for label in rows}
-        for _ in range(reads):
-            for label, fn in rows.items():
+        labels = list(rows)
+        for i in range(reads):
+            for label in labels[i % len(labels) :] + labels[: i % len(labels)]:
                 start = time.perf_counter()
-                fn()
+                rows[label]()
                 times[label].append(time.perf_counter() - start)
         results = {}
         for label in rows:
