@@ -3,7 +3,8 @@
 
 With `--secure-addr`, a second (TLS) uvicorn server serves the same application in the
 same event loop once the first has started: the lifespan (cluster client, store, front-proxy
-settings) runs once, and the TLS context needs the request-header CA read at start.
+settings) runs once, and the TLS context needs the request-header CA and the serving pair
+first (`_secure.SecureTls`, re-checked on a timer).
 """
 
 from __future__ import annotations

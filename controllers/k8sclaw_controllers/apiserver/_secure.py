@@ -176,9 +176,13 @@ class SecureTls:
                     secret=settings.tls_secret,
                     publish=self._publish,
                 )
-            await self._secret.refresh()
+            try:
+                await self._secret.refresh()
+            except _kube.KubeError as exc:  # e.g. RBAC not applied yet: retried on the timer
+                log.error("cannot keep TLS Secret %s: %s", settings.tls_secret, exc)
             bundle = self._secret.bundle
-            return bundle.cert, bundle.key
+            if bundle is not None:
+                return bundle.cert, bundle.key
         if self._pair is None:
             from k8sclaw_controllers.webhook._certs import generate
 

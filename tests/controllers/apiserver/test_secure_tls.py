@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import secrets
 import socket
 import ssl
 import time
@@ -167,3 +168,37 @@ def test_a_rotated_request_header_ca_is_trusted_and_the_old_one_no_longer(
                 _as_front_proxy(old, served, kube.namespace)  # the old CA: no handshake
         finally:
             core.patch_namespaced_config_map(CONFIGMAP[1], CONFIGMAP[0], {"data": original})
+
+
+def test_a_tls_secret_that_cannot_be_written_yet_is_retried(
+    emulated: KubeEnv, tmp_path: Path
+) -> None:
+    """The Secret's namespace is missing at start: the listener serves a self-signed pair
+    (and the API keeps answering), then switches to the Secret's once it can be made."""
+    kube = emulated
+    namespace = f"tls-{secrets.token_hex(4)}"
+    settings = replace(
+        settings_for(kube.kubeconfig, tmp_path / "data"),
+        tls_secret=SECRET,
+        namespace=namespace,
+        tls_refresh_seconds=0.1,
+    )
+    core = kubernetes.client.CoreV1Api(kube.api_client)
+    with running_secure(settings) as served:
+        tls = served.process.tls
+        assert tls is not None and tls.serving.builds == 1
+        assert httpx.get(f"{served.base}/healthz", timeout=60).status_code == 200
+        core.create_namespace({"metadata": {"name": namespace}})
+        try:
+            _wait("the Secret's certificate to be served", lambda: tls.serving.builds == 2)
+            secret = core.read_namespaced_secret(SECRET, namespace)
+            ca_pem = base64.b64decode(secret.data["ca.crt"]).decode()
+            host = f"{SERVICE}.{namespace}.svc"
+            context = ssl.create_default_context(cadata=ca_pem)
+            with (
+                socket.create_connection(("127.0.0.1", served.secure_port), timeout=30) as raw,
+                context.wrap_socket(raw, server_hostname=host),
+            ):
+                pass  # verified by the Secret's CA for the Service's name
+        finally:
+            core.delete_namespace(namespace)
