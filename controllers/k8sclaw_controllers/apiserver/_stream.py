@@ -12,12 +12,15 @@ run from the AgentRun itself (cached) when the client filtered by them.
 
 Fan-out cost is per frame per client, so it is kept to the minimum: each event is encoded
 once, as the complete WebSocket text frame, and those bytes are shared by every
-subscriber. A writer that wakes to several queued frames checks them (permission once per
-namespace) and sends them in one write: under load, frames coalesce instead of costing one
-send each. On uvicorn's `websockets-sansio` protocol (what `_main` configures) the writer
-hands the prebuilt bytes to the connection's transport directly, honouring its flow
-control (it waits while the transport is paused, so the bounded queue still fills and a
-slow client is still dropped); on any other server it falls back to ASGI `send_text`.
+subscriber. When nothing is queued for a client and its permission is a cached yes (and
+no instance/session lookup is needed), the hub writes the frame to the client's transport
+itself, without waking the writer task. Otherwise the frame is queued; a writer that wakes
+to several checks them (permission once per namespace) and sends them in one write, so
+frames coalesce exactly when a client falls behind. Both paths need uvicorn's
+`websockets-sansio` protocol (what `_main` configures) and honour its flow control: a
+paused transport is never written directly and the writer waits for it, so the bounded
+queue still fills and a slow client is still dropped. On any other server frames go
+through ASGI `send_text`, one message each.
 """
 
 from __future__ import annotations
