@@ -61,7 +61,9 @@ def running_secure(settings: Settings) -> Iterator[Served]:
 
 
 def register(kube: KubeEnv, port: int) -> None:
-    """The APIService (as shipped: self-signed serving certificate, so no caBundle)."""
+    """The APIService for a server on a self-signed pair, hence `insecureSkipTLSVerify`
+    here; the shipped one is verified by the caBundle the server writes
+    (`test_secure_tls.py`)."""
     assert kube.emulator is not None
     kube.emulator.route_service(*SERVICE, "127.0.0.1", port)
     body = {
