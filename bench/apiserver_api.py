@@ -19,7 +19,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import gc
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -151,12 +153,16 @@ def list_figures(kubeconfig: Path, base: str, user_token: str, reads: int) -> No
                 http.get(path).json()["items"]
             )
         counts = {label: fn() for label, fn in rows.items()}  # warm caches and connections
-        # Interleaved (one read of each in turn, the order rotating), so a load change on a
-        # shared machine hits every row alike and no row always follows the same one.
+        # Interleaved (one read of each in turn, in a shuffled order), so a load change on a
+        # shared machine hits every row alike and no row mostly follows the same one; the
+        # garbage of the previous read (the Kubernetes client's objects) is collected
+        # before each, untimed, so no row pays for another's.
         times: dict[str, list[float]] = {label: [] for label in rows}
-        labels = list(rows)
-        for i in range(reads):
-            for label in labels[i % len(labels) :] + labels[: i % len(labels)]:
+        labels, shuffle = list(rows), random.Random(0).shuffle
+        for _ in range(reads):
+            shuffle(labels)
+            for label in labels:
+                gc.collect()
                 start = time.perf_counter()
                 rows[label]()
                 times[label].append(time.perf_counter() - start)
