@@ -5,8 +5,8 @@
       (event, subscriber) pair (target p99 <= 100 ms). Baseline: one subscriber alone.
   (b) `GET /api/v1/namespaces/NS/runs` with R runs (default 1,000) vs the list a
       `kubectl get agentruns -o json` makes, through the official Kubernetes client on the
-      same cluster (target <= 1.5x), p50 of N reads each; once with the static admin token
-      and once as a ServiceAccount (TokenReview and SubjectAccessReview, cached).
+      same cluster (target <= 1.5x), p50 of N reads each, interleaved; once with the static
+      admin token and once as a ServiceAccount (TokenReview and SubjectAccessReview, cached).
 
 Every server is its own process, as in a cluster: the kube emulator (`python -m
 tests.harness.kube`), nats-server and `k8sclaw-apiserver`; the clients run here.
@@ -19,7 +19,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import gc
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -150,16 +152,24 @@ def list_figures(kubeconfig: Path, base: str, user_token: str, reads: int) -> No
             rows[f"GET …/runs via the API server ({label})"] = lambda http=http, path=path: len(
                 http.get(path).json()["items"]
             )
-        results = {}
-        for label, fn in rows.items():
-            count = fn()  # warm caches and connections
-            times = []
-            for _ in range(reads):
+        counts = {label: fn() for label, fn in rows.items()}  # warm caches and connections
+        # Interleaved (one read of each in turn, in a shuffled order), so a load change on a
+        # shared machine hits every row alike and no row mostly follows the same one; the
+        # garbage of the previous read (the Kubernetes client's objects) is collected
+        # before each, untimed, so no row pays for another's.
+        times: dict[str, list[float]] = {label: [] for label in rows}
+        labels, shuffle = list(rows), random.Random(0).shuffle
+        for _ in range(reads):
+            shuffle(labels)
+            for label in labels:
+                gc.collect()
                 start = time.perf_counter()
-                fn()
-                times.append(time.perf_counter() - start)
-            results[label] = statistics.median(times)
-            print(f"  {label}: {count} runs, p50 {results[label] * 1000:.1f} ms")
+                rows[label]()
+                times[label].append(time.perf_counter() - start)
+        results = {}
+        for label in rows:
+            results[label] = statistics.median(times[label])
+            print(f"  {label}: {counts[label]} runs, p50 {results[label] * 1000:.1f} ms")
         base_time = next(iter(results.values()))
         for label, value in list(results.items())[1:]:
             print(f"  ratio {label} / kubernetes client: {value / base_time:.2f}x (target <= 1.5x)")

@@ -46,7 +46,29 @@ def test_apiserver_may_review_and_nothing_wider() -> None:
             for v in ("create", "delete")
         ),
         ("agentruns", "patch"),  # the chat router marks a run replied (reply-sent)
+        ("apiservices", "patch"),  # its CA into its own APIService's caBundle, by name:
     }
+    (own,) = [r for r in role["rules"] if "apiservices" in r["resources"]]
+    assert own["resourceNames"] == ["v1alpha1.transcripts.k8sclaw.io"]
+
+
+def test_the_apiservice_is_verified_by_a_ca_bundle_the_apiserver_keeps() -> None:
+    objects = _objects()
+    service = _one(objects, "APIService", "v1alpha1.transcripts.k8sclaw.io")
+    assert "insecureSkipTLSVerify" not in service["spec"]
+    deployment = _one(objects, "Deployment", "k8sclaw-apiserver")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert "--tls-secret=k8sclaw-apiserver-tls" in container["args"]
+    tls = _one(objects, "Role", "k8sclaw-apiserver-tls")
+    named = [r for r in tls["rules"] if r.get("resourceNames")]
+    assert named == [
+        {
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "resourceNames": ["k8sclaw-apiserver-tls"],
+            "verbs": ["get", "update", "patch"],
+        }
+    ]
 
 
 def test_user_roles_aggregate_to_view_edit_admin() -> None:

@@ -89,7 +89,8 @@ def test_rbac_has_no_wildcards(docs: list[dict[str, Any]]) -> None:
             assert "nonResourceURLs" not in rule
 
 
-def test_no_role_may_write_secrets_beyond_the_webhooks_own(docs: list[dict[str, Any]]) -> None:
+def test_no_role_may_write_secrets_beyond_the_tls_ones(docs: list[dict[str, Any]]) -> None:
+    """Only the webhook's and the API server's own TLS Secrets, each by its own Role."""
     for role in _of(docs, "ClusterRole") + _of(docs, "Role"):
         for rule in role["rules"]:
             if "secrets" in rule["resources"] and set(rule["verbs"]) & {
@@ -97,7 +98,9 @@ def test_no_role_may_write_secrets_beyond_the_webhooks_own(docs: list[dict[str, 
                 "patch",
                 "delete",
             }:
-                assert rule.get("resourceNames") == ["k8sclaw-webhook-tls"], role["metadata"]
+                own = role["metadata"]["name"]
+                assert own in ("k8sclaw-webhook-tls", "k8sclaw-apiserver-tls"), own
+                assert rule.get("resourceNames") == [own], role["metadata"]
 
 
 def test_nats_statefulset_keeps_jetstream_on_a_volume(docs: list[dict[str, Any]]) -> None:

@@ -36,7 +36,7 @@ from k8sclaw_controllers.apiserver._auth import Authenticator, Authorizer
 from k8sclaw_controllers.apiserver._deps import CallerDep, Deps, DepsDep
 from k8sclaw_controllers.apiserver._limits import BodyLimit
 from k8sclaw_controllers.apiserver._settings import Settings
-from k8sclaw_controllers.apiserver._stream import Hub
+from k8sclaw_controllers.apiserver._stream import Hub, RawSocket
 from k8sclaw_controllers.manager import _kube
 from k8sclaw_protocol import VERSION
 
@@ -130,6 +130,7 @@ def build_app(settings: Settings) -> FastAPI:
     )
     _errors.install(app)
     app.add_middleware(BodyLimit)
+    app.add_middleware(RawSocket)  # outermost of ours: sees uvicorn's own `send`
     app.include_router(_system_router())
     app.include_router(_objects.router())
     app.include_router(_runs.router())

@@ -3,7 +3,8 @@
 
 With `--secure-addr`, a second (TLS) uvicorn server serves the same application in the
 same event loop once the first has started: the lifespan (cluster client, store, front-proxy
-settings) runs once, and the TLS context needs the request-header CA read at start.
+settings) runs once, and the TLS context needs the request-header CA and the serving pair
+first (`_secure.SecureTls`, re-checked on a timer).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import uvicorn
 
 from k8sclaw_controllers.apiserver._app import build_app
-from k8sclaw_controllers.apiserver._secure import secure_config
+from k8sclaw_controllers.apiserver._secure import SecureTls, secure_config
 from k8sclaw_controllers.apiserver._settings import Settings, resolve
 
 WS_MAX_INBOUND = 64 * 1024  # clients send nothing we read; cap what they may
@@ -73,6 +74,7 @@ class Process:
         self.app = build_app(settings)
         self.plain = uvicorn.Server(config(settings, self.app))
         self.secure: uvicorn.Server | None = None
+        self.tls: SecureTls | None = None
 
     @property
     def started(self) -> bool:
@@ -99,9 +101,12 @@ class Process:
                 await plain
                 return
             await asyncio.wait({plain}, timeout=0.05)
-        proxy = self.app.state.deps.front_proxy
-        self.secure = uvicorn.Server(secure_config(self.app, self.settings, proxy))
+        self.tls = SecureTls(self.settings, self.app.state.deps)
+        await self.tls.refresh()
+        self.secure = uvicorn.Server(secure_config(self.app, self.settings, self.tls.serving))
         secure = asyncio.create_task(self.secure.serve())
+        refresher = asyncio.create_task(self.tls.refresh_forever())
         await asyncio.wait({plain, secure}, return_when=asyncio.FIRST_COMPLETED)
         self.stop()
-        await asyncio.gather(plain, secure, return_exceptions=True)
+        refresher.cancel()
+        await asyncio.gather(plain, secure, refresher, return_exceptions=True)

@@ -49,7 +49,14 @@ class Settings:
     secure_port: int | None = None
     """The TLS listener of the aggregated API (`--secure-addr`); None: not served."""
     tls_dir: Path | None = None
-    """Directory with `tls.crt`/`tls.key` (a mounted Secret); unset: self-signed at start."""
+    """Directory with `tls.crt`/`tls.key` (a mounted Secret); unset: see `tls_secret`."""
+    tls_secret: str | None = None
+    """Secret (in `namespace`) holding the API server's own CA and serving certificate,
+    made and rotated by the API server, its CA written into the APIService's caBundle."""
+    namespace: str = "k8sclaw-system"
+    """The API server's own namespace (its TLS Secret; its Service's DNS names)."""
+    tls_refresh_seconds: float = 60.0
+    """How often the serving pair and the request-header CA are re-checked."""
 
 
 def split_addr(addr: str) -> tuple[str, int]:
@@ -74,6 +81,13 @@ def parser() -> argparse.ArgumentParser:
         help="TLS listen address of the aggregated API, e.g. :8443 (default: not served)",
     )
     p.add_argument("--tls-dir", default=None, help="directory with tls.crt and tls.key")
+    p.add_argument(
+        "--tls-secret",
+        default=None,
+        help="Secret keeping the API server's own CA and serving certificate (caBundle of"
+        " the APIService)",
+    )
+    p.add_argument("--namespace", default=None, help="own namespace (default k8sclaw-system)")
     p.add_argument("--data-dir", default=None, help="SQLite directory when DATABASE_URL is unset")
     p.add_argument("--kubeconfig", default=None, help="kubeconfig (default: KUBECONFIG/in-cluster)")
     p.add_argument("--event-bus-url", default=None, help="NATS URL (default: EVENT_BUS_URL)")
@@ -118,6 +132,8 @@ def resolve(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> Setting
         secure_host=secure_host or "0.0.0.0",
         secure_port=secure_port,
         tls_dir=Path(args.tls_dir) if args.tls_dir else None,
+        tls_secret=args.tls_secret or None,
+        namespace=args.namespace or env.get("NAMESPACE") or "k8sclaw-system",
     )
 
 

@@ -9,6 +9,18 @@ reader never slows the others. Each client's own writer task re-asks SubjectAcce
 stream of that namespace within the cache TTL (close code 1008; a stream over all
 namespaces just stops showing the revoked one), and resolves the instance and session of a
 run from the AgentRun itself (cached) when the client filtered by them.
+
+Fan-out cost is per frame per client, so it is kept to the minimum: each event is encoded
+once, as the complete WebSocket text frame, and those bytes are shared by every
+subscriber. When nothing is queued for a client and its permission is a cached yes (and
+no instance/session lookup is needed), the hub writes the frame to the client's transport
+itself, without waking the writer task. Otherwise the frame is queued; a writer that wakes
+to several checks them (permission once per namespace) and sends them in one write, so
+frames coalesce exactly when a client falls behind. Both paths need uvicorn's
+`websockets-sansio` protocol (what `_main` configures) and honour its flow control: a
+paused transport is never written directly and the writer waits for it, so the bounded
+queue still fills and a slow client is still dropped. On any other server frames go
+through ASGI `send_text`, one message each.
 """
 
 from __future__ import annotations
@@ -20,7 +32,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from k8sclaw_controllers.apiserver._auth import Access, Authorizer, Caller
 from k8sclaw_controllers.apiserver._kinds import RUNS
@@ -30,6 +44,9 @@ from k8sclaw_protocol import events
 log = logging.getLogger("k8sclaw.apiserver.stream")
 CLOSE_FORBIDDEN = 1008  # policy violation: no longer allowed to watch
 CLOSE_SLOW = 1013  # try again later: the client did not keep up
+MAX_BATCH = 256  # frames one write may carry
+PROTOCOL_KEY = "k8sclaw.ws_protocol"
+"""Scope extension `RawSocket` sets: uvicorn's WebSocket protocol of this connection."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +65,28 @@ class Filter:
         return scoped.name == self.run and not scoped.topic.startswith("channel.")
 
 
-Item = tuple[events.Scoped, str]
+@dataclass(frozen=True, eq=False)
+class Frame:
+    """One event, encoded once for every subscriber."""
+
+    payload: bytes
+    """The JSON text of the message."""
+    wire: bytes
+    """The complete unmasked WebSocket text frame carrying `payload` (no extensions)."""
+
+    @classmethod
+    def of(cls, payload: bytes) -> Frame:
+        size = len(payload)
+        if size < 126:
+            head = bytes((0x81, size))
+        elif size < 1 << 16:
+            head = b"\x81\x7e" + size.to_bytes(2, "big")
+        else:
+            head = b"\x81\x7f" + size.to_bytes(8, "big")
+        return cls(payload, head + payload)
+
+
+Item = tuple[events.Scoped, Frame]
 
 
 @dataclass(eq=False)
@@ -59,6 +97,10 @@ class Client:
     queue: asyncio.Queue[Item]
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     close_code: int = 1000
+    sender: Sender | None = None
+    """Set by the writer; its direct path lets the hub write without waking the writer."""
+    busy: bool = False
+    """The writer holds frames taken from the queue and not yet sent (order: wait)."""
 
     def offer(self, item: Item) -> bool:
         """Queue without waiting; False (and the client is marked for closing) when full."""
@@ -102,13 +144,29 @@ class Hub:
             scoped = events.parse_subject(event.subject or "")
         except ValueError:
             return  # not about one object of one namespace: nobody's to see
-        frame: str | None = None
+        frame: Frame | None = None
+        access = Access("watch", RUNS.plural, scoped.namespace)
         for client in list(self.clients):
             if client.closed.is_set() or not client.filter.selects(scoped):
                 continue
             frame = frame or _frame(event, scoped)
+            if self._write_now(client, access, frame):
+                continue
             if not client.offer((scoped, frame)):
                 self.dropped += 1
+
+    def _write_now(self, client: Client, access: Access, frame: Frame) -> bool:
+        """Write at once, without a task switch, when nothing is ahead of this frame, the
+        permission is a cached yes and nothing else is to be looked up; else False (the
+        writer task handles it, asking what it must)."""
+        sender = client.sender
+        if sender is None or client.busy or not client.queue.empty():
+            return False
+        if client.filter.instance or client.filter.session:
+            return False
+        if self.authz.cached(client.caller, access) is not True:
+            return False
+        return sender.write_now(frame)
 
     async def run_info(self, namespace: str, name: str) -> tuple[str, str] | None:
         """(instance, sessionKey) of a run, from the AgentRun itself (the recorder's cached
@@ -120,18 +178,71 @@ class Hub:
         return info.instance, info.session_key
 
 
-def _frame(event: events.Event, scoped: events.Scoped) -> str:
-    envelope = orjson.loads(event.to_bytes())
-    return orjson.dumps(
+def _frame(event: events.Event, scoped: events.Scoped) -> Frame:
+    payload = orjson.dumps(
         {
             "subject": event.subject,
             "sequence": event.sequence,
             "topic": scoped.topic,
             "namespace": scoped.namespace,
             "name": scoped.name,
-            "event": envelope,
+            "event": orjson.Fragment(event.to_bytes()),  # already JSON: not parsed again
         }
-    ).decode()
+    )
+    return Frame.of(payload)
+
+
+class RawSocket:
+    """ASGI middleware: puts uvicorn's WebSocket protocol object of the connection in the
+    scope (`PROTOCOL_KEY`) when the server is the sansio one, so `Sender` can write prebuilt
+    frames. Must sit outside any middleware that wraps `send`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        proto = getattr(send, "__self__", None)
+        if scope["type"] == "websocket" and isinstance(proto, WebSocketsSansIOProtocol):
+            scope = {
+                **scope,
+                "extensions": {**(scope.get("extensions") or {}), PROTOCOL_KEY: proto},
+            }
+        await self.app(scope, receive, send)
+
+
+class Sender:
+    """Sends batches of frames: one transport write on uvicorn's sansio protocol, else one
+    ASGI message each."""
+
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
+        proto = (ws.scope.get("extensions") or {}).get(PROTOCOL_KEY)
+        usable = isinstance(proto, WebSocketsSansIOProtocol) and not proto.conn.extensions
+        self.raw: WebSocketsSansIOProtocol | None = proto if usable else None
+
+    def write_now(self, frame: Frame) -> bool:
+        """Write without waiting when the transport takes it now; False otherwise."""
+        raw = self.raw
+        if raw is None or not raw.writable.is_set():
+            return False
+        if raw.disconnected or raw.close_sent or raw.transport.is_closing():
+            return False
+        raw.transport.write(frame.wire)
+        return True
+
+    async def send(self, frames: list[Frame]) -> None:
+        raw = self.raw
+        if raw is None:
+            for frame in frames:
+                await self.ws.send_text(frame.payload.decode())
+            return
+        if not raw.writable.is_set():  # the transport's buffer is over its high-water mark
+            await raw.writable.wait()
+        if raw.disconnected or raw.close_sent or raw.transport.is_closing():
+            raise WebSocketDisconnect(1006)
+        raw.transport.write(
+            b"".join(frame.wire for frame in frames) if len(frames) > 1 else frames[0].wire
+        )
 
 
 async def serve(hub: Hub, client: Client) -> None:
@@ -165,18 +276,31 @@ async def _reader(client: Client) -> None:
 
 
 async def _writer(hub: Hub, client: Client) -> None:
+    sender = client.sender = Sender(client.ws)
+    queue = client.queue
     try:
         while True:
-            scoped, frame = await client.queue.get()
-            access = Access("watch", RUNS.plural, scoped.namespace)
-            if not await hub.authz.allowed(client.caller, access):
-                if client.filter.namespace:  # the one namespace it subscribed to: revoked
-                    client.end(CLOSE_FORBIDDEN)
-                    return
-                continue  # an all-namespaces stream skips what it may not see
-            if not await _wanted(hub, client.filter, scoped):
-                continue
-            await client.ws.send_text(frame)
+            client.busy = False
+            batch = [await queue.get()]
+            client.busy = True
+            while len(batch) < MAX_BATCH and not queue.empty():
+                batch.append(queue.get_nowait())
+            allowed: dict[str, bool] = {}  # asked once per namespace per batch
+            out: list[Frame] = []
+            for scoped, frame in batch:
+                ok = allowed.get(scoped.namespace)
+                if ok is None:
+                    access = Access("watch", RUNS.plural, scoped.namespace)
+                    ok = allowed[scoped.namespace] = await hub.authz.allowed(client.caller, access)
+                if not ok:
+                    if client.filter.namespace:  # the one namespace it subscribed to: revoked
+                        client.end(CLOSE_FORBIDDEN)
+                        return
+                    continue  # an all-namespaces stream skips what it may not see
+                if await _wanted(hub, client.filter, scoped):
+                    out.append(frame)
+            if out:
+                await sender.send(out)
     except (WebSocketDisconnect, RuntimeError, OSError):
         client.end(1000)
     except Exception:

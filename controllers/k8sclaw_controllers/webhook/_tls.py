@@ -15,7 +15,7 @@ import base64
 import datetime as dt
 import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,8 @@ class SecretTls:
         *,
         clock: Callable[[], dt.datetime] | None = None,
         configuration: str = names.WEBHOOK_CONFIGURATION,
+        secret: str = names.WEBHOOK_TLS_SECRET,
+        publish: Callable[[bytes], Awaitable[bool]] | None = None,
     ) -> None:
         self.context = _server_context()
         self._kube = kube
@@ -83,11 +85,21 @@ class SecretTls:
         self._hosts = hosts
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._configuration = configuration
+        self._secret = secret
+        self._publish = publish or self._patch_configurations
         self._serving: bytes = b""
+        self.bundle: _certs.CertBundle | None = None
+        """What is served now (after the first `refresh`)."""
 
     @property
     def _path(self) -> str:
-        return _kube.core(self._namespace, "secrets", names.WEBHOOK_TLS_SECRET)
+        return _kube.core(self._namespace, "secrets", self._secret)
+
+    async def _patch_configurations(self, trusted: bytes) -> bool:
+        if await _configs.patch_ca_bundle(self._kube, trusted, self._configuration) < 2:
+            log.warning("webhook configurations %s not found yet; will retry", self._configuration)
+            return False
+        return True
 
     async def refresh(self) -> None:
         """Read the Secret, rotate what is due, publish the CA, then serve the result."""
@@ -102,8 +114,8 @@ class SecretTls:
             trusted = _trusted(secret, bundle)
         # Trust first, serve second: the API server must trust a new CA before any
         # handshake presents a certificate signed by it.
-        if await _configs.patch_ca_bundle(self._kube, trusted, self._configuration) < 2:
-            log.warning("webhook configurations %s not found yet; will retry", self._configuration)
+        await self._publish(trusted)
+        self.bundle = bundle
         if bundle.cert != self._serving:
             _certs.load(self.context, bundle, self._workdir)
             self._serving = bundle.cert
@@ -143,7 +155,7 @@ class SecretTls:
                 "kind": "Secret",
                 "type": "kubernetes.io/tls",
                 "metadata": {
-                    "name": names.WEBHOOK_TLS_SECRET,
+                    "name": self._secret,
                     "labels": {names.LABEL_PART_OF: names.MANAGED_BY},
                 },
                 "data": encoded,

@@ -36,6 +36,7 @@ class Served:
 
     base: str
     secure_port: int
+    process: Process
 
 
 @contextmanager
@@ -53,14 +54,16 @@ def running_secure(settings: Settings) -> Iterator[Served]:
             raise RuntimeError("the API server did not start; see the log above")
         time.sleep(0.02)
     try:
-        yield Served(f"http://127.0.0.1:{settings.port}", process.secure_port())
+        yield Served(f"http://127.0.0.1:{settings.port}", process.secure_port(), process)
     finally:
         process.stop()
         thread.join(timeout=30)
 
 
 def register(kube: KubeEnv, port: int) -> None:
-    """The APIService (as shipped: self-signed serving certificate, so no caBundle)."""
+    """The APIService for a server on a self-signed pair, hence `insecureSkipTLSVerify`
+    here; the shipped one is verified by the caBundle the server writes
+    (`test_secure_tls.py`)."""
     assert kube.emulator is not None
     kube.emulator.route_service(*SERVICE, "127.0.0.1", port)
     body = {
