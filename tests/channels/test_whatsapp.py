@@ -13,8 +13,18 @@ import pytest
 
 from k8sclaw_controllers.channels import _adapter
 from k8sclaw_controllers.channels.whatsapp import ConfigurationError, WhatsAppAdapter
-from k8sclaw_protocol._chat import MAX_TEXT_BYTES, Delivery, InboundMessage
+from k8sclaw_protocol import events
+from k8sclaw_protocol._chat import MAX_TEXT_BYTES, Delivery, HealthReport, InboundMessage
+from tests.channels._channel import (
+    channel_env,
+    channel_in_process,
+    deliver,
+    health,
+    router_bus,
+    wait_event,
+)
 from tests.channels._recorder import Recorder
+from tests.harness.nats_fixtures import NatsServer, free_port
 from tests.harness.platforms.whatsapp import TEXT_LIMIT, ScriptedWhatsApp
 
 WAIT = 10.0
@@ -369,3 +379,32 @@ def test_render_cuts_unbroken_text_at_the_limit(whatsapp: ScriptedWhatsApp) -> N
     parts = make_adapter(whatsapp).render("x" * (TEXT_LIMIT * 2 + 5))
     assert [len(p) for p in parts] == [TEXT_LIMIT, TEXT_LIMIT, 5]
     assert make_adapter(whatsapp).render("  \n ") == []
+
+
+async def test_a_reply_sent_after_a_graph_outage_brings_health_back_to_connected(
+    nats: NatsServer, whatsapp: ScriptedWhatsApp
+) -> None:
+    """The webhook stays up through a Graph outage, so only the delivery sees it: the
+    first one that goes through must report Connected again (it stayed Disconnected)."""
+    env = channel_env(nats, **whatsapp.env(), K8SCLAW_LISTEN_PORT=str(free_port()))
+    chat = {"channel": "whatsapp", "chatId": "16315551181"}
+
+    def state(event: events.Event) -> str:
+        return HealthReport.model_validate(event.data).state
+
+    async with (
+        router_bus(nats) as bus,
+        health(bus) as reports,
+        channel_in_process("whatsapp", env),
+    ):
+        await wait_event(reports, lambda e: state(e) == "Connected")
+        whatsapp.down()
+        await deliver(bus, {**chat, "id": "w1", "text": "sent during the outage"})
+        await wait_event(reports, lambda e: state(e) == "Disconnected")
+        whatsapp.up()
+        await wait_event(reports, lambda e: state(e) == "Connected")
+        await deliver(bus, {**chat, "id": "w2", "text": "after"})
+        async with asyncio.timeout(WAIT):
+            while [s.text for s in whatsapp.sent][-1:] != ["after"]:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+    assert [s.text for s in whatsapp.sent] == ["sent during the outage", "after"]

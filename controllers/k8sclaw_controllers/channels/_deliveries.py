@@ -40,6 +40,7 @@ MAX_RETRY_AFTER: Final = 600.0
 
 Send = Callable[[], Awaitable[None]]
 OnError = Callable[[PlatformError], Awaitable[None]]
+OnRecovered = Callable[[], Awaitable[None]]
 
 
 class Deliverer:
@@ -52,11 +53,13 @@ class Deliverer:
         *,
         backoff: tuple[float, float],
         on_error: OnError,
+        on_recovered: OnRecovered | None = None,
     ) -> None:
         self._adapter = adapter
         self._scope = scope
         self._backoff = backoff
         self._on_error = on_error
+        self._on_recovered = on_recovered
         self._sent: OrderedDict[str, None] = OrderedDict()
         self.sent_count = 0
 
@@ -127,14 +130,18 @@ class Deliverer:
         """`send()` until the platform accepts; a refusal other than an outage, a rate
         limit or a bad token is permanent (logged, not retried)."""
         delay, cap = self._backoff
+        failed = False
         while True:
             try:
                 await send()
+                if failed and self._on_recovered is not None:
+                    await self._on_recovered()  # the outage `on_error` reported is over
                 return
             except RateLimitedError as exc:
                 wait = min(max(exc.retry_after, delay), MAX_RETRY_AFTER)
                 log.info("delivery %s rate limited; retrying in %.1fs", delivery.id, wait)
             except (UnavailableError, UnauthorizedError) as exc:
+                failed = True
                 await self._on_error(exc)
                 wait = delay
                 log.warning("delivery %s not sent (%s); retrying in %.1fs", delivery.id, exc, wait)

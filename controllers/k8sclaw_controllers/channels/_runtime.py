@@ -52,6 +52,8 @@ class ChannelRuntime:
         self.scope = (config.namespace, config.instance)
         self._state: tuple[HealthState, str | None] = ("Disconnected", "starting")
         self._went_up = False
+        self._receiving = False
+        """The adapter's receive loop is live and has reported Connected."""
         self._health_changed = asyncio.Event()
         self._bus: EventBus | None = None
         self.deliverer = Deliverer(
@@ -59,6 +61,7 @@ class ChannelRuntime:
             self.scope,
             backoff=(settings.backoff_initial, settings.backoff_max),
             on_error=self._platform_error,
+            on_recovered=self._sent_again,
         )
         self.healthz = HealthServer(lambda: self._state, settings.health_port)
 
@@ -117,7 +120,7 @@ class ChannelRuntime:
         """Record and publish a change of the platform connection."""
         message = _one_line(message)
         if state == "Connected":
-            self._went_up = True
+            self._went_up = self._receiving = True
         if (state, message) == self._state:
             return
         log.info("channel %s: %s%s", self.config.channel, state, f" ({message})" if message else "")
@@ -166,6 +169,13 @@ class ChannelRuntime:
         state, message = _health_of(exc)
         await self.health(state, message)
 
+    async def _sent_again(self) -> None:
+        """A delivery went through after failing: if the failure is what the health shows
+        and the receive loop stayed up meanwhile (WhatsApp's webhook, a socket that
+        outlived a Web API outage), nothing else would ever report Connected again."""
+        if self._receiving and self._state[0] != "Connected":
+            await self.health("Connected")
+
     # The receive loop ----------------------------------------------------------------
 
     async def _supervise(self) -> None:
@@ -176,7 +186,10 @@ class ChannelRuntime:
             self._went_up = False
             wait = 0.0
             try:
-                await self.adapter.run(self)
+                try:
+                    await self.adapter.run(self)
+                finally:
+                    self._receiving = False
                 raise UnavailableError("the platform connection ended")
             except RateLimitedError as exc:
                 wait = exc.retry_after

@@ -27,6 +27,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.harness.platforms import _aiohttp
 from tests.harness.platforms import _discord_payloads as p
 
 TOKEN = "scripted-discord-token"
@@ -120,7 +121,7 @@ class ScriptedDiscord:
         for conn in list(self._connections):
             await conn.ws.close(code=1001, message=b"going away")
         if self._runner is not None:
-            await self._runner.cleanup()
+            await _aiohttp.stop(self._runner)
             self._runner = None
 
     def _app(self) -> web.Application:

@@ -33,6 +33,8 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
+from tests.harness.platforms import _aiohttp
+
 T = TypeVar("T")
 TEXT_LIMIT = 40_000
 SECTION_LIMIT = 3_000
@@ -144,7 +146,7 @@ class ScriptedSlack:
             else:
                 await ws.close()
         if self._runner is not None:
-            await self._runner.cleanup()
+            await _aiohttp.stop(self._runner)
             self._runner = None
 
     # -- scripting -------------------------------------------------------------------------

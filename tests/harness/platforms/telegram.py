@@ -25,6 +25,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.harness.platforms import _aiohttp
+
 Body = dict[str, Any]
 BOT_ID = 7000001
 BOT_USERNAME = "k8sclaw_test_bot"
@@ -177,8 +179,7 @@ class TelegramServer:
         runner, self._runner = self._runner, None
         self._changed.set()  # long polls in flight end now
         if runner is not None:
-            await runner.cleanup()
-        await asyncio.sleep(0.05)  # let cancelled handlers finish
+            await _aiohttp.stop(runner)
 
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
