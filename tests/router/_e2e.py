@@ -81,6 +81,8 @@ class Platform:
     """The person's sender id (as the channel publishes it)."""
     where: tuple[str, str | None]
     """Where the conversation happens (chat id, thread id); set by the first `say`."""
+    bystander: str | None = None
+    """Another person in the same chat (None where chats are one-to-one: WhatsApp)."""
 
     def env(self) -> dict[str, str]:
         raise NotImplementedError
@@ -113,11 +115,11 @@ class Platform:
 
 
 class Telegram(Platform):
-    name, user, chat = "telegram", "4242", 5551234
+    name, user, bystander, chat, topic = "telegram", "4242", "77", -1001234567890, 7
 
     def __init__(self) -> None:
         self.server = TelegramServer()
-        self.where = (str(self.chat), None)
+        self.where = (str(self.chat), str(self.topic))  # a forum topic of a supergroup
 
     def env(self) -> dict[str, str]:
         return {
@@ -130,10 +132,20 @@ class Telegram(Platform):
         return {**self.env(), "TELEGRAM_BOT_TOKEN": "123456:WRONG-token"}
 
     async def say(self, text: str) -> None:
-        self.server.message(self.chat, text, sender_id=int(self.user))
+        self.server.message(
+            self.chat, text, sender_id=int(self.user), chat_type="supergroup", thread_id=self.topic
+        )
 
     async def say_as_bot(self, text: str) -> None:
-        self.server.message(self.chat, text, sender_id=TELEGRAM_BOT_ID, is_bot=True)
+        bot = TELEGRAM_BOT_ID
+        self.server.message(
+            self.chat,
+            text,
+            sender_id=bot,
+            is_bot=True,
+            chat_type="supergroup",
+            thread_id=self.topic,
+        )
 
     def _sent(self) -> list[dict[str, Any]]:
         return self.server.sent("sendMessage")
@@ -158,8 +170,9 @@ class Telegram(Platform):
 
     async def press(self, card: Card, decision: str, sender: str) -> None:
         bot = {"id": TELEGRAM_BOT_ID, "is_bot": True, "first_name": "B"}
-        chat = {"id": self.chat, "type": "private"}
+        chat = {"id": self.chat, "type": "supergroup"}
         message = {**card.raw, "message_id": 900, "chat": chat, "date": 1, "from": bot}
+        message.update(message_thread_id=self.topic, is_topic_message=True)
         self.server.press(message, f"{decision[0]}:{card.approval_id}", sender_id=int(sender))
 
     async def close(self) -> None:
@@ -167,7 +180,7 @@ class Telegram(Platform):
 
 
 class Slack(Platform):
-    name, user, channel = "slack", "U0PERSON", "C0GENERAL"
+    name, user, bystander, channel = "slack", "U0PERSON", "U0OTHER", "C0GENERAL"
 
     def __init__(self) -> None:
         self.server = ScriptedSlack()
@@ -219,11 +232,11 @@ class Slack(Platform):
 
 
 class Discord(Platform):
-    name, user = "discord", dp.USER_ID
+    name, user, bystander = "discord", dp.USER_ID, "1000000000000000030"
 
     def __init__(self, server: ScriptedDiscord) -> None:
         self.server = server
-        self.where = (dp.CHANNEL_ID, None)
+        self.where = (dp.THREAD_ID, None)  # a thread of a guild channel (posts go to it)
 
     def env(self) -> dict[str, str]:
         return {
@@ -239,10 +252,10 @@ class Discord(Platform):
         await until(lambda: self.server.identifies, "a gateway session")
 
     async def say(self, text: str) -> None:
-        await self.server.user_message(text)
+        await self.server.user_message(text, channel=dp.THREAD_ID)
 
     async def say_as_bot(self, text: str) -> None:
-        await self.server.user_message(text, author=dp.BOT_USER)
+        await self.server.user_message(text, channel=dp.THREAD_ID, author=dp.BOT_USER)
 
     def texts(self) -> list[Said]:
         return [
@@ -261,7 +274,8 @@ class Discord(Platform):
 
     async def press(self, card: Card, decision: str, sender: str) -> None:
         custom_id = f"{decision}:{card.approval_id}"
-        await self.server.press(custom_id, message_id=self.server.snowflake(), user=sender)
+        message_id = self.server.snowflake()
+        await self.server.press(custom_id, message_id=message_id, channel=dp.THREAD_ID, user=sender)
 
     async def close(self) -> None:
         await self.server.stop()

@@ -113,6 +113,9 @@ async def test_a_conversation_with_history_approvals_and_a_split_reply(
         refused = await _said(chat, lambda t: t.startswith("Only the approvers"), "a refusal")
         assert refused.where == chat.where
         _e2e.set_approvers(kube, chat, [chat.user])
+        if chat.bystander is not None:  # someone else in the chat, not listed
+            await chat.press(card, "approve", chat.bystander)
+            await until(lambda: len(_refusals(chat)) == 2, "the bystander's refusal")
         await chat.press(card, "approve", chat.user)
         await _said(chat, lambda t: t.startswith("Approved by"), "the approval notice")
         # The answer arrives split at the platform's limit and complete.
@@ -125,6 +128,9 @@ async def test_a_conversation_with_history_approvals_and_a_split_reply(
         await _said(chat, lambda t: t.startswith("Denied by"), "the deny notice")
         await _said(chat, lambda t: t == "I was not allowed to run it.", "the last reply")
     assert all(s.where == chat.where for s in chat.texts()), chat.texts()
+    assert len(_refusals(chat)) == (1 if chat.bystander is None else 2)
+    notices = [s.text.split(" by ")[0] for s in chat.texts() if " by " in s.text]
+    assert notices == ["Approved", "Denied"]  # each decided once, by the approver
     if limit * 5 // 2 <= 15_000:
         assert len(parts) >= 2, f"{len(answer)} characters not split at {limit}"
     assert all(len(p.text) <= limit for p in parts)
@@ -142,6 +148,10 @@ async def test_a_conversation_with_history_approvals_and_a_split_reply(
     assert "never-run" not in _tool_result(llm, 4) and "denied" in _tool_result(llm, 4).lower()
     assert len(llm.requests) == 5  # the bot's own message made no run
     assert len(_e2e.list_runs(kube)) == 3
+
+
+def _refusals(chat: Platform) -> list[Said]:
+    return [s for s in chat.texts() if s.text.startswith("Only the approvers")]
 
 
 def _has_all(chat: Platform, words: list[str]) -> bool:
