@@ -23,7 +23,11 @@ import kubernetes
 
 from k8sclaw_controllers import transcripts
 from k8sclaw_controllers.approvals import ApprovalRelay
+from k8sclaw_controllers.channels import _slack_format
 from k8sclaw_controllers.channels._runtime import ChannelRuntime
+from k8sclaw_controllers.channels.discord import DiscordAdapter
+from k8sclaw_controllers.channels.telegram import TelegramAdapter
+from k8sclaw_controllers.channels.whatsapp import WhatsAppAdapter
 from k8sclaw_controllers.manager import _kube
 from k8sclaw_controllers.router import Router
 from k8sclaw_protocol import EventBus, busauth
@@ -82,6 +86,9 @@ class Platform:
     where: tuple[str, str | None]
     """Where the conversation happens (chat id, thread id); set by the first `say`."""
     bystander: str | None = None
+    part_chars: int
+    """The most characters the channel puts in one message (the platform's limit; Slack's
+    section-block limit, which the Slack channel cuts at, far below its 40,000 hard cap)."""
     """Another person in the same chat (None where chats are one-to-one: WhatsApp)."""
 
     def env(self) -> dict[str, str]:
@@ -116,6 +123,7 @@ class Platform:
 
 class Telegram(Platform):
     name, user, bystander, chat, topic = "telegram", "4242", "77", -1001234567890, 7
+    part_chars = TelegramAdapter.text_limit
 
     def __init__(self) -> None:
         self.server = TelegramServer()
@@ -181,6 +189,7 @@ class Telegram(Platform):
 
 class Slack(Platform):
     name, user, bystander, channel = "slack", "U0PERSON", "U0OTHER", "C0GENERAL"
+    part_chars = _slack_format.PART_CHARS
 
     def __init__(self) -> None:
         self.server = ScriptedSlack()
@@ -233,6 +242,7 @@ class Slack(Platform):
 
 class Discord(Platform):
     name, user, bystander = "discord", dp.USER_ID, "1000000000000000030"
+    part_chars = DiscordAdapter.text_limit
 
     def __init__(self, server: ScriptedDiscord) -> None:
         self.server = server
@@ -283,6 +293,7 @@ class Discord(Platform):
 
 class WhatsApp(Platform):
     name, user = "whatsapp", "16315551181"
+    part_chars = WhatsAppAdapter.text_limit
 
     def __init__(self) -> None:
         self.server = ScriptedWhatsApp()

@@ -64,8 +64,9 @@ def _setup(kube: KubeEnv, llm: ScriptedLLM, chat: Platform) -> None:
 
 
 def _long_answer(limit: int) -> tuple[str, list[str]]:
-    """An answer about 2.5 times `limit` (capped below the run result's 16 KiB), of words."""
-    size = min(limit * 5 // 2, 15_000)
+    """An answer of words, about 2.5 times `limit` (below the run result's 16 KiB cap)."""
+    size = limit * 5 // 2
+    assert size < 16_000
     words = [f"w{i}" for i in range(size // 6)]
     return " ".join(words), words
 
@@ -88,9 +89,9 @@ async def test_a_conversation_with_history_approvals_and_a_split_reply(
     async with (
         _harness.running(settings),
         _e2e.router(nats, kube, tmp_path),
-        _e2e.channel(nats, kube, chat) as runtime,
+        _e2e.channel(nats, kube, chat),
     ):
-        limit = runtime.adapter.text_limit
+        limit = chat.part_chars
         answer, words = _long_answer(limit)
         llm.script(
             text("Nice to meet you, Ada."),
@@ -131,8 +132,8 @@ async def test_a_conversation_with_history_approvals_and_a_split_reply(
     assert len(_refusals(chat)) == (1 if chat.bystander is None else 2)
     notices = [s.text.split(" by ")[0] for s in chat.texts() if " by " in s.text]
     assert notices == ["Approved", "Denied"]  # each decided once, by the approver
-    if limit * 5 // 2 <= 15_000:
-        assert len(parts) >= 2, f"{len(answer)} characters not split at {limit}"
+    assert len(parts) >= 2, f"{len(answer)} characters not split at {limit}"
+    assert " ".join(p.text for p in parts).split() == words  # in order, nothing lost
     assert all(len(p.text) <= limit for p in parts)
     said = [
         (m["role"], m.get("content"))
