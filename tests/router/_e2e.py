@@ -63,6 +63,7 @@ class Card:
 
     approval_id: str
     where: tuple[str, str | None]
+    text: str
     raw: Any
 
 
@@ -173,7 +174,7 @@ class Telegram(Platform):
                 markup = json.loads(markup) if isinstance(markup, str) else markup
                 data = markup["inline_keyboard"][0][0]["callback_data"]
                 where = (str(m["chat_id"]), _str(m.get("message_thread_id")))
-                found.append(Card(data.split(":", 1)[1], where, m))
+                found.append(Card(data.split(":", 1)[1], where, str(m["text"]), m))
         return found
 
     async def press(self, card: Card, decision: str, sender: str) -> None:
@@ -230,7 +231,8 @@ class Slack(Platform):
             for block in post.blocks:
                 if block.get("type") == "actions":
                     approval = block["elements"][0]["value"]
-                    found.append(Card(approval, (post.channel, post.thread_ts), post))
+                    where = (post.channel, post.thread_ts)
+                    found.append(Card(approval, where, json.dumps(post.blocks), post))
         return found
 
     async def press(self, card: Card, decision: str, sender: str) -> None:
@@ -279,7 +281,8 @@ class Discord(Platform):
         for s in list(self.server.sent):
             if s.body.get("components"):
                 custom_id = s.body["components"][0]["components"][0]["custom_id"]
-                found.append(Card(custom_id.split(":", 1)[1], (s.channel_id, None), s))
+                approval = custom_id.split(":", 1)[1]
+                found.append(Card(approval, (s.channel_id, None), s.content, s))
         return found
 
     async def press(self, card: Card, decision: str, sender: str) -> None:
@@ -346,7 +349,8 @@ class WhatsApp(Platform):
         for s in list(self.server.sent):
             if s.kind == "interactive":
                 button = s.body["interactive"]["action"]["buttons"][0]["reply"]["id"]
-                found.append(Card(button.split(":", 1)[1], (str(s.body.get("to")), None), s))
+                body = str(s.body["interactive"]["body"]["text"])
+                found.append(Card(button.split(":", 1)[1], (str(s.body.get("to")), None), body, s))
         return found
 
     async def press(self, card: Card, decision: str, sender: str) -> None:

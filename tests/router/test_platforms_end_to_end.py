@@ -7,7 +7,8 @@ One conversation per platform covers: the reply, the second turn continuing the 
 (the model receives it), the bot's own message starting nothing, an `ask`-gated
 `execute_command` posting a card that a non-approver cannot decide, that an approver
 approves (the command runs and the answer arrives split at the platform's limit, complete)
-and that a later deny is reported to the chat and to the model. A second test per platform
+and that a later deny is reported to the chat and to the model (each decision an Event
+naming the platform user and `via channel:<type>`). A second test per platform
 shows a wrong token as `Error` on the ClawInstance's channel status."""
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ async def test_a_conversation_with_history_approvals_and_a_split_reply(
         await chat.say("what is my name? run the check")
         card = await until(lambda: next(iter(chat.cards()), None), "the approval card")
         assert card.where == chat.where
+        assert "execute_command" in card.text and "echo approved-output" in card.text
         await chat.press(card, "approve", chat.user)  # not (yet) an approver
         refused = await _said(chat, lambda t: t.startswith("Only the approvers"), "a refusal")
         assert refused.where == chat.where
@@ -147,8 +149,21 @@ async def test_a_conversation_with_history_approvals_and_a_split_reply(
     ]
     assert "approved-output" in _tool_result(llm, 2)
     assert "never-run" not in _tool_result(llm, 4) and "denied" in _tool_result(llm, 4).lower()
+    decided = await until(lambda: _decided_events(kube), "the ApprovalDecided Events", 30)
+    who = f"{chat.name}:{chat.user}"
+    assert all(who in m and f"via channel:{chat.name}" in m for m in decided), decided
     assert len(llm.requests) == 5  # the bot's own message made no run
     assert len(_e2e.list_runs(kube)) == 3
+
+
+def _decided_events(kube: KubeEnv) -> list[str] | None:
+    core = kubernetes.client.CoreV1Api(kube.api_client)
+    found = [
+        str(e.message)
+        for e in core.list_namespaced_event(kube.namespace).items
+        if e.reason == "ApprovalDecided"
+    ]
+    return found if len(found) == 2 else None
 
 
 def _refusals(chat: Platform) -> list[Said]:
