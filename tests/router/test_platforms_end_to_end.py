@@ -5,10 +5,10 @@ and thread.
 
 One conversation per platform covers: the reply, the second turn continuing the first
 (the model receives it), the bot's own message starting nothing, an `ask`-gated
-`execute_command` posting a card that a non-approver cannot decide, that an approver
-approves (the command runs and the answer arrives split at the platform's limit, complete)
-and that a later deny is reported to the chat and to the model (each decision an Event
-naming the platform user and `via channel:<type>`). A second test per platform
+`execute_command` posting a card that a non-approver cannot decide and an approver
+approves (the command runs), the next call's card denied (reported to the chat and to the
+model; each decision an Event naming the platform user and `via channel:<type>`), and the
+answer arriving split at the platform's limit, complete. A second test per platform
 shows a wrong token as `Error` on the ClawInstance's channel status."""
 
 from __future__ import annotations
@@ -97,9 +97,8 @@ async def test_a_conversation_with_history_approvals_and_a_split_reply(
         llm.script(
             text("Nice to meet you, Ada."),
             calls(tool("execute_command", command="echo approved-output")),
-            text(answer),
             calls(tool("execute_command", command="echo never-run")),
-            text("I was not allowed to run it."),
+            text(answer),
         )
         # 1. A message → a run → the reply in the same chat (and thread).
         await chat.say("my name is Ada")
@@ -121,15 +120,14 @@ async def test_a_conversation_with_history_approvals_and_a_split_reply(
             await until(lambda: len(_refusals(chat)) == 2, "the bystander's refusal")
         await chat.press(card, "approve", chat.user)
         await _said(chat, lambda t: t.startswith("Approved by"), "the approval notice")
-        # The answer arrives split at the platform's limit and complete.
-        await until(lambda: _has_all(chat, words), "every word of the long answer", 60)
-        parts = [s for s in chat.texts() if set(s.text.split()) <= set(words)]
-        # 3. A deny is reported to the chat and to the model.
-        await chat.say("now run the other one")
+        # The run's next call is asked for again; a deny is reported.
         await until(lambda: len(chat.cards()) == 2, "the second card")
+        assert "echo never-run" in chat.cards()[1].text
         await chat.press(chat.cards()[1], "deny", chat.user)
         await _said(chat, lambda t: t.startswith("Denied by"), "the deny notice")
-        await _said(chat, lambda t: t == "I was not allowed to run it.", "the last reply")
+        # The answer arrives split at the platform's limit and complete.
+        await until(lambda: _has_all(chat, words), "every word of the long answer", 60)
+    parts = [s for s in chat.texts() if set(s.text.split()) <= set(words)]
     assert all(s.where == chat.where for s in chat.texts()), chat.texts()
     assert len(_refusals(chat)) == (1 if chat.bystander is None else 2)
     notices = [s.text.split(" by ")[0] for s in chat.texts() if " by " in s.text]
@@ -148,12 +146,13 @@ async def test_a_conversation_with_history_approvals_and_a_split_reply(
         ("user", "what is my name? run the check"),
     ]
     assert "approved-output" in _tool_result(llm, 2)
-    assert "never-run" not in _tool_result(llm, 4) and "denied" in _tool_result(llm, 4).lower()
+    denied = _tool_result(llm, 3)
+    assert "never-run" not in denied and "denied" in denied.lower(), denied
     decided = await until(lambda: _decided_events(kube), "the ApprovalDecided Events", 30)
     who = f"{chat.name}:{chat.user}"
     assert all(who in m and f"via channel:{chat.name}" in m for m in decided), decided
-    assert len(llm.requests) == 5  # the bot's own message made no run
-    assert len(_e2e.list_runs(kube)) == 3
+    assert len(llm.requests) == 4  # the bot's own message made no run
+    assert len(_e2e.list_runs(kube)) == 2
 
 
 def _decided_events(kube: KubeEnv) -> list[str] | None:
