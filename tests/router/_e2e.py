@@ -118,6 +118,12 @@ class Platform:
     async def press(self, card: Card, decision: str, sender: str) -> None:
         raise NotImplementedError
 
+    def presses_answered(self) -> int | None:
+        """How many presses the channel answered to the platform (Telegram's
+        answerCallbackQuery, Slack's envelope ack, Discord's interaction callback); None
+        where the platform has no such answer (WhatsApp)."""
+        return None
+
     async def close(self) -> None:
         raise NotImplementedError
 
@@ -184,6 +190,9 @@ class Telegram(Platform):
         message.update(message_thread_id=self.topic, is_topic_message=True)
         self.server.press(message, f"{decision[0]}:{card.approval_id}", sender_id=int(sender))
 
+    def presses_answered(self) -> int:
+        return len(self.server.sent("answerCallbackQuery"))
+
     async def close(self) -> None:
         self.server.close()
 
@@ -195,6 +204,7 @@ class Slack(Platform):
     def __init__(self) -> None:
         self.server = ScriptedSlack()
         self.where = (self.channel, None)
+        self.envelopes: list[str] = []
 
     def env(self) -> dict[str, str]:
         return self.server.env()
@@ -236,7 +246,11 @@ class Slack(Platform):
         return found
 
     async def press(self, card: Card, decision: str, sender: str) -> None:
-        self.server.send_action(self.server.button_press(card.raw, decision, user=sender))
+        payload = self.server.button_press(card.raw, decision, user=sender)
+        self.envelopes.append(self.server.send_action(payload))
+
+    def presses_answered(self) -> int:
+        return len(set(self.envelopes) & set(self.server.acks))
 
     async def close(self) -> None:
         self.server.close()
@@ -289,6 +303,9 @@ class Discord(Platform):
         custom_id = f"{decision}:{card.approval_id}"
         message_id = self.server.snowflake()
         await self.server.press(custom_id, message_id=message_id, channel=dp.THREAD_ID, user=sender)
+
+    def presses_answered(self) -> int:
+        return len(self.server.callbacks)
 
     async def close(self) -> None:
         await self.server.stop()
@@ -471,5 +488,6 @@ async def channel(
     env = channel_env(nats, kube, chat.env() if extra is None else extra)
     async with channel_in_process(chat.name, env) as runtime:  # type: ignore[arg-type]
         if extra is None:
+            await until(lambda: runtime.state[0] == "Connected", f"{chat.name} Connected")
             await chat.ready(runtime)
         yield runtime
