@@ -111,8 +111,8 @@ class ApprovalRelay:
         source = source_of(run)
         if source is None:
             return
-        run = await self._until_pending(scope.namespace, scope.name, request.id, run)
-        if run is None:
+        listed = await self._until_pending(scope.namespace, scope.name, request.id, run)
+        if listed is None:
             return
         card = ApprovalCard.model_validate(
             {
@@ -132,7 +132,7 @@ class ApprovalRelay:
                 "approval": card.model_dump(by_alias=True),
             }
         )
-        instance = AgentRun.from_wire(run).spec.instance_ref
+        instance = AgentRun.from_wire(listed).spec.instance_ref
         await self._deliver(scope.namespace, instance, delivery)
 
     async def _until_pending(
