@@ -87,6 +87,9 @@ class Platform:
     where: tuple[str, str | None]
     """Where the conversation happens (chat id, thread id); set by the first `say`."""
     bystander: str | None = None
+    """Another person in the same chat (None where chats are one-to-one: WhatsApp)."""
+    outsider: str | None = None
+    """Where chats are one-to-one: another person, whose press comes from another chat."""
     part_chars: int
     """The most characters the channel puts in one message (the platform's limit; Slack's
     section-block limit, which the Slack channel cuts at, far below its 40,000 hard cap)."""
@@ -312,7 +315,7 @@ class Discord(Platform):
 
 
 class WhatsApp(Platform):
-    name, user = "whatsapp", "16315551181"
+    name, user, outsider = "whatsapp", "16315551181", "16315550000"
     part_chars = WhatsAppAdapter.text_limit
 
     def __init__(self) -> None:
