@@ -24,7 +24,7 @@ from tests.policy._builders import run_body
 INSTANCE, RUN, APPROVAL = "alpha", "chat-run", "c0ffee"
 
 
-def _setup(kube: KubeEnv, *, from_chat: bool = True) -> None:
+def _setup(kube: KubeEnv, *, from_chat: bool = True, listed: bool = True) -> None:
     custom = kubernetes.client.CustomObjectsApi(kube.api_client)
     args = (names.GROUP, names.API_VERSION, kube.namespace)
     channel = {"type": "telegram", "configRef": {"secret": "tg"}, "approvers": ["42"]}
@@ -44,9 +44,18 @@ def _setup(kube: KubeEnv, *, from_chat: bool = True) -> None:
             names.ANNOTATION_SOURCE_THREAD: "7",
         }
     custom.create_namespaced_custom_object(*args, "agentruns", run)
+    if listed:
+        _list_pending(kube)
+
+
+def _list_pending(kube: KubeEnv) -> None:
+    """The controller records the request in the run's status."""
+    custom = kubernetes.client.CustomObjectsApi(kube.api_client)
     pending = {"id": APPROVAL, "tool": "execute_command", "summary": "rm -rf /tmp/x"}
     status = {"status": {"phase": "Running", "pendingApprovals": [pending]}}
-    custom.patch_namespaced_custom_object_status(*args, "agentruns", RUN, status)
+    custom.patch_namespaced_custom_object_status(
+        names.GROUP, names.API_VERSION, kube.namespace, "agentruns", RUN, status
+    )
 
 
 @dataclass
@@ -141,3 +150,20 @@ async def test_presses_from_another_chat_and_runs_not_from_a_chat_get_nothing(
         assert "no longer pending" in only.data["text"]
         with pytest.raises(TimeoutError):
             await deliveries.next(0.5)  # and no card after it either
+
+
+async def test_the_card_waits_until_the_controller_lists_the_approval(
+    kube: KubeEnv, nats: NatsServer
+) -> None:
+    """The relay and the controller read the same request; a card posted before the run's
+    status lists it could be pressed at once and answered "no longer pending"."""
+    _setup(kube, listed=False)
+    async with _relay(kube, nats) as r, _deliveries(r) as deliveries:
+        await _ask(r)
+        with pytest.raises(TimeoutError):
+            await deliveries.next(0.5)  # not decidable yet: no card
+        _list_pending(kube)
+        card = await deliveries.next(10)
+        assert card.data["kind"] == "approval"
+        await r.relay.on_action(r.namespace, INSTANCE, _press("42"))  # pressed at once
+        assert (await deliveries.next(10)).data["text"] == "Approved by user 42."

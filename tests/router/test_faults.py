@@ -1,7 +1,7 @@
 """Faults end to end: NATS restarts while a chat's run is in progress (the model holds its
 answer), then the model answers; the reply reaches the chat exactly once and no second run
 is made. Real NATS, controller, process kubelet, router, `k8sclaw-channel telegram` and the
-scripted Bot API and LLM (the harness of `test_end_to_end.py`)."""
+scripted Bot API and LLM (the harness of `_e2e.py`)."""
 
 from __future__ import annotations
 
@@ -20,10 +20,20 @@ from tests.harness.kube import KubeEnv
 from tests.harness.llm import ScriptedLLM, text
 from tests.harness.nats_fixtures import NatsServer
 from tests.harness.platforms.telegram import TelegramServer
+from tests.router import _e2e
 from tests.router._harness import eventually
-from tests.router.test_end_to_end import CHAT, _channel_env, _router
 
 pytestmark = pytest.mark.slow
+CHAT = 5551234
+
+
+def _telegram_env(nats: NatsServer, kube: KubeEnv, telegram: TelegramServer) -> dict[str, str]:
+    extra = {
+        "TELEGRAM_BOT_TOKEN": telegram.token,
+        "TELEGRAM_API_URL": telegram.url,
+        "TELEGRAM_POLL_TIMEOUT": "2",
+    }
+    return _e2e.channel_env(nats, kube, extra)
 
 
 async def test_a_nats_restart_mid_run_still_posts_the_reply_once(
@@ -43,8 +53,8 @@ async def test_a_nats_restart_mid_run_still_posts_the_reply_once(
     try:
         async with (
             _harness.running(settings),
-            _router(nats, kube, tmp_path),
-            channel_in_process("telegram", _channel_env(nats, kube, telegram_api)),
+            _e2e.router(nats, kube, tmp_path),
+            channel_in_process("telegram", _telegram_env(nats, kube, telegram_api)),
         ):
             telegram_api.message(CHAT, "what is the answer?")
             # The run is in progress: the model was asked and holds its answer mid-stream.

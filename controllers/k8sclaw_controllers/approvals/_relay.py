@@ -3,8 +3,10 @@
 `run()` consumes `tool.approval.request.<ns>.<run>`: for a run started from a chat (the
 router's `source-channel` label and `source-chat`/`source-thread` annotations) it posts
 a `Delivery(kind="approval")` card in that chat and thread on
-`channel.message.deliver.<ns>.<instance>`. Runs that did not come from a chat are left
-to the TUI, the API and `kubectl annotate`.
+`channel.message.deliver.<ns>.<instance>`, once the run's status lists the approval
+(the controller reads the same request; a card shown earlier could be pressed and told
+"no longer pending"). Runs that did not come from a chat are left to the TUI, the API and
+`kubectl annotate`.
 
 `on_action(ns, instance, message)` (called by the router for a button press): the run is
 found by the approval id among the instance's runs pending it; the press must come from
@@ -17,6 +19,7 @@ the channel pod read from the platform, the instance from the bus subject it arr
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass
@@ -41,6 +44,11 @@ from k8sclaw_protocol._chat import ApprovalCard, Delivery, InboundMessage
 log = logging.getLogger("k8sclaw.approvals")
 DURABLE: Final = "k8sclaw-approval-relay"
 """The relay's durable consumer of approval requests."""
+PENDING_WAIT: Final = 10.0
+"""Seconds a card waits for the controller to list its approval in the run's status (both
+read the same request): a press on a card shown earlier would be told "no longer
+pending". After this long the card is posted anyway."""
+PENDING_POLL: Final = 0.1
 Body = dict[str, Any]
 
 
@@ -103,6 +111,9 @@ class ApprovalRelay:
         source = source_of(run)
         if source is None:
             return
+        listed = await self._until_pending(scope.namespace, scope.name, request.id, run)
+        if listed is None:
+            return
         card = ApprovalCard.model_validate(
             {
                 "approvalId": request.id,
@@ -121,8 +132,25 @@ class ApprovalRelay:
                 "approval": card.model_dump(by_alias=True),
             }
         )
-        instance = AgentRun.from_wire(run).spec.instance_ref
+        instance = AgentRun.from_wire(listed).spec.instance_ref
         await self._deliver(scope.namespace, instance, delivery)
+
+    async def _until_pending(
+        self, namespace: str, name: str, approval_id: str, run: Body
+    ) -> Body | None:
+        """`run` once its status lists `approval_id` (bounded by PENDING_WAIT; then as it
+        is); None when the run finished or went away meanwhile."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + PENDING_WAIT
+        while approval_id not in _pending_ids(run) and loop.time() < deadline:
+            if (run.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+                return None
+            await asyncio.sleep(PENDING_POLL)
+            try:
+                run = await self.kube.get(_kube.claw(namespace, "agentruns", name))
+            except _kube.NotFoundError:
+                return None
+        return run
 
     async def on_action(self, namespace: str, instance: str, message: InboundMessage) -> None:
         """Handle one button press heard by `instance`'s channel pod."""
