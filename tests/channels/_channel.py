@@ -22,13 +22,14 @@ NAMESPACE, INSTANCE = "team", "alice"
 PROGRAM = str(Path(sys.executable).parent / "k8sclaw-channel")
 
 
-def channel_env(nats: NatsServer, **extra: str) -> dict[str, str]:
-    """The environment the controller's Deployment gives a channel pod (short back-off)."""
-    creds = nats.creds(busauth.channel_permissions(NAMESPACE, INSTANCE), "channel")
+def channel_env(nats: NatsServer, namespace: str = NAMESPACE, **extra: str) -> dict[str, str]:
+    """The environment the controller's Deployment gives a channel pod of instance `alice`
+    in `namespace` (short back-off); `extra` adds or overrides variables."""
+    creds = nats.creds(busauth.channel_permissions(namespace, INSTANCE), "channel")
     env = {k: v for k, v in os.environ.items() if not k.startswith("K8SCLAW_")}
     env.update(
         INSTANCE_NAME=INSTANCE,
-        POD_NAMESPACE=NAMESPACE,
+        POD_NAMESPACE=namespace,
         EVENT_BUS_URL=nats.url,
         K8SCLAW_BUS_CREDS_DIR=str(creds.parent),
         K8SCLAW_HEALTH_PORT=str(free_port()),

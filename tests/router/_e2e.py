@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,8 @@ from k8sclaw_controllers.channels.telegram import TelegramAdapter
 from k8sclaw_controllers.channels.whatsapp import WhatsAppAdapter
 from k8sclaw_controllers.manager import _kube
 from k8sclaw_controllers.router import Router
-from k8sclaw_protocol import EventBus, busauth
+from k8sclaw_protocol import EventBus
+from tests.channels import _channel
 from tests.channels._channel import channel_in_process
 from tests.controllers.manager import _harness
 from tests.harness.kube import KubeEnv
@@ -407,19 +407,7 @@ async def platform(name: str) -> AsyncIterator[Platform]:
 
 def channel_env(nats: NatsServer, kube: KubeEnv, extra: dict[str, str]) -> dict[str, str]:
     """The environment the controller's Deployment gives the channel pod (short back-off)."""
-    creds = nats.creds(busauth.channel_permissions(kube.namespace, INSTANCE), "channel")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("K8SCLAW_")}
-    env.update(
-        INSTANCE_NAME=INSTANCE,
-        POD_NAMESPACE=kube.namespace,
-        EVENT_BUS_URL=nats.url,
-        K8SCLAW_BUS_CREDS_DIR=str(creds.parent),
-        K8SCLAW_HEALTH_PORT=str(free_port()),
-        K8SCLAW_CHANNEL_BACKOFF_INITIAL="0.1",
-        K8SCLAW_CHANNEL_BACKOFF_MAX="0.5",
-    )
-    env.update(extra)
-    return env
+    return _channel.channel_env(nats, namespace=kube.namespace, **extra)
 
 
 def channel_spec(chat: Platform, approvers: list[str]) -> dict[str, Any]:

@@ -139,7 +139,6 @@ class AuthApis:
             raise _errors.method_not_allowed()
         body = await request.json()
         spec = body.get("spec") or {}
-        resource, non_resource = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
         if not spec.get("user") and not spec.get("groups"):
             raise _errors.invalid(
                 "authorization.k8s.io",
@@ -147,50 +146,35 @@ class AuthApis:
                 "",
                 [("spec.user", "at least one of user or group must be specified")],
             )
-        if bool(resource) == bool(non_resource):
-            why = "exactly one of nonResourceAttributes or resourceAttributes must be specified"
-            raise _errors.invalid(
-                "authorization.k8s.io",
-                "SubjectAccessReview",
-                "",
-                [("spec.resourceAttributes", why)],
-            )
         subject = _rbac.Subject(str(spec.get("user") or ""), tuple(spec.get("groups") or ()))
-        allowed, reason = _rbac.allowed(self.cluster, subject, _attributes(resource, non_resource))
-        status: dict[str, Any] = {"allowed": allowed}
-        if reason:
-            status["reason"] = reason
-        return json_response(
-            _review(body, "SubjectAccessReview", "authorization.k8s.io/v1", status), 201
-        )
+        return self._decide(body, "SubjectAccessReview", subject)
 
     async def self_access_review(self, request: Request, target: Target) -> Reply:
         """May the caller (its bearer token's user; the admin without one) do this?"""
         if request.method != "POST":
             raise _errors.method_not_allowed()
         body = await request.json()
-        spec = body.get("spec") or {}
-        resource, non_resource = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
-        if bool(resource) == bool(non_resource):
-            why = "exactly one of nonResourceAttributes or resourceAttributes must be specified"
-            raise _errors.invalid(
-                "authorization.k8s.io",
-                "SelfSubjectAccessReview",
-                "",
-                [("spec.resourceAttributes", why)],
-            )
         user = _webhooks.REQUEST_USER.get() or {
             "username": ADMIN_USER,
             "groups": [_rbac.SUPERUSER_GROUP, "system:authenticated"],
         }
         subject = _rbac.Subject(str(user.get("username") or ""), tuple(user.get("groups") or ()))
+        return self._decide(body, "SelfSubjectAccessReview", subject)
+
+    def _decide(self, body: dict[str, Any], kind: str, subject: _rbac.Subject) -> Reply:
+        """RBAC's answer for `subject` on the review's attributes, as the review's status."""
+        spec = body.get("spec") or {}
+        resource, non_resource = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
+        if bool(resource) == bool(non_resource):
+            why = "exactly one of nonResourceAttributes or resourceAttributes must be specified"
+            raise _errors.invalid(
+                "authorization.k8s.io", kind, "", [("spec.resourceAttributes", why)]
+            )
         allowed, reason = _rbac.allowed(self.cluster, subject, _attributes(resource, non_resource))
         status: dict[str, Any] = {"allowed": allowed}
         if reason:
             status["reason"] = reason
-        return json_response(
-            _review(body, "SelfSubjectAccessReview", "authorization.k8s.io/v1", status), 201
-        )
+        return json_response(_review(body, kind, "authorization.k8s.io/v1", status), 201)
 
 
 def _attributes(
