@@ -15,7 +15,14 @@ import kubernetes
 import pytest
 
 from tests.harness.kube import KubeEnv
-from tests.harness.rbac_users import User, bind, claw_rules, grant, make_user
+from tests.harness.rbac_users import (
+    User,
+    bind,
+    claw_rules,
+    configuration_as,
+    grant,
+    make_user,
+)
 
 
 def _review_token(kube: KubeEnv, token: str) -> Any:
@@ -157,14 +164,7 @@ def test_self_subject_access_review_answers_for_the_caller(
 ) -> None:
     user = make_user(kube.api_client, kube.namespace, "selfie")
     grant(kube.api_client, kube.namespace, user, claw_rules("create"))
-    admin = kube.api_client.configuration
-    config = kubernetes.client.Configuration()
-    config.host, config.ssl_ca_cert, config.verify_ssl = (
-        admin.host,
-        admin.ssl_ca_cert,
-        admin.verify_ssl,
-    )
-    config.api_key = {"authorization": f"Bearer {user.token}"}
+    config = configuration_as(kube.api_client.configuration, user)
 
     def may(verb: str, namespace: str) -> bool:
         body = {

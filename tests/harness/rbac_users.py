@@ -23,6 +23,21 @@ class User:
         return f"system:serviceaccount:{self.namespace}:{self.name}"
 
 
+def configuration_as(
+    admin: kubernetes.client.Configuration, user: User
+) -> kubernetes.client.Configuration:
+    """A client configuration holding only `user`'s token, with the admin's address and
+    trust (no client certificate, no other credentials)."""
+    config = kubernetes.client.Configuration()
+    config.host, config.ssl_ca_cert, config.verify_ssl = (
+        admin.host,
+        admin.ssl_ca_cert,
+        admin.verify_ssl,
+    )
+    config.api_key = {"authorization": f"Bearer {user.token}"}
+    return config
+
+
 def make_user(client: kubernetes.client.ApiClient, namespace: str, name: str) -> User:
     """A ServiceAccount `name` in `namespace` and a one-hour token for it."""
     core = kubernetes.client.CoreV1Api(client)

@@ -18,7 +18,7 @@ from k8sclaw_protocol import EventBus, busauth, events, names
 from k8sclaw_protocol._chat import InboundMessage
 from tests.harness.kube import KubeEnv
 from tests.harness.nats_fixtures import NatsServer
-from tests.harness.rbac_users import User, bind, grant, make_user
+from tests.harness.rbac_users import User, bind, configuration_as, grant, make_user
 from tests.router._harness import FAST, World, eventually, routing, world
 
 
@@ -112,14 +112,7 @@ def apiserver_role(kube: KubeEnv) -> Iterator[str]:
 def _as(kube: KubeEnv, user: User) -> _kube.Kube:
     """A client holding only `user`'s token (the cluster's address and trust kept)."""
     admin = _kube.load_configuration(str(kube.kubeconfig))
-    config = kubernetes.client.Configuration()
-    config.host, config.ssl_ca_cert, config.verify_ssl = (
-        admin.host,
-        admin.ssl_ca_cert,
-        admin.verify_ssl,
-    )
-    config.api_key = {"authorization": f"Bearer {user.token}"}
-    return _kube.Kube.connect(config)
+    return _kube.Kube.connect(configuration_as(admin, user))
 
 
 async def test_drop_events_only_where_rbac_allows_and_a_refusal_is_logged(

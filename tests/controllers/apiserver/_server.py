@@ -25,7 +25,13 @@ ADMIN_TOKEN = "test-static-admin-token-0123456789"
 def running(settings: Settings) -> Iterator[str]:
     """Serve until the block ends; yields the base URL (http://127.0.0.1:PORT)."""
     settings = replace(settings, host="127.0.0.1", port=settings.port or free_port())
-    server = uvicorn.Server(config(settings))
+    with serving(uvicorn.Server(config(settings))):
+        yield f"http://127.0.0.1:{settings.port}"
+
+
+@contextmanager
+def serving(server: uvicorn.Server) -> Iterator[None]:
+    """`server` on its own thread until the block ends (started within 60 s, or raise)."""
     thread = threading.Thread(target=server.run, name="apiserver-under-test", daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -34,7 +40,7 @@ def running(settings: Settings) -> Iterator[str]:
             raise RuntimeError("the API server did not start; see the log above")
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{settings.port}"
+        yield
     finally:
         server.should_exit = True
         thread.join(timeout=30)

@@ -5,8 +5,6 @@ uvicorn that moved its internals would fall back silently; this test says so).""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -25,6 +23,7 @@ from websockets.sync.client import connect
 from k8sclaw_controllers.apiserver import Settings
 from k8sclaw_controllers.apiserver._main import config
 from k8sclaw_controllers.apiserver._stream import Frame, RawSocket, Sender
+from tests.controllers.apiserver._server import serving
 from tests.harness.nats_fixtures import free_port
 
 
@@ -60,18 +59,8 @@ def _serving(tmp_path: Path) -> Iterator[str]:
     app.add_middleware(RawSocket)
     port = free_port()
     settings = replace(Settings(), host="127.0.0.1", port=port, data_dir=tmp_path)
-    server = uvicorn.Server(replace_lifespan(config(settings, app)))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    try:
+    with serving(uvicorn.Server(replace_lifespan(config(settings, app)))):
         yield f"ws://127.0.0.1:{port}/ws"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def replace_lifespan(cfg: uvicorn.Config) -> uvicorn.Config:
