@@ -9,9 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 
 class Json(JSONResponse):
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
+
+
+class RawJson(Response):
+    """A body already encoded as JSON (a list re-encoded by `_listing`)."""
+
+    media_type = "application/json"

@@ -15,10 +15,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Response
 
+from k8sclaw_controllers.apiserver import _listing
 from k8sclaw_controllers.apiserver._auth import Access, Caller
 from k8sclaw_controllers.apiserver._deps import DNS_LABEL, DNS_SUBDOMAIN, CallerDep, Deps, DepsDep
 from k8sclaw_controllers.apiserver._errors import ERROR_RESPONSES, ApiError
-from k8sclaw_controllers.apiserver._json import Json
+from k8sclaw_controllers.apiserver._json import Json, RawJson
 from k8sclaw_controllers.apiserver._kinds import KINDS, RUNS, Kind
 from k8sclaw_controllers.manager import _kube
 from k8sclaw_protocol import names
@@ -44,26 +45,26 @@ def clean(obj: Obj) -> Obj:
     return obj
 
 
-async def list_objects(deps: Deps, caller: Caller, kind: Kind, namespace: str | None) -> Obj:
+async def list_objects(deps: Deps, caller: Caller, kind: Kind, namespace: str | None) -> bytes:
+    """The JSON `{"items": [...]}` of the objects of `kind` the caller may list, in
+    `namespace` or (None) in every namespace where RBAC lets the caller list them."""
     if namespace:
         await deps.authz.require(caller, Access("list", kind.plural, namespace))
-        items = await _items(deps, _kube.claw(namespace, kind.plural))
-        return {"items": items}
+        return await _fetch_list(deps, _kube.claw(namespace, kind.plural))
     visible = await deps.visible_namespaces(caller, "list", kind.plural)
     if visible is not None and not visible:
-        return {"items": []}
+        return _listing.EMPTY
     path = _kube.collection(names.GROUP_VERSION, kind.plural, None)
-    items = await _items(deps, path)
-    if visible is not None:
-        items = [o for o in items if o["metadata"].get("namespace") in visible]
-    return {"items": items}
+    return await _fetch_list(deps, path, visible)
 
 
-async def _items(deps: Deps, path: str) -> list[Obj]:
+async def _fetch_list(deps: Deps, path: str, namespaces: set[str] | None = None) -> bytes:
     try:
-        return [clean(o) for o in await deps.kube.items(path)]
+        return _listing.cleaned(await deps.kube.raw(path), namespaces)
     except _kube.KubeError as exc:
         raise translate(exc) from exc
+    except ValueError as exc:
+        raise ApiError(503, str(exc)) from exc
 
 
 async def get_object(deps: Deps, caller: Caller, kind: Kind, namespace: str, name: str) -> Obj:
@@ -111,11 +112,13 @@ def router() -> APIRouter:
 
 
 def _register_reads(api: APIRouter, kind: Kind) -> None:
-    async def list_ns(namespace: Namespace, deps: DepsDep, caller: CallerDep) -> Json:
-        return Json(await list_objects(deps, caller, kind, namespace))
+    async def list_ns(namespace: Namespace, deps: DepsDep, caller: CallerDep) -> RawJson:
+        return RawJson(await list_objects(deps, caller, kind, namespace))
 
-    async def list_flat(deps: DepsDep, caller: CallerDep, namespace: NamespaceQuery = None) -> Json:
-        return Json(await list_objects(deps, caller, kind, namespace))
+    async def list_flat(
+        deps: DepsDep, caller: CallerDep, namespace: NamespaceQuery = None
+    ) -> RawJson:
+        return RawJson(await list_objects(deps, caller, kind, namespace))
 
     async def get_ns(namespace: Namespace, name: Name, deps: DepsDep, caller: CallerDep) -> Json:
         return Json(await get_object(deps, caller, kind, namespace, name))

@@ -154,17 +154,35 @@ class Kube:
         read: bool = True,
     ) -> Any:
         data = None if body is None else orjson.dumps(body)
-        response = await self._http.request(method, path, params, data, content_type)
-        if response.status == 401 and self._renewed():
-            response = await self._http.request(method, path, params, data, content_type)
-        if response.status >= 400:
-            raise _error(response)
+        response = await self._send(method, path, params, data, content_type)
         if not read:
             return {}
         kind = response.headers.get("content-type", "").partition(";")[0].strip()
         if kind == JSON:
             return orjson.loads(response.body) if response.body else None
         return response.body.decode(errors="replace")
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        data: bytes | None,
+        content_type: str = JSON,
+    ) -> _http.Response:
+        """One request, sent again once after a 401 if the token file now holds another
+        token; a refusal (>= 400) raises its KubeError."""
+        response = await self._http.request(method, path, params, data, content_type)
+        if response.status == 401 and self._renewed():
+            response = await self._http.request(method, path, params, data, content_type)
+        if response.status >= 400:
+            raise _error(response)
+        return response
+
+    async def raw(self, path: str, **params: str) -> bytes:
+        """GET a JSON body as the bytes that came, for a caller that re-encodes it without
+        building dicts (the API server's lists: `apiserver._listing`)."""
+        return (await self._send("GET", path, params, None)).body
 
     async def get(self, path: str, **params: str) -> Body:
         """GET an object (or list) as a dict."""
