@@ -78,6 +78,7 @@ class EventBus:
         self._backoff = backoff
         self.manage_stream = manage_stream
         self.reconnects = 0
+        self.closing = False  # `close` was called: the disconnect that follows is ours
         self.oversized = 0
         """Events refused for size (a permanent error each; see `PayloadTooLargeError`)."""
 
@@ -123,6 +124,7 @@ class EventBus:
         Not `drain()`: draining waits for pull-subscription inboxes for up to 30 s,
         and every publish that matters was acknowledged already.
         """
+        self.closing = True
         with contextlib.suppress(*_RETRYABLE):
             await self._nc.flush(timeout=2)
         if not self._nc.is_closed:
@@ -331,6 +333,9 @@ def _options(
         log.info("reconnected to %s", url)
 
     async def disconnected() -> None:
+        if holder and holder[0].closing:  # nats-py reports its own close as a disconnect
+            log.debug("closed the connection to %s", url)
+            return
         log.warning("disconnected from %s; reconnecting", url)
 
     async def error(exc: Exception) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
 
 import nats as nats_client
@@ -282,3 +283,23 @@ async def test_a_reader_without_stream_rights_connects_once_the_stream_exists(
         await reader.close()
     finally:
         await control.close()
+
+
+async def test_a_deliberate_close_is_not_reported_as_a_disconnect(
+    nats: NatsServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="k8sclaw.bus")
+    bus = await EventBus.connect(nats.url, backoff=FAST, credentials=nats.creds_for("controller"))
+    try:
+        await asyncio.to_thread(nats.stop)
+        await asyncio.to_thread(nats.start)
+        event = Event.new(events.AGENT_STREAM_CHUNK, "after the outage")
+        await asyncio.wait_for(bus.publish(event, scope=SCOPE, retry=True), 30)  # reconnected
+        outage = [r for r in caplog.records if r.levelno == logging.WARNING]
+        assert [r.getMessage() for r in outage] == [f"disconnected from {nats.url}; reconnecting"]
+        caplog.clear()
+    finally:
+        await bus.close()
+    await asyncio.sleep(0.1)  # nats-py runs its callbacks as tasks
+    assert [r.levelno for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert any("closed the connection" in r.getMessage() for r in caplog.records)
