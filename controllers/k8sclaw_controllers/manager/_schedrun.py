@@ -62,7 +62,7 @@ async def fire(ctx: Context, schedule: ClawSchedule, body: Body, tick: datetime)
     if any(_name(run) == name for run in ours):
         return _recorded(schedule, tick, name, now)  # created before a restart: adopt it
     await prune_history(ctx, schedule, ours)
-    active = [run for run in ours if _active(run)]
+    active = await _confirmed_active(ctx, schedule.namespace, [r for r in ours if _active(r)])
     if active and schedule.spec.concurrency_policy == "Forbid":
         running = ", ".join(sorted(_name(run) for run in active))
         ctx.event(body, "Skipped", f"tick {timestamp(tick)} skipped: {running} still active")
@@ -71,6 +71,23 @@ async def fire(ctx: Context, schedule: ClawSchedule, body: Body, tick: datetime)
         await _delete_runs(ctx, schedule.namespace, active)
         ctx.event(body, "Replaced", f"deleted {', '.join(_name(r) for r in active)}")
     return await _create(ctx, schedule, body, tick, name)
+
+
+async def _confirmed_active(ctx: Context, namespace: str, runs: list[Body]) -> list[Body]:
+    """The runs the index calls active that the cluster still calls active.
+
+    The index lags the cluster by the watch's delay: a run that finished just before the
+    tick would otherwise make Forbid skip it (or Replace delete a finished run). One GET
+    per active run, only at ticks that find one, which are the rare ones."""
+    fresh = []
+    for run in runs:
+        try:
+            current = await ctx.kube.get(_kube.claw(namespace, "agentruns", _name(run)))
+        except _kube.NotFoundError:
+            continue
+        if _active(current):
+            fresh.append(current)
+    return fresh
 
 
 async def owned_runs(ctx: Context, schedule: ClawSchedule) -> list[Body]:

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import kubernetes
 
+from k8sclaw_controllers.manager import _kube, _schedrun
+from k8sclaw_controllers.manager._context import Context
 from k8sclaw_protocol import run_name
 from tests.controllers.manager import _harness
 from tests.controllers.manager._fakeclock import FakeClock
@@ -338,3 +341,24 @@ async def test_a_missing_instance_skips_the_tick_until_it_exists(kube: KubeEnv) 
         obj = await handled(kube, "orphan", clock.now())
     assert status(obj)["conditions"][0]["reason"] == "Scheduled"
     assert list(runs_of(kube, "orphan")) == [run_name("orphan", first + timedelta(minutes=1))]
+
+
+async def test_an_active_run_is_confirmed_with_the_cluster_before_a_tick_skips(
+    kube: KubeEnv,
+) -> None:
+    """The watch-fed index may still call a run active that finished a moment ago (the
+    watch lags): Forbid must not skip, nor Replace delete, on that stale word."""
+    create(kube, "clawinstances", instance_body())
+    finished = create(kube, "agentruns", _harness.run_body("done"))
+    finish(kube, "done")
+    running = create(kube, "agentruns", _harness.run_body("busy"))
+    stale = {**finished, "status": {"phase": "Running"}}
+    gone = _harness.run_body("gone")
+    gone["metadata"]["namespace"] = kube.namespace
+    client = _kube.Kube.connect(_kube.load_configuration(str(kube.kubeconfig)))
+    try:
+        ctx = cast(Context, SimpleNamespace(kube=client))
+        confirmed = await _schedrun._confirmed_active(ctx, kube.namespace, [stale, running, gone])
+    finally:
+        await client.close()
+    assert [run["metadata"]["name"] for run in confirmed] == ["busy"]
