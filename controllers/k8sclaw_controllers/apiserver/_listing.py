@@ -48,19 +48,15 @@ class _Object(msgspec.Struct, omit_defaults=True):
 
 
 class _List(msgspec.Struct):
+    """A cluster list as read (its other fields skipped), and what the routes answer."""
+
     items: list[_Object] | None = None
-
-
-class Listing(msgspec.Struct):
-    """What the list routes answer: `{"items": [...]}`."""
-
-    items: list[_Object]
 
 
 _decode = msgspec.json.Decoder(_List).decode
 _encode = msgspec.json.Encoder().encode
 _text = msgspec.json.Decoder(str).decode
-EMPTY = _encode(Listing([]))
+EMPTY = _encode(_List([]))
 
 
 def cleaned(body: bytes, namespaces: Collection[str] | None = None) -> bytes:
@@ -73,7 +69,7 @@ def cleaned(body: bytes, namespaces: Collection[str] | None = None) -> bytes:
         raise ValueError(f"the cluster's list is not a list of objects: {exc}") from exc
     if namespaces is not None:
         items = [o for o in items if _namespace(o) in namespaces]
-    return _encode(Listing(items))
+    return _encode(_List(items))
 
 
 def _namespace(obj: _Object) -> str | None:
