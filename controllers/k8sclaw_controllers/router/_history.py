@@ -2,24 +2,27 @@
 
 The first message of a conversation the router has not seen since it started reads the
 transcript store once (`TranscriptStore.exchanges`: the newest runs of the session with
-their task and result or error, one indexed query). From then on the router keeps the
-conversation's exchanges in memory (`HistoryCache`), updated from the runs it watches as
-they finish, so later messages read nothing: the previous run finished a moment ago and
-the recorder may not even have stored its result yet. The newest turns are kept within
-`MAX_HISTORY_TURNS` and `MAX_HISTORY_BYTES`; the cache holds at most `CACHED_CONVERSATIONS`
-conversations (least recently used dropped; a dropped one is read from the store again).
+their task and result or error). Reads that overlap are one statement (`BatchedReads`):
+a burst of new conversations costs a query per 64 of them, not one each. From then on
+the router keeps the conversation's exchanges in memory (`HistoryCache`), updated from
+the runs it watches as they finish, so later messages read nothing: the previous run
+finished a moment ago and the recorder may not even have stored its result yet. The
+newest turns are kept within `MAX_HISTORY_TURNS` and `MAX_HISTORY_BYTES`; the cache holds
+at most `CACHED_CONVERSATIONS` conversations (least recently used dropped; a dropped one
+is read from the store again).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Final, Protocol
 
-from k8sclaw_controllers.transcripts import MAX_EXCHANGES, TranscriptStore
+from k8sclaw_controllers.transcripts import MAX_EXCHANGES, ExchangeRow
 from k8sclaw_protocol import AgentRun, HistoryTurn, cap_history
 from k8sclaw_protocol._agentrun import MAX_HISTORY_BYTES
 
@@ -45,6 +48,57 @@ def answer_of(run: AgentRun) -> str | None:
     if status is None or not run.is_terminal:
         return None
     return status.result or status.error or None
+
+
+class ExchangeReader(Protocol):
+    """Where earlier exchanges are read: a `TranscriptStore`, or `BatchedReads` over one."""
+
+    async def exchanges(
+        self, namespace: str, sessions: Sequence[str], limit: int = MAX_EXCHANGES
+    ) -> dict[str, list[ExchangeRow]]: ...
+
+
+class BatchedReads:
+    """Overlapping history reads as one store statement per namespace.
+
+    While one read is in flight the next requests gather, and go together when it
+    returns (group commit, for reads): one message costs one query as before, and 100 new
+    conversations at once cost a handful instead of 100 round trips through the store.
+    """
+
+    def __init__(self, store: ExchangeReader) -> None:
+        self._store = store
+        self._pending: dict[str, dict[str, asyncio.Future[list[ExchangeRow]]]] = {}
+        self._reader: asyncio.Task[None] | None = None
+
+    async def exchanges(
+        self, namespace: str, sessions: Sequence[str], limit: int = MAX_EXCHANGES
+    ) -> dict[str, list[ExchangeRow]]:
+        if limit != MAX_EXCHANGES:  # batches share one limit: read anything else alone
+            return await self._store.exchanges(namespace, sessions, limit)
+        loop = asyncio.get_running_loop()
+        batch = self._pending.setdefault(namespace, {})
+        futures = {s: batch.get(s) or batch.setdefault(s, loop.create_future()) for s in sessions}
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._read())
+        return {s: await asyncio.shield(f) for s, f in futures.items()}
+
+    async def _read(self) -> None:
+        await asyncio.sleep(0)  # callers of this same moment join the first statement
+        while self._pending:
+            namespace = next(iter(self._pending))
+            batch = self._pending.pop(namespace)
+            try:
+                found = await self._store.exchanges(namespace, list(batch))
+            except Exception as exc:
+                for future in batch.values():
+                    if not future.done():
+                        future.set_exception(exc)
+                        future.exception()  # a caller cancelled meanwhile must not warn
+                continue
+            for session, future in batch.items():
+                if not future.done():
+                    future.set_result(found.get(session, []))
 
 
 class HistoryCache:
@@ -76,7 +130,7 @@ class HistoryCache:
 
 
 async def conversation_history(
-    store: TranscriptStore | None,
+    store: ExchangeReader | None,
     namespace: str,
     session_key: str,
     watched: Iterable[AgentRun],
@@ -91,7 +145,8 @@ async def conversation_history(
         if cache is not None:
             cache.store_reads += 1
         try:
-            for row in await store.exchanges(namespace, session_key, MAX_EXCHANGES):
+            found = await store.exchanges(namespace, [session_key], MAX_EXCHANGES)
+            for row in found[session_key]:
                 exchanges[row.run] = _Exchange(row.created, row.task, row.answer)
             complete = True
         except Exception as exc:  # the store is optional context: a run still starts

@@ -45,6 +45,11 @@ class Driver(Protocol):
         `lock` holds the database-wide migration lock until the end of the transaction."""
         ...
 
+    async def fetch(self, sql: str, params: Params = ()) -> list[Row]:
+        """Run one query on its own (one statement sees one snapshot): a single round trip
+        where a `transaction` needs three, for the many reads that are one statement."""
+        ...
+
     async def close(self) -> None:
         """Close every connection."""
         ...

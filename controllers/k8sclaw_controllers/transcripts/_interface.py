@@ -60,11 +60,12 @@ class TranscriptStore(Protocol):
         ...
 
     async def exchanges(
-        self, namespace: str, session: str, limit: int = MAX_EXCHANGES
-    ) -> list[_rows.ExchangeRow]:
-        """The newest `limit` runs of a session (at most `MAX_EXCHANGES`), oldest first, each
-        with its task and answer: what the router needs for the next run's history, read
-        in one indexed query (no stream chunks, no tool events)."""
+        self, namespace: str, sessions: Sequence[str], limit: int = MAX_EXCHANGES
+    ) -> dict[str, list[_rows.ExchangeRow]]:
+        """For each session (every one asked for is a key), its newest `limit` runs (at most
+        `MAX_EXCHANGES`), oldest first, each with its task and answer: what the router needs
+        for the next run's history, in one statement per 64 sessions, each session one
+        bounded index range (no stream chunks, no tool events)."""
         ...
 
     async def sweep(

@@ -70,5 +70,9 @@ class PostgresDriver:
                 await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
             yield _Tx(conn)
 
+    async def fetch(self, sql: str, params: _driver.Params = ()) -> list[_driver.Row]:
+        async with self.transaction() as tx:
+            return await tx.fetch(sql, params)
+
     async def close(self) -> None:
         await self._pool.close()

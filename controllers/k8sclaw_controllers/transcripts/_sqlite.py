@@ -125,6 +125,15 @@ class SqliteDriver:
                 raise
             await conn.call(lambda c: c.execute("COMMIT"))
 
+    async def fetch(self, sql: str, params: _driver.Params = ()) -> list[_driver.Row]:
+        def query(conn: sqlite3.Connection) -> list[_driver.Row]:
+            if conn.in_transaction:  # left open by a cancelled caller
+                conn.execute("ROLLBACK")
+            return conn.execute(sql, tuple(params)).fetchall()  # autocommit: one snapshot
+
+        async with self._reader.lock:
+            return await self._reader.call(query)
+
     async def close(self) -> None:
         await self._writer.close()
         await self._reader.close()

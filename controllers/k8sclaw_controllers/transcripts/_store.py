@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -59,13 +59,27 @@ _SESSION_SELECT = (
 )
 # The newest runs of a session, each with its result/error rows (none while unanswered);
 # `runs_by_session_created` and `events_by_run_kind` (migration 3) make it two index walks.
-_EXCHANGES = (
-    "SELECT r.run, r.created_ms, r.task, e.kind, e.data FROM"
-    " (SELECT run, created_ms, task FROM runs WHERE namespace = ? AND session_key = ?"
-    "  ORDER BY created_ms DESC, run DESC LIMIT ?) r"
-    " LEFT JOIN events e ON e.namespace = ? AND e.run = r.run AND e.kind IN ('result', 'error')"
-    " ORDER BY r.created_ms, r.run, e.seq"
+_NEWEST_RUNS = (
+    "SELECT * FROM (SELECT session_key, run, created_ms, task FROM runs"
+    " WHERE namespace = ? AND session_key = ? ORDER BY created_ms DESC, run DESC LIMIT ?) AS s{i}"
 )
+MAX_SESSIONS_PER_READ: Final = 64
+"""Sessions one `exchanges` statement reads (each a LIMIT-bounded index range; SQLite
+allows 500 terms in a compound SELECT)."""
+
+
+def _exchanges_sql(sessions: int) -> str:
+    """The newest runs of each session (one bounded index range per session, so a long
+    chat costs no more than a short one) with their answers, in one statement."""
+    newest = " UNION ALL ".join(_NEWEST_RUNS.format(i=i) for i in range(sessions))
+    return (
+        f"SELECT r.session_key, r.run, r.created_ms, r.task, e.kind, e.data FROM ({newest}) r"
+        " LEFT JOIN events e ON e.namespace = ? AND e.run = r.run"
+        " AND e.kind IN ('result', 'error')"
+        " ORDER BY r.session_key, r.created_ms, r.run, e.seq"
+    )
+
+
 _EVENTS_FROM = "FROM events e JOIN runs r ON r.namespace = e.namespace AND r.run = e.run"
 
 
@@ -141,16 +155,17 @@ def answer_text(kind: str | None, data: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _exchanges(rows: Sequence[_driver.Row]) -> list[_rows.ExchangeRow]:
-    found: dict[str, _rows.ExchangeRow] = {}
-    for run, created, task, kind, data in rows:
+def _exchanges(rows: Sequence[_driver.Row]) -> dict[str, list[_rows.ExchangeRow]]:
+    found: dict[str, dict[str, _rows.ExchangeRow]] = {}
+    for session, run, created, task, kind, data in rows:
         answer = answer_text(kind, _load(data)) if data is not None else None
-        known = found.get(run)
+        runs = found.setdefault(session, {})
+        known = runs.get(run)
         if known is None or answer is not None:  # the last answer of a run wins
-            found[run] = _rows.ExchangeRow(
+            runs[run] = _rows.ExchangeRow(
                 run, _rows.from_ms(created), task, answer or (known.answer if known else None)
             )
-    return list(found.values())
+    return {session: list(runs.values()) for session, runs in found.items()}
 
 
 def _limit(limit: int) -> int:
@@ -219,8 +234,7 @@ class SqlStore:
             sql, params = sql + " AND instance = ?", [*params, instance]
         if session is not None:
             sql, params = sql + " AND session_key = ?", [*params, session]
-        async with self.driver.transaction() as tx:
-            rows = await tx.fetch(sql + " ORDER BY created_ms, run", params)
+        rows = await self.driver.fetch(sql + " ORDER BY created_ms, run", params)
         return [_run_row(r) for r in rows]
 
     async def sessions(self, namespace: str, instance: str | None = None) -> list[_rows.SessionRow]:
@@ -228,8 +242,7 @@ class SqlStore:
         params = [namespace] if instance is None else [namespace, instance]
         if instance is not None:
             sql += " AND s.instance = ?"
-        async with self.driver.transaction() as tx:
-            rows = await tx.fetch(sql + " ORDER BY s.updated_ms DESC, s.session_key", params)
+        rows = await self.driver.fetch(sql + " ORDER BY s.updated_ms DESC, s.session_key", params)
         return [_session_row(row) for row in rows]
 
     async def session(
@@ -258,12 +271,17 @@ class SqlStore:
         return _rows.SessionDetail(_session_row(found[0]), runs, events, next_after)
 
     async def exchanges(
-        self, namespace: str, session: str, limit: int = _interface.MAX_EXCHANGES
-    ) -> list[_rows.ExchangeRow]:
+        self, namespace: str, sessions: Sequence[str], limit: int = _interface.MAX_EXCHANGES
+    ) -> dict[str, list[_rows.ExchangeRow]]:
         limit = min(max(limit, 1), _interface.MAX_EXCHANGES)
-        async with self.driver.transaction() as tx:
-            rows = await tx.fetch(_EXCHANGES, (namespace, session, limit, namespace))
-        return _exchanges(rows)
+        wanted = list(dict.fromkeys(sessions))
+        found: dict[str, list[_rows.ExchangeRow]] = {}
+        for start in range(0, len(wanted), MAX_SESSIONS_PER_READ):
+            chunk = wanted[start : start + MAX_SESSIONS_PER_READ]
+            params = [p for session in chunk for p in (namespace, session, limit)]
+            rows = await self.driver.fetch(_exchanges_sql(len(chunk)), [*params, namespace])
+            found.update(_exchanges(rows))
+        return {session: found.get(session, []) for session in wanted}
 
     async def sweep(
         self, policy: _rows.RetentionPolicy, now_ms: int | None = None

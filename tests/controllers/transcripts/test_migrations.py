@@ -54,7 +54,7 @@ async def test_v1_database_with_rows_is_migrated_keeping_every_row(
         runs = await store.runs("team-a")
         pages = [await store.transcript("team-a", f"r{i}", limit=1000) for i in range(3)]
         sessions = await store.sessions("team-a")
-        exchanges = await store.exchanges("team-a", "s-1")
+        exchanges = (await store.exchanges("team-a", ["s-1"]))["s-1"]
         async with store.driver.transaction() as tx:
             extra = await tx.fetch("SELECT seq, recorded_ms, size_bytes FROM events ORDER BY seq")
             catalog = (

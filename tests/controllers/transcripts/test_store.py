@@ -162,20 +162,23 @@ async def test_exchanges_are_the_newest_runs_of_a_session_with_their_answers(
         # Same session key elsewhere and another session here: neither leaks in.
         await store.record([new_event(900, run="x", namespace="team-b")], {("team-b", "x"): info()})
         await store.record([new_event(901, run="y")], {("team-a", "y"): info(session="s-2")})
-        got = await store.exchanges("team-a", "s-1")
-        small = await store.exchanges("team-a", "s-1", limit=2)
-        none = await store.exchanges("team-a", "nope")
+        got = (await store.exchanges("team-a", ["s-1"]))["s-1"]
+        small = (await store.exchanges("team-a", ["s-1"], limit=2))["s-1"]
+        both = await store.exchanges("team-a", ["nope", "s-2", "s-1", "s-1"])
     assert [e.run for e in got] == [f"r{i:02d}" for i in range(8, 40)]
     assert got[0].task == "t8" and got[0].answer == "a8"
     assert got[-2].answer == "model down" and got[-1].answer is None
     assert [e.run for e in small] == ["r38", "r39"]
-    assert none == []
+    assert list(both) == ["nope", "s-2", "s-1"] and both["nope"] == []
+    assert [e.run for e in both["s-2"]] == ["y"] and both["s-1"] == got
 
 
 async def test_the_exchange_query_uses_the_turn_indexes(tmp_path: Path) -> None:
     async with opened(None, tmp_path) as store, store.driver.transaction() as tx:
-        plan = await tx.fetch(
-            "EXPLAIN QUERY PLAN " + _store._EXCHANGES, ("team-a", "s-1", 32, "team-a")
-        )
-    details = " ".join(str(row[-1]) for row in plan)
-    assert "runs_by_session_created" in details and "events_by_run_kind" in details
+        params = ("team-a", "s-1", 32, "team-a", "s-2", 32, "team-a")
+        plan = await tx.fetch("EXPLAIN QUERY PLAN " + _store._exchanges_sql(2), params)
+    details = [str(row[-1]) for row in plan]
+    # Each session is its own bounded range of the turn index: no scan of the runs.
+    assert sum("runs_by_session_created" in d for d in details) == 2, details
+    assert any("events_by_run_kind" in d for d in details), details
+    assert not any(d.startswith("SCAN runs") for d in details), details
