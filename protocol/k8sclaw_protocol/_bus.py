@@ -203,6 +203,20 @@ class EventBus:
                 log.warning("publish to %s not acknowledged (%s); retrying", subject, exc)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def signal(self, event: _events.Event, *, scope: Scope, msg_id: str) -> None:
+        """Publish a best-effort signal (a typing indicator) without awaiting its ack.
+
+        The stream stores it like any publish on its subject (deduplicated by `msg_id`);
+        only the acknowledgement round trip is skipped, which halves the cost of a
+        signal whose loss is harmless because it is repeated. Fails (BusError) only
+        when it cannot even be buffered: an oversized event, or no connection.
+        """
+        subject = _events.scoped_subject(event.topic, *scope)
+        try:
+            await self._nc.publish(subject, self._payload(event), headers={"Nats-Msg-Id": msg_id})
+        except _RETRYABLE as exc:
+            raise BusError(f"signal on {subject} not sent: {exc}") from exc
+
     async def publish_many(
         self,
         items: Sequence[tuple[_events.Event, str | None]],

@@ -72,6 +72,30 @@ async def test_msg_id_deduplicates_retried_publish(nats: NatsServer) -> None:
         await bus.close()
 
 
+async def test_a_signal_is_stored_once_per_msg_id_without_awaiting_an_ack(
+    nats: NatsServer,
+) -> None:
+    bus = await EventBus.connect(nats.url, backoff=FAST, credentials=nats.creds_for("controller"))
+    try:
+        typing = Event.new(events.CHANNEL_MESSAGE_DELIVER, {"kind": "typing"})
+        await bus.signal(typing, scope=SCOPE, msg_id="typing-1")
+        await bus.signal(typing, scope=SCOPE, msg_id="typing-1")  # a repeat: dropped
+        await bus.signal(typing, scope=SCOPE, msg_id="typing-2")
+        end = Event.new(events.CHANNEL_MESSAGE_DELIVER, {"kind": "end"})
+        await bus.publish(end, scope=SCOPE)
+        topic = events.scoped_filter(events.CHANNEL_MESSAGE_DELIVER, *SCOPE)
+        async with bus.subscribe(topic, deliver="all") as sub:
+            got = [(await sub.next(5)).data["kind"] for _ in range(3)]
+        assert got == ["typing", "typing", "end"]
+        with pytest.raises(PayloadTooLargeError):
+            huge = Event.new(events.CHANNEL_MESSAGE_DELIVER, "x" * events.MAX_EVENT_BYTES)
+            await bus.signal(huge, scope=SCOPE, msg_id="huge")
+    finally:
+        await bus.close()
+    with pytest.raises(BusError, match="not sent"):
+        await bus.signal(typing, scope=SCOPE, msg_id="typing-3")  # closed: said at once
+
+
 async def test_malformed_message_is_skipped(nats: NatsServer) -> None:
     bus = await EventBus.connect(nats.url, backoff=FAST, credentials=nats.creds_for("controller"))
     nc = await nats_client.connect(nats.url, user_credentials=str(nats.creds_for("controller")))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 
 from k8sclaw_protocol import MAX_RUN_NAME
 from k8sclaw_protocol._chat import InboundMessage
@@ -36,9 +37,10 @@ class Conversation:
     def of(cls, namespace: str, instance: str, message: InboundMessage) -> Conversation:
         return cls(namespace, instance, message.channel, message.chat_id, message.thread_id)
 
-    @property
+    @cached_property
     def label(self) -> str:
-        """Value of `names.LABEL_CHAT_SESSION`: selects the runs of this conversation."""
+        """Value of `names.LABEL_CHAT_SESSION`: selects the runs of this conversation
+        (a hash: computed once per message)."""
         return _digest(self.instance, self.channel, self.chat_id, self.thread_id or "")
 
     @property

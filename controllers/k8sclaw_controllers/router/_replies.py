@@ -64,13 +64,26 @@ async def publish(
     bus: EventBus, namespace: str, instance: str, delivery: Delivery, *, retry: bool
 ) -> None:
     """Put `delivery` on `channel.message.deliver.<ns>.<instance>` (idempotent by id)."""
-    event = events.Event.new(
-        events.CHANNEL_MESSAGE_DELIVER, delivery.model_dump(by_alias=True, exclude_none=True)
-    )
     await bus.publish(
-        event,
+        _event(delivery),
         scope=(namespace, instance),
-        msg_id=f"deliver-{namespace}-{instance}-{delivery.id}",
+        msg_id=_msg_id(namespace, instance, delivery),
         retry=retry,
         give_up_after=30.0 if retry else None,
     )
+
+
+async def signal(bus: EventBus, namespace: str, instance: str, delivery: Delivery) -> None:
+    """Put a best-effort `delivery` (typing) on the deliver topic without awaiting its ack:
+    a lost one is harmless, the next comes `TYPING_SECONDS` later."""
+    msg_id = _msg_id(namespace, instance, delivery)
+    await bus.signal(_event(delivery), scope=(namespace, instance), msg_id=msg_id)
+
+
+def _event(delivery: Delivery) -> events.Event:
+    data = delivery.model_dump(by_alias=True, exclude_none=True)
+    return events.Event.new(events.CHANNEL_MESSAGE_DELIVER, data)
+
+
+def _msg_id(namespace: str, instance: str, delivery: Delivery) -> str:
+    return f"deliver-{namespace}-{instance}-{delivery.id}"

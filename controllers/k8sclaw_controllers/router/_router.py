@@ -70,7 +70,8 @@ class Router:
         durable: str = DURABLE,
         namespace: str | None = None,
     ) -> None:
-        self._bus, self._kube, self._store = bus, kube, store
+        self._bus, self._kube = bus, kube
+        self._store = _history.BatchedReads(store) if store is not None else None
         self._namespace = namespace  # None: every namespace (the shipped setup)
         self._on_action, self._typing_seconds, self._durable = on_action, typing_seconds, durable
         self.runs: dict[RunKey, AgentRun] = {}
@@ -139,8 +140,7 @@ class Router:
         run = _parse(body)
         if run is None:
             return
-        self.runs[(run.namespace, run.name)] = run
-        chat = self._chat(chat_key(run))
+        chat = self._remember(run)
         if chat.active is None and not answered(run):
             chat.active = run.name
 
@@ -149,7 +149,7 @@ class Router:
         if kind == "DELETED":
             self._forget(key)
             return
-        run = _parse(body)
+        run = self._parsed(key, body)
         if run is None:
             return
         try:
@@ -161,12 +161,22 @@ class Router:
             log.warning("run %s/%s: %s; trying again", run.namespace, run.name, exc)
             self._later(lambda: self._informer.changed("MODIFIED", body))
 
+    def _parsed(self, key: RunKey, body: dict[str, Any]) -> AgentRun | None:
+        """`body` as a run: the copy `_track` made of this same version if it is still the
+        newest (one parse per watch event, not two), else parsed again."""
+        known = self.runs.get(key)
+        version = (body.get("metadata") or {}).get("resourceVersion")
+        if known is not None and version and known.metadata.resource_version == version:
+            return known
+        return _parse(body)
+
     def _forget(self, key: RunKey) -> None:
         run = self.runs.pop(key, None)
         self._stop_typing(key)
         if run is None:
             return
         chat = self._chat(chat_key(run))
+        chat.runs.discard(run.name)
         if chat.active == run.name:
             chat.active = None
             self._spawn(self._pump(chat_key(run)))
@@ -200,9 +210,8 @@ class Router:
             await _runs.annotate(self._kube, run, names.ANNOTATION_REPLY_SENT)
             run.metadata.annotations[names.ANNOTATION_REPLY_SENT] = "true"
             self.stats.replies += 1
-        self.runs[key] = run
+        chat = self._remember(run)
         self.histories.note(run)
-        chat = self._chat(chat_key(run))
         if chat.active in (None, run.name):
             chat.active = None
             self._spawn(self._pump(chat_key(run)))
@@ -213,9 +222,7 @@ class Router:
             stamp = int(time.time() / self._typing_seconds)
             delivery = _replies.delivery_for(run, f"{run.metadata.uid}-typing-{stamp}", "typing")
             with contextlib.suppress(Exception):
-                await _replies.publish(
-                    self._bus, run.namespace, run.spec.instance_ref, delivery, retry=False
-                )
+                await _replies.signal(self._bus, run.namespace, run.spec.instance_ref, delivery)
             await asyncio.sleep(self._typing_seconds)
 
     def _stop_typing(self, key: RunKey) -> None:
@@ -302,13 +309,15 @@ class Router:
             )
             self.stats.dropped += 1
             return None
-        watched = [r for r in self.runs.values() if chat_key(r) == conversation.key]
+        chat_runs = (self.runs.get((ns, name)) for name in self._chat(conversation.key).runs)
+        watched = [r for r in chat_runs if r is not None]
         history = await _history.conversation_history(
             self._store, ns, conversation.session_key, watched, self.histories
         )
         wanted = _runs.chat_run(instance, conversation, message, history)
         run = await _runs.create_once(self._kube, wanted)
-        self.runs.setdefault(_key(run), run)
+        if _key(run) not in self.runs:  # else the watch was first: keep its newer copy
+            self._remember(run)
         self.created_at.setdefault(_key(run), time.monotonic())
         self.stats.runs_created += 1
         return run
@@ -331,6 +340,13 @@ class Router:
             await sub.ack(event)
 
     # --- helpers
+
+    def _remember(self, run: AgentRun) -> Chat:
+        """Track `run` (newest copy) and index it under its conversation."""
+        self.runs[_key(run)] = run
+        chat = self._chat(chat_key(run))
+        chat.runs.add(run.name)
+        return chat
 
     def _chat(self, key: ChatKey) -> Chat:
         chat = self.chats.get(key)

@@ -32,6 +32,8 @@ class Chat:
     active: str | None = None
     """Name of the run in progress (created, not yet answered)."""
     waiting: deque[Waiting] = field(default_factory=deque)
+    runs: set[str] = field(default_factory=set)
+    """Names of the conversation's watched runs (its history without scanning them all)."""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def held(self, message: InboundMessage) -> Waiting | None:
