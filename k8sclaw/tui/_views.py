@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from k8sclaw.render import NONE, age, renderer_for
-from k8sclaw.render._base import clip, text
+from k8sclaw.render._base import clip, text, until
 from k8sclaw.tui._records import Job, KubeEvent
 from k8sclaw.tui._store import (
     EVENTS,
@@ -122,6 +122,7 @@ def approval_rows(store: Store, uids: Iterable[str] | None, now: datetime) -> di
                 pending.tool,
                 pending.summary.replace("\n", " ") or NONE,
                 pending.id,
+                until(pending.expires_at, now),
                 age(pending.requested_at, now),
             )
     return rows
@@ -247,7 +248,7 @@ VIEWS: tuple[ViewSpec, ...] = (
         "Approvals",
         ("ap", "approval"),
         RUNS,
-        ("RUN", "TOOL", "SUMMARY", "ID", "AGE"),
+        ("RUN", "TOOL", "SUMMARY", "ID", "EXPIRES", "AGE"),
         approval_rows,
         "No tool calls wait for approval. Calls to tools a ClawPolicy gates `ask` show here.",
         derived=True,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 
 from k8sclaw.tui import K8sClawApp
 from k8sclaw.tui._screens import ConfirmScreen
@@ -19,7 +20,8 @@ PENDING = {"id": "feed01", "tool": "execute_command", "summary": '{"command": "m
 def _waiting(inst: object, name: str) -> AgentRun:
     run = _seed.run(inst, name, "deploy it", phase="Running")  # type: ignore[arg-type]
     wire = run.to_wire()
-    wire["status"]["pendingApprovals"] = [PENDING]
+    expires = datetime.now(UTC) + timedelta(minutes=10)
+    wire["status"]["pendingApprovals"] = [{**PENDING, "expiresAt": expires.isoformat()}]
     return AgentRun.from_wire(wire)
 
 
@@ -43,6 +45,7 @@ async def test_the_approvals_view_lists_pending_calls_and_a_approves(kube: KubeE
         assert app.view.name == "approvals"
         row = app.table.rows_all[next(iter(app.table.rows_all))]
         assert row[1:4] == ("execute_command", '{"command": "make deploy"}', "feed01")
+        assert row[4] in ("in 9m", "in 10m"), row  # refused (via: timeout) then
         await pilot.press("D")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("escape")
