@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -48,18 +49,26 @@ async def _filled(tmp_path: Path) -> transcripts.SqlStore:
     return store
 
 
-async def test_a_burst_of_reads_is_a_few_statements_with_the_same_answers(
+@asynccontextmanager
+async def _batched(
     tmp_path: Path,
-) -> None:
+) -> AsyncIterator[tuple[transcripts.SqlStore, Counting, BatchedReads]]:
+    """The filled store, its counting wrapper, and the batched reader over that."""
     store = await _filled(tmp_path)
     try:
         counting = Counting(store)
-        reads = BatchedReads(counting)
+        yield store, counting, BatchedReads(counting)
+    finally:
+        await store.close()
+
+
+async def test_a_burst_of_reads_is_a_few_statements_with_the_same_answers(
+    tmp_path: Path,
+) -> None:
+    async with _batched(tmp_path) as (store, counting, reads):
         asks = [(ns, f"s-{i}") for ns in ("team-a", "team-b") for i in range(80)]
         got = await asyncio.gather(*(reads.exchanges(ns, [s]) for ns, s in asks))
         alone = [await store.exchanges(ns, [s]) for ns, s in asks]
-    finally:
-        await store.close()
     assert got == alone
     assert [row.answer for row in got[81]["s-1"]] == ["answer team-b 1"]
     # 160 reads at once: one statement per namespace (the first), then the rest together.
@@ -73,10 +82,7 @@ async def test_a_burst_of_reads_is_a_few_statements_with_the_same_answers(
 async def test_a_failed_statement_fails_its_callers_and_the_next_read_works(
     tmp_path: Path,
 ) -> None:
-    store = await _filled(tmp_path)
-    try:
-        counting = Counting(store)
-        reads = BatchedReads(counting)
+    async with _batched(tmp_path) as (_, counting, reads):
         counting.fail = True
         failed = await asyncio.gather(
             *(reads.exchanges("team-a", [f"s-{i}"]) for i in range(5)), return_exceptions=True
@@ -84,24 +90,18 @@ async def test_a_failed_statement_fails_its_callers_and_the_next_read_works(
         counting.fail = False
         later = await reads.exchanges("team-a", ["s-3"])
         turns = await conversation_history(reads, "team-a", "s-4", [])
-    finally:
-        await store.close()
     assert all(isinstance(f, transcripts.StoreError) for f in failed), failed
     assert [row.task for row in later["s-3"]] == ["task team-a 3"]
     assert [t.text for t in turns] == ["task team-a 4", "answer team-a 4"]
 
 
 async def test_a_cancelled_reader_does_not_cancel_the_others(tmp_path: Path) -> None:
-    store = await _filled(tmp_path)
-    try:
-        reads = BatchedReads(store)
+    async with _batched(tmp_path) as (_, _, reads):
         quitter = asyncio.create_task(reads.exchanges("team-a", ["s-1"]))
         stayer = asyncio.create_task(reads.exchanges("team-a", ["s-1", "s-2"]))
         await asyncio.sleep(0)
         quitter.cancel()
         got = await stayer
-    finally:
-        await store.close()
     with pytest.raises(asyncio.CancelledError):
         await quitter
     assert [row.task for row in got["s-1"]] == ["task team-a 1"]
