@@ -136,3 +136,19 @@ def test_new_namespace_gets_default_service_account(kube: KubeEnv) -> None:
         namespace=kube.namespace,
     )
     assert sa["metadata"]["namespace"] == kube.namespace
+
+
+def test_list_items_are_typed_for_custom_resources_only(kube: KubeEnv) -> None:
+    """kube-apiserver's list items of built-in types carry no apiVersion/kind; those of a
+    custom resource (stored unstructured) carry both."""
+    core(kube).create_namespaced_config_map(kube.namespace, {"metadata": {"name": unique("cm")}})
+    custom(kube).create_namespaced_custom_object(
+        GROUP, VERSION, kube.namespace, PLURAL, agent_run(unique("run"))
+    )
+    raw = core(kube).list_namespaced_config_map(kube.namespace, _preload_content=False)
+    configmaps = json.loads(raw.data)["items"]  # as sent (the client's models fill them in)
+    runs = custom(kube).list_namespaced_custom_object(GROUP, VERSION, kube.namespace, PLURAL)
+    assert configmaps and all("kind" not in i and "apiVersion" not in i for i in configmaps)
+    assert runs["items"] and all(
+        (i["apiVersion"], i["kind"]) == (f"{GROUP}/{VERSION}", "AgentRun") for i in runs["items"]
+    )

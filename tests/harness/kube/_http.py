@@ -239,9 +239,12 @@ class Router:
         if limit and start + limit < len(items):
             meta["continue"] = str(start + limit)
             meta["remainingItemCount"] = len(items) - start - limit
-        for item in page:
-            item.pop("apiVersion", None)
-            item.pop("kind", None)
+        for item in page:  # as kube-apiserver: built-in items bare, custom ones typed
+            if rtype.custom:
+                item["apiVersion"], item["kind"] = rtype.api_version, rtype.kind
+            else:
+                item.pop("apiVersion", None)
+                item.pop("kind", None)
         return {
             "kind": f"{rtype.kind}List",
             "apiVersion": rtype.api_version,
