@@ -14,8 +14,8 @@ from typing import Any
 import kubernetes
 import pytest
 
-from k8sclaw_controllers.manager._approvals import parse_annotation
-from k8sclaw_protocol import names
+from k8sclaw_controllers.manager._approvals import parse_annotation, publish
+from k8sclaw_protocol import ApprovalDecision, EventBus, names
 from tests.controllers.manager import _harness
 from tests.controllers.manager._harness import GROUP, VERSION, create, phase, run_body, wait_run
 from tests.controllers.manager.test_end_to_end import setup_instance, terminal
@@ -128,3 +128,33 @@ async def test_a_restarted_controller_still_expires_a_pending_call(
     assert pending["id"] in expired.message and "within 4s" in expired.message
     assert phase(done) == "Succeeded", done["status"]
     assert "refused (nobody approved the call within 4s)" in _tool_result(llm)
+
+
+async def test_a_decision_handled_after_the_run_finished_is_still_recorded(
+    kube: KubeEnv, nats: Any
+) -> None:
+    """The decision and the run's completion arrive on separate consumers, and the agent
+    goes on (and may finish) as soon as its bridge has the answer. When the completion is
+    handled first, the decision must still leave status and land as an Event: it did
+    neither, and the chat e2e test lost its `ApprovalDecided` Event under load."""
+    create(kube, "agentruns", run_body("finished"))
+    pending = {"id": "a1", "tool": "execute_command", "summary": "echo hi"}
+    status = {"phase": "Succeeded", "pendingApprovals": [pending]}
+    _harness.custom(kube).patch_namespaced_custom_object_status(
+        GROUP, VERSION, kube.namespace, "agentruns", "finished", {"status": status}
+    )
+    decision = ApprovalDecision(
+        id="a1", decision="deny", decided_by="slack:U1", via="channel:slack"
+    )
+    async with _harness.running(_harness.settings_for(kube, **nats.controller_settings())):
+        bus = await EventBus.connect(nats.url, credentials=nats.creds_for("controller"))
+        try:
+            await publish(bus, kube.namespace, "finished", decision)
+            decided = await _event(kube, "ApprovalDecided")
+            done = await wait_run(kube, "finished", lambda o: not _pending(o))
+        finally:
+            await bus.close()
+    assert "slack:U1 denied execute_command (approval a1: echo hi) via channel:slack" in (
+        decided.message
+    )
+    assert phase(done) == "Succeeded"

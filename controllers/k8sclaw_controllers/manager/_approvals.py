@@ -38,9 +38,11 @@ def _run_path(namespace: str, run: str) -> str:
     return _kube.claw(namespace, "agentruns", run)
 
 
-async def _update_pending(ctx: Context, namespace: str, run: str, change: Any) -> Body | None:
+async def _update_pending(
+    ctx: Context, namespace: str, run: str, change: Any, *, finished_too: bool = False
+) -> Body | None:
     """Read, change and write `status.pendingApprovals` (retried on conflict); returns the
-    run's body as read, None if the run is gone or terminal."""
+    run's body as read, None if the run is gone or (unless `finished_too`) terminal."""
     path = _run_path(namespace, run)
     for _ in range(_ATTEMPTS):
         try:
@@ -48,7 +50,7 @@ async def _update_pending(ctx: Context, namespace: str, run: str, change: Any) -
         except _kube.NotFoundError:
             return None
         status = body.get("status") or {}
-        if status.get("phase") in ("Succeeded", "Failed"):
+        if status.get("phase") in ("Succeeded", "Failed") and not finished_too:
             return None
         pending = change(list(status.get("pendingApprovals") or []))
         version = body["metadata"].get("resourceVersion")
@@ -143,7 +145,10 @@ async def on_response(ctx: Context, namespace: str, run: str, event: Event) -> N
         removed[:] = [item for item in pending if item.get("id") == decision.id]
         return [item for item in pending if item.get("id") != decision.id]
 
-    body = await _update_pending(ctx, namespace, run, drop)
+    # The completion comes on another consumer and can be handled first (the agent goes
+    # on as soon as the bridge has the answer): a finished run still loses the entry and
+    # gets its Event, or the decision would go unrecorded and stay "pending" on it.
+    body = await _update_pending(ctx, namespace, run, drop, finished_too=True)
     if body is None or not removed:
         return  # not pending (already decided, timed out with the run, or never asked)
     asked = removed[0]
