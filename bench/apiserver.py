@@ -6,6 +6,9 @@ Transcripts, on the embedded SQLite file and on PostgreSQL (pgserver, or --datab
       the same rows on the same database, one INSERT and commit per row, as a naive
       writer would (target >= 0.5x). Also printed: the ratio to the same rows inserted
       in one transaction (executemany), the best any writer can do.
+      And the bus ceiling: the same events only pulled and acknowledged through the same
+      subscription (manual ack, as the recorder), nothing stored: the most the recorder
+      could reach with this bus client on this machine.
   (b) `transcript` read of a 10,000-event run in one page: p50/p99 (target p50 <= 200 ms).
 
 The recorder is the real one (real nats-server, real consumer, ack after commit); where a
@@ -126,6 +129,21 @@ async def ingest(bus: EventBus, store: transcripts.SqlStore, n: int, durable: st
     return elapsed
 
 
+async def pulled_only(bus: EventBus, n: int, durable: str) -> float:
+    """Seconds to pull and acknowledge `n` events with the recorder's subscription, storing
+    nothing (the close, which lets the last pull request expire, is not counted)."""
+    got = 0
+    sub = bus.subscribe(">", durable=durable, deliver="all", manual_ack=True)
+    async with sub:
+        start = time.perf_counter()
+        while got < n:
+            batch = [await sub.next()]
+            batch += sub.ready(255)
+            await sub.ack(*batch)
+            got += len(batch)
+        return time.perf_counter() - start
+
+
 async def reads(store: transcripts.SqlStore, count: int) -> list[float]:
     times = []
     for _ in range(count):
@@ -160,6 +178,9 @@ async def bench_backend(
               f" ratio {rate / (n / naive):.2f}x (target >= 0.5x)")  # fmt: skip
         print(f"[{name}]   bare one-transaction executemany: {n / best:,.0f} events/s;"
               f" ratio {rate / (n / best):.2f}x")  # fmt: skip
+        ceiling = n / await pulled_only(bus, n, durable=f"bench-{name}-pull")
+        print(f"[{name}]   bus ceiling (pull + ack only, nothing stored): {ceiling:,.0f} events/s;"
+              f" ratio {rate / ceiling:.2f}x")  # fmt: skip
         times = await reads(store, n_reads)
         p99 = statistics.quantiles(times, n=100)[98] if len(times) > 1 else times[0]
         p50 = statistics.median(times)
