@@ -98,3 +98,46 @@ def test_a_burst_arrives_whole_and_in_order(kube: KubeEnv) -> None:
     finally:
         response.close()
     assert seen == [("DELETED", name) for name in names]
+
+
+def test_a_selected_watch_sees_an_object_leave_and_rejoin_as_deleted_and_added(
+    kube: KubeEnv,
+) -> None:
+    """kube-apiserver's watch cache checks the selector on the object before and after each
+    change: one that stops matching is sent as DELETED (its last matching content, at the
+    change's resourceVersion), one that starts matching as ADDED; changes while it does
+    not match are not sent. An unfiltered watch sees the same changes as MODIFIED."""
+    v1, ns, name = core(kube), kube.namespace, unique("leaves")
+    label = {"k8sclaw-test": "watched"}
+    v1.create_namespaced_config_map(ns, {"metadata": {"name": name, "labels": label}})
+    since = v1.list_namespaced_config_map(ns).metadata.resource_version
+    unlabel = {"metadata": {"labels": {"k8sclaw-test": None}}}
+    left = v1.patch_namespaced_config_map(name, ns, unlabel)
+    v1.patch_namespaced_config_map(name, ns, {"data": {"while": "away"}})
+    v1.patch_namespaced_config_map(name, ns, {"metadata": {"labels": label}})
+    v1.patch_namespaced_config_map(name, ns, {"data": {"while": "back"}})
+    v1.delete_namespaced_config_map(name, ns)
+
+    watch = kubernetes.watch.Watch()
+    stream = watch.stream(
+        v1.list_namespaced_config_map,
+        ns,
+        label_selector="k8sclaw-test=watched",
+        resource_version=since,
+        timeout_seconds=1,
+    )
+    seen = [(e["type"], e["object"]) for e in stream if e["object"].metadata.name == name]
+    assert [kind for kind, _ in seen] == ["DELETED", "ADDED", "MODIFIED", "DELETED"]
+    gone = seen[0][1]
+    assert gone.metadata.labels == label  # as it was while it matched
+    assert gone.metadata.resource_version == left.metadata.resource_version
+    assert (seen[1][1].data or {}) == {"while": "away"}
+
+    everything = _events(kube, resource_version=since)
+    assert [kind for kind, seen_name in everything if seen_name == name] == [
+        "MODIFIED",
+        "MODIFIED",
+        "MODIFIED",
+        "MODIFIED",
+        "DELETED",
+    ]

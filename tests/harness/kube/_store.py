@@ -37,8 +37,12 @@ class Event:
     type: str
     key: Key
     obj: Obj
-    lines: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
-    """The watch line per apiVersion, serialised once however many watches send it."""
+    prev: Obj | None = field(default=None, compare=False, repr=False)
+    """A MODIFIED event's object before the change (a selector-filtered watch turns the
+    change into ADDED or DELETED when the object starts or stops matching)."""
+    lines: dict[tuple[str, str], bytes] = field(default_factory=dict, compare=False, repr=False)
+    """The watch line per (apiVersion, event type), serialised once however many watches
+    send it."""
 
     @property
     def namespace(self) -> str:
@@ -151,13 +155,14 @@ class Store:
         meta = obj["metadata"]
         ident = (meta.get("namespace", ""), meta["name"])
         bucket = self._objects.setdefault(key, {})
-        kind = "MODIFIED" if ident in bucket else "ADDED"
+        prev = bucket.get(ident)
+        kind = "MODIFIED" if prev is not None else "ADDED"
         self._rv += 1
         meta["resourceVersion"] = str(self._rv)
-        self._unindex(key, ident, bucket.get(ident))
+        self._unindex(key, ident, prev)
         bucket[ident] = obj
         self._index(key, ident, obj)
-        self._record(Event(self._rv, kind, key, obj))
+        self._record(Event(self._rv, kind, key, obj, prev))
         return obj
 
     def remove(self, key: Key, obj: Obj) -> Obj:

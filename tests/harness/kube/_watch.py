@@ -4,7 +4,9 @@ A watch without a resourceVersion (or with "0") starts with synthetic ADDED even
 the current state; one with a version replays the retained history after it (410 Gone,
 sent as an ERROR event, when it was compacted). `timeoutSeconds` ends the stream and
 `allowWatchBookmarks` adds periodic BOOKMARK events, as kube-apiserver does.
-Simplification: an object that stops matching a selector is not sent as DELETED.
+As kube-apiserver's watch cache does, a change that makes an object stop matching the
+watch's selectors is sent as DELETED (the object as it was before, with the change's
+resourceVersion), and one that makes it start matching as ADDED.
 
 Events already queued for a watch leave in one write (their lines joined, in order): one
 chunk and one socket send for a burst instead of one per event; a client reads the same
@@ -44,8 +46,19 @@ class Scope:
         return (
             event.key == self.rtype.key
             and self.namespace in (None, event.namespace)
-            and self.matches(event.obj)
+            and self.seen_as(event) is not None
         )
+
+    def seen_as(self, event: Event) -> str | None:
+        """The event's type as this watch sees it, None if it sees nothing (kube-apiserver's
+        cacheWatcher: the selectors are checked on the object before and after a change)."""
+        now = self.matches(event.obj)
+        if event.type != "MODIFIED" or event.prev is None:
+            return event.type if now else None
+        before = self.matches(event.prev)
+        if now:
+            return "MODIFIED" if before else "ADDED"
+        return "DELETED" if before else None
 
     def line(self, kind: str, obj: Obj) -> bytes:
         if kind != "ERROR":
@@ -53,11 +66,23 @@ class Scope:
         return _wire.dumps({"type": kind, "object": obj}) + b"\n"
 
     def event_line(self, event: Event) -> bytes:
-        """The line for a stored event, serialised once per apiVersion for all watches."""
-        line = event.lines.get(self.rtype.api_version)
+        """The line for a stored event as this watch sees it, serialised once per apiVersion
+        and type for all watches."""
+        kind = self.seen_as(event) or event.type
+        key = (self.rtype.api_version, kind)
+        line = event.lines.get(key)
         if line is None:
-            line = event.lines[self.rtype.api_version] = self.line(event.type, event.obj)
+            line = event.lines[key] = self.line(kind, _object_as(kind, event))
         return line
+
+
+def _object_as(kind: str, event: Event) -> Obj:
+    """The object a watch is sent: for a change that made it stop matching, the object as
+    it was, at the change's resourceVersion (as kube-apiserver sends it)."""
+    if kind != "DELETED" or event.type == "DELETED" or event.prev is None:
+        return event.obj
+    meta = {**event.prev["metadata"], "resourceVersion": event.obj["metadata"]["resourceVersion"]}
+    return {**event.prev, "metadata": meta}
 
 
 async def serve(request: Request, scope: Scope, stopping: asyncio.Event) -> StreamResponse:
