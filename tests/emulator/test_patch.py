@@ -17,7 +17,7 @@ def _patch(
     kube: KubeEnv, path: str, body: object, content_type: str, expect: int = 200, **query: str
 ) -> dict[str, Any]:
     status, result = raw(kube, "PATCH", path, body, content_type, **query)
-    assert status == expect, result
+    assert status == expect, result.get("message", result)
     return result
 
 
@@ -226,3 +226,37 @@ def test_a_write_without_field_manager_is_managed_by_its_user_agent(kube: KubeEn
         409,
         f'Apply failed with 1 conflict: conflict with "{agent}" using v1: .data.b',
     )
+
+
+def _rules(*pairs: tuple[str, str]) -> dict[str, Any]:
+    return {"toolGating": {"rules": [{"tool": t, "action": a} for t, a in pairs]}}
+
+
+def test_apply_merges_a_custom_resources_map_list_by_its_keys(kube: KubeEnv) -> None:
+    """A CRD list with `x-kubernetes-list-type: map` (ClawPolicy rules, keyed by `tool`) is
+    merged and owned item by item: a rule someone else added survives the installer's
+    re-apply, and a rule the installer stops sending (and owned alone) is removed."""
+    name = unique("keyed")
+    path = f"/apis/{GROUP}/{VERSION}/namespaces/{kube.namespace}/clawpolicies/{name}"
+    head = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "ClawPolicy", "metadata": {"name": name}}
+    preset = {**head, "spec": _rules(("a", "allow"), ("b", "deny"))}
+    _patch(kube, path, preset, APPLY, 201, fieldManager="installer", force="true")
+    edited = _rules(("a", "allow"), ("b", "deny"), ("c", "ask"))
+    _patch(kube, path, {"spec": edited}, MERGE, fieldManager="editor")
+
+    again = _patch(kube, path, preset, APPLY, fieldManager="installer", force="true")
+    rules = again["spec"]["toolGating"]["rules"]
+    assert {(r["tool"], r["action"]) for r in rules} == {
+        ("a", "allow"),
+        ("b", "deny"),
+        ("c", "ask"),
+    }
+    fields = {e["manager"]: e["fieldsV1"] for e in again["metadata"]["managedFields"]}
+    owned = fields["installer"]["f:spec"]["f:toolGating"]["f:rules"]
+    assert set(owned) == {'k:{"tool":"a"}', 'k:{"tool":"b"}'}
+    assert set(fields["editor"]["f:spec"]["f:toolGating"]["f:rules"]) == {'k:{"tool":"c"}'}
+
+    fewer = {**head, "spec": _rules(("a", "allow"))}
+    last = _patch(kube, path, fewer, APPLY, fieldManager="installer", force="true")
+    assert {r["tool"] for r in last["spec"]["toolGating"]["rules"]} == {"a", "c"}
+    raw(kube, "DELETE", path)

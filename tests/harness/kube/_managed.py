@@ -10,9 +10,9 @@ if another manager owns one of them and the apply would change its value, the re
 sending are removed from the object. Values both set alike are shared.
 
 Modelled paths: map fields (`f:name`), and items of the built-in keyed lists by their
-merge key (`k:{"name":"a"}`, containers, env, volumes, webhooks, ...); every other list
-is atomic (one leaf), as custom resources' lists are unless their CRD declares
-`x-kubernetes-list-map-keys` (not read here). Not modelled: set-typed lists (`v:`),
+merge key (`k:{"name":"a"}`, containers, env, volumes, webhooks, ...) and of custom
+resources' `x-kubernetes-list-type: map` lists by their `x-kubernetes-list-map-keys`
+(`_listmaps`); every other list is atomic (one leaf). Not modelled: set-typed lists (`v:`),
 incoming `managedFields` in a request body (always recomputed), webhook mutations'
 ownership.
 """
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from tests.harness.kube import _errors, _patch
+from tests.harness.kube import _errors, _listmaps, _patch
 from tests.harness.kube._patch import MERGE_KEYS
 from tests.harness.kube._store import Obj, clone
 from tests.harness.kube._types import ResourceType
@@ -96,15 +96,27 @@ def _flatten(rtype: ResourceType, value: Any, path: Path, field: str, out: dict[
         for key, child in value.items():
             _flatten(rtype, child, (*path, f"f:{key}"), key, out)
         return
-    key = None if rtype.custom else MERGE_KEYS.get(field)
-    if key and isinstance(value, list) and all(isinstance(i, dict) and key in i for i in value):
+    keys = _list_keys(rtype, path, field)
+    keyed = keys and isinstance(value, list)
+    if keyed and all(isinstance(i, dict) and all(k in i for k in keys) for i in value):
         for item in value:
-            item_path = (*path, f'k:{{"{key}":{orjson.dumps(item[key]).decode()}}}')
+            key = _listmaps.item_key(item, keys)
+            item_path = (*path, f"k:{orjson.dumps(key).decode()}")
             out[item_path] = _MARK
             for child_key, child in item.items():
                 _flatten(rtype, child, (*item_path, f"f:{child_key}"), child_key, out)
         return
     out[path] = value
+
+
+def _list_keys(rtype: ResourceType, path: Path, field: str) -> _listmaps.Keys | None:
+    """The keys of the list at `path`: a built-in's merge key, or a custom resource's
+    `x-kubernetes-list-map-keys` from its CRD schema (None: an atomic list)."""
+    if not rtype.custom:
+        key = MERGE_KEYS.get(field)
+        return (key,) if key else None
+    names = tuple(element[2:] for element in path if element.startswith("f:"))
+    return _listmaps.list_map_keys(rtype.schema).get(names)
 
 
 # -- FieldsV1 ---------------------------------------------------------------------------
@@ -240,9 +252,25 @@ def after_apply(
     others = [(e, p - taken) for e, p in entries if _identity(e) != _identity(me)]
     previous = next((p for e, p in entries if _identity(e) == _identity(me)), set())
     shared = set().union(*(p for _, p in others))
-    for path in sorted(previous - applied - shared, key=len, reverse=True):
+    for path in _to_remove(previous - applied - shared, shared):
         result = _remove(result, path)
     return result, _render(_replace_mine(others, (me, applied)))
+
+
+def _to_remove(dropped: set[Path], shared: set[Path]) -> list[Path]:
+    """The paths an applier stopped sending that go, deepest first: a keyed item goes whole
+    (not its key fields first, which would leave it unmatchable), unless another manager
+    still owns a field inside it; then it stays, with its key fields."""
+    kept = {p for p in dropped if p[-1].startswith("k:") and _inside(p, shared)}
+    for item in kept:
+        dropped = dropped - {(*item, f"f:{k}") for k in json.loads(item[-1][2:])}
+    dropped -= kept
+    outermost = [p for p in dropped if not any(p[:i] in dropped for i in range(1, len(p)))]
+    return sorted(outermost, key=len, reverse=True)
+
+
+def _inside(item: Path, paths: set[Path]) -> bool:
+    return any(len(p) > len(item) and p[: len(item)] == item for p in paths)
 
 
 def _print_manager(entry: Obj) -> str:

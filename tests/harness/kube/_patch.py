@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tests.harness.kube import _errors
+from tests.harness.kube import _errors, _listmaps
 from tests.harness.kube._store import Obj, clone
 
 if TYPE_CHECKING:
@@ -215,7 +215,8 @@ def apply(rtype: ResourceType, kind: str, old: Obj, patch: Any) -> Obj:
             raise _errors.unsupported_media_type(_UNKNOWN_MEDIA)
         new = strategic_merge(old, patch)
     elif kind == "application/apply-patch+yaml" and rtype.custom:
-        new = merge_patch(old, strip_apply(patch))
+        keyed = _listmaps.list_map_keys(rtype.schema)
+        new = _listmaps.apply_merge(old, strip_apply(patch), keyed, ())
     elif kind == "application/apply-patch+yaml":
         new = strategic_merge(old, strip_apply(patch))
     else:
@@ -232,7 +233,8 @@ def apply(rtype: ResourceType, kind: str, old: Obj, patch: Any) -> Obj:
 def strip_apply(patch: Any) -> Any:
     """Server-side apply, simplified: the applied configuration is merged into the live object
     (keyed lists of built-ins by their merge key, like a strategic merge; custom resources like
-    a merge patch). No field ownership: fields the applier stops sending are kept."""
+    a merge patch whose `x-kubernetes-list-type: map` lists merge by their keys). Field
+    ownership (`_managed`) then removes what the applier stopped sending."""
     if not isinstance(patch, dict):
         raise _errors.bad_request("apply patch must be an object")
     body = dict(patch)  # the merges copy what they take from it
