@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +46,8 @@ from tests.harness.platforms.whatsapp import ScriptedWhatsApp
 from tests.router._harness import FAST
 
 INSTANCE = "alice"
-PLATFORMS = ("telegram", "slack", "discord", "whatsapp")
+PLATFORMS = ("telegram", "slack", "slack-events", "discord", "whatsapp")
+"""Each platform; Slack twice: Socket Mode (its default) and the signed Events API."""
 WAIT = 120.0
 
 
@@ -93,7 +95,8 @@ class Platform:
     part_chars: int
     """The most characters the channel puts in one message (the platform's limit; Slack's
     section-block limit, which the Slack channel cuts at, far below its 40,000 hard cap)."""
-    """Another person in the same chat (None where chats are one-to-one: WhatsApp)."""
+    mode: str | None = None
+    """The channel's `mode` on the instance (None: the platform's default)."""
 
     def env(self) -> dict[str, str]:
         raise NotImplementedError
@@ -259,6 +262,81 @@ class Slack(Platform):
         self.server.close()
 
 
+class SlackEvents(Slack):
+    """Slack in Events API mode: Slack POSTs signed events and button presses to the
+    channel pod's endpoint (no Socket Mode connection); replies still go through the Web
+    API. A 200 answer is Slack's acknowledgement."""
+
+    mode = "webhook"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.port = free_port()
+        self.answered = 0
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/slack"
+
+    def env(self) -> dict[str, str]:
+        return {
+            **self.server.env(),
+            "K8SCLAW_CHANNEL_MODE": "webhook",
+            "K8SCLAW_LISTEN_PORT": str(self.port),
+        }
+
+    async def ready(self, runtime: ChannelRuntime) -> None:
+        await _listening(f"{self.base}/events", "the Slack Events API endpoint")
+
+    async def _post_event(self, event: dict[str, Any]) -> None:
+        wrapped = self.server.event_callback(event)
+        status, text = await self.server.post_event(f"{self.base}/events", wrapped, _now())
+        assert status == 200, text
+
+    async def say(self, text: str) -> None:
+        thread = self.where[1]
+        extra = {"thread_ts": thread} if thread else {}
+        event = self.server.message(self.channel, text, user=self.user, **extra)
+        if thread is None:
+            self.where = (self.channel, event["ts"])
+        await self._post_event(event)
+
+    async def say_as_bot(self, text: str) -> None:
+        bot = self.server.bot_user_id
+        extra = {"thread_ts": self.where[1], "bot_id": self.server.bot_id}
+        await self._post_event(self.server.message(self.channel, text, user=bot, **extra))
+
+    async def press(self, card: Card, decision: str, sender: str) -> None:
+        payload = self.server.button_press(card.raw, decision, user=sender)
+        status, text = await self.server.post_action(f"{self.base}/actions", payload, _now())
+        assert status == 200, text
+        self.answered += 1
+
+    def presses_answered(self) -> int:
+        return self.answered
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+async def _listening(url: str, what: str) -> None:
+    """Until something answers HTTP at `url` (any status)."""
+
+    async def answers() -> bool:
+        with contextlib.suppress(httpx.HTTPError):
+            async with httpx.AsyncClient(timeout=2) as client:
+                await client.get(url)
+            return True
+        return False
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT
+    while not await answers():
+        assert loop.time() < deadline, f"{what} never listened"
+        await asyncio.sleep(0.1)
+
+
 class Discord(Platform):
     name, user, bystander = "discord", dp.USER_ID, "1000000000000000030"
     part_chars = DiscordAdapter.text_limit
@@ -334,18 +412,7 @@ class WhatsApp(Platform):
         return {**self.env(), "WHATSAPP_ACCESS_TOKEN": "EAAG-wrong"}
 
     async def ready(self, runtime: ChannelRuntime) -> None:
-        async def listening() -> bool:
-            with contextlib.suppress(httpx.HTTPError):
-                async with httpx.AsyncClient(timeout=2) as client:
-                    await client.get(self.webhook)
-                return True
-            return False
-
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + WAIT
-        while not await listening():
-            assert loop.time() < deadline, "the WhatsApp webhook never listened"
-            await asyncio.sleep(0.1)
+        await _listening(self.webhook, "the WhatsApp webhook")
 
     async def _post(self, payload: dict[str, Any]) -> None:
         response = await self.server.post(self.webhook, payload)
@@ -393,6 +460,8 @@ async def platform(name: str) -> AsyncIterator[Platform]:
         made = Telegram()
     elif name == "slack":
         made = Slack()
+    elif name == "slack-events":
+        made = SlackEvents()
     elif name == "discord":
         server = ScriptedDiscord()
         await server.start()
@@ -412,11 +481,14 @@ def channel_env(nats: NatsServer, kube: KubeEnv, extra: dict[str, str]) -> dict[
 
 def channel_spec(chat: Platform, approvers: list[str]) -> dict[str, Any]:
     """The instance's channel entry; its Secret is created by `create_channel_secret`."""
-    return {
+    spec: dict[str, Any] = {
         "type": chat.name,
         "configRef": {"secret": f"{chat.name}-creds"},
         "approvers": approvers,
     }
+    if chat.mode:
+        spec["mode"] = chat.mode
+    return spec
 
 
 def create_channel_secret(kube: KubeEnv, chat: Platform) -> None:
