@@ -46,8 +46,9 @@ from tests.harness.platforms.whatsapp import ScriptedWhatsApp
 from tests.router._harness import FAST
 
 INSTANCE = "alice"
-PLATFORMS = ("telegram", "slack", "slack-events", "discord", "whatsapp")
-"""Each platform; Slack twice: Socket Mode (its default) and the signed Events API."""
+PLATFORMS = ("telegram", "telegram-webhook", "slack", "slack-events", "discord", "whatsapp")
+"""Each platform; Telegram and Slack twice: in their default mode (long polling, Socket
+Mode) and in webhook mode (the platform POSTs to the pod, secret or signature checked)."""
 WAIT = 120.0
 
 
@@ -201,6 +202,32 @@ class Telegram(Platform):
 
     async def close(self) -> None:
         self.server.close()
+
+
+class TelegramWebhook(Telegram):
+    """Telegram in webhook mode: the channel sets its webhook (a public HTTPS URL with a
+    secret token) and Telegram POSTs each update there; the scripted server's route plays
+    the Ingress that forwards it to the pod."""
+
+    mode = "webhook"
+    public_url = "https://hooks.example.com/telegram"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.port = free_port()
+        self.server.route(self.public_url, f"http://127.0.0.1:{self.port}/telegram")
+
+    def env(self) -> dict[str, str]:
+        return {
+            **super().env(),
+            "K8SCLAW_CHANNEL_MODE": "webhook",
+            "K8SCLAW_LISTEN_PORT": str(self.port),
+            "TELEGRAM_WEBHOOK_URL": self.public_url,
+            "TELEGRAM_WEBHOOK_SECRET": "e2e-webhook-secret",
+        }
+
+    async def ready(self, runtime: ChannelRuntime) -> None:
+        await until(lambda: self.server.sent("setWebhook"), "the channel's setWebhook")
 
 
 class Slack(Platform):
@@ -458,6 +485,8 @@ async def platform(name: str) -> AsyncIterator[Platform]:
     made: Platform
     if name == "telegram":
         made = Telegram()
+    elif name == "telegram-webhook":
+        made = TelegramWebhook()
     elif name == "slack":
         made = Slack()
     elif name == "slack-events":

@@ -1,5 +1,5 @@
-"""End to end per platform (Telegram, Slack in Socket Mode and through the signed Events
-API, Discord, WhatsApp), one set of tests: a
+"""End to end per platform (Telegram by long polling and by webhook, Slack in Socket Mode
+and through the signed Events API, Discord, WhatsApp), one set of tests: a
 person on the scripted platform → the real `k8sclaw-channel <type>` → router and approval
 relay → controller, process kubelet, agent and scripted LLM → the reply in the same chat
 and thread.

@@ -10,11 +10,18 @@ Test API (thread-safe; the server runs its own loop in a thread, so a test can a
 drive a subprocess): `message()`/`press()` inject what a user does, `sent` lists what
 the bot posted, `unauthorized`, `rate_limit(n, retry_after)`, `down()`/`up()` (the port
 refuses connections meanwhile, like an outage).
+
+Webhook mode as Telegram does it: after `setWebhook` (an `https://` URL, optional
+`secret_token`) updates are POSTed to that URL one at a time, in order, with the secret in
+`X-Telegram-Bot-Api-Secret-Token`, and retried until answered 2xx; `getUpdates` is then a
+409 Conflict until `deleteWebhook`. `route(public_url, local_url)` plays the Ingress:
+deliveries for the public URL go to the pod's local address.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import threading
@@ -23,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from tests.harness.platforms import _aiohttp
@@ -57,6 +65,9 @@ class TelegramServer:
         self._loop = asyncio.new_event_loop()
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
+        self._webhook: tuple[str, str] | None = None  # (url, secret_token) once set
+        self._routes: dict[str, str] = {}
+        self._deliverer: asyncio.Task[None] | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
         self.port = 0
@@ -111,6 +122,11 @@ class TelegramServer:
         self._push({"callback_query": query})
         return query_id
 
+    def route(self, public_url: str, local_url: str) -> None:
+        """Deliver webhook updates for `public_url` to `local_url` (the Ingress's part)."""
+        with self._lock:
+            self._routes[public_url] = local_url
+
     def rate_limit(self, times: int, retry_after: float = 1) -> None:
         """The next `times` sends are answered 429 with `retry_after`."""
         with self._lock:
@@ -131,6 +147,7 @@ class TelegramServer:
 
     def close(self) -> None:
         self._call(self._stop())
+        self._call(self._stop_delivering())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
         self._loop.close()
@@ -204,7 +221,13 @@ class TelegramServer:
     async def _api_getMe(self, _: Body) -> Body:
         return {**_user(BOT_ID, True), "can_join_groups": True, "supports_inline_queries": False}
 
-    async def _api_getUpdates(self, params: Body) -> list[Body]:
+    async def _api_getUpdates(self, params: Body) -> list[Body] | web.Response:
+        if self._webhook is not None:
+            return _error(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
         offset, timeout = int(params.get("offset") or 0), float(params.get("timeout") or 0)
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
@@ -241,12 +264,54 @@ class TelegramServer:
         return message
 
     async def _api_deleteWebhook(self, _: Body) -> bool:
+        self._webhook = None
+        await self._stop_delivering()
         return True
 
     async def _api_setWebhook(self, params: Body) -> bool | web.Response:
-        if not str(params.get("url", "")).startswith("https://"):
+        url = str(params.get("url", ""))
+        if not url.startswith("https://"):
             return _error(400, "Bad Request: bad webhook: HTTPS url must be provided for webhook")
+        self._webhook = (url, str(params.get("secret_token") or ""))
+        if self._deliverer is None or self._deliverer.done():
+            self._deliverer = asyncio.create_task(self._deliver())
+        self._changed.set()
         return True
+
+    async def _stop_delivering(self) -> None:
+        task, self._deliverer = self._deliverer, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _deliver(self) -> None:
+        """POST pending updates to the webhook in order, each until answered 2xx."""
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+            while self._webhook is not None:
+                with self._lock:
+                    update = self._updates[0] if self._updates else None
+                if update is None:
+                    self._changed.clear()
+                    await self._changed.wait()
+                    continue
+                if await self._post_update(session, update):
+                    with self._lock:
+                        self._updates = [u for u in self._updates if u is not update]
+                else:
+                    await asyncio.sleep(0.2)  # Telegram retries an unanswered update
+
+    async def _post_update(self, session: aiohttp.ClientSession, update: Body) -> bool:
+        assert self._webhook is not None
+        url, secret = self._webhook
+        with self._lock:
+            target = self._routes.get(url, url)
+        headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
+        try:
+            async with session.post(target, json=update, headers=headers) as response:
+                return 200 <= response.status < 300
+        except (aiohttp.ClientError, TimeoutError):
+            return False
 
     async def _api_sendChatAction(self, _: Body) -> bool:
         return True
