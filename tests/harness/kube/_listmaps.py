@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.harness.kube._store import clone
+
 FieldPath = tuple[str, ...]
 Keys = tuple[str, ...]
 _CACHE: dict[int, tuple[Any, dict[FieldPath, Keys]]] = {}
@@ -50,8 +52,9 @@ def item_key(item: Any, keys: Keys) -> dict[str, Any] | None:
 
 def apply_merge(target: Any, config: Any, keyed: dict[FieldPath, Keys], path: FieldPath) -> Any:
     """`config` merged into `target` as server-side apply does for a custom resource: maps
-    recursively (`null` deletes), keyed lists item by item, other lists replaced. Never
-    changes `target` (shares its untouched parts, like `_patch.merge_patch`)."""
+    recursively (`null` deletes) like `_patch.merge_patch`, but keeping the field path so
+    keyed lists merge item by item; everything else is replaced. Never changes `target`
+    (shares its untouched parts)."""
     if isinstance(config, dict):
         result = dict(target) if isinstance(target, dict) else {}
         for name, value in config.items():
@@ -73,6 +76,4 @@ def apply_merge(target: Any, config: Any, keyed: dict[FieldPath, Keys], path: Fi
             else:
                 result_list[index] = apply_merge(result_list[index], item, keyed, path)
         return result_list
-    if isinstance(config, list):
-        return [apply_merge(None, item, keyed, path) for item in config]
-    return config
+    return clone(config)  # an atomic list or a scalar: taken as applied, as merge_patch does

@@ -42,16 +42,11 @@ class Scope:
     namespace: str | None
     matches: Callable[[Obj], bool]
 
-    def wanted(self, event: Event) -> bool:
-        return (
-            event.key == self.rtype.key
-            and self.namespace in (None, event.namespace)
-            and self.seen_as(event) is not None
-        )
-
     def seen_as(self, event: Event) -> str | None:
         """The event's type as this watch sees it, None if it sees nothing (kube-apiserver's
         cacheWatcher: the selectors are checked on the object before and after a change)."""
+        if event.key != self.rtype.key or self.namespace not in (None, event.namespace):
+            return None
         now = self.matches(event.obj)
         if event.type != "MODIFIED" or event.prev is None:
             return event.type if now else None
@@ -65,10 +60,9 @@ class Scope:
             obj = self.cluster.render(self.rtype, dict(obj))
         return _wire.dumps({"type": kind, "object": obj}) + b"\n"
 
-    def event_line(self, event: Event) -> bytes:
-        """The line for a stored event as this watch sees it, serialised once per apiVersion
-        and type for all watches."""
-        kind = self.seen_as(event) or event.type
+    def event_line(self, event: Event, kind: str) -> bytes:
+        """The line for a stored event seen as `kind` (from `seen_as`), serialised once per
+        apiVersion and type for all watches."""
         key = (self.rtype.api_version, kind)
         line = event.lines.get(key)
         if line is None:
@@ -120,7 +114,8 @@ def _backlog(scope: Scope, rv: str) -> list[bytes]:
     except ValueError as exc:
         raise _errors.bad_request(f"invalid resource version: {rv}") from exc
     events = scope.cluster.store.events_since(since)
-    return [scope.event_line(e) for e in events if scope.wanted(e)]
+    seen = ((e, scope.seen_as(e)) for e in events)
+    return [scope.event_line(e, kind) for e, kind in seen if kind is not None]
 
 
 class Inbox:
@@ -130,13 +125,14 @@ class Inbox:
 
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
-        self._events: deque[Event] = deque()
+        self._events: deque[tuple[Event, str]] = deque()  # with the type this watch sees
         self._waiter: asyncio.Future[None] | None = None
 
     def offer(self, event: Event) -> None:
         # Filtered here, not when sending: a watch wakes only for its own events.
-        if self.scope.wanted(event):
-            self._events.append(event)
+        kind = self.scope.seen_as(event)
+        if kind is not None:
+            self._events.append((event, kind))
             if self._waiter is not None and not self._waiter.done():
                 self._waiter.set_result(None)
 
@@ -156,7 +152,7 @@ class Inbox:
     def take(self) -> bytes:
         """The lines of every event queued now, in order, joined for one write."""
         events, self._events = self._events, deque()
-        return b"".join(self.scope.event_line(e) for e in events)
+        return b"".join(self.scope.event_line(e, kind) for e, kind in events)
 
 
 def _expire(waiter: asyncio.Future[None]) -> None:
