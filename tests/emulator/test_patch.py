@@ -235,28 +235,29 @@ def _rules(*pairs: tuple[str, str]) -> dict[str, Any]:
 def test_apply_merges_a_custom_resources_map_list_by_its_keys(kube: KubeEnv) -> None:
     """A CRD list with `x-kubernetes-list-type: map` (ClawPolicy rules, keyed by `tool`) is
     merged and owned item by item: a rule someone else added survives the installer's
-    re-apply, and a rule the installer stops sending (and owned alone) is removed."""
+    re-apply, and a rule the installer stops sending (and owned alone) is removed. Real
+    tool names, so the policy webhook (when installed on the cluster) accepts them."""
     name = unique("keyed")
     path = f"/apis/{GROUP}/{VERSION}/namespaces/{kube.namespace}/clawpolicies/{name}"
     head = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "ClawPolicy", "metadata": {"name": name}}
-    preset = {**head, "spec": _rules(("a", "allow"), ("b", "deny"))}
+    preset = {**head, "spec": _rules(("read_file", "allow"), ("execute_command", "deny"))}
     _patch(kube, path, preset, APPLY, 201, fieldManager="installer", force="true")
-    edited = _rules(("a", "allow"), ("b", "deny"), ("c", "ask"))
+    edited = _rules(("read_file", "allow"), ("execute_command", "deny"), ("fetch_url", "ask"))
     _patch(kube, path, {"spec": edited}, MERGE, fieldManager="editor")
 
     again = _patch(kube, path, preset, APPLY, fieldManager="installer", force="true")
     rules = again["spec"]["toolGating"]["rules"]
     assert {(r["tool"], r["action"]) for r in rules} == {
-        ("a", "allow"),
-        ("b", "deny"),
-        ("c", "ask"),
+        ("read_file", "allow"),
+        ("execute_command", "deny"),
+        ("fetch_url", "ask"),
     }
     fields = {e["manager"]: e["fieldsV1"] for e in again["metadata"]["managedFields"]}
     owned = fields["installer"]["f:spec"]["f:toolGating"]["f:rules"]
-    assert set(owned) == {'k:{"tool":"a"}', 'k:{"tool":"b"}'}
-    assert set(fields["editor"]["f:spec"]["f:toolGating"]["f:rules"]) == {'k:{"tool":"c"}'}
+    assert set(owned) == {'k:{"tool":"read_file"}', 'k:{"tool":"execute_command"}'}
+    assert set(fields["editor"]["f:spec"]["f:toolGating"]["f:rules"]) == {'k:{"tool":"fetch_url"}'}
 
-    fewer = {**head, "spec": _rules(("a", "allow"))}
+    fewer = {**head, "spec": _rules(("read_file", "allow"))}
     last = _patch(kube, path, fewer, APPLY, fieldManager="installer", force="true")
-    assert {r["tool"] for r in last["spec"]["toolGating"]["rules"]} == {"a", "c"}
+    assert {r["tool"] for r in last["spec"]["toolGating"]["rules"]} == {"read_file", "fetch_url"}
     raw(kube, "DELETE", path)
